@@ -1,0 +1,99 @@
+/**
+ * The typed event stream: the single contract between the trainer and everything else
+ * (database, SSE, webhooks, CLI). Payloads are plain JSON data.
+ */
+
+export interface BackendReport {
+  readonly name: string;
+  readonly package: string;
+  readonly threads: number;
+  readonly device: string;
+  readonly gpu: boolean;
+}
+
+export interface ArchitectureReport {
+  readonly depth: number;
+  readonly side: number;
+  readonly tokens: number;
+}
+
+export interface EvaluationReport {
+  /** Top-1 of the online model on the test split, in [0, 1]. */
+  readonly online: number;
+  /** Top-1 of each EMA copy, by name. */
+  readonly ema: Readonly<Record<string, number>>;
+  /** Best of the online model and its EMAs (what the paper reports). */
+  readonly best: number;
+  readonly bestSource: string;
+}
+
+export interface EpochRecord {
+  readonly epoch: number;
+  readonly step: number;
+  readonly trainLoss: number;
+  readonly trainAccuracy: number;
+  readonly lr: number;
+  readonly imagesPerSecond: number;
+  readonly epochSeconds: number;
+  /** Mean forward FLOPs per image over this epoch's steps. */
+  readonly flopsPerImage: number;
+  readonly architecture: ArchitectureReport;
+  readonly evaluation: EvaluationReport;
+}
+
+export interface RunResult {
+  readonly arm: string;
+  readonly seed: number;
+  readonly backend: BackendReport;
+  readonly epochs: number;
+  readonly steps: number;
+  /** Final top-1 (best of online and EMAs at the last epoch). */
+  readonly top1: number;
+  /** Best top-1 over all epochs. */
+  readonly bestTop1: number;
+  /** Training loop time: steps, per-epoch evaluation and checkpoints (data loading excluded). */
+  readonly wallSeconds: number;
+  /** Optimizer steps only: the figure speedups compare. */
+  readonly trainSeconds: number;
+  /** Mean forward FLOPs per image over all training steps. */
+  readonly flopsPerStepMean: number;
+  /** Forward FLOPs per image of the full model at full side. */
+  readonly flopsFull: number;
+  readonly parameters: number;
+  readonly history: readonly EpochRecord[];
+}
+
+export type FailureReason = "failed_setup" | "non_finite_loss" | "cancelled" | "error";
+
+export type TrainingEvent =
+  | {
+      readonly type: "run.started";
+      readonly arm: string;
+      readonly seed: number;
+      readonly backend: BackendReport;
+      readonly epochs: number;
+      readonly stepsPerEpoch: number;
+      readonly trainImages: number;
+      readonly testImages: number;
+      readonly parameters: number;
+      readonly flopsFull: number;
+      /** Epoch a resumed run continues from (0 for a fresh run). */
+      readonly startEpoch: number;
+    }
+  | ({ readonly type: "epoch.completed" } & EpochRecord)
+  | {
+      readonly type: "checkpoint.saved";
+      readonly epoch: number;
+      readonly step: number;
+      readonly location: string;
+    }
+  | { readonly type: "run.completed"; readonly result: RunResult }
+  | {
+      readonly type: "run.failed";
+      readonly reason: FailureReason;
+      readonly message: string;
+      readonly epoch: number | null;
+      readonly step: number | null;
+    };
+
+export type TrainingEventType = TrainingEvent["type"];

@@ -1,0 +1,210 @@
+import { z } from "zod";
+import { VARIANTS } from "./variants.ts";
+
+/**
+ * The experiment spec: one zod schema shared by the CLI, the API and the trainer. A minimal
+ * spec (`{ name, dataset: { name } }`) is valid; everything else has a default. Parsing
+ * returns the normalised spec with all defaults filled in.
+ */
+
+export const DATASET_NAMES = ["mnist", "fashion-mnist", "cifar10"] as const;
+export const VARIANT_NAMES = ["micro", "tiny", "small"] as const;
+export const BACKEND_PREFERENCES = ["auto", "tensorflow", "wasm", "cpu"] as const;
+
+const positiveInt = z.number().int().positive();
+const probability = z.number().min(0).max(1);
+
+const DatasetSchema = z
+  .object({
+    name: z.enum(DATASET_NAMES),
+    /** CIFAR-10 binary batches folder. */
+    root: z.string().min(1).optional(),
+    /** Keep the first N training / test images (class-balanced prefix). */
+    trainLimit: positiveInt.optional(),
+    testLimit: positiveInt.optional(),
+  })
+  .strict();
+
+const ModelSchema = z
+  .object({
+    variant: z.enum(VARIANT_NAMES).default("micro"),
+    /** Full input side; default 28 for (Fashion-)MNIST, 32 for CIFAR-10. */
+    imageSize: positiveInt.optional(),
+    patchSize: positiveInt.optional(),
+    width: positiveInt.optional(),
+    depth: positiveInt.optional(),
+    heads: positiveInt.optional(),
+    mlpRatio: z.number().positive().optional(),
+  })
+  .strict();
+
+const AugmentSchema = z
+  .object({
+    cropPadding: z.number().int().min(0).max(16).optional(),
+    horizontalFlip: z.boolean().optional(),
+    randomErasing: probability.optional(),
+    mixupAlpha: z.number().min(0).optional(),
+    cutmixAlpha: z.number().min(0).optional(),
+    mixProbability: probability.optional(),
+  })
+  .strict();
+
+const EmaSchema = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9_-]*$/, "lower-case letters, digits, - and _"),
+    /** Averaging horizon 1/(1−m) as a fraction of one stage's steps (autoprog-spec §3). */
+    horizon: z.number().positive().max(10),
+  })
+  .strict();
+
+const TrainingSchema = z
+  .object({
+    epochs: positiveInt.max(10_000).default(10),
+    batchSize: positiveInt.max(4096).default(64),
+    /** Peak learning rate after warm-up. */
+    lr: z.number().positive().max(1).default(1e-3),
+    minLr: z.number().min(0).default(1e-5),
+    warmupEpochs: z.number().min(0).default(1),
+    weightDecay: z.number().min(0).default(0.05),
+    labelSmoothing: z.number().min(0).max(0.5).default(0.1),
+    /** Clip the global gradient norm to this value; null = off. */
+    gradClipNorm: z.number().positive().nullable().default(null),
+    /** Stochastic depth rate of the deepest block. */
+    dropPath: z.number().min(0).max(0.9).default(0),
+    /** Overrides of the dataset's default augmentation. */
+    augment: AugmentSchema.prefault({}),
+    ema: z
+      .array(EmaSchema)
+      .max(4)
+      .default([
+        { name: "fast", horizon: 0.02 },
+        { name: "slow", horizon: 0.08 },
+      ]),
+    /** Number of stages K (growth happens at stage boundaries; also scales the EMA horizons). */
+    stages: positiveInt.max(64).default(4),
+    /** Evaluation batch size (no gradients, so larger than training). */
+    evalBatchSize: positiveInt.max(4096).default(256),
+  })
+  .strict();
+
+const OriginalArmSchema = z.object({ arm: z.literal("original") }).strict();
+
+/** Arms of an experiment; later schedules add members here and every consumer picks them up. */
+export const ArmSchema = z.discriminatedUnion("arm", [OriginalArmSchema]);
+
+export const ExperimentSpecSchema = z
+  .object({
+    name: z.string().min(1).max(200),
+    description: z.string().max(2000).optional(),
+    dataset: DatasetSchema,
+    model: ModelSchema.prefault({}),
+    training: TrainingSchema.prefault({}),
+    arms: z
+      .array(ArmSchema)
+      .min(1)
+      .default([{ arm: "original" }]),
+    seeds: z
+      .array(
+        z
+          .number()
+          .int()
+          .min(0)
+          .max(2 ** 31 - 1),
+      )
+      .min(1)
+      .max(16)
+      .default([0]),
+    backend: z.enum(BACKEND_PREFERENCES).default("auto"),
+    /** Refuse to train anywhere but on a GPU (failed_setup instead of silent CPU training). */
+    requireGpu: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((spec, ctx) => {
+    const names = spec.arms.map((arm) => arm.arm);
+    names.forEach((name, i) => {
+      if (names.indexOf(name) !== i)
+        ctx.addIssue({ code: "custom", path: ["arms", i, "arm"], message: `duplicate arm ${name}` });
+    });
+    if (new Set(spec.seeds).size !== spec.seeds.length) {
+      ctx.addIssue({ code: "custom", path: ["seeds"], message: "seeds must be distinct" });
+    }
+    if (spec.training.minLr > spec.training.lr) {
+      ctx.addIssue({ code: "custom", path: ["training", "minLr"], message: "minLr must not exceed lr" });
+    }
+    if (spec.training.warmupEpochs > spec.training.epochs) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["training", "warmupEpochs"],
+        message: "warm-up longer than the run",
+      });
+    }
+    const variant = VARIANTS[spec.model.variant];
+    const patch = spec.model.patchSize ?? variant.patchSize;
+    const side = spec.model.imageSize ?? defaultImageSize(spec.dataset.name);
+    if (side % patch !== 0 || side / patch < 2) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["model", "imageSize"],
+        message: `image side ${side} must be a multiple ≥ 2× of the patch size ${patch}`,
+      });
+    }
+    const width = spec.model.width ?? variant.width;
+    const heads = spec.model.heads ?? variant.heads;
+    if (width % heads !== 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["model", "heads"],
+        message: `width ${width} is not divisible by ${heads} heads`,
+      });
+    }
+    const emaNames = spec.training.ema.map((e) => e.name);
+    emaNames.forEach((name, i) => {
+      if (emaNames.indexOf(name) !== i)
+        ctx.addIssue({
+          code: "custom",
+          path: ["training", "ema", i, "name"],
+          message: `duplicate EMA ${name}`,
+        });
+    });
+  });
+
+export function defaultImageSize(dataset: DatasetName): number {
+  return dataset === "cifar10" ? 32 : 28;
+}
+
+export type ExperimentSpecInput = z.input<typeof ExperimentSpecSchema>;
+export type ExperimentSpec = z.output<typeof ExperimentSpecSchema>;
+export type ArmSpec = ExperimentSpec["arms"][number];
+export type ArmName = ArmSpec["arm"];
+export type DatasetName = (typeof DATASET_NAMES)[number];
+
+export interface SpecFieldError {
+  /** Dotted path of the offending field, e.g. "training.lr" or "arms.0.arm". */
+  readonly path: string;
+  readonly message: string;
+}
+
+export class SpecError extends Error {
+  override readonly name = "SpecError";
+  constructor(readonly errors: readonly SpecFieldError[]) {
+    super(`invalid experiment spec: ${errors.map((e) => `${e.path || "(root)"}: ${e.message}`).join("; ")}`);
+  }
+}
+
+/** One entry per wrong field; an unknown key is reported at its own path. */
+export function fieldErrors(error: z.ZodError): SpecFieldError[] {
+  return error.issues.flatMap((issue) => {
+    const path = issue.path.map(String);
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((key) => ({ path: [...path, key].join("."), message: "unknown field" }));
+    }
+    return [{ path: path.join("."), message: issue.message }];
+  });
+}
+
+/** Parses and normalises a spec; throws SpecError naming every wrong field. */
+export function parseSpec(input: unknown): ExperimentSpec {
+  const result = ExperimentSpecSchema.safeParse(input);
+  if (!result.success) throw new SpecError(fieldErrors(result.error));
+  return result.data;
+}

@@ -1,0 +1,74 @@
+import * as tf from "@tensorflow/tfjs";
+import { createRandom } from "../core/random.ts";
+import { makeBatch } from "../data/batch.ts";
+import type { ImageDataset } from "../data/dataset.ts";
+import { downsample } from "../data/resize.ts";
+import type { ViTConfig } from "../model/config.ts";
+import type { WeightMap } from "../model/params.ts";
+import { forward } from "../model/vit.ts";
+
+export interface EvaluationTarget {
+  readonly name: string;
+  readonly weights: WeightMap;
+}
+
+export interface EvaluationOptions {
+  readonly side: number;
+  readonly activeBlocks: readonly boolean[];
+  readonly batchSize: number;
+}
+
+export interface Score {
+  /** Fraction of images whose top-1 class is right. */
+  readonly top1: number;
+  /** Mean cross-entropy without label smoothing. */
+  readonly loss: number;
+}
+
+/**
+ * Top-1 and loss of several weight sets (online model, EMA copies) on one dataset. Each batch
+ * is built once and shared by all targets.
+ */
+export async function evaluate(
+  config: ViTConfig,
+  targets: readonly EvaluationTarget[],
+  dataset: ImageDataset,
+  options: EvaluationOptions,
+): Promise<Record<string, Score>> {
+  const correct = new Map<string, number>(targets.map((t) => [t.name, 0]));
+  const lossSum = new Map<string, number>(targets.map((t) => [t.name, 0]));
+  const unused = createRandom(0); // evaluation batches draw no random numbers
+  for (let start = 0; start < dataset.count; start += options.batchSize) {
+    const size = Math.min(options.batchSize, dataset.count - start);
+    const indices = Int32Array.from({ length: size }, (_, i) => start + i);
+    const batch = makeBatch(dataset, indices, { side: config.imageSize, augment: null, random: unused });
+    for (const target of targets) {
+      const [hits, loss] = tf.tidy(() => {
+        const full = tf.tensor4d(batch.x, [size, batch.side, batch.side, batch.channels]);
+        const x = options.side === batch.side ? full : downsample(full, options.side);
+        const logits = forward(config, target.weights, x, {
+          side: options.side,
+          activeBlocks: options.activeBlocks,
+        });
+        const labels = tf.tensor1d(batch.labels, "int32");
+        const hitCount = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "float32"));
+        const targetsTensor = tf.tensor2d(batch.targets, [size, batch.numClasses]);
+        const lossTotal = tf.neg(tf.sum(tf.mul(targetsTensor, tf.logSoftmax(logits))));
+        return [hitCount, lossTotal];
+      });
+      const [hitValue, lossValue] = await Promise.all([hits.data(), loss.data()]);
+      hits.dispose();
+      loss.dispose();
+      correct.set(target.name, (correct.get(target.name) ?? 0) + (hitValue[0] ?? 0));
+      lossSum.set(target.name, (lossSum.get(target.name) ?? 0) + (lossValue[0] ?? 0));
+    }
+  }
+  const scores: Record<string, Score> = {};
+  for (const target of targets) {
+    scores[target.name] = {
+      top1: (correct.get(target.name) ?? 0) / dataset.count,
+      loss: (lossSum.get(target.name) ?? 0) / dataset.count,
+    };
+  }
+  return scores;
+}
