@@ -168,8 +168,17 @@ export const ExperimentSpecSchema = z
     });
   });
 
+/** Native shape of each dataset; the model's default input side is the native one. */
+export const DATASET_SHAPES: Readonly<
+  Record<DatasetName, { imageSize: number; channels: number; numClasses: number }>
+> = {
+  mnist: { imageSize: 28, channels: 1, numClasses: 10 },
+  "fashion-mnist": { imageSize: 28, channels: 1, numClasses: 10 },
+  cifar10: { imageSize: 32, channels: 3, numClasses: 10 },
+};
+
 export function defaultImageSize(dataset: DatasetName): number {
-  return dataset === "cifar10" ? 32 : 28;
+  return DATASET_SHAPES[dataset].imageSize;
 }
 
 export type ExperimentSpecInput = z.input<typeof ExperimentSpecSchema>;

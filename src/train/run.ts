@@ -1,5 +1,6 @@
 import { type BackendInfo, BackendSetupError, initBackend } from "../backend/select.ts";
 import type { EpochRecord, FailureReason, RunResult, TrainingEvent } from "../core/events.ts";
+import { forwardFlops, parameterCount } from "../core/flops.ts";
 import { type LrSchedule, lrAt } from "../core/lr.ts";
 import { createRandom } from "../core/random.ts";
 import { type ArmSpec, defaultImageSize, type ExperimentSpec } from "../core/spec.ts";
@@ -8,7 +9,6 @@ import { makeBatch } from "../data/batch.ts";
 import { batchSlices, epochOrder } from "../data/batches.ts";
 import { type ImageDataset, loadDataset } from "../data/dataset.ts";
 import { modelConfigFromSpec, tokenCount, type ViTConfig } from "../model/config.ts";
-import { forwardFlops, parameterCount } from "../model/flops.ts";
 import { fullMask } from "../model/vit.ts";
 import { type CheckpointStore, specHash } from "./checkpoint.ts";
 import { evaluate } from "./evaluate.ts";

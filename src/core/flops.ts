@@ -1,4 +1,23 @@
-import { gridSide, tokenCount, type ViTConfig } from "./config.ts";
+/** The architecture numbers FLOPs depend on (a ViT config, without tfjs). */
+export interface FlopsShape {
+  readonly imageSize: number;
+  readonly patchSize: number;
+  readonly channels: number;
+  readonly width: number;
+  readonly mlpRatio: number;
+  readonly numClasses: number;
+}
+
+function gridSide(config: FlopsShape, side: number): number {
+  if (side % config.patchSize !== 0)
+    throw new Error(`side ${side} is not a multiple of patch ${config.patchSize}`);
+  return side / config.patchSize;
+}
+
+function tokenCount(config: FlopsShape, side: number): number {
+  const grid = gridSide(config, side);
+  return grid * grid + 1;
+}
 
 /**
  * Analytic forward FLOPs (2 per multiply-add) of one image at a given depth and side.
@@ -6,7 +25,7 @@ import { gridSide, tokenCount, type ViTConfig } from "./config.ts";
  * MLP, head) — the terms that dominate; norms, softmax and GELU are left out, as in the
  * FLOPs tables of the ViT/DeiT papers. A training step costs about 3× the forward pass.
  */
-export function forwardFlops(config: ViTConfig, depth: number, side: number): number {
+export function forwardFlops(config: FlopsShape, depth: number, side: number): number {
   const grid = gridSide(config, side);
   const patches = grid * grid;
   const tokens = tokenCount(config, side);
@@ -26,7 +45,7 @@ export function forwardFlops(config: ViTConfig, depth: number, side: number): nu
 }
 
 /** Trainable parameters of a model with `depth` blocks (the position table is for the full grid). */
-export function parameterCount(config: ViTConfig, depth: number): number {
+export function parameterCount(config: FlopsShape, depth: number): number {
   const d = config.width;
   const hidden = config.mlpRatio * d;
   const patchIn = config.patchSize * config.patchSize * config.channels;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { forwardFlops, parameterCount } from "../../src/model/flops.ts";
+import { forwardFlops, parameterCount } from "../../src/core/flops.ts";
 import { TINY_CONFIG } from "../helpers.ts";
 
 describe("analytic FLOPs", () => {

@@ -1,0 +1,74 @@
+/**
+ * ViT architecture description and the table of named variants.
+ * Width never changes during progressive learning; depth and input side do.
+ */
+export interface ViTConfig {
+  /** Full input side in pixels (images are resized to it before any down-sampling). */
+  readonly imageSize: number;
+  /** Patch side in pixels; the token grid at side r is (r / patchSize)². */
+  readonly patchSize: number;
+  /** Input channels (1 for MNIST-like data, 3 for CIFAR). */
+  readonly channels: number;
+  /** Embedding width D. */
+  readonly width: number;
+  /** Full depth L (number of transformer blocks of the final model). */
+  readonly depth: number;
+  /** Attention heads; width must be divisible by it. */
+  readonly heads: number;
+  /** MLP hidden width = mlpRatio · width. */
+  readonly mlpRatio: number;
+  readonly numClasses: number;
+}
+
+import { VARIANTS, type VariantName } from "./variants.ts";
+
+export { VARIANTS, type VariantName };
+
+export function gridSide(config: Pick<ViTConfig, "patchSize">, side: number): number {
+  if (side % config.patchSize !== 0) {
+    throw new Error(`input side ${side} is not a multiple of the patch size ${config.patchSize}`);
+  }
+  return side / config.patchSize;
+}
+
+/** Tokens of the sequence at input side r, including the class token. */
+export function tokenCount(config: Pick<ViTConfig, "patchSize">, side: number): number {
+  const grid = gridSide(config, side);
+  return grid * grid + 1;
+}
+
+export function validateConfig(config: ViTConfig): void {
+  if (config.width % config.heads !== 0) {
+    throw new Error(`width ${config.width} is not divisible by heads ${config.heads}`);
+  }
+  gridSide(config, config.imageSize);
+  if (config.depth < 1) throw new Error("depth must be at least 1");
+}
+
+/** The architecture an experiment spec asks for: its variant with explicit overrides applied. */
+export function modelConfigFromSpec(
+  model: {
+    variant: VariantName;
+    imageSize?: number | undefined;
+    patchSize?: number | undefined;
+    width?: number | undefined;
+    depth?: number | undefined;
+    heads?: number | undefined;
+    mlpRatio?: number | undefined;
+  },
+  data: { imageSize: number; channels: number; numClasses: number },
+): ViTConfig {
+  const variant = VARIANTS[model.variant];
+  const config: ViTConfig = {
+    imageSize: model.imageSize ?? data.imageSize,
+    patchSize: model.patchSize ?? variant.patchSize,
+    channels: data.channels,
+    width: model.width ?? variant.width,
+    depth: model.depth ?? variant.depth,
+    heads: model.heads ?? variant.heads,
+    mlpRatio: model.mlpRatio ?? variant.mlpRatio,
+    numClasses: data.numClasses,
+  };
+  validateConfig(config);
+  return config;
+}
