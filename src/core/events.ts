@@ -27,6 +27,41 @@ export interface EvaluationReport {
   readonly bestSource: string;
 }
 
+/** One stage of a run as it happened. */
+export interface StageRecord {
+  readonly stage: number;
+  readonly startEpoch: number;
+  readonly epochs: number;
+  readonly depth: number;
+  readonly side: number;
+  readonly tokens: number;
+  /** Forward FLOPs per image of the stage's sub-network. */
+  readonly flopsPerImage: number;
+  readonly parameters: number;
+  /** The growth that opened the stage (null for the first stage or when nothing changed). */
+  readonly growth: GrowthReport | null;
+}
+
+export interface GrowthReport {
+  readonly from: ArchitectureReport;
+  readonly to: ArchitectureReport;
+  readonly operator: string;
+  readonly parametersBefore: number;
+  readonly parametersAfter: number;
+  readonly flopsBefore: number;
+  readonly flopsAfter: number;
+  /** Training-loop seconds when the growth happened. */
+  readonly secondsSoFar: number;
+}
+
+/** Top-1 of the final model at one input side (the paper also tests at a larger side). */
+export interface SideEvaluation {
+  readonly side: number;
+  readonly online: number;
+  readonly ema: Readonly<Record<string, number>>;
+  readonly best: number;
+}
+
 export interface EpochRecord {
   readonly epoch: number;
   readonly step: number;
@@ -61,6 +96,11 @@ export interface RunResult {
   readonly flopsFull: number;
   readonly parameters: number;
   readonly history: readonly EpochRecord[];
+  readonly stages: readonly StageRecord[];
+  /** The architecture of each stage, in the format a `fixed` arm replays. */
+  readonly schedule: readonly { readonly depth: number; readonly side: number }[];
+  /** Final top-1 at each evaluation side (the trained side first). */
+  readonly sideEvaluations: readonly SideEvaluation[];
 }
 
 export type FailureReason = "failed_setup" | "non_finite_loss" | "cancelled" | "error";
@@ -80,6 +120,16 @@ export type TrainingEvent =
       /** Epoch a resumed run continues from (0 for a fresh run). */
       readonly startEpoch: number;
     }
+  | {
+      readonly type: "stage.started";
+      readonly stage: number;
+      readonly startEpoch: number;
+      readonly epochs: number;
+      readonly depth: number;
+      readonly side: number;
+      readonly tokens: number;
+    }
+  | ({ readonly type: "stage.grown"; readonly stage: number } & GrowthReport)
   | ({ readonly type: "epoch.completed" } & EpochRecord)
   | {
       readonly type: "checkpoint.saved";

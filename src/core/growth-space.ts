@@ -21,6 +21,21 @@ export interface GrowthSpaceOptions {
   readonly initialRatio: number;
 }
 
+/** The growth space of a spec's model (s0 defaults to 0.5). */
+export function growthSpaceOptions(
+  spec: { training: { stages: number } },
+  config: { depth: number; imageSize: number; patchSize: number },
+  initialRatio = 0.5,
+): GrowthSpaceOptions {
+  return {
+    depth: config.depth,
+    side: config.imageSize,
+    patchSize: config.patchSize,
+    stages: spec.training.stages,
+    initialRatio,
+  };
+}
+
 /** s_k = s0 + (1 − s0)·k/(K−1), k = 0..K−1 (a single stage trains the full model). */
 export function scalingRatios(stages: number, initialRatio: number): number[] {
   if (stages === 1) return [1];

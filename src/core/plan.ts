@@ -1,7 +1,8 @@
 import { forwardFlops } from "./flops.ts";
-import { type Architecture, type GrowthSpaceOptions, stageSpace, stageStartEpochs } from "./growth-space.ts";
+import { type Architecture, growthSpaceOptions, stageSpace } from "./growth-space.ts";
 import { modelConfigFromSpec, tokenCount, type ViTConfig } from "./model-config.ts";
-import { type ArmSpec, DATASET_SHAPES, type ExperimentSpec } from "./spec.ts";
+import { armStages } from "./schedule.ts";
+import { type ArmSpec, armLabel, DATASET_SHAPES, type ExperimentSpec } from "./spec.ts";
 
 /**
  * What an arm will train, stage by stage, before any tensor exists: the basis of
@@ -17,7 +18,8 @@ export interface StagePlan {
 }
 
 export interface ArmPlan {
-  readonly arm: ArmSpec["arm"];
+  readonly arm: string;
+  readonly kind: ArmSpec["arm"];
   readonly stages: readonly StagePlan[];
   /** Forward FLOPs per image of the full model. */
   readonly flopsFull: number;
@@ -32,37 +34,12 @@ export function modelConfigOf(spec: ExperimentSpec): ViTConfig {
   return modelConfigFromSpec(spec.model, shape);
 }
 
-export function growthSpaceOptions(
-  spec: ExperimentSpec,
-  config: ViTConfig,
-  initialRatio = 0.5,
-): GrowthSpaceOptions {
-  return {
-    depth: config.depth,
-    side: config.imageSize,
-    patchSize: config.patchSize,
-    stages: spec.training.stages,
-    initialRatio,
-  };
-}
-
-/** The architecture each stage of an arm trains, or null where a search decides. */
-export function armSchedule(spec: ExperimentSpec, arm: ArmSpec, config: ViTConfig): (Architecture | null)[] {
-  const full = { depth: config.depth, side: config.imageSize };
-  switch (arm.arm) {
-    case "original":
-      return Array.from({ length: spec.training.stages }, () => full);
-  }
-}
-
 export function planArm(spec: ExperimentSpec, arm: ArmSpec): ArmPlan {
   const config = modelConfigOf(spec);
   const epochs = spec.training.epochs;
-  const starts = stageStartEpochs(epochs, spec.training.stages);
-  const schedule = armSchedule(spec, arm, config);
-  const stages = schedule.map((architecture, k): StagePlan => {
-    const startEpoch = starts[k] as number;
-    const end = k + 1 < starts.length ? (starts[k + 1] as number) : epochs;
+  const scheduled = armStages(spec, arm, config);
+  const stages = scheduled.map(({ startEpoch, architecture }, k): StagePlan => {
+    const end = scheduled[k + 1]?.startEpoch ?? epochs;
     return {
       stage: k,
       startEpoch,
@@ -80,7 +57,8 @@ export function planArm(spec: ExperimentSpec, arm: ArmSpec): ArmPlan {
     ? stages.reduce((sum, s) => sum + (s.architecture?.flopsPerImage ?? 0) * s.epochs, 0) / epochs
     : null;
   return {
-    arm: arm.arm,
+    arm: armLabel(arm),
+    kind: arm.arm,
     stages,
     flopsFull,
     flopsPerImageMean: mean,

@@ -84,13 +84,66 @@ const TrainingSchema = z
     stages: positiveInt.max(64).default(4),
     /** Evaluation batch size (no gradients, so larger than training). */
     evalBatchSize: positiveInt.max(4096).default(256),
+    /** Extra input sides the final model is tested at (e.g. larger than trained, as the paper's 288 vs 224). */
+    evalSides: z.array(positiveInt.max(512)).max(8).default([]),
+    /** The EMA MoGrow takes grown weights from (the momentum network). */
+    momentumEma: z.string().default("slow"),
   })
   .strict();
 
-const OriginalArmSchema = z.object({ arm: z.literal("original") }).strict();
+export const GROWTH_OPERATORS = ["randinit", "stacking", "interpolation", "identity", "mogrow"] as const;
+export type GrowthOperatorName = (typeof GROWTH_OPERATORS)[number];
 
-/** Arms of an experiment; later schedules add members here and every consumer picks them up. */
-export const ArmSchema = z.discriminatedUnion("arm", [OriginalArmSchema]);
+const label = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,62}$/, "lower-case letters, digits, - and _")
+  .optional()
+  .describe("Names the arm in results; defaults to the arm kind. Needed for two arms of one kind.");
+
+/** Options every growing arm shares. */
+const growthOptions = {
+  label,
+  /** How new blocks get their weights at each growth. */
+  operator: z.enum(GROWTH_OPERATORS).optional(),
+  /** Carry AdamW moments through the depth map instead of resetting them (reference: reset). */
+  carryOptimizerState: z.boolean().default(false),
+  /** AdaReg: scale drop-path and random-erasing linearly from 0 (stage 0) to their spec values (last stage). */
+  adaptiveRegularization: z.boolean().default(false),
+};
+
+const ArchitectureSchema = z.object({ depth: positiveInt, side: positiveInt }).strict();
+
+const OriginalArmSchema = z.object({ arm: z.literal("original"), label }).strict();
+const ProgArmSchema = z
+  .object({
+    arm: z.literal("prog"),
+    ...growthOptions,
+    /** s0: the first stage's scaling ratio of depth and side. */
+    initialRatio: z.number().min(0.1).max(1).default(0.5),
+  })
+  .strict();
+const ProgStackArmSchema = z.object({ arm: z.literal("progstack"), ...growthOptions }).strict();
+const FixedArmSchema = z
+  .object({
+    arm: z.literal("fixed"),
+    ...growthOptions,
+    /** One architecture per stage, in the format an AutoProg run reports. */
+    schedule: z.array(ArchitectureSchema).min(1).max(64),
+  })
+  .strict();
+
+/** Arms of an experiment; every consumer picks new members up from here. */
+export const ArmSchema = z.discriminatedUnion("arm", [
+  OriginalArmSchema,
+  ProgArmSchema,
+  ProgStackArmSchema,
+  FixedArmSchema,
+]);
+
+/** The arm's name within its experiment. */
+export function armLabel(arm: { arm: string; label?: string | undefined }): string {
+  return arm.label ?? arm.arm;
+}
 
 export const ExperimentSpecSchema = z
   .object({
@@ -120,10 +173,35 @@ export const ExperimentSpecSchema = z
   })
   .strict()
   .superRefine((spec, ctx) => {
-    const names = spec.arms.map((arm) => arm.arm);
+    const names = spec.arms.map(armLabel);
     names.forEach((name, i) => {
-      if (names.indexOf(name) !== i)
-        ctx.addIssue({ code: "custom", path: ["arms", i, "arm"], message: `duplicate arm ${name}` });
+      if (names.indexOf(name) !== i) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["arms", i, "label"],
+          message: `duplicate arm ${name}: give each a distinct label`,
+        });
+      }
+    });
+    spec.arms.forEach((arm, i) => {
+      if (arm.arm !== "fixed") return;
+      if (arm.schedule.length !== spec.training.stages) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["arms", i, "schedule"],
+          message: `needs one entry per stage (${spec.training.stages})`,
+        });
+      }
+      arm.schedule.forEach((stage, k) => {
+        const previous = arm.schedule[k - 1];
+        if (previous && (stage.depth < previous.depth || stage.side < previous.side)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["arms", i, "schedule", k],
+            message: "a schedule never shrinks",
+          });
+        }
+      });
     });
     if (new Set(spec.seeds).size !== spec.seeds.length) {
       ctx.addIssue({ code: "custom", path: ["seeds"], message: "seeds must be distinct" });
@@ -157,7 +235,27 @@ export const ExperimentSpecSchema = z
         message: `width ${width} is not divisible by ${heads} heads`,
       });
     }
+    spec.training.evalSides.forEach((evalSide, i) => {
+      if (evalSide % patch !== 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["training", "evalSides", i],
+          message: `must be a multiple of the patch size ${patch}`,
+        });
+      }
+    });
     const emaNames = spec.training.ema.map((e) => e.name);
+    const grows = spec.arms.some((arm) => arm.arm !== "original");
+    const mogrow = spec.arms.some(
+      (arm) => arm.arm !== "original" && (arm.operator ?? "mogrow") === "mogrow" && arm.arm !== "progstack",
+    );
+    if (grows && mogrow && !emaNames.includes(spec.training.momentumEma)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["training", "momentumEma"],
+        message: `MoGrow needs an EMA named ${spec.training.momentumEma}`,
+      });
+    }
     emaNames.forEach((name, i) => {
       if (emaNames.indexOf(name) !== i)
         ctx.addIssue({

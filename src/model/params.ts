@@ -15,6 +15,9 @@ export interface ParamSpec {
   readonly decay: boolean;
 }
 
+/** Decoupled weight decay applies to matrices, which are exactly the weights named `*.w`. */
+export const isDecayed = (name: string): boolean => name.endsWith(".w");
+
 export const blockPrefix = (index: number): string => `blocks.${index}.`;
 
 /** The parameters of one transformer block, named under `blocks.{index}.`. */

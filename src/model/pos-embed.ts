@@ -24,13 +24,15 @@ export function bilinearMatrix(outSize: number, inSize: number): Float32Array {
   return matrix;
 }
 
-/** Table [1 + G², D] → [1 + g², D]; returns the table itself when g = G. */
+/**
+ * Table [1 + G², D] → [1 + g², D]; returns the table itself when g = G. Works both ways:
+ * g < G for the small stages, g > G for testing at a larger input than trained.
+ */
 export function resizePosEmbed(table: tf.Tensor2D, grid: number): tf.Tensor2D {
   const [rows, width] = table.shape;
   const fullGrid = Math.round(Math.sqrt(rows - 1));
   if (fullGrid * fullGrid !== rows - 1) throw new Error(`position table has ${rows} rows, not 1 + G²`);
   if (grid === fullGrid) return table;
-  if (grid > fullGrid) throw new Error(`cannot resize a ${fullGrid}×${fullGrid} position grid up to ${grid}`);
   return tf.tidy(() => {
     const resize = tf.tensor2d(bilinearMatrix(grid, fullGrid), [grid, fullGrid]);
     const cls = tf.slice(table, [0, 0], [1, width]);

@@ -5,8 +5,8 @@ export interface AdamWOptions {
   readonly beta2: number;
   readonly epsilon: number;
   readonly weightDecay: number;
-  /** Names of the weights that get decoupled weight decay (matrices only). */
-  readonly decayed: ReadonlySet<string>;
+  /** Which weights get decoupled weight decay (matrices only). */
+  readonly decayed: (name: string) => boolean;
 }
 
 export const ADAMW_DEFAULTS = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 } as const;
@@ -44,7 +44,7 @@ export class AdamW {
           tf.add(tf.sqrt(tf.div(nextV, correction2)), epsilon),
         );
         const withDecay =
-          decayed.has(name) && weightDecay > 0 ? tf.add(update, tf.mul(weight, weightDecay)) : update;
+          decayed(name) && weightDecay > 0 ? tf.add(update, tf.mul(weight, weightDecay)) : update;
         weight.assign(tf.sub(weight, tf.mul(withDecay, lr)));
       }
     });

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { EpochRecord } from "../core/events.ts";
+import type { EpochRecord, StageRecord } from "../core/events.ts";
 import { readOptionalFile, readRequiredFile, writeFileAtomic } from "../data/files.ts";
 import type { ViTConfig } from "../model/config.ts";
 import { decodeTensors, type HostTensor, type TensorRecord } from "../model/weights-io.ts";
@@ -22,9 +22,13 @@ export interface CheckpointMeta {
   readonly step: number;
   readonly optimizerStep: number;
   readonly config: ViTConfig;
-  /** Blocks the model holds and the side it trains at. */
+  /** Blocks the model holds, which are active, the side it trains at, and the stage. */
   readonly depth: number;
+  readonly activeBlocks: readonly boolean[];
   readonly side: number;
+  readonly stage: number;
+  readonly growths: number;
+  readonly stages: readonly StageRecord[];
   readonly emaDecays: Readonly<Record<string, number>>;
   readonly history: readonly EpochRecord[];
   readonly wallSeconds: number;

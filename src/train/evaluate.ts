@@ -41,7 +41,9 @@ export async function evaluate(
   for (let start = 0; start < dataset.count; start += options.batchSize) {
     const size = Math.min(options.batchSize, dataset.count - start);
     const indices = Int32Array.from({ length: size }, (_, i) => start + i);
-    const batch = makeBatch(dataset, indices, { side: config.imageSize, augment: null, random: unused });
+    // Build at the model's side (or the larger test side) and down-sample, as in training.
+    const buildSide = Math.max(config.imageSize, options.side);
+    const batch = makeBatch(dataset, indices, { side: buildSide, augment: null, random: unused });
     for (const target of targets) {
       const [hits, loss] = tf.tidy(() => {
         const full = tf.tensor4d(batch.x, [size, batch.side, batch.side, batch.channels]);

@@ -1,8 +1,9 @@
 import type * as tf from "@tensorflow/tfjs";
-import type { EpochRecord } from "../core/events.ts";
+import type { EpochRecord, StageRecord } from "../core/events.ts";
 import type { ViTConfig } from "../model/config.ts";
-import { disposeWeights, initWeights, paramSpecs } from "../model/params.ts";
-import { restoreWeights } from "../model/restore.ts";
+import { type DepthMap, type GrowthOperator, insertedBlocks } from "../model/depth-map.ts";
+import { growWeights, restoreWeights } from "../model/growth.ts";
+import { disposeWeights, initWeights, isDecayed } from "../model/params.ts";
 import { encodeTensors, takeGroup, withPrefix } from "../model/weights-io.ts";
 import { ADAMW_DEFAULTS, AdamW } from "./adamw.ts";
 import type { Checkpoint, CheckpointStore } from "./checkpoint.ts";
@@ -11,8 +12,15 @@ import { createEma, decayForHorizon, disposeEma, type EmaCopy } from "./ema.ts";
 /** Everything a run carries from step to step, and exactly what a checkpoint holds. */
 export interface ModelState {
   readonly config: ViTConfig;
-  /** Blocks the model holds. */
+  /** Blocks the model holds (a supernet may hold more than are active). */
   depth: number;
+  activeBlocks: boolean[];
+  /** Input side trained now. */
+  side: number;
+  /** Index of the current stage, −1 before the first. */
+  stage: number;
+  /** Growths so far (salts fresh initialisations). */
+  growths: number;
   weights: Map<string, tf.Variable>;
   readonly optimizer: AdamW;
   readonly emas: EmaCopy[];
@@ -21,42 +29,96 @@ export interface ModelState {
   /** Optimizer steps taken (drives the LR curve). */
   step: number;
   history: EpochRecord[];
+  stages: StageRecord[];
   wallSeconds: number;
   trainSeconds: number;
   /** Σ forward FLOPs per image over all steps, for the run's mean. */
   flopsSum: number;
 }
 
-function decayedNames(config: ViTConfig, depth: number): Set<string> {
-  return new Set(
-    paramSpecs(config, depth)
-      .filter((s) => s.decay)
-      .map((s) => s.name),
-  );
+export interface StateOptions {
+  readonly seed: number;
+  readonly ema: readonly { name: string; horizon: number }[];
+  readonly stageSteps: number;
+  readonly weightDecay: number;
+}
+
+function newOptimizer(weightDecay: number): AdamW {
+  return new AdamW({ ...ADAMW_DEFAULTS, weightDecay, decayed: isDecayed });
 }
 
 export function createModelState(
   config: ViTConfig,
   depth: number,
-  seed: number,
-  emaSpecs: readonly { name: string; horizon: number }[],
-  stageSteps: number,
-  weightDecay: number,
+  side: number,
+  options: StateOptions,
 ): ModelState {
-  const weights = initWeights(config, depth, seed);
+  const weights = initWeights(config, depth, options.seed);
   return {
     config,
     depth,
+    activeBlocks: Array.from({ length: depth }, () => true),
+    side,
+    stage: -1,
+    growths: 0,
     weights,
-    optimizer: new AdamW({ ...ADAMW_DEFAULTS, weightDecay, decayed: decayedNames(config, depth) }),
-    emas: emaSpecs.map((e) => createEma(e.name, decayForHorizon(e.horizon, stageSteps), weights)),
+    optimizer: newOptimizer(options.weightDecay),
+    emas: options.ema.map((e) => createEma(e.name, decayForHorizon(e.horizon, options.stageSteps), weights)),
     epoch: 0,
     step: 0,
     history: [],
+    stages: [],
     wallSeconds: 0,
     trainSeconds: 0,
     flopsSum: 0,
   };
+}
+
+export interface GrowthRequest {
+  readonly map: DepthMap;
+  readonly operator: GrowthOperator;
+  /** The EMA that MoGrow takes the online weights from. */
+  readonly momentumEma: string;
+  readonly carryOptimizerState: boolean;
+  readonly seed: number;
+}
+
+/**
+ * Grows the online weights, every EMA (each from itself) and optionally the optimizer moments
+ * through one depth map; the old tensors are released. MoGrow takes the online weights from
+ * the grown momentum network.
+ */
+export function growState(state: ModelState, request: GrowthRequest): void {
+  const { map, operator } = request;
+  state.growths += 1;
+  const options = {
+    seed: request.seed,
+    salt: state.growths,
+    zeroResidual: operator === "identity" ? insertedBlocks(map) : [],
+  };
+  const momentum = state.emas.find((e) => e.name === request.momentumEma);
+  if (operator === "mogrow" && !momentum) throw new Error(`MoGrow needs the EMA "${request.momentumEma}"`);
+  const source = operator === "mogrow" && momentum ? momentum.weights : state.weights;
+  const online = growWeights(state.config, source, map, options);
+  for (const ema of state.emas) {
+    const grown = growWeights(state.config, ema.weights, map, options);
+    disposeWeights(ema.weights);
+    ema.weights.clear();
+    for (const [name, variable] of grown) ema.weights.set(name, variable);
+  }
+  const { optimizer } = state;
+  if (request.carryOptimizerState) {
+    for (const moments of [optimizer.firstMoments, optimizer.secondMoments]) {
+      const grown = growWeights(state.config, moments, map, { ...options, zeroResidual: [], partial: true });
+      disposeWeights(moments);
+      moments.clear();
+      for (const [name, variable] of grown) moments.set(name, variable);
+    }
+  } else optimizer.reset();
+  disposeWeights(state.weights);
+  state.weights = online;
+  state.depth = map.length;
+  state.activeBlocks = Array.from({ length: map.length }, () => true);
 }
 
 export function restoreModelState(
@@ -67,33 +129,39 @@ export function restoreModelState(
   const { meta, tensors } = checkpoint;
   if (JSON.stringify(meta.config) !== JSON.stringify(config))
     throw new Error("the checkpoint holds another architecture");
-  const specs = paramSpecs(config, meta.depth);
-  const weights = restoreWeights(specs, takeGroup(tensors, "online"));
+  const weights = restoreWeights(config, meta.depth, takeGroup(tensors, "online"));
   const emas = Object.entries(meta.emaDecays).map(([name, decay]) => ({
     name,
     decay,
-    weights: restoreWeights(specs, takeGroup(tensors, `ema/${name}`)),
+    weights: restoreWeights(config, meta.depth, takeGroup(tensors, `ema/${name}`)),
   }));
-  const optimizer = new AdamW({ ...ADAMW_DEFAULTS, weightDecay, decayed: decayedNames(config, meta.depth) });
+  const optimizer = newOptimizer(weightDecay);
   optimizer.step = meta.optimizerStep;
-  // Moments exist only for weights that were updated; restore those that were saved.
-  const trained = specs.filter((s) => tensors.has(`adam.m/${s.name}`));
+  // Moments exist only for weights that were updated: a partial restore.
   for (const [store, group] of [
     [optimizer.firstMoments, "adam.m"],
     [optimizer.secondMoments, "adam.v"],
   ] as const) {
-    const restored = restoreWeights(trained, takeGroup(tensors, group));
-    for (const [name, variable] of restored) store.set(name, variable);
+    for (const [name, variable] of restoreWeights(config, meta.depth, takeGroup(tensors, group), {
+      partial: true,
+    })) {
+      store.set(name, variable);
+    }
   }
   return {
     config,
     depth: meta.depth,
+    activeBlocks: [...meta.activeBlocks],
+    side: meta.side,
+    stage: meta.stage,
+    growths: meta.growths,
     weights,
     optimizer,
     emas,
     epoch: meta.epoch,
     step: meta.step,
     history: [...meta.history],
+    stages: [...meta.stages],
     wallSeconds: meta.wallSeconds,
     trainSeconds: meta.trainSeconds,
     flopsSum: meta.flopsSum,
@@ -103,7 +171,7 @@ export function restoreModelState(
 export async function saveModelState(
   store: CheckpointStore,
   state: ModelState,
-  run: { arm: string; seed: number; specHash: string; side: number },
+  run: { arm: string; seed: number; specHash: string },
 ): Promise<string> {
   const groups = new Map<string, tf.Tensor>([
     ...withPrefix("online", state.weights),
@@ -123,9 +191,13 @@ export async function saveModelState(
       optimizerStep: state.optimizer.step,
       config: state.config,
       depth: state.depth,
-      side: run.side,
+      activeBlocks: state.activeBlocks,
+      side: state.side,
+      stage: state.stage,
+      growths: state.growths,
       emaDecays: Object.fromEntries(state.emas.map((e) => [e.name, e.decay])),
       history: state.history,
+      stages: state.stages,
       wallSeconds: state.wallSeconds,
       trainSeconds: state.trainSeconds,
       flopsSum: state.flopsSum,

@@ -42,7 +42,7 @@ describe("experiment spec", () => {
     [{ model: { imageSize: 30 } }, "model.imageSize"],
     [{ model: { width: 65 } }, "model.heads"],
     [{ seeds: [1, 1] }, "seeds"],
-    [{ arms: [{ arm: "original" }, { arm: "original" }] }, "arms.1.arm"],
+    [{ arms: [{ arm: "original" }, { arm: "original" }] }, "arms.1.label"],
     [{ training: { lr: 1e-4, minLr: 1e-3 } }, "training.minLr"],
     [
       {

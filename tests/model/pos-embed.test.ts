@@ -18,7 +18,7 @@ describe("position table resize", () => {
       Array.from({ length: rows * width }, (_, i) => Math.sin(i) * 10),
       [rows, width],
     );
-    for (const target of [2, 3]) {
+    for (const target of [2, 3, 6]) {
       const resized = resizePosEmbed(table, target);
       expect(resized.shape).toEqual([1 + target * target, width]);
       const patches = tf.reshape(tf.slice(table, [1, 0], [grid * grid, width]), [

@@ -55,10 +55,13 @@ describe("runTraining on real MNIST", () => {
     const result = await runTraining(tinyMnistSpec(), { onEvent: (e) => events.push(e) });
     expect(events.map((e) => e.type)).toEqual([
       "run.started",
+      "stage.started",
       "epoch.completed",
       "epoch.completed",
       "run.completed",
     ]);
+    expect(result.stages).toHaveLength(1);
+    expect(result.schedule).toEqual([{ depth: 2, side: 28 }]);
     expect(result.backend.name).toBe("wasm");
     expect(result.flopsPerStepMean).toBe(result.flopsFull);
     expect(result.history).toHaveLength(2);

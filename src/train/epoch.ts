@@ -1,0 +1,122 @@
+import { forwardFlops } from "../core/flops.ts";
+import type { LrSchedule } from "../core/lr.ts";
+import { lrAt } from "../core/lr.ts";
+import { createRandom } from "../core/random.ts";
+import type { AugmentOptions } from "../data/augment.ts";
+import { makeBatch } from "../data/batch.ts";
+import { batchSlices, epochOrder } from "../data/batches.ts";
+import type { ImageDataset } from "../data/dataset.ts";
+import { activeDepth } from "./stages.ts";
+import type { ModelState } from "./state.ts";
+import { trainStep } from "./step.ts";
+
+// Purposes that separate the random streams derived from one seed.
+const SHUFFLE = 1;
+const AUGMENT = 2;
+const DROP_PATH = 3;
+
+export interface StepProgress {
+  readonly epoch: number;
+  readonly epochs: number;
+  readonly stepInEpoch: number;
+  readonly stepsPerEpoch: number;
+  /** Running means over the epoch so far. */
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly imagesPerSecond: number;
+}
+
+export interface EpochSettings {
+  readonly train: ImageDataset;
+  readonly seed: number;
+  readonly batchSize: number;
+  readonly epochs: number;
+  readonly lrSchedule: LrSchedule;
+  readonly labelSmoothing: number;
+  readonly gradClipNorm: number | null;
+  readonly dropPath: number;
+  readonly augment: AugmentOptions;
+  readonly signal: AbortSignal | undefined;
+  readonly onProgress: ((progress: StepProgress) => void) | undefined;
+}
+
+export interface EpochTotals {
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly images: number;
+  readonly steps: number;
+  readonly lastLr: number;
+  readonly seconds: number;
+  readonly flopsSum: number;
+}
+
+/** Stops a run between steps; `reason` becomes the run.failed reason. */
+export class RunInterrupted extends Error {
+  constructor(
+    readonly reason: "cancelled" | "non_finite_loss",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** One pass over the training set at the state's current architecture. */
+export async function trainEpoch(state: ModelState, settings: EpochSettings): Promise<EpochTotals> {
+  const { train, seed, batchSize } = settings;
+  const epoch = state.epoch;
+  const start = performance.now();
+  const slices = batchSlices(epochOrder(train.count, seed * 1000 + SHUFFLE, epoch), batchSize, true);
+  const flopsPerImage = forwardFlops(state.config, activeDepth(state), state.side);
+  let lossSum = 0;
+  let correct = 0;
+  let seen = 0;
+  let lr = 0;
+  for (let b = 0; b < slices.length; b++) {
+    if (settings.signal?.aborted) throw new RunInterrupted("cancelled", "the run was cancelled");
+    lr = lrAt(settings.lrSchedule, state.step);
+    const batch = makeBatch(train, slices[b] as Int32Array, {
+      side: state.config.imageSize,
+      augment: settings.augment,
+      random: createRandom(seed, AUGMENT, epoch, b),
+    });
+    const result = await trainStep(state, batch, {
+      side: state.side,
+      activeBlocks: state.activeBlocks,
+      lr,
+      labelSmoothing: settings.labelSmoothing,
+      gradClipNorm: settings.gradClipNorm,
+      dropPath:
+        settings.dropPath > 0
+          ? { rate: settings.dropPath, random: createRandom(seed, DROP_PATH, epoch, b) }
+          : null,
+    });
+    if (!Number.isFinite(result.loss)) {
+      throw new RunInterrupted(
+        "non_finite_loss",
+        `the loss became ${result.loss} at epoch ${epoch}, step ${state.step}`,
+      );
+    }
+    lossSum += result.loss * batch.size;
+    correct += result.correct;
+    seen += batch.size;
+    state.step += 1;
+    settings.onProgress?.({
+      epoch,
+      epochs: settings.epochs,
+      stepInEpoch: b + 1,
+      stepsPerEpoch: slices.length,
+      loss: lossSum / seen,
+      accuracy: correct / seen,
+      imagesPerSecond: seen / ((performance.now() - start) / 1000),
+    });
+  }
+  return {
+    loss: lossSum / Math.max(1, seen),
+    accuracy: correct / Math.max(1, seen),
+    images: seen,
+    steps: slices.length,
+    lastLr: lr,
+    seconds: (performance.now() - start) / 1000,
+    flopsSum: flopsPerImage * slices.length,
+  };
+}

@@ -1,0 +1,91 @@
+import type { BackendInfo } from "../backend/select.ts";
+import type {
+  BackendReport,
+  EpochRecord,
+  EvaluationReport,
+  RunResult,
+  SideEvaluation,
+} from "../core/events.ts";
+import { parameterCount } from "../core/flops.ts";
+import type { ViTConfig } from "../model/config.ts";
+import { tokenCount } from "../model/config.ts";
+import type { EpochTotals } from "./epoch.ts";
+import type { Score } from "./evaluate.ts";
+import { activeDepth } from "./stages.ts";
+import type { ModelState } from "./state.ts";
+
+export function backendReport(info: BackendInfo): BackendReport {
+  return {
+    name: info.name,
+    package: info.package,
+    threads: info.threads,
+    device: info.device,
+    gpu: info.gpu,
+  };
+}
+
+/** Online and EMA top-1 with the best of them (what the paper reports). */
+export function evaluationReport(state: ModelState, scores: Record<string, Score>): EvaluationReport {
+  const ema: Record<string, number> = {};
+  let best = scores.online?.top1 ?? 0;
+  let bestSource = "online";
+  for (const copy of state.emas) {
+    const top1 = scores[copy.name]?.top1 ?? 0;
+    ema[copy.name] = top1;
+    if (top1 > best) {
+      best = top1;
+      bestSource = copy.name;
+    }
+  }
+  return { online: scores.online?.top1 ?? 0, ema, best, bestSource };
+}
+
+export function epochRecord(
+  state: ModelState,
+  totals: EpochTotals,
+  evaluation: EvaluationReport,
+): EpochRecord {
+  return {
+    epoch: state.epoch,
+    step: state.step,
+    trainLoss: totals.loss,
+    trainAccuracy: totals.accuracy,
+    lr: totals.lastLr,
+    imagesPerSecond: totals.images / Math.max(1e-9, totals.seconds),
+    epochSeconds: totals.seconds,
+    flopsPerImage: totals.flopsSum / Math.max(1, totals.steps),
+    architecture: {
+      depth: activeDepth(state),
+      side: state.side,
+      tokens: tokenCount(state.config, state.side),
+    },
+    evaluation,
+  };
+}
+
+export function summarise(
+  run: { arm: string; seed: number; backend: BackendInfo; flopsFull: number },
+  config: ViTConfig,
+  state: ModelState,
+  sideEvaluations: SideEvaluation[],
+): RunResult {
+  const last = state.history.at(-1);
+  return {
+    arm: run.arm,
+    seed: run.seed,
+    backend: backendReport(run.backend),
+    epochs: state.history.length,
+    steps: state.step,
+    top1: last?.evaluation.best ?? 0,
+    bestTop1: Math.max(0, ...state.history.map((h) => h.evaluation.best)),
+    wallSeconds: state.wallSeconds,
+    trainSeconds: state.trainSeconds,
+    flopsPerStepMean: state.flopsSum / Math.max(1, state.step),
+    flopsFull: run.flopsFull,
+    parameters: parameterCount(config, config.depth),
+    history: state.history,
+    stages: state.stages,
+    schedule: state.stages.map((s) => ({ depth: s.depth, side: s.side })),
+    sideEvaluations,
+  };
+}
