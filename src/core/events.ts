@@ -1,3 +1,5 @@
+import type { ScoredCandidate } from "./search-score.ts";
+
 /**
  * The typed event stream: the single contract between the trainer and everything else
  * (database, SSE, webhooks, CLI). Payloads are plain JSON data.
@@ -62,8 +64,23 @@ export interface SideEvaluation {
   readonly best: number;
 }
 
+/** One searched stage: every candidate's numbers and the fit (autoprog-spec §5.4). */
+export interface SearchRecord {
+  readonly stage: number;
+  readonly candidates: readonly ScoredCandidate[];
+  readonly a1: number;
+  readonly w: number;
+  readonly cost: "time" | "flops";
+  readonly winner: { readonly depth: number; readonly side: number };
+  /** Seconds spent measuring candidates (loss passes and step timing). */
+  readonly searchSeconds: number;
+  readonly supernetEpochs: number;
+}
+
 export interface EpochRecord {
   readonly epoch: number;
+  /** "supernet" while an elastic supernet trains (architecture = its largest candidate). */
+  readonly phase: "train" | "supernet";
   readonly step: number;
   readonly trainLoss: number;
   readonly trainAccuracy: number;
@@ -73,7 +90,8 @@ export interface EpochRecord {
   /** Mean forward FLOPs per image over this epoch's steps. */
   readonly flopsPerImage: number;
   readonly architecture: ArchitectureReport;
-  readonly evaluation: EvaluationReport;
+  /** Null on epochs skipped by `training.evalEvery`. */
+  readonly evaluation: EvaluationReport | null;
 }
 
 export interface RunResult {
@@ -99,6 +117,11 @@ export interface RunResult {
   readonly stages: readonly StageRecord[];
   /** The architecture of each stage, in the format a `fixed` arm replays. */
   readonly schedule: readonly { readonly depth: number; readonly side: number }[];
+  readonly search: readonly SearchRecord[];
+  /** Candidate measurement passes (included in wallSeconds, excluded from trainSeconds). */
+  readonly searchSeconds: number;
+  /** Training time of supernet epochs (included in trainSeconds and wallSeconds). */
+  readonly supernetSeconds: number;
   /** Final top-1 at each evaluation side (the trained side first). */
   readonly sideEvaluations: readonly SideEvaluation[];
 }
@@ -130,6 +153,14 @@ export type TrainingEvent =
       readonly tokens: number;
     }
   | ({ readonly type: "stage.grown"; readonly stage: number } & GrowthReport)
+  | {
+      readonly type: "stage.search.started";
+      readonly stage: number;
+      readonly startEpoch: number;
+      readonly supernetEpochs: number;
+      readonly candidates: readonly ArchitectureReport[];
+    }
+  | ({ readonly type: "stage.search.completed" } & SearchRecord)
   | ({ readonly type: "epoch.completed" } & EpochRecord)
   | {
       readonly type: "checkpoint.saved";

@@ -35,6 +35,15 @@ export function armStages(spec: ExperimentSpec, arm: ArmSpec, config: ViTConfig)
       }));
     case "fixed":
       return uniform(arm.schedule);
+    case "autoprog":
+      // Searched stages, then always the full model.
+      return uniform(
+        Array.from({ length: spec.training.stages }, (_, k) =>
+          k === spec.training.stages - 1 ? full : null,
+        ),
+      );
+    case "supernet":
+      return uniform([null]);
   }
 }
 
@@ -42,6 +51,7 @@ export function armStages(spec: ExperimentSpec, arm: ArmSpec, config: ViTConfig)
 export function armOperator(arm: ArmSpec): GrowthOperatorName | null {
   switch (arm.arm) {
     case "original":
+    case "supernet":
       return null;
     case "progstack":
       return arm.operator ?? "stacking";

@@ -84,6 +84,8 @@ const TrainingSchema = z
     stages: positiveInt.max(64).default(4),
     /** Evaluation batch size (no gradients, so larger than training). */
     evalBatchSize: positiveInt.max(4096).default(256),
+    /** Evaluate on the test split every N epochs (the last epoch always). */
+    evalEvery: positiveInt.default(1),
     /** Extra input sides the final model is tested at (e.g. larger than trained, as the paper's 288 vs 224). */
     evalSides: z.array(positiveInt.max(512)).max(8).default([]),
     /** The EMA MoGrow takes grown weights from (the momentum network). */
@@ -132,15 +134,55 @@ const FixedArmSchema = z
   })
   .strict();
 
+const SearchSchema = z
+  .object({
+    /** Images of the fixed search subset (augmented once, cached, shared by every candidate). */
+    subsetSize: positiveInt.max(50_000).default(256),
+    /** "time": measured seconds per step on the running backend; "flops": analytic, deterministic. */
+    cost: z.enum(["time", "flops"]).default("time"),
+    /** Timed steps per candidate after one warm-up (median taken). */
+    timingRuns: positiveInt.max(20).default(3),
+    /** The EMA whose loss scores candidates (the fast one). */
+    ema: z.string().default("fast"),
+  })
+  .strict();
+
+const AutoProgArmSchema = z
+  .object({
+    arm: z.literal("autoprog"),
+    ...growthOptions,
+    initialRatio: z.number().min(0.1).max(1).default(0.5),
+    /** Epochs of elastic-supernet training at the start of each searched stage (they count toward the budget). */
+    supernetEpochs: positiveInt.default(2),
+    search: SearchSchema.prefault({}),
+  })
+  .strict();
+
+/** The paper's Tab. VI control: the whole run as an elastic supernet over Ω_0, no growth. */
+const SupernetArmSchema = z
+  .object({
+    arm: z.literal("supernet"),
+    label,
+    initialRatio: z.number().min(0.1).max(1).default(0.5),
+    adaptiveRegularization: z.boolean().default(false),
+  })
+  .strict();
+
 /** Arms of an experiment; every consumer picks new members up from here. */
 export const ArmSchema = z.discriminatedUnion("arm", [
   OriginalArmSchema,
   ProgArmSchema,
   ProgStackArmSchema,
   FixedArmSchema,
+  AutoProgArmSchema,
+  SupernetArmSchema,
 ]);
 
 /** The arm's name within its experiment. */
+function emaNamesOf(spec: { training: { ema: readonly { name: string }[] } }): string[] {
+  return spec.training.ema.map((e) => e.name);
+}
+
 export function armLabel(arm: { arm: string; label?: string | undefined }): string {
   return arm.label ?? arm.arm;
 }
@@ -245,9 +287,27 @@ export const ExperimentSpecSchema = z
       }
     });
     const emaNames = spec.training.ema.map((e) => e.name);
-    const grows = spec.arms.some((arm) => arm.arm !== "original");
+    spec.arms.forEach((arm, i) => {
+      if (arm.arm !== "autoprog") return;
+      const stageEpochs = Math.floor(spec.training.epochs / spec.training.stages);
+      if (arm.supernetEpochs > stageEpochs) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["arms", i, "supernetEpochs"],
+          message: `longer than a stage (${stageEpochs} epochs)`,
+        });
+      }
+      if (!emaNamesOf(spec).includes(arm.search.ema)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["arms", i, "search", "ema"],
+          message: `no EMA named ${arm.search.ema}`,
+        });
+      }
+    });
+    const grows = spec.arms.some((arm) => arm.arm !== "original" && arm.arm !== "supernet");
     const mogrow = spec.arms.some(
-      (arm) => arm.arm !== "original" && (arm.operator ?? "mogrow") === "mogrow" && arm.arm !== "progstack",
+      (arm) => "operator" in arm && (arm.operator ?? "mogrow") === "mogrow" && arm.arm !== "progstack",
     );
     if (grows && mogrow && !emaNames.includes(spec.training.momentumEma)) {
       ctx.addIssue({

@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { EpochRecord, StageRecord } from "../core/events.ts";
+import type { EpochRecord, SearchRecord, StageRecord } from "../core/events.ts";
 import { readOptionalFile, readRequiredFile, writeFileAtomic } from "../data/files.ts";
 import type { ViTConfig } from "../model/config.ts";
 import { decodeTensors, type HostTensor, type TensorRecord } from "../model/weights-io.ts";
+import type { SupernetState } from "./supernet.ts";
 
 /**
  * A checkpoint = weights + EMA copies + optimizer moments + JSON meta. Written at the end of
@@ -29,6 +30,10 @@ export interface CheckpointMeta {
   readonly stage: number;
   readonly growths: number;
   readonly stages: readonly StageRecord[];
+  readonly supernet: SupernetState | null;
+  readonly search: readonly SearchRecord[];
+  readonly searchSeconds: number;
+  readonly supernetSeconds: number;
   readonly emaDecays: Readonly<Record<string, number>>;
   readonly history: readonly EpochRecord[];
   readonly wallSeconds: number;

@@ -6,7 +6,6 @@ import type { AugmentOptions } from "../data/augment.ts";
 import { makeBatch } from "../data/batch.ts";
 import { batchSlices, epochOrder } from "../data/batches.ts";
 import type { ImageDataset } from "../data/dataset.ts";
-import { activeDepth } from "./stages.ts";
 import type { ModelState } from "./state.ts";
 import { trainStep } from "./step.ts";
 
@@ -38,6 +37,15 @@ export interface EpochSettings {
   readonly augment: AugmentOptions;
   readonly signal: AbortSignal | undefined;
   readonly onProgress: ((progress: StepProgress) => void) | undefined;
+  /** Supernet training: the architecture of each step, drawn by the caller. */
+  readonly sample?: ((step: number) => { side: number; activeBlocks: readonly boolean[] }) | undefined;
+  /**
+   * Measurement points: `run(b)` is awaited before step b (b = steps count: after the last
+   * step). Its time is excluded from the epoch's training seconds.
+   */
+  readonly measure?:
+    | { readonly steps: ReadonlySet<number>; readonly run: (step: number) => Promise<void> }
+    | undefined;
 }
 
 export interface EpochTotals {
@@ -46,8 +54,11 @@ export interface EpochTotals {
   readonly images: number;
   readonly steps: number;
   readonly lastLr: number;
+  /** Training seconds, without measurement passes. */
   readonly seconds: number;
+  readonly measureSeconds: number;
   readonly flopsSum: number;
+  readonly supernet: boolean;
 }
 
 /** Stops a run between steps; `reason` becomes the run.failed reason. */
@@ -66,22 +77,36 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
   const epoch = state.epoch;
   const start = performance.now();
   const slices = batchSlices(epochOrder(train.count, seed * 1000 + SHUFFLE, epoch), batchSize, true);
-  const flopsPerImage = forwardFlops(state.config, activeDepth(state), state.side);
+  let flopsSum = 0;
+  let measureSeconds = 0;
+  const measure = async (b: number) => {
+    if (!settings.measure?.steps.has(b)) return;
+    const began = performance.now();
+    await settings.measure.run(b);
+    measureSeconds += (performance.now() - began) / 1000;
+  };
   let lossSum = 0;
   let correct = 0;
   let seen = 0;
   let lr = 0;
   for (let b = 0; b < slices.length; b++) {
     if (settings.signal?.aborted) throw new RunInterrupted("cancelled", "the run was cancelled");
+    await measure(b);
     lr = lrAt(settings.lrSchedule, state.step);
+    const architecture = settings.sample?.(b) ?? { side: state.side, activeBlocks: state.activeBlocks };
+    flopsSum += forwardFlops(
+      state.config,
+      architecture.activeBlocks.filter(Boolean).length,
+      architecture.side,
+    );
     const batch = makeBatch(train, slices[b] as Int32Array, {
       side: state.config.imageSize,
       augment: settings.augment,
       random: createRandom(seed, AUGMENT, epoch, b),
     });
     const result = await trainStep(state, batch, {
-      side: state.side,
-      activeBlocks: state.activeBlocks,
+      side: architecture.side,
+      activeBlocks: architecture.activeBlocks,
       lr,
       labelSmoothing: settings.labelSmoothing,
       gradClipNorm: settings.gradClipNorm,
@@ -107,16 +132,19 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
       stepsPerEpoch: slices.length,
       loss: lossSum / seen,
       accuracy: correct / seen,
-      imagesPerSecond: seen / ((performance.now() - start) / 1000),
+      imagesPerSecond: seen / ((performance.now() - start) / 1000 - measureSeconds),
     });
   }
+  await measure(slices.length);
   return {
     loss: lossSum / Math.max(1, seen),
     accuracy: correct / Math.max(1, seen),
     images: seen,
     steps: slices.length,
     lastLr: lr,
-    seconds: (performance.now() - start) / 1000,
-    flopsSum: flopsPerImage * slices.length,
+    seconds: (performance.now() - start) / 1000 - measureSeconds,
+    measureSeconds,
+    flopsSum,
+    supernet: settings.sample !== undefined,
   };
 }

@@ -43,10 +43,11 @@ export function evaluationReport(state: ModelState, scores: Record<string, Score
 export function epochRecord(
   state: ModelState,
   totals: EpochTotals,
-  evaluation: EvaluationReport,
+  evaluation: EvaluationReport | null,
 ): EpochRecord {
   return {
     epoch: state.epoch,
+    phase: totals.supernet ? "supernet" : "train",
     step: state.step,
     trainLoss: totals.loss,
     trainAccuracy: totals.accuracy,
@@ -76,8 +77,8 @@ export function summarise(
     backend: backendReport(run.backend),
     epochs: state.history.length,
     steps: state.step,
-    top1: last?.evaluation.best ?? 0,
-    bestTop1: Math.max(0, ...state.history.map((h) => h.evaluation.best)),
+    top1: last?.evaluation?.best ?? 0,
+    bestTop1: Math.max(0, ...state.history.map((h) => h.evaluation?.best ?? 0)),
     wallSeconds: state.wallSeconds,
     trainSeconds: state.trainSeconds,
     flopsPerStepMean: state.flopsSum / Math.max(1, state.step),
@@ -86,6 +87,9 @@ export function summarise(
     history: state.history,
     stages: state.stages,
     schedule: state.stages.map((s) => ({ depth: s.depth, side: s.side })),
+    search: state.search,
+    searchSeconds: state.searchSeconds,
+    supernetSeconds: state.supernetSeconds,
     sideEvaluations,
   };
 }

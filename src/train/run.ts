@@ -7,10 +7,24 @@ import { armLabel, defaultImageSize, type ExperimentSpec } from "../core/spec.ts
 import { type AugmentOptions, DEFAULT_AUGMENT } from "../data/augment.ts";
 import { type ImageDataset, loadDataset } from "../data/dataset.ts";
 import { modelConfigFromSpec, type ViTConfig } from "../model/config.ts";
+import {
+  beginSearchStage,
+  buildSearchSubset,
+  disposeSearchSubset,
+  finishSearch,
+  finishSupernetArm,
+  initialSearchArchitecture,
+  isScoringEpoch,
+  isSearchArm,
+  measureLosses,
+  measurementSteps,
+  supernetSampler,
+} from "./autoprog.ts";
 import { type CheckpointStore, specHash } from "./checkpoint.ts";
 import { RunInterrupted, type StepProgress, trainEpoch } from "./epoch.ts";
 import { evaluate } from "./evaluate.ts";
 import { backendReport, epochRecord, evaluationReport, summarise } from "./report.ts";
+import type { SearchSubset } from "./search.ts";
 import { enterStage, regularisationScale } from "./stages.ts";
 import {
   createModelState,
@@ -90,11 +104,15 @@ export async function runTraining(spec: ExperimentSpec, options: RunOptions = {}
     epochs: t.epochs,
     operator: armOperator(arm),
     momentumEma: t.momentumEma,
-    carryOptimizerState: arm.arm !== "original" && arm.carryOptimizerState,
+    carryOptimizerState: "carryOptimizerState" in arm && arm.carryOptimizerState,
     seed,
     emit,
   };
-  const adaptive = arm.arm !== "original" && arm.adaptiveRegularization;
+  const adaptive = "adaptiveRegularization" in arm && arm.adaptiveRegularization;
+  const baseAugment: AugmentOptions = { ...DEFAULT_AUGMENT[spec.dataset.name], ...definedOnly(t.augment) };
+  const searchContext = isSearchArm(arm)
+    ? { ...stageContext, spec, arm, train, augment: baseAugment, batchSize, stepsPerEpoch }
+    : null;
   const hash = specHash(spec);
   const flopsFull = forwardFlops(config, config.depth, config.imageSize);
 
@@ -110,7 +128,11 @@ export async function runTraining(spec: ExperimentSpec, options: RunOptions = {}
       }
       state = restoreModelState(config, checkpoint, t.weightDecay);
     } else {
-      const first = stages[0]?.architecture ?? { depth: config.depth, side: config.imageSize };
+      const first =
+        stages[0]?.architecture ??
+        (searchContext
+          ? initialSearchArchitecture(searchContext)
+          : { depth: config.depth, side: config.imageSize });
       state = createModelState(config, first.depth, first.side, {
         seed,
         ema: t.ema,
@@ -137,16 +159,21 @@ export async function runTraining(spec: ExperimentSpec, options: RunOptions = {}
   });
 
   let sideEvaluations: SideEvaluation[];
+  let subset: SearchSubset | null = null;
   try {
     while (state.epoch < t.epochs) {
       const started = performance.now();
       const k = stageIndexAt(stages, state.epoch);
-      if (k !== state.stage) enterStage(state, k, stageContext);
-      const scale = regularisationScale(k, stages.length, adaptive);
-      const augment: AugmentOptions = {
-        ...DEFAULT_AUGMENT[spec.dataset.name],
-        ...definedOnly(t.augment),
-      };
+      if (k !== state.stage) {
+        if (searchContext && !stages[k]?.architecture) beginSearchStage(state, k, searchContext);
+        else enterStage(state, k, stageContext);
+      }
+      const supernet = state.supernet;
+      // Supernet epochs use the final-stage regularisation (autoprog-spec §5.3).
+      const scale = supernet ? 1 : regularisationScale(k, stages.length, adaptive);
+      const scoring = searchContext && isScoringEpoch(state, searchContext);
+      subset = scoring && searchContext ? buildSearchSubset(state, searchContext) : null;
+      const measuredSubset = subset;
       const totals = await trainEpoch(state, {
         train,
         seed,
@@ -156,16 +183,38 @@ export async function runTraining(spec: ExperimentSpec, options: RunOptions = {}
         labelSmoothing: t.labelSmoothing,
         gradClipNorm: t.gradClipNorm,
         dropPath: t.dropPath * scale,
-        augment: { ...augment, randomErasing: augment.randomErasing * scale },
+        augment: { ...baseAugment, randomErasing: baseAugment.randomErasing * scale },
         signal: options.signal,
         onProgress: options.onProgress,
+        sample: supernet ? supernetSampler(supernet, seed, state.epoch) : undefined,
+        measure:
+          measuredSubset && searchContext
+            ? {
+                steps: measurementSteps(stepsPerEpoch),
+                run: () => measureLosses(state as ModelState, searchContext, measuredSubset),
+              }
+            : undefined,
       });
-      const scores = await evaluate(config, evaluationTargets(state), test, {
-        side: state.side,
-        activeBlocks: state.activeBlocks,
-        batchSize: t.evalBatchSize,
-      });
-      const record = epochRecord(state, totals, evaluationReport(state, scores));
+      if (supernet) {
+        state.supernetSeconds += totals.seconds;
+        supernet.searchSeconds += totals.measureSeconds;
+      }
+      if (searchContext && supernet && state.epoch + 1 === supernet.endEpoch) {
+        if (measuredSubset) await finishSearch(state, searchContext, measuredSubset);
+        else finishSupernetArm(state, searchContext);
+      }
+      if (subset) disposeSearchSubset(subset);
+      subset = null;
+      // The last epoch is always evaluated: the result's top-1 is that of the final model.
+      const evaluated = (state.epoch + 1) % t.evalEvery === 0 || state.epoch + 1 === t.epochs;
+      const scores = evaluated
+        ? await evaluate(config, evaluationTargets(state), test, {
+            side: state.side,
+            activeBlocks: state.activeBlocks,
+            batchSize: t.evalBatchSize,
+          })
+        : null;
+      const record = epochRecord(state, totals, scores && evaluationReport(state, scores));
       state.history.push(record);
       state.flopsSum += totals.flopsSum;
       state.trainSeconds += totals.seconds;
@@ -183,6 +232,7 @@ export async function runTraining(spec: ExperimentSpec, options: RunOptions = {}
     }
     sideEvaluations = await evaluateSides(state, test, t.evalSides, t.evalBatchSize);
   } catch (error) {
+    if (subset) disposeSearchSubset(subset);
     if (error instanceof RunInterrupted) throw fail(error.reason, error.message);
     throw fail("error", messageOf(error));
   }

@@ -30,10 +30,15 @@ function report(config: ViTConfig, depth: number, side: number): ArchitectureRep
  * its side, records the stage and emits stage.grown (when the architecture changed) and
  * stage.started.
  */
-export function enterStage(state: ModelState, k: number, context: StageContext): void {
+export function enterStage(
+  state: ModelState,
+  k: number,
+  context: StageContext,
+  architecture: ScheduledStage["architecture"] = null,
+): void {
   const { config } = context;
   const scheduled = context.stages[k];
-  const target = scheduled?.architecture;
+  const target = architecture ?? scheduled?.architecture;
   if (!scheduled || !target) throw new Error(`stage ${k} has no architecture`);
   const from = report(config, activeDepth(state), state.side);
   let growth: StageRecord["growth"] = null;

@@ -1,5 +1,5 @@
 import type * as tf from "@tensorflow/tfjs";
-import type { EpochRecord, StageRecord } from "../core/events.ts";
+import type { EpochRecord, SearchRecord, StageRecord } from "../core/events.ts";
 import type { ViTConfig } from "../model/config.ts";
 import { type DepthMap, type GrowthOperator, insertedBlocks } from "../model/depth-map.ts";
 import { growWeights, restoreWeights } from "../model/growth.ts";
@@ -8,6 +8,7 @@ import { encodeTensors, takeGroup, withPrefix } from "../model/weights-io.ts";
 import { ADAMW_DEFAULTS, AdamW } from "./adamw.ts";
 import type { Checkpoint, CheckpointStore } from "./checkpoint.ts";
 import { createEma, decayForHorizon, disposeEma, type EmaCopy } from "./ema.ts";
+import type { SupernetState } from "./supernet.ts";
 
 /** Everything a run carries from step to step, and exactly what a checkpoint holds. */
 export interface ModelState {
@@ -30,6 +31,11 @@ export interface ModelState {
   step: number;
   history: EpochRecord[];
   stages: StageRecord[];
+  /** The elastic supernet while a searched stage trains it. */
+  supernet: SupernetState | null;
+  search: SearchRecord[];
+  searchSeconds: number;
+  supernetSeconds: number;
   wallSeconds: number;
   trainSeconds: number;
   /** Σ forward FLOPs per image over all steps, for the run's mean. */
@@ -68,6 +74,10 @@ export function createModelState(
     step: 0,
     history: [],
     stages: [],
+    supernet: null,
+    search: [],
+    searchSeconds: 0,
+    supernetSeconds: 0,
     wallSeconds: 0,
     trainSeconds: 0,
     flopsSum: 0,
@@ -162,6 +172,10 @@ export function restoreModelState(
     step: meta.step,
     history: [...meta.history],
     stages: [...meta.stages],
+    supernet: meta.supernet && { ...meta.supernet, losses: meta.supernet.losses.map((l) => [...l]) },
+    search: [...meta.search],
+    searchSeconds: meta.searchSeconds,
+    supernetSeconds: meta.supernetSeconds,
     wallSeconds: meta.wallSeconds,
     trainSeconds: meta.trainSeconds,
     flopsSum: meta.flopsSum,
@@ -198,6 +212,10 @@ export async function saveModelState(
       emaDecays: Object.fromEntries(state.emas.map((e) => [e.name, e.decay])),
       history: state.history,
       stages: state.stages,
+      supernet: state.supernet,
+      search: state.search,
+      searchSeconds: state.searchSeconds,
+      supernetSeconds: state.supernetSeconds,
       wallSeconds: state.wallSeconds,
       trainSeconds: state.trainSeconds,
       flopsSum: state.flopsSum,

@@ -66,7 +66,7 @@ describe("runTraining on real MNIST", () => {
     expect(result.flopsPerStepMean).toBe(result.flopsFull);
     expect(result.history).toHaveLength(2);
     expect(result.top1).toBeGreaterThan(0);
-    expect(Object.keys(result.history[0]?.evaluation.ema ?? {})).toEqual(["fast", "slow"]);
+    expect(Object.keys(result.history[0]?.evaluation?.ema ?? {})).toEqual(["fast", "slow"]);
   });
 
   it("resumes from a checkpoint to exactly the weights of an uninterrupted run", async () => {

@@ -1,0 +1,81 @@
+import type { Architecture } from "../core/growth-space.ts";
+import { type Random, randomInt } from "../core/random.ts";
+import { insertedBlocks, interpolationMap } from "../model/depth-map.ts";
+
+/**
+ * The elastic supernet of one searched stage (autoprog-spec §5.2): the model holds the
+ * deepest depth of Ω_k; a candidate of depth l activates every block that existed before the
+ * growth plus the last (l − base) inserted blocks, counted from the classifier end. That
+ * nesting lets a candidate's weights be read straight out of the supernet.
+ */
+export interface SupernetState {
+  readonly stage: number;
+  readonly space: readonly Architecture[];
+  /** Blocks that existed before the growth (the smallest candidate depth at stage 0). */
+  readonly baseDepth: number;
+  /** Blocks inserted by the interpolation growth base → deepest, in block order. */
+  readonly inserted: readonly number[];
+  /** Epochs [startEpoch, endEpoch) train the supernet. */
+  readonly startEpoch: number;
+  readonly endEpoch: number;
+  /** Loss measurements so far, one list per candidate (same order as `space`). */
+  readonly losses: number[][];
+  searchSeconds: number;
+}
+
+export function createSupernet(
+  stage: number,
+  space: readonly Architecture[],
+  baseDepth: number,
+  epochs: { start: number; end: number },
+): SupernetState {
+  const deepest = Math.max(...space.map((a) => a.depth));
+  return {
+    stage,
+    space,
+    baseDepth,
+    inserted: insertedBlocks(interpolationMap(baseDepth, deepest)),
+    startEpoch: epochs.start,
+    endEpoch: epochs.end,
+    losses: space.map(() => []),
+    searchSeconds: 0,
+  };
+}
+
+export function supernetDepth(supernet: SupernetState): number {
+  return Math.max(...supernet.space.map((a) => a.depth));
+}
+
+/** The active-block mask of a candidate depth. */
+export function candidateMask(supernet: SupernetState, depth: number): boolean[] {
+  const total = supernetDepth(supernet);
+  const extra = depth - supernet.baseDepth;
+  if (extra < 0 || extra > supernet.inserted.length) {
+    throw new Error(`depth ${depth} is outside the supernet (${supernet.baseDepth}..${total})`);
+  }
+  const activeInserted = new Set(supernet.inserted.slice(supernet.inserted.length - extra));
+  const inserted = new Set(supernet.inserted);
+  return Array.from({ length: total }, (_, i) => !inserted.has(i) || activeInserted.has(i));
+}
+
+/** One side and one depth, uniformly and independently from Ω_k (it is a grid). */
+export function sampleArchitecture(supernet: SupernetState, random: Random): Architecture {
+  const sides = [...new Set(supernet.space.map((a) => a.side))].sort((a, b) => a - b);
+  const depths = [...new Set(supernet.space.map((a) => a.depth))].sort((a, b) => a - b);
+  return {
+    side: sides[randomInt(random, sides.length)] as number,
+    depth: depths[randomInt(random, depths.length)] as number,
+  };
+}
+
+export function largestCandidate(supernet: SupernetState): Architecture {
+  return {
+    depth: supernetDepth(supernet),
+    side: Math.max(...supernet.space.map((a) => a.side)),
+  };
+}
+
+/** Block indices a candidate keeps, in order: the selection map that extracts it. */
+export function selectionMap(mask: readonly boolean[]): number[] {
+  return mask.flatMap((active, i) => (active ? [i] : []));
+}

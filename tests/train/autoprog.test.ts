@@ -1,0 +1,79 @@
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { TrainingEvent } from "../../src/core/events.ts";
+import { type ExperimentSpecInput, parseSpec } from "../../src/core/spec.ts";
+import { runTraining } from "../../src/train/run.ts";
+import { useTestBackend } from "../helpers.ts";
+
+beforeAll(useTestBackend);
+
+/** A tiny real-MNIST autoprog spec: 4 stages of 2 epochs, 1 supernet epoch each, FLOPs cost. */
+function spec(arms: ExperimentSpecInput["arms"], epochs = 8) {
+  return parseSpec({
+    name: "autoprog-tiny",
+    dataset: { name: "mnist", trainLimit: 64, testLimit: 32 },
+    model: { variant: "micro", patchSize: 7, width: 16, depth: 4, heads: 2, mlpRatio: 2 },
+    training: { epochs, batchSize: 32, warmupEpochs: 0, evalBatchSize: 32, evalEvery: 4 },
+    arms,
+    backend: "wasm",
+  });
+}
+
+const autoprog = {
+  arm: "autoprog" as const,
+  supernetEpochs: 1,
+  search: { cost: "flops" as const, subsetSize: 32 },
+};
+
+async function run(s: ReturnType<typeof spec>, arm: string) {
+  const events: TrainingEvent[] = [];
+  const before = tf.memory().numTensors;
+  const result = await runTraining(s, { arm, onEvent: (e) => events.push(e) });
+  expect(tf.memory().numTensors).toBe(before);
+  return { result, events };
+}
+
+describe("AutoProg end to end on a tiny MNIST slice", () => {
+  it("finishes with K stages, the full model last, and a search record for every searched stage", async () => {
+    const { result, events } = await run(spec([autoprog]), "autoprog");
+    expect(result.stages).toHaveLength(4);
+    expect(result.stages.at(-1)).toMatchObject({ depth: 4, side: 28 });
+    const searched = events.filter((e) => e.type === "stage.search.completed");
+    expect(searched.length).toBeGreaterThanOrEqual(1);
+    expect(result.search).toHaveLength(searched.length);
+    for (const record of result.search) {
+      expect(record.candidates.filter((c) => c.chosen)).toHaveLength(1);
+      for (const c of record.candidates) {
+        expect(Number.isFinite(c.loss) && c.loss > 0).toBe(true);
+        expect(c.cost).toBeGreaterThan(0);
+      }
+      const stage = result.stages[record.stage];
+      expect(stage).toMatchObject({ depth: record.winner.depth, side: record.winner.side });
+    }
+    // Stage 0 searches the 3×3 grid; with 7-px patches on 28 px the sides 14/14/28/28 collapse
+    // to two distinct values, leaving 2 × 3 candidates.
+    expect(result.search[0]?.candidates).toHaveLength(6);
+    expect(result.history.filter((h) => h.phase === "supernet").length).toBe(result.search.length);
+    expect(result.searchSeconds).toBeGreaterThan(0);
+    expect(result.supernetSeconds).toBeGreaterThan(0);
+    expect(result.flopsPerStepMean).toBeLessThanOrEqual(result.flopsFull);
+    // The schedule replays as a fixed arm.
+    expect(spec([{ arm: "fixed", schedule: [...result.schedule] }]).arms[0]).toMatchObject({ arm: "fixed" });
+  });
+
+  it("picks the same schedule twice with cost: flops and the same seed", async () => {
+    const first = await run(spec([autoprog], 4), "autoprog");
+    const second = await run(spec([autoprog], 4), "autoprog");
+    expect(second.result.schedule).toEqual(first.result.schedule);
+    expect(second.result.search.map((s) => s.candidates.map((c) => c.loss))).toEqual(
+      first.result.search.map((s) => s.candidates.map((c) => c.loss)),
+    );
+  });
+
+  it("supernet arm trains Ω_0 for the whole run and ends as the full model", async () => {
+    const { result } = await run(spec([{ arm: "supernet" }], 4), "supernet");
+    expect(result.stages).toEqual([expect.objectContaining({ depth: 4, side: 28, epochs: 4 })]);
+    expect(result.history.every((h) => h.phase === "supernet")).toBe(true);
+    expect(result.flopsPerStepMean).toBeLessThan(result.flopsFull);
+  });
+});
