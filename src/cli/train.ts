@@ -82,7 +82,9 @@ function logEvent(event: TrainingEvent): void {
     case "epoch.completed":
       console.log(
         `epoch ${event.epoch + 1}: loss ${event.trainLoss.toFixed(4)}, train ${percent(event.trainAccuracy)}, ` +
-          `test ${percent(event.evaluation.online)} (best ${percent(event.evaluation.best)} ${event.evaluation.bestSource}), ` +
+          (event.evaluation
+            ? `test ${percent(event.evaluation.online)} (best ${percent(event.evaluation.best)} ${event.evaluation.bestSource}), `
+            : "") +
           `${event.imagesPerSecond.toFixed(1)} img/s, lr ${event.lr.toExponential(2)}, ` +
           `depth ${event.architecture.depth} side ${event.architecture.side}`,
       );
