@@ -89,6 +89,35 @@ function logEvent(event: TrainingEvent): void {
           `depth ${event.architecture.depth} side ${event.architecture.side}`,
       );
       break;
+    case "stage.started":
+      console.log(
+        `stage ${event.stage + 1}: epochs ${event.startEpoch + 1}–${event.startEpoch + event.epochs}, ` +
+          `depth ${event.depth}, side ${event.side} (${event.tokens} tokens)`,
+      );
+      break;
+    case "stage.grown":
+      console.log(
+        `  grown (${event.operator}): ${event.from.depth}@${event.from.side} → ${event.to.depth}@${event.to.side}, ` +
+          `${(event.flopsBefore / 1e6).toFixed(1)} → ${(event.flopsAfter / 1e6).toFixed(1)} MFLOPs/image`,
+      );
+      break;
+    case "stage.search.started":
+      console.log(
+        `  search: ${event.candidates.length} candidates, supernet for ${event.supernetEpochs} epoch(s): ` +
+          event.candidates.map((c) => `${c.depth}@${c.side}`).join(" "),
+      );
+      break;
+    case "stage.search.completed":
+      console.log(
+        `  search done in ${event.searchSeconds.toFixed(1)} s (a1 ${event.a1.toFixed(3)}, w ${event.w.toFixed(3)}): ` +
+          event.candidates
+            .map(
+              (c) =>
+                `${c.chosen ? "*" : ""}${c.depth}@${c.side} L=${c.loss.toFixed(3)} S=${c.score.toPrecision(3)}`,
+            )
+            .join(", "),
+      );
+      break;
     case "checkpoint.saved":
       break;
     case "run.completed":
