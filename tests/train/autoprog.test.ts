@@ -1,7 +1,11 @@
+import { mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { TrainingEvent } from "../../src/core/events.ts";
 import { type ExperimentSpecInput, parseSpec } from "../../src/core/spec.ts";
+import { DirectoryCheckpointStore } from "../../src/train/checkpoint.ts";
 import { runTraining } from "../../src/train/run.ts";
 import { useTestBackend } from "../helpers.ts";
 
@@ -75,5 +79,33 @@ describe("AutoProg end to end on a tiny MNIST slice", () => {
     expect(result.stages).toEqual([expect.objectContaining({ depth: 4, side: 28, epochs: 4 })]);
     expect(result.history.every((h) => h.phase === "supernet")).toBe(true);
     expect(result.flopsPerStepMean).toBeLessThan(result.flopsFull);
+  });
+});
+
+describe("AutoProg resume", () => {
+  it("resumes mid-supernet from a checkpoint to exactly the weights of an uninterrupted run", async () => {
+    const s = spec([{ ...autoprog, supernetEpochs: 2 }], 8);
+    const straightDir = await mkdtemp(join(tmpdir(), "autoprog-ap-straight-"));
+    const resumedDir = await mkdtemp(join(tmpdir(), "autoprog-ap-resumed-"));
+    const straight = await runTraining(s, { checkpoints: new DirectoryCheckpointStore(straightDir, 20) });
+    const controller = new AbortController();
+    await expect(
+      runTraining(s, {
+        checkpoints: new DirectoryCheckpointStore(resumedDir, 20),
+        signal: controller.signal,
+        onEvent: (e) => {
+          // Epoch 1 ends inside stage 0's two supernet epochs.
+          if (e.type === "checkpoint.saved" && e.epoch === 1) controller.abort();
+        },
+      }),
+    ).rejects.toMatchObject({ reason: "cancelled" });
+    const resumed = await runTraining(s, { checkpoints: new DirectoryCheckpointStore(resumedDir, 20) });
+    const a = await readFile(join(straightDir, "epoch-0008.bin"));
+    const b = await readFile(join(resumedDir, "epoch-0008.bin"));
+    expect(a.equals(b)).toBe(true);
+    expect(resumed.schedule).toEqual(straight.schedule);
+    expect(resumed.search.map((r) => r.candidates.map((c) => c.loss))).toEqual(
+      straight.search.map((r) => r.candidates.map((c) => c.loss)),
+    );
   });
 });

@@ -1,0 +1,51 @@
+/**
+ * The paper's Table 3 for our runs (not a test): reads result JSONs written by
+ * `autoprog train --out` and prints, per arm and seed, top-1, best top-1, wall and training
+ * seconds, wall-clock and FLOPs speedup against the `original` arm of the same seed (or the
+ * first original seed), search and supernet seconds, and the schedule.
+ *
+ *   npx tsx bench/compare.ts data/experiments/results/*.json
+ */
+import { readFile } from "node:fs/promises";
+import type { RunResult } from "../src/core/events.ts";
+
+const files = process.argv.slice(2);
+if (files.length === 0) {
+  console.error("usage: tsx bench/compare.ts result.json...");
+  process.exit(2);
+}
+const results = await Promise.all(files.map(async (f) => JSON.parse(await readFile(f, "utf8")) as RunResult));
+const originals = results.filter((r) => r.arm === "original");
+const baselineFor = (r: RunResult) => originals.find((o) => o.seed === r.seed) ?? originals[0];
+const pct = (x: number) => `${(100 * x).toFixed(2)}`;
+const plus = (x: number | null) => (x === null ? "—" : `${x >= 0 ? "+" : ""}${(100 * x).toFixed(1)}%`);
+
+const rows = results
+  .sort((a, b) => a.arm.localeCompare(b.arm) || a.seed - b.seed)
+  .map((r) => {
+    const base = baselineFor(r);
+    return {
+      arm: r.arm,
+      seed: r.seed,
+      top1: pct(r.top1),
+      best: pct(r.bestTop1),
+      wallS: r.wallSeconds.toFixed(0),
+      trainS: r.trainSeconds.toFixed(0),
+      wallSpeedup: plus(base ? base.wallSeconds / r.wallSeconds - 1 : null),
+      trainSpeedup: plus(base ? base.trainSeconds / r.trainSeconds - 1 : null),
+      flopsSpeedup: plus(r.flopsFull / r.flopsPerStepMean - 1),
+      searchS: (r.searchSeconds ?? 0).toFixed(0),
+      supernetS: (r.supernetSeconds ?? 0).toFixed(0),
+      schedule: r.schedule.map((s) => `${s.depth}@${s.side}`).join(" "),
+    };
+  });
+console.table(rows);
+console.log(
+  "| arm | seed | top-1 | best | wall s | train s | wall speedup | FLOPs speedup | search s | supernet s | schedule |",
+);
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+for (const r of rows) {
+  console.log(
+    `| ${r.arm} | ${r.seed} | ${r.top1} | ${r.best} | ${r.wallS} | ${r.trainS} | ${r.wallSpeedup} | ${r.flopsSpeedup} | ${r.searchS} | ${r.supernetS} | ${r.schedule} |`,
+  );
+}
