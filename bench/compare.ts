@@ -32,7 +32,8 @@ const rows = results
       wallS: r.wallSeconds.toFixed(0),
       trainS: r.trainSeconds.toFixed(0),
       wallSpeedup: plus(base ? base.wallSeconds / r.wallSeconds - 1 : null),
-      trainSpeedup: plus(base ? base.trainSeconds / r.trainSeconds - 1 : null),
+      cpuS: r.cpuSeconds.toFixed(0),
+      cpuSpeedup: plus(base ? base.cpuSeconds / r.cpuSeconds - 1 : null),
       flopsSpeedup: plus(r.flopsFull / r.flopsPerStepMean - 1),
       searchS: (r.searchSeconds ?? 0).toFixed(0),
       supernetS: (r.supernetSeconds ?? 0).toFixed(0),
@@ -46,6 +47,6 @@ console.log(
 console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const r of rows) {
   console.log(
-    `| ${r.arm} | ${r.seed} | ${r.top1} | ${r.best} | ${r.wallS} | ${r.trainS} | ${r.wallSpeedup} | ${r.flopsSpeedup} | ${r.searchS} | ${r.supernetS} | ${r.schedule} |`,
+    `| ${r.arm} | ${r.seed} | ${r.top1} | ${r.best} | ${r.wallS} | ${r.cpuS} | ${r.wallSpeedup} | ${r.cpuSpeedup} | ${r.flopsSpeedup} | ${r.searchS} | ${r.supernetS} | ${r.schedule} |`,
   );
 }

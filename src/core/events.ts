@@ -106,6 +106,11 @@ export interface RunResult {
   readonly bestTop1: number;
   /** Training loop time: steps, per-epoch evaluation and checkpoints (data loading excluded). */
   readonly wallSeconds: number;
+  /**
+   * CPU seconds the process used over the same span. With one-threaded backends it equals the
+   * wall time on an idle machine and stays honest when other work shares the cores.
+   */
+  readonly cpuSeconds: number;
   /** Optimizer steps only: the figure speedups compare. */
   readonly trainSeconds: number;
   /** Mean forward FLOPs per image over all training steps. */

@@ -37,6 +37,7 @@ export interface CheckpointMeta {
   readonly emaDecays: Readonly<Record<string, number>>;
   readonly history: readonly EpochRecord[];
   readonly wallSeconds: number;
+  readonly cpuSeconds: number;
   readonly trainSeconds: number;
   readonly flopsSum: number;
   readonly index: TensorRecord[];

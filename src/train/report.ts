@@ -80,6 +80,7 @@ export function summarise(
     top1: last?.evaluation?.best ?? 0,
     bestTop1: Math.max(0, ...state.history.map((h) => h.evaluation?.best ?? 0)),
     wallSeconds: state.wallSeconds,
+    cpuSeconds: state.cpuSeconds,
     trainSeconds: state.trainSeconds,
     flopsPerStepMean: state.flopsSum / Math.max(1, state.step),
     flopsFull: run.flopsFull,

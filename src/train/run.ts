@@ -163,6 +163,7 @@ export async function runTraining(spec: ExperimentSpec, options: RunOptions = {}
   try {
     while (state.epoch < t.epochs) {
       const started = performance.now();
+      const cpuStarted = process.cpuUsage();
       const k = stageIndexAt(stages, state.epoch);
       if (k !== state.stage) {
         if (searchContext && !stages[k]?.architecture) beginSearchStage(state, k, searchContext);
@@ -220,6 +221,8 @@ export async function runTraining(spec: ExperimentSpec, options: RunOptions = {}
       state.trainSeconds += totals.seconds;
       state.epoch += 1;
       state.wallSeconds += (performance.now() - started) / 1000;
+      const cpu = process.cpuUsage(cpuStarted);
+      state.cpuSeconds += (cpu.user + cpu.system) / 1e6;
       emit({ type: "epoch.completed", ...record });
       if (options.checkpoints) {
         const location = await saveModelState(options.checkpoints, state, {

@@ -37,6 +37,8 @@ export interface ModelState {
   searchSeconds: number;
   supernetSeconds: number;
   wallSeconds: number;
+  /** CPU seconds of this process over the same span (robust to other load on the machine). */
+  cpuSeconds: number;
   trainSeconds: number;
   /** Σ forward FLOPs per image over all steps, for the run's mean. */
   flopsSum: number;
@@ -79,6 +81,7 @@ export function createModelState(
     searchSeconds: 0,
     supernetSeconds: 0,
     wallSeconds: 0,
+    cpuSeconds: 0,
     trainSeconds: 0,
     flopsSum: 0,
   };
@@ -177,6 +180,7 @@ export function restoreModelState(
     searchSeconds: meta.searchSeconds,
     supernetSeconds: meta.supernetSeconds,
     wallSeconds: meta.wallSeconds,
+    cpuSeconds: meta.cpuSeconds ?? 0,
     trainSeconds: meta.trainSeconds,
     flopsSum: meta.flopsSum,
   };
@@ -217,6 +221,7 @@ export async function saveModelState(
       searchSeconds: state.searchSeconds,
       supernetSeconds: state.supernetSeconds,
       wallSeconds: state.wallSeconds,
+      cpuSeconds: state.cpuSeconds,
       trainSeconds: state.trainSeconds,
       flopsSum: state.flopsSum,
       index,
