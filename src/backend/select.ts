@@ -48,7 +48,9 @@ export function preferenceFromEnv(env: NodeJS.ProcessEnv = process.env): Backend
 
 /** Selects (once per process) and reports the backend. Throws BackendSetupError when a demand cannot be met. */
 export async function initBackend(request: BackendRequest = {}): Promise<BackendInfo> {
-  const preference = request.preference ?? preferenceFromEnv();
+  // An explicit choice wins; "auto" (the spec default) still honours AUTOPROG_BACKEND.
+  const preference =
+    request.preference && request.preference !== "auto" ? request.preference : preferenceFromEnv();
   if (active && (preference === "auto" || preference === active.name)) return check(active, request);
   const candidates: BackendName[] = preference === "auto" ? [...BACKEND_NAMES] : [preference];
   const failures: string[] = [];
