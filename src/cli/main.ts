@@ -17,6 +17,9 @@ program
   .addOption(
     new Option("--backend <name>", "tfjs backend (or AUTOPROG_BACKEND)").choices([...BACKEND_PREFERENCES]),
   )
+  .option("--workers <n>", "threads sharing each step, data parallel (or AUTOPROG_WORKERS; default 1)", (v) =>
+    Number.parseInt(v, 10),
+  )
   .option("--no-progress", "plain log lines instead of a progress bar")
   .action(trainCommand);
 

@@ -12,6 +12,7 @@ export interface TrainCommandOptions {
   readonly out?: string;
   readonly checkpoints?: string;
   readonly backend?: ExperimentSpec["backend"];
+  readonly workers?: number;
   readonly progress: boolean;
 }
 
@@ -44,6 +45,7 @@ export async function trainCommand(specPath: string, options: TrainCommandOption
       arm: arm as ExperimentSpec["arms"][number]["arm"],
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
       ...(options.backend ? { backend: options.backend } : {}),
+      ...(options.workers !== undefined ? { workers: options.workers } : {}),
       checkpoints: options.checkpoints ? new DirectoryCheckpointStore(options.checkpoints) : null,
       signal: controller.signal,
       onEvent: (event) => {

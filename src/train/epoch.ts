@@ -6,8 +6,10 @@ import type { AugmentOptions } from "../data/augment.ts";
 import { makeBatch } from "../data/batch.ts";
 import { batchSlices, epochOrder } from "../data/batches.ts";
 import type { ImageDataset } from "../data/dataset.ts";
+import type { GradientPool } from "./parallel/pool.ts";
+import { parallelTrainStep } from "./parallel/step.ts";
 import type { ModelState } from "./state.ts";
-import { trainStep } from "./step.ts";
+import { type StepOptions, trainStep } from "./step.ts";
 
 // Purposes that separate the random streams derived from one seed.
 const SHUFFLE = 1;
@@ -43,6 +45,8 @@ export interface EpochSettings {
    * Measurement points: `run(b)` is awaited before step b (b = steps count: after the last
    * step). Its time is excluded from the epoch's training seconds.
    */
+  /** Gradient threads for data-parallel steps (null: single thread). */
+  readonly pool?: GradientPool | null;
   readonly measure?:
     | { readonly steps: ReadonlySet<number>; readonly run: (step: number) => Promise<void> }
     | undefined;
@@ -104,7 +108,7 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
       augment: settings.augment,
       random: createRandom(seed, AUGMENT, epoch, b),
     });
-    const result = await trainStep(state, batch, {
+    const stepOptions: StepOptions = {
       side: architecture.side,
       activeBlocks: architecture.activeBlocks,
       lr,
@@ -114,7 +118,10 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
         settings.dropPath > 0
           ? { rate: settings.dropPath, random: createRandom(seed, DROP_PATH, epoch, b) }
           : null,
-    });
+    };
+    const result = settings.pool
+      ? await parallelTrainStep(state, settings.pool, batch, stepOptions)
+      : await trainStep(state, batch, stepOptions);
     if (!Number.isFinite(result.loss)) {
       throw new RunInterrupted(
         "non_finite_loss",

@@ -23,6 +23,7 @@ import {
 import { type CheckpointStore, specHash } from "./checkpoint.ts";
 import { RunInterrupted, type StepProgress, trainEpoch } from "./epoch.ts";
 import { evaluate } from "./evaluate.ts";
+import { GradientPool } from "./parallel/pool.ts";
 import { backendReport, epochRecord, evaluationReport, summarise } from "./report.ts";
 import type { SearchSubset } from "./search.ts";
 import { enterStage, regularisationScale } from "./stages.ts";
@@ -52,6 +53,11 @@ export interface RunOptions {
   readonly backend?: ExperimentSpec["backend"];
   /** Where decoded dataset caches go. */
   readonly cacheDir?: string;
+  /**
+   * Threads that share each step (data parallel); default AUTOPROG_WORKERS or 1. Results are
+   * deterministic for a given count but not bit-identical across counts.
+   */
+  readonly workers?: number;
 }
 
 /** A run that stopped; the matching run.failed event has already been emitted. */
@@ -158,6 +164,16 @@ export async function runTraining(spec: ExperimentSpec, options: RunOptions = {}
     startEpoch: state.epoch,
   });
 
+  const workers = options.workers ?? Number(process.env.AUTOPROG_WORKERS ?? 1);
+  let pool: GradientPool | null = null;
+  if (workers > 1) {
+    try {
+      pool = await GradientPool.start(workers - 1, config, backend.name);
+    } catch (error) {
+      throw fail("failed_setup", `gradient threads did not start: ${messageOf(error)}`);
+    }
+  }
+
   let sideEvaluations: SideEvaluation[];
   let subset: SearchSubset | null = null;
   try {
@@ -187,6 +203,7 @@ export async function runTraining(spec: ExperimentSpec, options: RunOptions = {}
         augment: { ...baseAugment, randomErasing: baseAugment.randomErasing * scale },
         signal: options.signal,
         onProgress: options.onProgress,
+        pool,
         sample: supernet ? supernetSampler(supernet, seed, state.epoch) : undefined,
         measure:
           measuredSubset && searchContext
@@ -236,10 +253,12 @@ export async function runTraining(spec: ExperimentSpec, options: RunOptions = {}
     sideEvaluations = await evaluateSides(state, test, t.evalSides, t.evalBatchSize);
   } catch (error) {
     if (subset) disposeSearchSubset(subset);
+    await pool?.close();
     if (error instanceof RunInterrupted) throw fail(error.reason, error.message);
     throw fail("error", messageOf(error));
   }
 
+  await pool?.close();
   const result = summarise({ arm: label, seed, backend, flopsFull }, config, state, sideEvaluations);
   disposeModelState(state);
   emit({ type: "run.completed", result });
