@@ -29,14 +29,18 @@ export interface EvaluationReport {
   readonly bestSource: string;
 }
 
-/** One stage of a run as it happened. */
-export interface StageRecord {
+/** Where a stage sits in the run and what it trains. */
+export interface StageHeader {
   readonly stage: number;
   readonly startEpoch: number;
   readonly epochs: number;
   readonly depth: number;
   readonly side: number;
   readonly tokens: number;
+}
+
+/** One stage of a run as it happened. */
+export interface StageRecord extends StageHeader {
   /** Forward FLOPs per image of the stage's sub-network. */
   readonly flopsPerImage: number;
   readonly parameters: number;
@@ -148,15 +152,7 @@ export type TrainingEvent =
       /** Epoch a resumed run continues from (0 for a fresh run). */
       readonly startEpoch: number;
     }
-  | {
-      readonly type: "stage.started";
-      readonly stage: number;
-      readonly startEpoch: number;
-      readonly epochs: number;
-      readonly depth: number;
-      readonly side: number;
-      readonly tokens: number;
-    }
+  | ({ readonly type: "stage.started" } & StageHeader)
   | ({ readonly type: "stage.grown"; readonly stage: number } & GrowthReport)
   | {
       readonly type: "stage.search.started";

@@ -1,26 +1,18 @@
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { TrainingEvent } from "../../src/core/events.ts";
-import { type ExperimentSpecInput, parseSpec } from "../../src/core/spec.ts";
+import type { ExperimentSpecInput } from "../../src/core/spec.ts";
 import { DirectoryCheckpointStore } from "../../src/train/checkpoint.ts";
 import { runTraining } from "../../src/train/run.ts";
 import { useTestBackend } from "../helpers.ts";
+import { runRecording, tinyGrowthSpec } from "./helpers.ts";
 
 beforeAll(useTestBackend);
 
 /** A tiny real-MNIST autoprog spec: 4 stages of 2 epochs, 1 supernet epoch each, FLOPs cost. */
 function spec(arms: ExperimentSpecInput["arms"], epochs = 8) {
-  return parseSpec({
-    name: "autoprog-tiny",
-    dataset: { name: "mnist", trainLimit: 64, testLimit: 32 },
-    model: { variant: "micro", patchSize: 7, width: 16, depth: 4, heads: 2, mlpRatio: 2 },
-    training: { epochs, batchSize: 32, warmupEpochs: 0, evalBatchSize: 32, evalEvery: 4 },
-    arms,
-    backend: "wasm",
-  });
+  return tinyGrowthSpec(arms, epochs, { evalEvery: 4 });
 }
 
 const autoprog = {
@@ -29,13 +21,7 @@ const autoprog = {
   search: { cost: "flops" as const, subsetSize: 32 },
 };
 
-async function run(s: ReturnType<typeof spec>, arm: string) {
-  const events: TrainingEvent[] = [];
-  const before = tf.memory().numTensors;
-  const result = await runTraining(s, { arm, onEvent: (e) => events.push(e) });
-  expect(tf.memory().numTensors).toBe(before);
-  return { result, events };
-}
+const run = runRecording;
 
 describe("AutoProg end to end on a tiny MNIST slice", () => {
   it("finishes with K stages, the full model last, and a search record for every searched stage", async () => {

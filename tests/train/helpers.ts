@@ -1,4 +1,8 @@
-import { type ExperimentSpecInput, parseSpec } from "../../src/core/spec.ts";
+import * as tf from "@tensorflow/tfjs";
+import { expect } from "vitest";
+import type { TrainingEvent } from "../../src/core/events.ts";
+import { type ExperimentSpec, type ExperimentSpecInput, parseSpec } from "../../src/core/spec.ts";
+import { runTraining } from "../../src/train/run.ts";
 
 /** A real-MNIST spec small enough to train in seconds: 28 px, 7-px patches, 32 wide, 2 deep. */
 export function tinyMnistSpec(
@@ -18,4 +22,29 @@ export function tinyMnistSpec(
     },
     backend: "wasm",
   });
+}
+
+/** Real MNIST, 28 px with 7-px patches, 4 blocks of width 16: growth schedules in about a second. */
+export function tinyGrowthSpec(
+  arms: ExperimentSpecInput["arms"],
+  epochs: number,
+  training: Partial<NonNullable<ExperimentSpecInput["training"]>> = {},
+): ExperimentSpec {
+  return parseSpec({
+    name: "tiny-growth",
+    dataset: { name: "mnist", trainLimit: 64, testLimit: 32 },
+    model: { variant: "micro", patchSize: 7, width: 16, depth: 4, heads: 2, mlpRatio: 2 },
+    training: { epochs, batchSize: 32, warmupEpochs: 0, evalBatchSize: 32, ...training },
+    arms,
+    backend: "wasm",
+  });
+}
+
+/** Runs one arm, collecting its events, and checks that no tensor outlives the run. */
+export async function runRecording(spec: ExperimentSpec, arm: string) {
+  const events: TrainingEvent[] = [];
+  const before = tf.memory().numTensors;
+  const result = await runTraining(spec, { arm, onEvent: (e) => events.push(e) });
+  expect(tf.memory().numTensors).toBe(before);
+  return { result, events };
 }

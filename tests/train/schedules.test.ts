@@ -1,31 +1,16 @@
-import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { TrainingEvent } from "../../src/core/events.ts";
 import { linearSchedule } from "../../src/core/growth-space.ts";
-import { type ExperimentSpecInput, parseSpec } from "../../src/core/spec.ts";
-import { runTraining } from "../../src/train/run.ts";
+import type { ExperimentSpecInput } from "../../src/core/spec.ts";
 import { useTestBackend } from "../helpers.ts";
+import { runRecording, tinyGrowthSpec } from "./helpers.ts";
 
 beforeAll(useTestBackend);
 
 function spec(arms: ExperimentSpecInput["arms"], epochs = 4) {
-  return parseSpec({
-    name: "schedules",
-    dataset: { name: "mnist", trainLimit: 64, testLimit: 32 },
-    model: { variant: "micro", patchSize: 7, width: 16, depth: 4, heads: 2, mlpRatio: 2 },
-    training: { epochs, batchSize: 32, warmupEpochs: 0, evalBatchSize: 32, evalSides: [42] },
-    arms,
-    backend: "wasm",
-  });
+  return tinyGrowthSpec(arms, epochs, { evalSides: [42] });
 }
 
-async function run(s: ReturnType<typeof spec>, arm: string) {
-  const events: TrainingEvent[] = [];
-  const before = tf.memory().numTensors;
-  const result = await runTraining(s, { arm, onEvent: (e) => events.push(e) });
-  expect(tf.memory().numTensors).toBe(before);
-  return { result, events };
-}
+const run = runRecording;
 
 describe("progressive schedules as arms", () => {
   it("prog runs K stages whose (depth, side) are the growth-space lists, growing with MoGrow", async () => {
