@@ -13,6 +13,7 @@ export interface TrainCommandOptions {
   readonly checkpoints?: string;
   readonly backend?: ExperimentSpec["backend"];
   readonly workers?: number;
+  readonly saveModel?: string;
   readonly progress: boolean;
 }
 
@@ -46,6 +47,7 @@ export async function trainCommand(specPath: string, options: TrainCommandOption
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
       ...(options.backend ? { backend: options.backend } : {}),
       ...(options.workers !== undefined ? { workers: options.workers } : {}),
+      ...(options.saveModel ? { modelPath: options.saveModel } : {}),
       checkpoints: options.checkpoints ? new DirectoryCheckpointStore(options.checkpoints) : null,
       signal: controller.signal,
       onEvent: (event) => {

@@ -23,6 +23,7 @@ import {
 import { type CheckpointStore, specHash } from "./checkpoint.ts";
 import { RunInterrupted, type StepProgress, trainEpoch } from "./epoch.ts";
 import { evaluate } from "./evaluate.ts";
+import { saveModel } from "./model-file.ts";
 import { GradientPool } from "./parallel/pool.ts";
 import { backendReport, epochRecord, evaluationReport, summarise } from "./report.ts";
 import type { SearchSubset } from "./search.ts";
@@ -58,6 +59,8 @@ export interface RunOptions {
    * deterministic for a given count but not bit-identical across counts.
    */
   readonly workers?: number;
+  /** Save the final model (the best of the online weights and the EMAs) to `<path>.json/.bin`. */
+  readonly modelPath?: string;
 }
 
 /** A run that stopped; the matching run.failed event has already been emitted. */
@@ -251,6 +254,11 @@ export async function runTraining(spec: ExperimentSpec, options: RunOptions = {}
       }
     }
     sideEvaluations = await evaluateSides(state, test, t.evalSides, t.evalBatchSize);
+    if (options.modelPath) {
+      const best = state.history.at(-1)?.evaluation?.bestSource ?? "online";
+      const weights = state.emas.find((e) => e.name === best)?.weights ?? state.weights;
+      await saveModel(options.modelPath, config, state.depth, weights);
+    }
   } catch (error) {
     if (subset) disposeSearchSubset(subset);
     await pool?.close();
