@@ -1,0 +1,61 @@
+import { desc, eq, inArray, lt } from "drizzle-orm";
+import { type BatchStatement, batch } from "./batch.ts";
+import type { Db } from "./client.ts";
+import { experiments, runs, stages } from "./schema.ts";
+
+export type ExperimentRow = typeof experiments.$inferSelect;
+export type NewExperiment = typeof experiments.$inferInsert;
+export type NewRun = typeof runs.$inferInsert;
+export type NewStage = typeof stages.$inferInsert;
+
+export interface ExperimentRecord {
+  readonly experiment: NewExperiment;
+  readonly runs: readonly NewRun[];
+  readonly stages: readonly NewStage[];
+}
+
+/** The statements that create an experiment, its queued runs and their planned stages. */
+export function createExperimentStatements(db: Db, record: ExperimentRecord): BatchStatement<unknown>[] {
+  return [
+    db.insert(experiments).values(record.experiment).returning({ id: experiments.id }),
+    db
+      .insert(runs)
+      .values([...record.runs])
+      .returning({ id: runs.id }),
+    ...(record.stages.length > 0
+      ? [
+          db
+            .insert(stages)
+            .values([...record.stages])
+            .returning({ runId: stages.runId }),
+        ]
+      : []),
+  ];
+}
+
+export async function createExperiment(db: Db, record: ExperimentRecord): Promise<void> {
+  await batch(db, createExperimentStatements(db, record));
+}
+
+export async function getExperiment(db: Db, id: string): Promise<ExperimentRow | undefined> {
+  return db.select().from(experiments).where(eq(experiments.id, id)).get();
+}
+
+/** Newest first; `before` is the id of the last item of the previous page (ids sort by time). */
+export async function listExperiments(db: Db, options: { limit: number; before?: string }) {
+  return db
+    .select()
+    .from(experiments)
+    .where(options.before ? lt(experiments.id, options.before) : undefined)
+    .orderBy(desc(experiments.id))
+    .limit(options.limit);
+}
+
+export async function runsOfExperiments(db: Db, experimentIds: readonly string[]) {
+  if (experimentIds.length === 0) return [];
+  return db
+    .select()
+    .from(runs)
+    .where(inArray(runs.experimentId, [...experimentIds]))
+    .orderBy(runs.experimentId, runs.position);
+}

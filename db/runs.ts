@@ -1,0 +1,138 @@
+import { and, asc, eq, gt, inArray, lt, or, sql } from "drizzle-orm";
+import type { Db } from "./client.ts";
+import { metrics, runs, searchCandidates, stages } from "./schema.ts";
+
+export type RunRow = typeof runs.$inferSelect;
+export type StageRow = typeof stages.$inferSelect;
+export type CandidateRow = typeof searchCandidates.$inferSelect;
+export type MetricRow = typeof metrics.$inferSelect;
+
+// The hottest read (every run route and every SSE wake-up), built once per database.
+const getRunQueries = new WeakMap<Db, ReturnType<typeof prepareGetRun>>();
+const prepareGetRun = (db: Db) =>
+  db
+    .select()
+    .from(runs)
+    .where(eq(runs.id, sql.placeholder("id")))
+    .prepare();
+
+export async function getRun(db: Db, id: string): Promise<RunRow | undefined> {
+  let query = getRunQueries.get(db);
+  if (!query) {
+    query = prepareGetRun(db);
+    getRunQueries.set(db, query);
+  }
+  return query.get({ id });
+}
+
+export async function stagesOfRun(db: Db, runId: string): Promise<StageRow[]> {
+  return db.select().from(stages).where(eq(stages.runId, runId)).orderBy(asc(stages.stage));
+}
+
+export async function stagesOfRuns(db: Db, runIds: readonly string[]): Promise<StageRow[]> {
+  if (runIds.length === 0) return [];
+  return db
+    .select()
+    .from(stages)
+    .where(inArray(stages.runId, [...runIds]))
+    .orderBy(asc(stages.runId), asc(stages.stage));
+}
+
+export async function candidatesOfRun(db: Db, runId: string): Promise<CandidateRow[]> {
+  return db
+    .select()
+    .from(searchCandidates)
+    .where(eq(searchCandidates.runId, runId))
+    .orderBy(asc(searchCandidates.stage), asc(searchCandidates.idx));
+}
+
+/** Metrics ordered by (key, step), after the keyset position `after` when given. */
+export async function metricsOfRun(
+  db: Db,
+  runId: string,
+  options: { key?: string; after?: { key: string; step: number }; limit: number },
+): Promise<MetricRow[]> {
+  const { key, after } = options;
+  return db
+    .select()
+    .from(metrics)
+    .where(
+      and(
+        eq(metrics.runId, runId),
+        key !== undefined ? eq(metrics.key, key) : undefined,
+        after
+          ? or(gt(metrics.key, after.key), and(eq(metrics.key, after.key), gt(metrics.step, after.step)))
+          : undefined,
+      ),
+    )
+    .orderBy(asc(metrics.key), asc(metrics.step))
+    .limit(options.limit);
+}
+
+/**
+ * Takes the oldest queued run that nobody asked to cancel and marks it running, counting the
+ * attempt: one conditional statement, so two dispatchers can never take the same run.
+ */
+export async function claimNextRun(db: Db, now: number): Promise<RunRow | undefined> {
+  const next = db
+    .select({ id: runs.id })
+    .from(runs)
+    .where(and(eq(runs.state, "queued"), eq(runs.cancelRequested, false)))
+    .orderBy(asc(runs.createdAt), asc(runs.position))
+    .limit(1);
+  const [claimed] = await db
+    .update(runs)
+    .set({
+      state: "running",
+      attempt: sql`${runs.attempt} + 1`,
+      startedAt: sql`coalesce(${runs.startedAt}, ${now})`,
+      updatedAt: now,
+    })
+    .where(and(inArray(runs.id, next), eq(runs.state, "queued")))
+    .returning();
+  return claimed;
+}
+
+/** Flags a live run for cancellation; returns its state then, or undefined when it is not live. */
+export async function requestCancel(db: Db, id: string, now: number): Promise<RunRow | undefined> {
+  const [row] = await db
+    .update(runs)
+    .set({ cancelRequested: true, updatedAt: now })
+    .where(and(eq(runs.id, id), inArray(runs.state, ["queued", "running"])))
+    .returning();
+  return row;
+}
+
+/** Runs a previous process left running, put back in the queue while attempts remain. */
+export async function requeueInterrupted(db: Db, maxAttempts: number, now: number): Promise<RunRow[]> {
+  return db
+    .update(runs)
+    .set({ state: "queued", updatedAt: now })
+    .where(and(eq(runs.state, "running"), lt(runs.attempt, maxAttempts), eq(runs.cancelRequested, false)))
+    .returning();
+}
+
+export async function runsInState(db: Db, state: RunRow["state"]): Promise<RunRow[]> {
+  return db.select().from(runs).where(eq(runs.state, state)).orderBy(asc(runs.createdAt));
+}
+
+/**
+ * Puts a running run back in the queue. A clean shutdown refunds the attempt (nothing went
+ * wrong); a crashed trainer thread does not.
+ */
+export async function requeueRun(
+  db: Db,
+  id: string,
+  options: { now: number; refundAttempt: boolean },
+): Promise<boolean> {
+  const rows = await db
+    .update(runs)
+    .set({
+      state: "queued",
+      ...(options.refundAttempt ? { attempt: sql`max(${runs.attempt} - 1, 0)` } : {}),
+      updatedAt: options.now,
+    })
+    .where(and(eq(runs.id, id), eq(runs.state, "running")))
+    .returning({ id: runs.id });
+  return rows.length > 0;
+}

@@ -1,0 +1,168 @@
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { BackendReport, RunResult } from "../src/core/events.ts";
+import type { ExperimentSpec } from "../src/core/spec.ts";
+
+/**
+ * The service's tables. Times are milliseconds since the epoch; JSON columns hold what the
+ * trainer reported, as it reported it. Written only through the repository functions beside
+ * this file, as single statements or batches (D1 has no interactive transactions).
+ */
+
+export const RUN_STATES = ["queued", "running", "completed", "failed", "cancelled"] as const;
+export type RunState = (typeof RUN_STATES)[number];
+export const TERMINAL_STATES: readonly RunState[] = ["completed", "failed", "cancelled"];
+
+export const experiments = sqliteTable("experiments", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  description: text("description"),
+  /** The normalised spec (every default filled in). */
+  spec: text("spec", { mode: "json" }).$type<ExperimentSpec>().notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
+export const runs = sqliteTable(
+  "runs",
+  {
+    id: text("id").primaryKey(),
+    experimentId: text("experiment_id")
+      .notNull()
+      .references(() => experiments.id),
+    /** The arm's kind (`original`, `prog`, …) and its name within the experiment. */
+    arm: text("arm").notNull(),
+    label: text("label").notNull(),
+    seed: integer("seed").notNull(),
+    /** Order within the experiment: arms × seeds as the spec lists them. */
+    position: integer("position").notNull(),
+    state: text("state", { enum: RUN_STATES }).notNull().default("queued"),
+    /** How many times a trainer has started this run. */
+    attempt: integer("attempt").notNull().default(0),
+    cancelRequested: integer("cancel_requested", { mode: "boolean" }).notNull().default(false),
+    backendRequested: text("backend_requested").notNull(),
+    backend: text("backend", { mode: "json" }).$type<BackendReport>(),
+    epochs: integer("epochs").notNull(),
+    epochsCompleted: integer("epochs_completed").notNull().default(0),
+    /** Epochs covered by the newest checkpoint the trainer reported. */
+    checkpointEpoch: integer("checkpoint_epoch"),
+    /** Seq of the run's newest event (0 = none). */
+    lastSeq: integer("last_seq").notNull().default(0),
+    top1: real("top1"),
+    bestTop1: real("best_top1"),
+    wallSeconds: real("wall_seconds"),
+    trainSeconds: real("train_seconds"),
+    flopsPerImageMean: real("flops_per_image_mean"),
+    flopsFull: real("flops_full"),
+    failureReason: text("failure_reason"),
+    failureMessage: text("failure_message"),
+    result: text("result", { mode: "json" }).$type<RunResult>(),
+    createdAt: integer("created_at").notNull(),
+    startedAt: integer("started_at"),
+    finishedAt: integer("finished_at"),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("runs_experiment_label_seed").on(t.experimentId, t.label, t.seed),
+    index("runs_state_created").on(t.state, t.createdAt),
+  ],
+);
+
+export const STAGE_STATES = ["planned", "running", "completed"] as const;
+
+/** One row per stage: the plan at submission, then what the trainer reported. */
+export const stages = sqliteTable(
+  "stages",
+  {
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id),
+    stage: integer("stage").notNull(),
+    startEpoch: integer("start_epoch").notNull(),
+    epochs: integer("epochs").notNull(),
+    /** Null while a search has yet to decide the stage's sub-network. */
+    depth: integer("depth"),
+    side: integer("side"),
+    tokens: integer("tokens"),
+    flopsPerImage: real("flops_per_image"),
+    state: text("state", { enum: STAGE_STATES }).notNull().default("planned"),
+    /** The growth that opened the stage, as reported (`stage.grown`). */
+    operator: text("operator"),
+    growth: text("growth", { mode: "json" }).$type<Record<string, unknown>>(),
+    startedAt: integer("started_at"),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.stage] })],
+);
+
+/** Every candidate a stage's search scored; the JSON keeps fields this table does not name. */
+export const searchCandidates = sqliteTable(
+  "search_candidates",
+  {
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id),
+    stage: integer("stage").notNull(),
+    idx: integer("idx").notNull(),
+    depth: integer("depth"),
+    side: integer("side"),
+    tokens: integer("tokens"),
+    loss: real("loss"),
+    /** Seconds per step, or FLOPs per image when the search is deterministic. */
+    cost: real("cost"),
+    score: real("score"),
+    selected: integer("selected", { mode: "boolean" }),
+    payload: text("payload", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.stage, t.idx] })],
+);
+
+/**
+ * The run's event log: gap-free seq from 1, the SSE id and webhook id. `replay_key` names an
+ * event's place in the trainer's deterministic stream, so a run resumed from a checkpoint that
+ * re-emits an event already stored is ignored by the unique index (see src/events/replay-key.ts).
+ */
+export const runEvents = sqliteTable(
+  "run_events",
+  {
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id),
+    seq: integer("seq").notNull(),
+    type: text("type").notNull(),
+    attempt: integer("attempt").notNull(),
+    replayKey: text("replay_key"),
+    payload: text("payload").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.runId, t.seq] }),
+    uniqueIndex("run_events_replay_key").on(t.runId, t.replayKey),
+  ],
+);
+
+/** Scalar series per run; unique on (run, key, step) so a re-sent value is harmless. */
+export const metrics = sqliteTable(
+  "metrics",
+  {
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id),
+    key: text("key").notNull(),
+    step: integer("step").notNull(),
+    epoch: integer("epoch"),
+    value: real("value").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.key, t.step] })],
+);
+
+export const IDEMPOTENCY_STATES = ["in_flight", "completed"] as const;
+
+/** IETF Idempotency-Key records: the request fingerprint and, once done, the response. */
+export const idempotencyKeys = sqliteTable("idempotency_keys", {
+  key: text("key").primaryKey(),
+  fingerprint: text("fingerprint").notNull(),
+  state: text("state", { enum: IDEMPOTENCY_STATES }).notNull(),
+  status: integer("status"),
+  body: text("body", { mode: "json" }).$type<unknown>(),
+  location: text("location"),
+  createdAt: integer("created_at").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+});

@@ -1,0 +1,45 @@
+import { z } from "@hono/zod-openapi";
+
+/**
+ * Opaque keyset cursors: base64url JSON of the last item's sort key. A cursor that does not
+ * decode fails validation like any other bad field.
+ */
+export function encodeCursor(position: unknown): string {
+  return Buffer.from(JSON.stringify(position)).toString("base64url");
+}
+
+export function cursorParam<T extends z.ZodType>(position: T) {
+  return z
+    .string()
+    .max(512)
+    .transform((value, ctx) => {
+      try {
+        const parsed = position.safeParse(JSON.parse(Buffer.from(value, "base64url").toString("utf8")));
+        if (parsed.success) return parsed.data as z.output<T>;
+      } catch {
+        // falls through to the issue below
+      }
+      ctx.addIssue({ code: "custom", message: "not a cursor this endpoint returned" });
+      return z.NEVER;
+    })
+    .optional()
+    .openapi({ param: { name: "cursor", in: "query" }, description: "`nextCursor` of the previous page" });
+}
+
+export const limitParam = (fallback: number, max: number) =>
+  z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(max)
+    .default(fallback)
+    .openapi({ param: { name: "limit", in: "query" }, example: fallback });
+
+export const IdParamsSchema = (prefix: "exp" | "run") =>
+  z.object({
+    id: z
+      .string()
+      .min(1)
+      .max(64)
+      .openapi({ param: { name: "id", in: "path" }, example: `${prefix}_01hzx3k8q4tqkz3w5v9b2m7n6c` }),
+  });

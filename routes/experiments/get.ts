@@ -1,0 +1,28 @@
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { getExperiment, runsOfExperiments } from "../../db/experiments.ts";
+import type { AppEnv } from "../../src/services.ts";
+import { IdParamsSchema } from "../common/cursor.ts";
+import { notFound, problemResponses } from "../common/problem.ts";
+import { ExperimentSchema, toExperiment } from "./schema.ts";
+
+export const getExperimentRoute = createRoute({
+  method: "get",
+  path: "/v1/experiments/{id}",
+  tags: ["experiments"],
+  summary: "One experiment with its spec and runs",
+  request: { params: IdParamsSchema("exp") },
+  responses: {
+    200: { description: "The experiment", content: { "application/json": { schema: ExperimentSchema } } },
+    ...problemResponses(404, 422),
+  },
+});
+
+export function registerGetExperiment(app: OpenAPIHono<AppEnv>) {
+  app.openapi(getExperimentRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const { db } = c.var.services;
+    const row = await getExperiment(db, id);
+    if (!row) throw notFound("experiment", id);
+    return c.json(toExperiment(row, await runsOfExperiments(db, [id])), 200);
+  });
+}

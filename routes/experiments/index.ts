@@ -1,0 +1,13 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../../src/services.ts";
+import { registerCreateExperiment } from "./create.ts";
+import { registerGetExperiment } from "./get.ts";
+import { registerListExperiments } from "./list.ts";
+import { registerReport } from "./report.ts";
+
+export function registerExperimentRoutes(app: OpenAPIHono<AppEnv>) {
+  registerCreateExperiment(app);
+  registerListExperiments(app);
+  registerGetExperiment(app);
+  registerReport(app);
+}

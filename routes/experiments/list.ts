@@ -1,0 +1,46 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { listExperiments, runsOfExperiments } from "../../db/experiments.ts";
+import type { AppEnv } from "../../src/services.ts";
+import { cursorParam, encodeCursor, limitParam } from "../common/cursor.ts";
+import { problemResponses } from "../common/problem.ts";
+import { ExperimentPageSchema, toExperiment } from "./schema.ts";
+
+const ExperimentPosition = z.object({ id: z.string() });
+
+export const listExperimentsRoute = createRoute({
+  method: "get",
+  path: "/v1/experiments",
+  tags: ["experiments"],
+  summary: "Experiments, newest first, a page at a time",
+  request: { query: z.object({ cursor: cursorParam(ExperimentPosition), limit: limitParam(20, 100) }) },
+  responses: {
+    200: { description: "One page", content: { "application/json": { schema: ExperimentPageSchema } } },
+    ...problemResponses(422),
+  },
+});
+
+export function registerListExperiments(app: OpenAPIHono<AppEnv>) {
+  app.openapi(listExperimentsRoute, async (c) => {
+    const { cursor, limit } = c.req.valid("query");
+    const { db } = c.var.services;
+    const rows = await listExperiments(db, { limit: limit + 1, ...(cursor ? { before: cursor.id } : {}) });
+    const page = rows.slice(0, limit);
+    const runs = await runsOfExperiments(
+      db,
+      page.map((e) => e.id),
+    );
+    const last = page.at(-1);
+    return c.json(
+      {
+        items: page.map((e) =>
+          toExperiment(
+            e,
+            runs.filter((r) => r.experimentId === e.id),
+          ),
+        ),
+        nextCursor: rows.length > limit && last ? encodeCursor({ id: last.id }) : null,
+      },
+      200,
+    );
+  });
+}

@@ -1,0 +1,93 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { getExperiment, runsOfExperiments } from "../../db/experiments.ts";
+import { stagesOfRuns } from "../../db/runs.ts";
+import { RUN_STATES } from "../../db/schema.ts";
+import type { AppEnv } from "../../src/services.ts";
+import { IdParamsSchema } from "../common/cursor.ts";
+import { notFound, problemResponses } from "../common/problem.ts";
+import { reportTable } from "./table.ts";
+
+const nullableNumber = z.number().nullable();
+
+export const ArmReportSchema = z
+  .object({
+    arm: z.string(),
+    kind: z.string(),
+    runs: z.number().int(),
+    completed: z.number().int(),
+    top1: nullableNumber.openapi({ description: "Final top-1, mean over completed seeds." }),
+    bestTop1: nullableNumber,
+    wallSeconds: nullableNumber,
+    trainSeconds: nullableNumber,
+    wallClockSpeedup: nullableNumber.openapi({
+      description:
+        "T_original / T_arm − 1, T = optimizer steps + search passes (evaluation and checkpoints left out); " +
+        "null without a completed original arm.",
+    }),
+    flopsSpeedup: nullableNumber.openapi({ description: "Mean FLOPs per step: original / arm − 1." }),
+    searchShare: nullableNumber.openapi({ description: "Share of wall seconds spent scoring candidates." }),
+    schedule: z.array(
+      z.object({
+        stage: z.number().int(),
+        startEpoch: z.number().int(),
+        depth: z.number().int().nullable(),
+        side: z.number().int().nullable(),
+      }),
+    ),
+    seeds: z.array(
+      z.object({
+        seed: z.number().int(),
+        runId: z.string(),
+        state: z.enum(RUN_STATES),
+        top1: nullableNumber,
+      }),
+    ),
+  })
+  .openapi("ArmReport");
+
+export const ReportSchema = z
+  .object({
+    experimentId: z.string(),
+    name: z.string(),
+    finished: z.boolean().openapi({ description: "Every run is terminal." }),
+    baseline: z.string().nullable().openapi({ description: "The arm speedups are measured against." }),
+    arms: z.array(ArmReportSchema),
+  })
+  .openapi("ExperimentReport");
+
+export const reportRoute = createRoute({
+  method: "get",
+  path: "/v1/experiments/{id}/report",
+  tags: ["experiments"],
+  summary: "Per arm: top-1, time, wall-clock and FLOPs speedup against `original`, search share, schedule",
+  request: { params: IdParamsSchema("exp") },
+  responses: {
+    200: { description: "The experiment's table", content: { "application/json": { schema: ReportSchema } } },
+    ...problemResponses(404, 422),
+  },
+});
+
+export function registerReport(app: OpenAPIHono<AppEnv>) {
+  app.openapi(reportRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const { db } = c.var.services;
+    const experiment = await getExperiment(db, id);
+    if (!experiment) throw notFound("experiment", id);
+    const runs = await runsOfExperiments(db, [id]);
+    const arms = reportTable(
+      runs,
+      await stagesOfRuns(
+        db,
+        runs.map((r) => r.id),
+      ),
+    );
+    const baseline = arms.find((a) => a.kind === "original" && a.completed > 0)?.arm ?? null;
+    const finished = runs.every(
+      (r) => r.state === "completed" || r.state === "failed" || r.state === "cancelled",
+    );
+    return c.json(
+      ReportSchema.parse({ experimentId: id, name: experiment.name, finished, baseline, arms }),
+      200,
+    );
+  });
+}

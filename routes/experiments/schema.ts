@@ -1,0 +1,77 @@
+import { z } from "@hono/zod-openapi";
+import type { ExperimentRow } from "../../db/experiments.ts";
+import type { RunRow } from "../../db/runs.ts";
+import { ExperimentSpecSchema } from "../../src/core/spec.ts";
+import { RunSchema, toRun } from "../runs/schema.ts";
+
+// The shared schema was built before zod-openapi extended zod, so it is named through zod's own metadata.
+export const SpecSchema = ExperimentSpecSchema.meta({
+  id: "ExperimentSpec",
+  description: "An experiment spec; omitted fields take their defaults (see `validate_only`).",
+});
+
+export const ExperimentSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    description: z.string().nullable(),
+    createdAt: z.iso.datetime(),
+    spec: z.record(z.string(), z.unknown()).openapi({ description: "The normalised spec." }),
+    /** One per arm × seed, in spec order. */
+    runs: z.array(RunSchema),
+  })
+  .openapi("Experiment");
+
+export type Experiment = z.infer<typeof ExperimentSchema>;
+
+export function toExperiment(row: ExperimentRow, runs: readonly RunRow[]): Experiment {
+  return ExperimentSchema.parse({
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    createdAt: new Date(row.createdAt).toISOString(),
+    spec: row.spec,
+    runs: runs.map(toRun),
+  });
+}
+
+const ArchitecturePlanSchema = z.object({
+  depth: z.number().int(),
+  side: z.number().int(),
+  tokens: z.number().int(),
+  flopsPerImage: z.number(),
+});
+
+export const ArmPlanSchema = z
+  .looseObject({
+    arm: z.string().openapi({ description: "The arm's name within the experiment." }),
+    kind: z.string(),
+    stages: z.array(
+      z.looseObject({
+        stage: z.number().int(),
+        startEpoch: z.number().int(),
+        epochs: z.number().int(),
+        architecture: ArchitecturePlanSchema.nullable().openapi({
+          description: "Null where a search decides.",
+        }),
+      }),
+    ),
+    flopsFull: z.number(),
+    flopsPerImageMean: z.number().nullable(),
+    flopsSpeedup: z
+      .number()
+      .nullable()
+      .openapi({ description: "flopsFull / mean − 1, when every stage is known." }),
+  })
+  .openapi("ArmPlan");
+
+export const ValidationResultSchema = z
+  .object({
+    spec: z.record(z.string(), z.unknown()).openapi({ description: "The normalised spec." }),
+    arms: z.array(ArmPlanSchema),
+  })
+  .openapi("ExperimentPlan");
+
+export const ExperimentPageSchema = z
+  .object({ items: z.array(ExperimentSchema), nextCursor: z.string().nullable() })
+  .openapi("ExperimentPage");

@@ -1,0 +1,21 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { sql } from "drizzle-orm";
+import type { AppEnv } from "../../src/services.ts";
+
+export const HealthSchema = z.object({ status: z.literal("ok"), time: z.iso.datetime() }).openapi("Health");
+
+export const healthRoute = createRoute({
+  method: "get",
+  path: "/healthz",
+  tags: ["service"],
+  summary: "Liveness: the process answers and the database responds",
+  responses: { 200: { description: "Healthy", content: { "application/json": { schema: HealthSchema } } } },
+});
+
+export function registerHealth(app: OpenAPIHono<AppEnv>) {
+  app.openapi(healthRoute, async (c) => {
+    const { db, clock } = c.var.services;
+    await db.run(sql`select 1`);
+    return c.json({ status: "ok" as const, time: new Date(clock()).toISOString() }, 200);
+  });
+}

@@ -1,0 +1,41 @@
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { getRun, requestCancel } from "../../db/runs.ts";
+import type { AppEnv } from "../../src/services.ts";
+import { IdParamsSchema } from "../common/cursor.ts";
+import { notFound, ProblemError, problemResponses } from "../common/problem.ts";
+import { RunSchema, toRun } from "./schema.ts";
+
+export const cancelRunRoute = createRoute({
+  method: "post",
+  path: "/v1/runs/{id}/cancel",
+  tags: ["runs"],
+  summary: "Cancel a run gracefully: it stops at the next step boundary and keeps its checkpoint",
+  description:
+    "Accepted for a queued or running run (repeating it is harmless). The run becomes `cancelled` when " +
+    "its trainer stops; follow `/v1/runs/{id}/events` for the `run.failed` event with reason `cancelled`.",
+  request: { params: IdParamsSchema("run") },
+  responses: {
+    202: {
+      description: "Cancellation requested",
+      content: { "application/json": { schema: RunSchema } },
+    },
+    ...problemResponses(404, 409, 422),
+  },
+});
+
+export function registerCancelRun(app: OpenAPIHono<AppEnv>) {
+  app.openapi(cancelRunRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const { db, clock, dispatcher } = c.var.services;
+    const flagged = await requestCancel(db, id, clock());
+    if (!flagged) {
+      const run = await getRun(db, id);
+      if (!run) throw notFound("run", id);
+      throw new ProblemError("run_not_cancellable", `run ${id} is already ${run.state}`);
+    }
+    await dispatcher.cancel(id);
+    const run = await getRun(db, id);
+    if (!run) throw notFound("run", id);
+    return c.json(toRun(run), 202);
+  });
+}

@@ -1,0 +1,27 @@
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { getRun } from "../../db/runs.ts";
+import type { AppEnv } from "../../src/services.ts";
+import { IdParamsSchema } from "../common/cursor.ts";
+import { notFound, problemResponses } from "../common/problem.ts";
+import { RunSchema, toRun } from "./schema.ts";
+
+export const getRunRoute = createRoute({
+  method: "get",
+  path: "/v1/runs/{id}",
+  tags: ["runs"],
+  summary: "One run: state, attempt, backend and result summary",
+  request: { params: IdParamsSchema("run") },
+  responses: {
+    200: { description: "The run", content: { "application/json": { schema: RunSchema } } },
+    ...problemResponses(404, 422),
+  },
+});
+
+export function registerGetRun(app: OpenAPIHono<AppEnv>) {
+  app.openapi(getRunRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const row = await getRun(c.var.services.db, id);
+    if (!row) throw notFound("run", id);
+    return c.json(toRun(row), 200);
+  });
+}

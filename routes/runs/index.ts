@@ -1,0 +1,17 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../../src/services.ts";
+import { registerCancelRun } from "./cancel.ts";
+import { registerRunEvents } from "./events.ts";
+import { registerGetRun } from "./get.ts";
+import { registerListMetrics } from "./metrics.ts";
+import { registerListCandidates } from "./search.ts";
+import { registerListStages } from "./stages.ts";
+
+export function registerRunRoutes(app: OpenAPIHono<AppEnv>) {
+  registerGetRun(app);
+  registerListStages(app);
+  registerListCandidates(app);
+  registerListMetrics(app);
+  registerCancelRun(app);
+  registerRunEvents(app);
+}

@@ -1,0 +1,34 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { candidatesOfRun, getRun } from "../../db/runs.ts";
+import type { AppEnv } from "../../src/services.ts";
+import { IdParamsSchema } from "../common/cursor.ts";
+import { notFound, problemResponses } from "../common/problem.ts";
+import { CandidateSchema, toCandidate } from "./schema.ts";
+
+export const CandidateListSchema = z
+  .object({ items: z.array(CandidateSchema) })
+  .openapi("SearchCandidateList");
+
+export const listCandidatesRoute = createRoute({
+  method: "get",
+  path: "/v1/runs/{id}/search",
+  tags: ["runs"],
+  summary: "Every candidate of every stage's architecture search (empty for arms that do not search)",
+  request: { params: IdParamsSchema("run") },
+  responses: {
+    200: {
+      description: "Candidates by stage, then index",
+      content: { "application/json": { schema: CandidateListSchema } },
+    },
+    ...problemResponses(404, 422),
+  },
+});
+
+export function registerListCandidates(app: OpenAPIHono<AppEnv>) {
+  app.openapi(listCandidatesRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const { db } = c.var.services;
+    if (!(await getRun(db, id))) throw notFound("run", id);
+    return c.json({ items: (await candidatesOfRun(db, id)).map(toCandidate) }, 200);
+  });
+}

@@ -1,0 +1,63 @@
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import { BACKEND_PREFERENCES } from "./core/spec.ts";
+
+/** Every setting of the service, read once from the environment and validated. */
+const EnvSchema = z.object({
+  AUTOPROG_HOST: z.string().min(1).default("127.0.0.1"),
+  /** 0 picks a free port (the bound address is logged). */
+  AUTOPROG_PORT: z.coerce.number().int().min(0).max(65_535).default(8787),
+  /** The database, checkpoints and dataset caches live under this folder. */
+  AUTOPROG_DATA_DIR: z.string().min(1).default("data"),
+  /** Defaults to `<data dir>/autoprog.sqlite`. */
+  AUTOPROG_DB: z.string().min(1).optional(),
+  /** Runs trained at once in worker threads; 0 serves the API only. */
+  AUTOPROG_CONCURRENCY: z.coerce.number().int().min(0).max(64).default(1),
+  AUTOPROG_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
+  /** Overrides every spec's backend preference. */
+  AUTOPROG_BACKEND: z.enum(BACKEND_PREFERENCES).optional(),
+  AUTOPROG_SSE_HEARTBEAT_MS: z.coerce.number().int().min(10).default(15_000),
+  AUTOPROG_IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
+  AUTOPROG_LOG: z.enum(["json", "silent"]).default("json"),
+});
+
+export interface Settings {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly databaseFile: string;
+  readonly cacheDir: string;
+  readonly concurrency: number;
+  readonly maxAttempts: number;
+  readonly backend: (typeof BACKEND_PREFERENCES)[number] | null;
+  readonly sseHeartbeatMs: number;
+  readonly idempotencyTtlMs: number;
+  readonly log: "json" | "silent";
+}
+
+export class SettingsError extends Error {
+  override readonly name = "SettingsError";
+}
+
+export function loadSettings(env: Readonly<Record<string, string | undefined>> = process.env): Settings {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new SettingsError(`invalid settings: ${problems}`);
+  }
+  const e = parsed.data;
+  const dataDir = resolve(e.AUTOPROG_DATA_DIR);
+  return {
+    host: e.AUTOPROG_HOST,
+    port: e.AUTOPROG_PORT,
+    dataDir,
+    databaseFile: e.AUTOPROG_DB ?? join(dataDir, "autoprog.sqlite"),
+    cacheDir: join(dataDir, "cache"),
+    concurrency: e.AUTOPROG_CONCURRENCY,
+    maxAttempts: e.AUTOPROG_MAX_ATTEMPTS,
+    backend: e.AUTOPROG_BACKEND ?? null,
+    sseHeartbeatMs: e.AUTOPROG_SSE_HEARTBEAT_MS,
+    idempotencyTtlMs: e.AUTOPROG_IDEMPOTENCY_TTL_HOURS * 3_600_000,
+    log: e.AUTOPROG_LOG,
+  };
+}

@@ -1,0 +1,159 @@
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { afterEach, describe, expect, it } from "vitest";
+import { claimNextRun } from "../../db/runs.ts";
+import { loadSettings } from "../../src/env.ts";
+import { startServer } from "../../src/node.ts";
+import { epochCompleted, type FakeEvent, runCompleted, runStarted } from "./fixtures.ts";
+import { type TestApp, testApp, tinySpec } from "./helpers.ts";
+
+let t: TestApp;
+let closeApp: (() => void) | null = null;
+afterEach(() => {
+  closeApp?.();
+  closeApp = null;
+});
+
+async function runningRun(options: { heartbeatMs?: number } = {}) {
+  t = testApp(options);
+  closeApp = t.close;
+  const response = await t.post("/v1/experiments", tinySpec());
+  expect(response.status).toBe(201);
+  const run = await claimNextRun(t.db, Date.now());
+  if (!run) throw new Error("no run");
+  const record = (event: FakeEvent) => t.sink.record(run.id, run.attempt, event, null);
+  return { id: run.id, record };
+}
+
+/** Reads the SSE body chunk by chunk, parsing with an independent implementation. */
+function follow(body: ReadableStream<Uint8Array>) {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  const messages: EventSourceMessage[] = [];
+  let text = "";
+  const parser = createParser({ onEvent: (message) => messages.push(message) });
+  return {
+    messages,
+    text: () => text,
+    /** Reads until `done(messages)` holds or the stream ends. */
+    async until(done: (messages: EventSourceMessage[], text: string) => boolean): Promise<boolean> {
+      while (!done(messages, text)) {
+        const chunk = await reader.read();
+        if (chunk.done) return false;
+        const piece = decoder.decode(chunk.value, { stream: true });
+        text += piece;
+        parser.feed(piece);
+      }
+      return true;
+    },
+    cancel: () => reader.cancel(),
+  };
+}
+
+describe("GET /v1/runs/{id}/events", () => {
+  it("replays a finished run as exact SSE frames, then `end`", async () => {
+    const { id, record } = await runningRun();
+    const events = [runStarted(), epochCompleted(0), runCompleted()];
+    for (const event of events) await record(event);
+    const response = await t.app.request(`/v1/runs/${id}/events`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/event-stream");
+    const frames = events.map((e, i) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\nid: ${i + 1}\n\n`);
+    expect(await response.text()).toBe(
+      `${frames.join("")}event: end\ndata: {"state":"completed","lastSeq":3}\n\n`,
+    );
+  });
+
+  it("starts after Last-Event-ID, or after ?since= without it", async () => {
+    const { id, record } = await runningRun();
+    for (const event of [runStarted(), epochCompleted(0), epochCompleted(1), runCompleted()])
+      await record(event);
+    const ids = async (init: RequestInit, query = "") => {
+      const stream = follow(
+        (await t.app.request(`/v1/runs/${id}/events${query}`, init)).body as ReadableStream,
+      );
+      await stream.until(() => false);
+      return stream.messages.map((m) => m.id ?? m.event);
+    };
+    expect(await ids({ headers: { "last-event-id": "2" } })).toEqual(["3", "4", "end"]);
+    expect(await ids({}, "?since=3")).toEqual(["4", "end"]);
+    expect(await ids({ headers: { "last-event-id": "1" } }, "?since=3")).toEqual(["2", "3", "4", "end"]);
+  });
+
+  it("follows a live run, then ends when it finishes", async () => {
+    const { id, record } = await runningRun();
+    await record(runStarted());
+    const stream = follow((await t.app.request(`/v1/runs/${id}/events`)).body as ReadableStream);
+    await stream.until((m) => m.length === 1);
+    expect(t.sink.hub.subscribers(id)).toBe(1);
+    await record(epochCompleted(0));
+    await stream.until((m) => m.length === 2);
+    expect(stream.messages[1]).toMatchObject({ id: "2", event: "epoch.completed" });
+    await record(runCompleted());
+    expect(await stream.until((m) => m.at(-1)?.event === "end")).toBe(true);
+    expect(stream.messages.map((m) => m.id ?? m.event)).toEqual(["1", "2", "3", "end"]);
+    expect(await stream.until(() => false)).toBe(false);
+    expect(t.sink.hub.subscribers(id)).toBe(0);
+  });
+
+  it("catches a client that fell behind up from the database, every event once", async () => {
+    const { id, record } = await runningRun();
+    await record(runStarted());
+    const stream = follow((await t.app.request(`/v1/runs/${id}/events`)).body as ReadableStream);
+    await stream.until((m) => m.length === 1);
+    // The client reads nothing while 600 events are stored: more than a stream holds for it.
+    for (let epoch = 0; epoch < 600; epoch++) await record(epochCompleted(epoch));
+    await record(runCompleted());
+    expect(await stream.until((m) => m.at(-1)?.event === "end")).toBe(true);
+    const ids = stream.messages.slice(0, -1).map((m) => Number(m.id));
+    expect(ids).toEqual(Array.from({ length: 602 }, (_, i) => i + 1));
+  });
+
+  it("sends a comment heartbeat while idle and lets go of a client that leaves", async () => {
+    const { id, record } = await runningRun({ heartbeatMs: 20 });
+    await record(runStarted());
+    const stream = follow((await t.app.request(`/v1/runs/${id}/events`)).body as ReadableStream);
+    await stream.until((_, text) => text.includes(": heartbeat\n\n"));
+    expect(stream.messages).toHaveLength(1);
+    await stream.cancel();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(t.sink.hub.subscribers(id)).toBe(0);
+  });
+});
+
+describe("over a real socket", () => {
+  it("lets go of a subscriber whose connection drops", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "autoprog-sse-"));
+    const server = await startServer(
+      loadSettings({
+        AUTOPROG_DATA_DIR: dir,
+        AUTOPROG_PORT: "0",
+        AUTOPROG_CONCURRENCY: "0",
+        AUTOPROG_SSE_HEARTBEAT_MS: "20",
+        AUTOPROG_LOG: "silent",
+      }),
+    );
+    try {
+      const created = await fetch(`${server.url}/v1/experiments`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(tinySpec()),
+      });
+      const { runs } = (await created.json()) as { runs: { id: string }[] };
+      const runId = runs[0]?.id as string;
+      const controllers = Array.from({ length: 5 }, () => new AbortController());
+      const streams = await Promise.all(
+        controllers.map((c) => fetch(`${server.url}/v1/runs/${runId}/events`, { signal: c.signal })),
+      );
+      for (const response of streams) await response.body?.getReader().read();
+      expect(server.sink.hub.subscribers(runId)).toBe(5);
+      for (const c of controllers) c.abort();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(server.sink.hub.subscribers(runId)).toBe(0);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -1,0 +1,62 @@
+import { readFile } from "node:fs/promises";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { OPENAPI_FILE, renderOpenApi } from "../../openapi/generate.ts";
+import { read, type TestApp, testApp } from "./helpers.ts";
+
+type OpenApiDoc = {
+  openapi: string;
+  paths: Record<string, Record<string, { responses: Record<string, { content: unknown }> }>>;
+  components: { schemas: Record<string, unknown> };
+};
+
+let t: TestApp;
+beforeEach(() => {
+  t = testApp();
+});
+afterEach(() => t.close());
+
+describe("the service's own routes", () => {
+  it("GET /healthz answers ok", async () => {
+    const response = await t.app.request("/healthz");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: "ok", time: "2026-01-01T00:00:00.000Z" });
+  });
+
+  it("GET /openapi.json is an OpenAPI 3.1 document of every route", async () => {
+    const doc = await read<OpenApiDoc>(t.app.request("/openapi.json"));
+    expect(doc.openapi).toBe("3.1.0");
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      "/healthz",
+      "/v1/experiments",
+      "/v1/experiments/{id}",
+      "/v1/experiments/{id}/report",
+      "/v1/runs/{id}",
+      "/v1/runs/{id}/cancel",
+      "/v1/runs/{id}/events",
+      "/v1/runs/{id}/metrics",
+      "/v1/runs/{id}/search",
+      "/v1/runs/{id}/stages",
+    ]);
+    expect(doc.paths["/v1/experiments"]?.post?.responses["422"]?.content).toHaveProperty([
+      "application/problem+json",
+    ]);
+    expect(doc.components.schemas).toHaveProperty("ExperimentSpec");
+  });
+
+  it("the checked-in openapi/openapi.json is current (run `npm run openapi` after changing a route)", async () => {
+    expect(await readFile(OPENAPI_FILE, "utf8")).toBe(renderOpenApi());
+  });
+
+  it("GET /reference serves a browsable reference page for the document", async () => {
+    const response = await t.app.request("/reference");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("text/html");
+    expect(await response.text()).toContain("/openapi.json");
+  });
+
+  it("every answer carries a request id, and an error body repeats it", async () => {
+    const response = await t.app.request("/v1/runs/run_x", { headers: { "x-request-id": "req-123" } });
+    expect(response.headers.get("x-request-id")).toBe("req-123");
+    expect((await read<{ requestId: string }>(response)).requestId).toBe("req-123");
+  });
+});

@@ -1,0 +1,256 @@
+import { EventEmitter } from "node:events";
+import { mkdtemp, readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { asc, eq } from "drizzle-orm";
+import { afterEach, describe, expect, it } from "vitest";
+import { type Db, openDatabase } from "../../db/client.ts";
+import { createExperiment } from "../../db/experiments.ts";
+import { getRun, requestCancel } from "../../db/runs.ts";
+import { experiments, runEvents } from "../../db/schema.ts";
+import { parseSpec } from "../../src/core/spec.ts";
+import { Dispatcher } from "../../src/dispatch/dispatcher.ts";
+import type { FromTrainer, ToTrainer, TrainerJob, TrainerThread } from "../../src/dispatch/protocol.ts";
+import { EventHub } from "../../src/events/hub.ts";
+import { EventSink } from "../../src/events/sink.ts";
+import {
+  checkpointSaved,
+  epochCompleted,
+  type FakeEvent,
+  runCompleted,
+  runFailed,
+  runStarted,
+} from "../api/fixtures.ts";
+import { tinySpec } from "../api/helpers.ts";
+
+/** A trainer thread the test drives by hand. */
+class FakeThread extends EventEmitter implements TrainerThread {
+  readonly received: ToTrainer[] = [];
+  constructor(readonly job: TrainerJob) {
+    super();
+  }
+  postMessage(message: ToTrainer): void {
+    this.received.push(message);
+  }
+  async terminate(): Promise<number> {
+    setImmediate(() => this.emit("exit", 1));
+    return 1;
+  }
+  send(event: FakeEvent): void {
+    this.emit("message", { type: "event", event } as FromTrainer);
+  }
+  finish(crashed: string | null = null): void {
+    this.emit("message", { type: "finished", crashed } as FromTrainer);
+  }
+}
+
+const closers: (() => void)[] = [];
+afterEach(() => {
+  for (const close of closers.splice(0)) close();
+});
+
+async function setup(options: { runs?: number; maxAttempts?: number; concurrency?: number } = {}) {
+  const database = openDatabase(":memory:");
+  closers.push(database.close);
+  const db = database.db;
+  const ids = Array.from({ length: options.runs ?? 1 }, (_, i) => `run_${i}`);
+  await createExperiment(db, {
+    experiment: { id: "exp_1", name: "e", spec: parseSpec(tinySpec()), createdAt: 1 },
+    runs: ids.map((id, position) => ({
+      id,
+      experimentId: "exp_1",
+      arm: "original",
+      label: "original",
+      seed: position,
+      position,
+      backendRequested: "wasm",
+      epochs: 2,
+      createdAt: 1,
+      updatedAt: 1,
+    })),
+    stages: [],
+  });
+  const threads: FakeThread[] = [];
+  const sink = new EventSink(db, new EventHub());
+  const make = () =>
+    new Dispatcher({
+      db,
+      sink,
+      concurrency: options.concurrency ?? 1,
+      maxAttempts: options.maxAttempts ?? 3,
+      dataDir: "/tmp/autoprog-test",
+      startTrainer: (job) => {
+        const thread = new FakeThread(job);
+        threads.push(thread);
+        return thread;
+      },
+    });
+  return { db, sink, threads, make };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+async function eventLog(db: Db, runId: string) {
+  const rows = await db
+    .select({
+      seq: runEvents.seq,
+      type: runEvents.type,
+      attempt: runEvents.attempt,
+      payload: runEvents.payload,
+    })
+    .from(runEvents)
+    .where(eq(runEvents.runId, runId))
+    .orderBy(asc(runEvents.seq));
+  return rows.map((r) => ({ ...r, payload: JSON.parse(r.payload) as Record<string, unknown> }));
+}
+
+describe("Dispatcher", () => {
+  it("trains queued runs one at a time and stores their events", async () => {
+    const { db, threads, make } = await setup({ runs: 2 });
+    const dispatcher = make();
+    await dispatcher.start();
+    await settle();
+    expect(threads.map((t) => t.job.runId)).toEqual(["run_0"]);
+    expect(threads[0]?.job).toMatchObject({
+      arm: "original",
+      seed: 0,
+      checkpointDir: "/tmp/autoprog-test/runs/run_0/checkpoints",
+    });
+    for (const event of [runStarted(), epochCompleted(0), runCompleted()]) threads[0]?.send(event);
+    threads[0]?.finish();
+    await settle();
+    expect((await getRun(db, "run_0"))?.state).toBe("completed");
+    expect(threads.map((t) => t.job.runId)).toEqual(["run_0", "run_1"]);
+    expect((await eventLog(db, "run_0")).map((e) => e.seq)).toEqual([1, 2, 3]);
+    await dispatcher.stop();
+    expect(await getRun(db, "run_1")).toMatchObject({ state: "queued", attempt: 0 });
+  });
+
+  it("re-queues a run whose trainer crashed, and fails it after the last attempt", async () => {
+    const { db, threads, make } = await setup({ maxAttempts: 2 });
+    const dispatcher = make();
+    await dispatcher.start();
+    await settle();
+    threads[0]?.send(runStarted());
+    threads[0]?.emit("error", new Error("wasm: Aborted()"));
+    threads[0]?.emit("exit", 1);
+    await settle();
+    expect(threads).toHaveLength(2);
+    expect((await getRun(db, "run_0"))?.attempt).toBe(2);
+    threads[1]?.emit("exit", 1);
+    await dispatcher.idle();
+    const run = await getRun(db, "run_0");
+    expect(run).toMatchObject({
+      state: "failed",
+      failureReason: "error",
+      failureMessage: "the trainer thread exited with code 1",
+    });
+    expect((await eventLog(db, "run_0")).map((e) => [e.type, e.attempt])).toEqual([
+      ["run.started", 1],
+      ["run.failed", 2],
+    ]);
+  });
+
+  it("stores each event once when a resumed attempt replays what the interrupted one stored", async () => {
+    const { db, threads, make } = await setup();
+    const first = make();
+    await first.start();
+    await settle();
+    for (const e of [runStarted(0), epochCompleted(0), checkpointSaved(1), epochCompleted(1)])
+      threads[0]?.send(e);
+    await settle();
+    // The process dies here: nothing is cleaned up, the run is left running.
+    const second = make();
+    await second.start();
+    await settle();
+    for (const e of [runStarted(1), epochCompleted(1), checkpointSaved(2), runCompleted()])
+      threads[1]?.send(e);
+    threads[1]?.finish();
+    await second.idle();
+    const log = await eventLog(db, "run_0");
+    expect(log.map((e) => [e.seq, e.type, e.attempt])).toEqual([
+      [1, "run.started", 1],
+      [2, "epoch.completed", 1],
+      [3, "checkpoint.saved", 1],
+      [4, "epoch.completed", 1],
+      [5, "run.started", 2],
+      [6, "checkpoint.saved", 2],
+      [7, "run.completed", 2],
+    ]);
+    expect(log[4]?.payload.startEpoch).toBe(1);
+    expect(await getRun(db, "run_0")).toMatchObject({ state: "completed", attempt: 2, lastSeq: 7 });
+  });
+
+  it("on start, fails runs left running that have used up their attempts", async () => {
+    const { db, threads, make } = await setup({ maxAttempts: 1 });
+    await make().start();
+    await settle();
+    threads[0]?.send(runStarted());
+    await settle();
+    const restarted = make();
+    await restarted.start();
+    await restarted.idle();
+    expect(await getRun(db, "run_0")).toMatchObject({
+      state: "failed",
+      failureMessage: "interrupted 1 times; not trying again",
+    });
+    expect(threads).toHaveLength(1);
+  });
+
+  it("cancels a running run through its trainer, which reports it", async () => {
+    const { db, threads, make, sink } = await setup();
+    const dispatcher = make();
+    await dispatcher.start();
+    await settle();
+    threads[0]?.send(runStarted());
+    await dispatcher.cancel("run_0");
+    expect(threads[0]?.received).toEqual([{ type: "cancel" }]);
+    threads[0]?.send(runFailed("cancelled", "the run was cancelled"));
+    threads[0]?.finish();
+    await dispatcher.idle();
+    await sink.drained("run_0");
+    expect(await getRun(db, "run_0")).toMatchObject({ state: "cancelled", failureReason: "cancelled" });
+  });
+});
+
+describe("the real trainer thread", () => {
+  it("trains a tiny MNIST run in a worker thread and the events reach the database", async () => {
+    const { db, sink } = await setup();
+    const dataDir = await mkdtemp(join(tmpdir(), "autoprog-dispatch-"));
+    const dispatcher = new Dispatcher({ db, sink, concurrency: 1, maxAttempts: 1, dataDir });
+    await dispatcher.start();
+    await dispatcher.idle();
+    const run = await getRun(db, "run_0");
+    expect(run).toMatchObject({ state: "completed", attempt: 1, epochsCompleted: 2, checkpointEpoch: 2 });
+    expect(run?.backend?.name).toBe("wasm");
+    const types = (await eventLog(db, "run_0")).map((e) => e.type);
+    expect(types[0]).toBe("run.started");
+    expect(types.at(-1)).toBe("run.completed");
+    expect(types.filter((t) => t === "epoch.completed")).toHaveLength(2);
+  });
+
+  it("cancels a real run at a step boundary, keeping its checkpoint", async () => {
+    const { db, sink } = await setup();
+    await db
+      .update(experiments)
+      .set({ spec: parseSpec(tinySpec({ training: { epochs: 20, warmupEpochs: 0 } })) });
+    const dataDir = await mkdtemp(join(tmpdir(), "autoprog-dispatch-"));
+    const dispatcher = new Dispatcher({ db, sink, concurrency: 1, maxAttempts: 1, dataDir });
+    const checkpointed = new Promise<void>((resolve) => {
+      sink.hub.subscribe("run_0", (event) => {
+        if (event.type === "checkpoint.saved") resolve();
+      });
+    });
+    await dispatcher.start();
+    await checkpointed;
+    await requestCancel(db, "run_0", Date.now());
+    await dispatcher.cancel("run_0");
+    await dispatcher.idle();
+    const run = await getRun(db, "run_0");
+    expect(run).toMatchObject({ state: "cancelled", failureReason: "cancelled" });
+    expect(run?.epochsCompleted).toBeLessThan(20);
+    expect(run?.checkpointEpoch).toBeGreaterThanOrEqual(1);
+    const files = await readdir(join(dataDir, "runs", "run_0", "checkpoints"));
+    expect(files.some((f) => f.endsWith(".json"))).toBe(true);
+  });
+});

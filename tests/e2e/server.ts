@@ -1,0 +1,104 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+
+/** The real server as a child process (`node --import tsx src/node.ts`) on a free port. */
+export interface ServerProcess {
+  readonly url: string;
+  readonly child: ChildProcess;
+  readonly logs: string[];
+  /** SIGTERM and wait for a clean exit; resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL: the crash case. */
+  kill(): Promise<void>;
+}
+
+export async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/node.ts"], {
+    env: { ...process.env, AUTOPROG_PORT: "0", AUTOPROG_DATA_DIR: dataDir, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on("line", (line) => logs.push(line));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`the server did not start:\n${logs.join("\n")}`)),
+      60_000,
+    );
+    void exited.then((code) => reject(new Error(`the server exited (${code}):\n${logs.join("\n")}`)));
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+      logs.push(line);
+      const message = safeJson(line);
+      if (message?.message === "listening" && typeof message.url === "string") {
+        clearTimeout(timer);
+        resolve(message.url);
+      }
+    });
+  });
+  return {
+    url,
+    child,
+    logs,
+    async stop() {
+      child.kill("SIGTERM");
+      return exited;
+    },
+    async kill() {
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+function safeJson(line: string): Record<string, unknown> | null {
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Follows a run's event stream over HTTP with a spec-following parser, until `stop` says so,
+ * the `end` event arrives or the server closes the stream.
+ */
+export async function followEvents(
+  url: string,
+  options: { lastEventId?: string; stop?: (messages: EventSourceMessage[]) => boolean } = {},
+): Promise<{ messages: EventSourceMessage[]; ended: boolean }> {
+  const controller = new AbortController();
+  const response = await fetch(url, {
+    headers: {
+      accept: "text/event-stream",
+      ...(options.lastEventId ? { "last-event-id": options.lastEventId } : {}),
+    },
+    signal: controller.signal,
+  });
+  if (response.status !== 200 || !response.body) throw new Error(`events: ${response.status}`);
+  const messages: EventSourceMessage[] = [];
+  const parser = createParser({ onEvent: (message) => messages.push(message) });
+  const decoder = new TextDecoder();
+  const reader = response.body.getReader();
+  let ended = false;
+  while (!ended) {
+    const chunk = await reader.read();
+    if (chunk.done) break;
+    parser.feed(decoder.decode(chunk.value, { stream: true }));
+    ended = messages.at(-1)?.event === "end";
+    if (!ended && options.stop?.(messages)) {
+      // Disconnect midway, like a client whose network dropped.
+      controller.abort();
+      await reader.cancel().catch(() => undefined);
+      break;
+    }
+  }
+  return { messages, ended };
+}
+
+export async function getJson<T = Record<string, unknown>>(url: string, init?: RequestInit): Promise<T> {
+  const response = await fetch(url, init);
+  if (!response.ok)
+    throw new Error(`${init?.method ?? "GET"} ${url}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as T;
+}
