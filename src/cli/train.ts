@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import cliProgress from "cli-progress";
 import type { TrainingEvent } from "../core/events.ts";
-import { type ExperimentSpec, parseSpec, SpecError } from "../core/spec.ts";
+import { armLabel, type ExperimentSpec, parseSpec, SpecError } from "../core/spec.ts";
 import { DirectoryCheckpointStore } from "../train/checkpoint.ts";
 import { runTraining, type StepProgress, TrainingFailure } from "../train/run.ts";
 
@@ -31,9 +31,10 @@ export async function trainCommand(specPath: string, options: TrainCommandOption
     process.exitCode = 2;
     return;
   }
-  const arm = options.arm ?? spec.arms[0]?.arm;
-  if (!spec.arms.some((a) => a.arm === arm)) {
-    console.error(`${specPath}: no arm "${arm}" (arms: ${spec.arms.map((a) => a.arm).join(", ")})`);
+  const labels = spec.arms.map(armLabel);
+  const arm = options.arm ?? labels[0];
+  if (arm === undefined || !labels.includes(arm)) {
+    console.error(`${specPath}: no arm "${arm}" (arms: ${labels.join(", ")})`);
     process.exitCode = 2;
     return;
   }
@@ -43,7 +44,7 @@ export async function trainCommand(specPath: string, options: TrainCommandOption
   process.once("SIGINT", () => controller.abort());
   try {
     const result = await runTraining(spec, {
-      arm: arm as ExperimentSpec["arms"][number]["arm"],
+      arm,
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
       ...(options.backend ? { backend: options.backend } : {}),
       ...(options.workers !== undefined ? { workers: options.workers } : {}),

@@ -44,10 +44,18 @@ describe("autoprog train", () => {
         dataset: { name: "mnist", trainLimit: 64, testLimit: 32 },
         model: { variant: "micro", patchSize: 7, width: 16, depth: 2, heads: 2, mlpRatio: 2 },
         training: { epochs: 2, batchSize: 32, warmupEpochs: 0 },
-        arms: [{ arm: "original" }, { arm: "prog" }],
+        arms: [{ arm: "original" }, { arm: "prog", label: "prog-identity", operator: "identity" }],
       }),
     );
-    const { code, stdout } = await cli(["train", specPath, "--arm", "prog", "--out", out, "--no-progress"]);
+    const { code, stdout } = await cli([
+      "train",
+      specPath,
+      "--arm",
+      "prog-identity",
+      "--out",
+      out,
+      "--no-progress",
+    ]);
     expect(code).toBe(0);
     expect(stdout).toMatch(/backend wasm/);
     const result = JSON.parse(await readFile(out, "utf8"));
@@ -65,6 +73,6 @@ describe("autoprog train", () => {
     ]) {
       expect(result).toHaveProperty(key);
     }
-    expect(result.arm).toBe("prog");
+    expect(result.arm).toBe("prog-identity");
   });
 });
