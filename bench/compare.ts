@@ -34,6 +34,7 @@ const rows = results
       wallSpeedup: plus(base ? base.wallSeconds / r.wallSeconds - 1 : null),
       cpuS: r.cpuSeconds.toFixed(0),
       cpuSpeedup: plus(base ? base.cpuSeconds / r.cpuSeconds - 1 : null),
+      trainSpeedup: plus(base ? base.trainSeconds / (r.trainSeconds + (r.searchSeconds ?? 0)) - 1 : null),
       flopsSpeedup: plus(r.flopsFull / r.flopsPerStepMean - 1),
       searchS: (r.searchSeconds ?? 0).toFixed(0),
       supernetS: (r.supernetSeconds ?? 0).toFixed(0),
@@ -41,12 +42,22 @@ const rows = results
     };
   });
 console.table(rows);
-console.log(
-  "| arm | seed | top-1 | best | wall s | train s | wall speedup | FLOPs speedup | search s | supernet s | schedule |",
-);
-console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-for (const r of rows) {
-  console.log(
-    `| ${r.arm} | ${r.seed} | ${r.top1} | ${r.best} | ${r.wallS} | ${r.cpuS} | ${r.wallSpeedup} | ${r.cpuSpeedup} | ${r.flopsSpeedup} | ${r.searchS} | ${r.supernetS} | ${r.schedule} |`,
-  );
-}
+const columns = [
+  ["arm", "arm"],
+  ["seed", "seed"],
+  ["top-1", "top1"],
+  ["best", "best"],
+  ["wall s", "wallS"],
+  ["CPU s", "cpuS"],
+  ["train s", "trainS"],
+  ["wall speedup", "wallSpeedup"],
+  ["CPU speedup", "cpuSpeedup"],
+  ["train+search speedup", "trainSpeedup"],
+  ["FLOPs speedup", "flopsSpeedup"],
+  ["search s", "searchS"],
+  ["supernet s", "supernetS"],
+  ["schedule", "schedule"],
+] as const;
+console.log(`| ${columns.map(([title]) => title).join(" | ")} |`);
+console.log(`|${columns.map(() => " --- |").join("")}`);
+for (const r of rows) console.log(`| ${columns.map(([, key]) => r[key]).join(" | ")} |`);
