@@ -63,6 +63,8 @@ export interface EpochTotals {
   readonly measureSeconds: number;
   readonly flopsSum: number;
   readonly supernet: boolean;
+  /** What the epoch trained: the model's architecture, or a supernet's largest candidate. */
+  readonly architecture: { readonly depth: number; readonly side: number };
 }
 
 /** Stops a run between steps; `reason` becomes the run.failed reason. */
@@ -80,6 +82,7 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
   const { train, seed, batchSize } = settings;
   const epoch = state.epoch;
   const start = performance.now();
+  const architecture = { depth: state.activeBlocks.filter(Boolean).length, side: state.side };
   const slices = batchSlices(epochOrder(train.count, seed * 1000 + SHUFFLE, epoch), batchSize, true);
   let flopsSum = 0;
   let measureSeconds = 0;
@@ -97,20 +100,16 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
     if (settings.signal?.aborted) throw new RunInterrupted("cancelled", "the run was cancelled");
     await measure(b);
     lr = lrAt(settings.lrSchedule, state.step);
-    const architecture = settings.sample?.(b) ?? { side: state.side, activeBlocks: state.activeBlocks };
-    flopsSum += forwardFlops(
-      state.config,
-      architecture.activeBlocks.filter(Boolean).length,
-      architecture.side,
-    );
+    const sampled = settings.sample?.(b) ?? { side: state.side, activeBlocks: state.activeBlocks };
+    flopsSum += forwardFlops(state.config, sampled.activeBlocks.filter(Boolean).length, sampled.side);
     const batch = makeBatch(train, slices[b] as Int32Array, {
       side: state.config.imageSize,
       augment: settings.augment,
       random: createRandom(seed, AUGMENT, epoch, b),
     });
     const stepOptions: StepOptions = {
-      side: architecture.side,
-      activeBlocks: architecture.activeBlocks,
+      side: sampled.side,
+      activeBlocks: sampled.activeBlocks,
       lr,
       labelSmoothing: settings.labelSmoothing,
       gradClipNorm: settings.gradClipNorm,
@@ -153,5 +152,6 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
     measureSeconds,
     flopsSum,
     supernet: settings.sample !== undefined,
+    architecture,
   };
 }

@@ -7,11 +7,9 @@ import type {
   SideEvaluation,
 } from "../core/events.ts";
 import { parameterCount } from "../core/flops.ts";
-import type { ViTConfig } from "../model/config.ts";
-import { tokenCount } from "../model/config.ts";
+import { tokenCount, type ViTConfig } from "../model/config.ts";
 import type { EpochTotals } from "./epoch.ts";
 import type { Score } from "./evaluate.ts";
-import { activeDepth } from "./stages.ts";
 import type { ModelState } from "./state.ts";
 
 export function backendReport(info: BackendInfo): BackendReport {
@@ -56,9 +54,8 @@ export function epochRecord(
     epochSeconds: totals.seconds,
     flopsPerImage: totals.flopsSum / Math.max(1, totals.steps),
     architecture: {
-      depth: activeDepth(state),
-      side: state.side,
-      tokens: tokenCount(state.config, state.side),
+      ...totals.architecture,
+      tokens: tokenCount(state.config, totals.architecture.side),
     },
     evaluation,
   };
