@@ -3,7 +3,9 @@
  * EMA) for the `micro` and `tiny` variants on every backend that loads here, and the
  * effective GFLOP/s (3 × analytic forward FLOPs per image × images/s).
  *
- *   npm run bench:engine -- [--backends wasm,cpu] [--variants micro,tiny] [--steps 5]
+ *   npm run bench:engine -- [--backends wasm,cpu] [--variants micro,tiny] [--steps 5] [--side 32] [--workers 1]
+ *
+ * --workers N > 1 runs data-parallel steps on N threads (one core each).
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
@@ -12,6 +14,8 @@ import { forwardFlops } from "../src/core/flops.ts";
 import { createRandom } from "../src/core/random.ts";
 import { VARIANTS, type VariantName, type ViTConfig } from "../src/model/config.ts";
 import { fullMask } from "../src/model/vit.ts";
+import { GradientPool } from "../src/train/parallel/pool.ts";
+import { parallelTrainStep } from "../src/train/parallel/step.ts";
 import { createModelState, disposeModelState } from "../src/train/state.ts";
 import { trainStep } from "../src/train/step.ts";
 
@@ -21,10 +25,12 @@ const { values } = parseArgs({
     variants: { type: "string", default: "micro,tiny" },
     steps: { type: "string", default: "5" },
     side: { type: "string", default: "32" },
+    workers: { type: "string", default: "1" },
   },
 });
 const steps = Number(values.steps);
 const side = Number(values.side);
+const workers = Number(values.workers);
 // Batch sizes that fit the 4 GiB wasm heap (tiny at 64 aborts it; tfjs-notes.md).
 const BATCH: Record<VariantName, number> = { micro: 64, tiny: 16, small: 8 };
 
@@ -71,19 +77,23 @@ for (const backend of (values.backends ?? "").split(",") as BackendName[]) {
       dropPath: null,
     };
     const runs = backend === "cpu" && variant !== "micro" ? 1 : steps;
-    await trainStep(state, input, options); // warm-up: kernels, XNNPACK packing, optimizer state
+    const pool = workers > 1 ? await GradientPool.start(workers - 1, config, backend) : null;
+    const step = () =>
+      pool ? parallelTrainStep(state, pool, input, options) : trainStep(state, input, options);
+    await step(); // warm-up: kernels, XNNPACK packing, optimizer state
     const times: number[] = [];
     for (let i = 0; i < runs; i++) {
       const start = performance.now();
-      await trainStep(state, input, options);
+      await step();
       times.push(performance.now() - start);
     }
+    await pool?.close();
     disposeModelState(state);
     const ms = times.sort((a, b) => a - b)[Math.floor(times.length / 2)] as number;
     const imagesPerSecond = (batch * 1000) / ms;
     const gflops = (3 * forwardFlops(config, config.depth, side) * imagesPerSecond) / 1e9;
     rows.push({
-      backend,
+      backend: workers > 1 ? `${backend}×${workers}` : backend,
       variant,
       batch,
       msPerStep: Math.round(ms),
