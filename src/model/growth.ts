@@ -4,6 +4,7 @@ import type { DepthMap } from "./depth-map.ts";
 import {
   blockParamSpecs,
   blockPrefix,
+  copyToVariable,
   createVariable,
   initialValues,
   stemAndHeadParamSpecs,
@@ -94,7 +95,7 @@ export function growWeights(
       if (tensor.shape.join("x") !== expected.join("x")) {
         throw new Error(`${from} has shape [${tensor.shape}] but ${target} needs [${expected}]`);
       }
-      grown.set(target, copyVariable(tensor));
+      grown.set(target, copyToVariable(tensor));
       continue;
     }
     if (options.partial) continue;
@@ -109,13 +110,6 @@ export function growWeights(
     grown.set(target, createVariable(spec, initialValues(spec, options.seed, options.salt)));
   }
   return grown;
-}
-
-function copyVariable(tensor: tf.Tensor): tf.Variable {
-  const copy = tensor.clone();
-  const variable = tf.variable(copy, true);
-  copy.dispose(); // the variable holds its own reference
-  return variable;
 }
 
 /** Identity map 0..depth−1: restoring a checkpoint is growth without change. */

@@ -113,6 +113,14 @@ export function initWeights(config: ViTConfig, depth: number, seed: number): Map
   return weights;
 }
 
+/** A variable holding a copy of `tensor`'s values (the source stays untouched). */
+export function copyToVariable(tensor: tf.Tensor, trainable = true): tf.Variable {
+  const copy = tensor.clone();
+  const variable = tf.variable(copy, trainable);
+  copy.dispose(); // the variable holds its own reference to the data
+  return variable;
+}
+
 export function requireWeight(weights: WeightMap, name: string): tf.Tensor {
   const tensor = weights.get(name);
   if (!tensor) throw new Error(`missing weight ${name}`);

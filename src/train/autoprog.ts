@@ -18,7 +18,7 @@ import {
   disposeSearchSubset,
   type SearchSubset,
 } from "./search.ts";
-import { activeDepth, enterStage, type StageContext } from "./stages.ts";
+import { activeDepth, architectureReport, enterStage, type StageContext } from "./stages.ts";
 import { growState, type ModelState } from "./state.ts";
 import {
   candidateMask,
@@ -66,11 +66,8 @@ export function initialSearchArchitecture(context: SearchContext): Architecture 
   return { depth: Math.max(...space.map((a) => a.depth)), side: Math.max(...space.map((a) => a.side)) };
 }
 
-const report = (context: SearchContext, a: Architecture): ArchitectureReport => ({
-  depth: a.depth,
-  side: a.side,
-  tokens: tokenCount(context.config, a.side),
-});
+const report = (context: SearchContext, a: Architecture): ArchitectureReport =>
+  architectureReport(context.config, a.depth, a.side);
 
 /**
  * Opens stage k of a search arm. Returns false when there is nothing to search (the current

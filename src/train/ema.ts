@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { copyToVariable } from "../model/params.ts";
 
 /**
  * Exponential moving averages of the weights (the momentum network):
@@ -19,7 +20,7 @@ export function decayForHorizon(horizonFraction: number, stageSteps: number): nu
 
 export function createEma(name: string, decay: number, source: ReadonlyMap<string, tf.Tensor>): EmaCopy {
   const weights = new Map<string, tf.Variable>();
-  for (const [key, tensor] of source) weights.set(key, copyToVariable(tensor));
+  for (const [key, tensor] of source) weights.set(key, copyToVariable(tensor, false));
   return { name, decay, weights };
 }
 
@@ -37,12 +38,4 @@ export function updateEma(copy: EmaCopy, source: ReadonlyMap<string, tf.Tensor>)
 export function disposeEma(copy: EmaCopy): void {
   for (const t of copy.weights.values()) t.dispose();
   copy.weights.clear();
-}
-
-/** A non-trainable variable holding a copy of `tensor`'s values. */
-export function copyToVariable(tensor: tf.Tensor): tf.Variable {
-  const copy = tensor.clone();
-  const variable = tf.variable(copy, false);
-  copy.dispose(); // the variable holds its own reference to the data
-  return variable;
 }

@@ -21,7 +21,7 @@ export function activeDepth(state: ModelState): number {
   return state.activeBlocks.filter(Boolean).length;
 }
 
-function report(config: ViTConfig, depth: number, side: number): ArchitectureReport {
+export function architectureReport(config: ViTConfig, depth: number, side: number): ArchitectureReport {
   return { depth, side, tokens: tokenCount(config, side) };
 }
 
@@ -40,7 +40,7 @@ export function enterStage(
   const scheduled = context.stages[k];
   const target = architecture ?? scheduled?.architecture;
   if (!scheduled || !target) throw new Error(`stage ${k} has no architecture`);
-  const from = report(config, activeDepth(state), state.side);
+  const from = architectureReport(config, activeDepth(state), state.side);
   let growth: StageRecord["growth"] = null;
   if (target.depth < state.depth || target.side < state.side) {
     throw new Error(
@@ -62,7 +62,7 @@ export function enterStage(
     state.side = target.side;
     growth = {
       from,
-      to: report(config, target.depth, target.side),
+      to: architectureReport(config, target.depth, target.side),
       operator,
       parametersBefore: parameterCount(config, from.depth),
       parametersAfter: parameterCount(config, target.depth),
