@@ -91,7 +91,8 @@ async function benchGetRun() {
   }
 }
 
-async function benchIngest() {
+/** An in-process API server on a free port with a fresh data folder and no trainer. */
+async function startQuietServer() {
   const dir = await mkdtemp(join(tmpdir(), "autoprog-bench-"));
   const settings = loadSettings({
     AUTOPROG_DATA_DIR: dir,
@@ -99,7 +100,11 @@ async function benchIngest() {
     AUTOPROG_CONCURRENCY: "0",
     AUTOPROG_LOG: "silent",
   });
-  const server = await startInProcess(settings);
+  return { dir, settings, server: await startInProcess(settings) };
+}
+
+async function benchIngest() {
+  const { dir, settings, server } = await startQuietServer();
   try {
     const spec = tinySpec({ seeds: [0, 1, 2, 3] });
     const { runs } = await post(`${server.url}/v1/experiments`, spec);
@@ -129,14 +134,7 @@ async function benchIngest() {
 }
 
 async function benchFanOut(subscribers: number, events: number, ratePerSecond: number) {
-  const dir = await mkdtemp(join(tmpdir(), "autoprog-bench-"));
-  const settings = loadSettings({
-    AUTOPROG_DATA_DIR: dir,
-    AUTOPROG_PORT: "0",
-    AUTOPROG_CONCURRENCY: "0",
-    AUTOPROG_LOG: "silent",
-  });
-  const server = await startInProcess(settings);
+  const { dir, settings, server } = await startQuietServer();
   const database = openDatabase(settings.databaseFile);
   try {
     await post(`${server.url}/v1/experiments`, tinySpec());

@@ -154,3 +154,17 @@ export function tinySpec(overrides: Record<string, unknown> = {}) {
     ...overrides,
   };
 }
+
+/** A queued `original` run row of experiment `exp_1`, as the create route would insert it. */
+export const queuedRunRow = (id: string, position: number) => ({
+  id,
+  experimentId: "exp_1",
+  arm: "original",
+  label: "original",
+  seed: position,
+  position,
+  backendRequested: "wasm",
+  epochs: 2,
+  createdAt: 1,
+  updatedAt: 1,
+});

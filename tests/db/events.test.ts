@@ -6,22 +6,12 @@ import { createExperiment } from "../../db/experiments.ts";
 import { claimKey, getKey } from "../../db/idempotency.ts";
 import { claimNextRun, getRun, requestCancel, requeueRun } from "../../db/runs.ts";
 import { runEvents } from "../../db/schema.ts";
+import { queuedRunRow } from "../api/fixtures.ts";
 
 let database: OpenDatabase;
 beforeEach(async () => {
   database = openDatabase(":memory:");
-  const run = (id: string, position: number) => ({
-    id,
-    experimentId: "exp_1",
-    arm: "original",
-    label: "original",
-    seed: position,
-    position,
-    backendRequested: "wasm",
-    epochs: 2,
-    createdAt: 1,
-    updatedAt: 1,
-  });
+  const run = queuedRunRow;
   await createExperiment(database.db, {
     experiment: { id: "exp_1", name: "e", spec: {} as never, createdAt: 1 },
     runs: [run("run_a", 0), run("run_b", 1)],

@@ -17,6 +17,7 @@ import {
   checkpointSaved,
   epochCompleted,
   type FakeEvent,
+  queuedRunRow,
   runCompleted,
   runFailed,
   runStarted,
@@ -56,18 +57,7 @@ async function setup(options: { runs?: number; maxAttempts?: number; concurrency
   const ids = Array.from({ length: options.runs ?? 1 }, (_, i) => `run_${i}`);
   await createExperiment(db, {
     experiment: { id: "exp_1", name: "e", spec: parseSpec(tinySpec()), createdAt: 1 },
-    runs: ids.map((id, position) => ({
-      id,
-      experimentId: "exp_1",
-      arm: "original",
-      label: "original",
-      seed: position,
-      position,
-      backendRequested: "wasm",
-      epochs: 2,
-      createdAt: 1,
-      updatedAt: 1,
-    })),
+    runs: ids.map((id, position) => queuedRunRow(id, position)),
     stages: [],
   });
   const threads: FakeThread[] = [];
