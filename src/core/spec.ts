@@ -1,5 +1,8 @@
 import { z } from "zod";
+import { ArmSchema, armLabel } from "./arms.ts";
 import { VARIANTS } from "./variants.ts";
+
+export { ArmSchema, armLabel, GROWTH_OPERATORS, type GrowthOperatorName } from "./arms.ts";
 
 /**
  * The experiment spec: one zod schema shared by the CLI, the API and the trainer. A minimal
@@ -93,98 +96,8 @@ const TrainingSchema = z
   })
   .strict();
 
-export const GROWTH_OPERATORS = ["randinit", "stacking", "interpolation", "identity", "mogrow"] as const;
-export type GrowthOperatorName = (typeof GROWTH_OPERATORS)[number];
-
-const label = z
-  .string()
-  .regex(/^[a-z][a-z0-9_-]{0,62}$/, "lower-case letters, digits, - and _")
-  .optional()
-  .describe("Names the arm in results; defaults to the arm kind. Needed for two arms of one kind.");
-
-/** Options every growing arm shares. */
-const growthOptions = {
-  label,
-  /** How new blocks get their weights at each growth. */
-  operator: z.enum(GROWTH_OPERATORS).optional(),
-  /** Carry AdamW moments through the depth map instead of resetting them (reference: reset). */
-  carryOptimizerState: z.boolean().default(false),
-  /** AdaReg: scale drop-path and random-erasing linearly from 0 (stage 0) to their spec values (last stage). */
-  adaptiveRegularization: z.boolean().default(false),
-};
-
-const ArchitectureSchema = z.object({ depth: positiveInt, side: positiveInt }).strict();
-
-const OriginalArmSchema = z.object({ arm: z.literal("original"), label }).strict();
-const ProgArmSchema = z
-  .object({
-    arm: z.literal("prog"),
-    ...growthOptions,
-    /** s0: the first stage's scaling ratio of depth and side. */
-    initialRatio: z.number().min(0.1).max(1).default(0.5),
-  })
-  .strict();
-const ProgStackArmSchema = z.object({ arm: z.literal("progstack"), ...growthOptions }).strict();
-const FixedArmSchema = z
-  .object({
-    arm: z.literal("fixed"),
-    ...growthOptions,
-    /** One architecture per stage, in the format an AutoProg run reports. */
-    schedule: z.array(ArchitectureSchema).min(1).max(64),
-  })
-  .strict();
-
-const SearchSchema = z
-  .object({
-    /** Images of the fixed search subset (augmented once, cached, shared by every candidate). */
-    subsetSize: positiveInt.max(50_000).default(256),
-    /** "time": measured seconds per step on the running backend; "flops": analytic, deterministic. */
-    cost: z.enum(["time", "flops"]).default("time"),
-    /** Timed steps per candidate after one warm-up (median taken). */
-    timingRuns: positiveInt.max(20).default(3),
-    /** The EMA whose loss scores candidates (the fast one). */
-    ema: z.string().default("fast"),
-  })
-  .strict();
-
-const AutoProgArmSchema = z
-  .object({
-    arm: z.literal("autoprog"),
-    ...growthOptions,
-    initialRatio: z.number().min(0.1).max(1).default(0.5),
-    /** Epochs of elastic-supernet training at the start of each searched stage (they count toward the budget). */
-    supernetEpochs: positiveInt.default(2),
-    search: SearchSchema.prefault({}),
-  })
-  .strict();
-
-/** The paper's Tab. VI control: the whole run as an elastic supernet over Ω_0, no growth. */
-const SupernetArmSchema = z
-  .object({
-    arm: z.literal("supernet"),
-    label,
-    initialRatio: z.number().min(0.1).max(1).default(0.5),
-    adaptiveRegularization: z.boolean().default(false),
-  })
-  .strict();
-
-/** Arms of an experiment; every consumer picks new members up from here. */
-export const ArmSchema = z.discriminatedUnion("arm", [
-  OriginalArmSchema,
-  ProgArmSchema,
-  ProgStackArmSchema,
-  FixedArmSchema,
-  AutoProgArmSchema,
-  SupernetArmSchema,
-]);
-
-/** The arm's name within its experiment. */
 function emaNamesOf(spec: { training: { ema: readonly { name: string }[] } }): string[] {
   return spec.training.ema.map((e) => e.name);
-}
-
-export function armLabel(arm: { arm: string; label?: string | undefined }): string {
-  return arm.label ?? arm.arm;
 }
 
 export const ExperimentSpecSchema = z

@@ -1,12 +1,10 @@
-import { type BackendInfo, BackendSetupError, initBackend } from "../backend/select.ts";
 import type { FailureReason, RunResult, SideEvaluation, TrainingEvent } from "../core/events.ts";
 import { forwardFlops, parameterCount } from "../core/flops.ts";
 import type { LrSchedule } from "../core/lr.ts";
 import { armOperator, armStages, stageIndexAt } from "../core/schedule.ts";
-import { armLabel, defaultImageSize, type ExperimentSpec } from "../core/spec.ts";
+import { armLabel, type ExperimentSpec } from "../core/spec.ts";
 import { type AugmentOptions, DEFAULT_AUGMENT } from "../data/augment.ts";
-import { type ImageDataset, loadDataset } from "../data/dataset.ts";
-import { modelConfigFromSpec, type ViTConfig } from "../model/config.ts";
+import type { ImageDataset } from "../data/dataset.ts";
 import {
   beginSearchStage,
   buildSearchSubset,
@@ -27,6 +25,7 @@ import { saveModel } from "./model-file.ts";
 import { GradientPool } from "./parallel/pool.ts";
 import { backendReport, epochRecord, evaluationReport, summarise } from "./report.ts";
 import type { SearchSubset } from "./search.ts";
+import { prepare, type Setup } from "./setup.ts";
 import { enterStage, regularisationScale } from "./stages.ts";
 import {
   createModelState,
@@ -271,36 +270,6 @@ export async function runTraining(spec: ExperimentSpec, options: RunOptions = {}
   disposeModelState(state);
   emit({ type: "run.completed", result });
   return result;
-}
-
-interface Setup {
-  readonly backend: BackendInfo;
-  readonly train: ImageDataset;
-  readonly test: ImageDataset;
-  readonly config: ViTConfig;
-}
-
-async function prepare(spec: ExperimentSpec, options: RunOptions): Promise<Setup> {
-  const preference = options.backend ?? spec.backend;
-  const backend = await initBackend({ preference, requireGpu: spec.requireGpu }).catch((error: unknown) => {
-    throw error instanceof BackendSetupError ? error : new BackendSetupError(String(error));
-  });
-  const load = (split: "train" | "test", limit: number | undefined) =>
-    loadDataset(spec.dataset.name, split, {
-      ...(limit !== undefined ? { limit } : {}),
-      ...(spec.dataset.root !== undefined ? { root: spec.dataset.root } : {}),
-      ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
-    });
-  const [train, test] = await Promise.all([
-    load("train", spec.dataset.trainLimit),
-    load("test", spec.dataset.testLimit),
-  ]);
-  const config = modelConfigFromSpec(spec.model, {
-    imageSize: defaultImageSize(spec.dataset.name),
-    channels: train.channels,
-    numClasses: train.numClasses,
-  });
-  return { backend, train, test, config };
 }
 
 function evaluationTargets(state: ModelState) {

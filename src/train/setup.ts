@@ -1,0 +1,36 @@
+import { type BackendInfo, BackendSetupError, initBackend } from "../backend/select.ts";
+import { defaultImageSize, type ExperimentSpec } from "../core/spec.ts";
+import { type ImageDataset, loadDataset } from "../data/dataset.ts";
+import { modelConfigFromSpec, type ViTConfig } from "../model/config.ts";
+import type { RunOptions } from "./run.ts";
+
+/** What a run needs before its first step: the backend, both splits and the architecture. */
+export interface Setup {
+  readonly backend: BackendInfo;
+  readonly train: ImageDataset;
+  readonly test: ImageDataset;
+  readonly config: ViTConfig;
+}
+
+export async function prepare(spec: ExperimentSpec, options: RunOptions): Promise<Setup> {
+  const preference = options.backend ?? spec.backend;
+  const backend = await initBackend({ preference, requireGpu: spec.requireGpu }).catch((error: unknown) => {
+    throw error instanceof BackendSetupError ? error : new BackendSetupError(String(error));
+  });
+  const load = (split: "train" | "test", limit: number | undefined) =>
+    loadDataset(spec.dataset.name, split, {
+      ...(limit !== undefined ? { limit } : {}),
+      ...(spec.dataset.root !== undefined ? { root: spec.dataset.root } : {}),
+      ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
+    });
+  const [train, test] = await Promise.all([
+    load("train", spec.dataset.trainLimit),
+    load("test", spec.dataset.testLimit),
+  ]);
+  const config = modelConfigFromSpec(spec.model, {
+    imageSize: defaultImageSize(spec.dataset.name),
+    channels: train.channels,
+    numClasses: train.numClasses,
+  });
+  return { backend, train, test, config };
+}
