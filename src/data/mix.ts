@@ -48,16 +48,22 @@ export function mixBatch(batch: MixTarget, options: AugmentOptions, random: Rand
 }
 
 function mixup(batch: MixTarget, lambda: number): void {
-  const { x, size, side, channels } = batch;
-  const imageSize = side * side * channels;
+  blendPairs(batch.x, batch.side * batch.side * batch.channels, batch.size, lambda);
+}
+
+/**
+ * Row i becomes λ·row i + (1−λ)·row (size−1−i) and its partner the mirror blend, in place
+ * (timm's batch mode pairs image i with image size−1−i).
+ */
+function blendPairs(rows: Float32Array, rowSize: number, size: number, lambda: number): void {
   for (let i = 0; i < size >> 1; i++) {
-    const a = i * imageSize;
-    const b = (size - 1 - i) * imageSize;
-    for (let k = 0; k < imageSize; k++) {
-      const va = x[a + k] as number;
-      const vb = x[b + k] as number;
-      x[a + k] = lambda * va + (1 - lambda) * vb;
-      x[b + k] = lambda * vb + (1 - lambda) * va;
+    const a = i * rowSize;
+    const b = (size - 1 - i) * rowSize;
+    for (let k = 0; k < rowSize; k++) {
+      const va = rows[a + k] as number;
+      const vb = rows[b + k] as number;
+      rows[a + k] = lambda * va + (1 - lambda) * vb;
+      rows[b + k] = lambda * vb + (1 - lambda) * va;
     }
   }
 }
@@ -90,17 +96,7 @@ function cutmix(batch: MixTarget, lambda: number, random: Random): number {
 }
 
 function mixTargets(batch: MixTarget, lambda: number): void {
-  const { targets, size, numClasses } = batch;
-  for (let i = 0; i < size >> 1; i++) {
-    const a = i * numClasses;
-    const b = (size - 1 - i) * numClasses;
-    for (let k = 0; k < numClasses; k++) {
-      const ta = targets[a + k] as number;
-      const tb = targets[b + k] as number;
-      targets[a + k] = lambda * ta + (1 - lambda) * tb;
-      targets[b + k] = lambda * tb + (1 - lambda) * ta;
-    }
-  }
+  blendPairs(batch.targets, batch.numClasses, batch.size, lambda);
 }
 
 function clamp(value: number, side: number): number {
