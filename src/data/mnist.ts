@@ -27,10 +27,16 @@ export async function loadMnist(split: Split, dataDir: string = mnistDataDir()):
   const prefix = split === "train" ? "train" : "t10k";
   const imagesPath = join(dataDir, `${prefix}-images-idx3-ubyte`);
   const labelsPath = join(dataDir, `${prefix}-labels-idx1-ubyte`);
-  const [imageFile, labelFile] = await Promise.all([
+  // Read both at once but report failures in a fixed order (images first): Promise.all would
+  // surface whichever read happened to fail first.
+  const [imageRead, labelRead] = await Promise.allSettled([
     readRequiredFile(imagesPath, "MNIST images file"),
     readRequiredFile(labelsPath, "MNIST labels file"),
   ]);
+  if (imageRead.status === "rejected") throw imageRead.reason;
+  if (labelRead.status === "rejected") throw labelRead.reason;
+  const imageFile = imageRead.value;
+  const labelFile = labelRead.value;
   const images = parseIdxImages(imageFile, imagesPath);
   const labels = parseIdxLabels(labelFile, labelsPath);
   if (labels.length !== images.count) {
