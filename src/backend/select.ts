@@ -69,10 +69,6 @@ export async function initBackend(request: BackendRequest = {}): Promise<Backend
   throw new BackendSetupError(`no usable tfjs backend (${failures.join("; ")})`);
 }
 
-export function activeBackend(): BackendInfo | null {
-  return active;
-}
-
 function check(info: BackendInfo, request: BackendRequest): BackendInfo {
   if (request.requireGpu && !info.gpu) {
     throw new BackendSetupError(

@@ -70,14 +70,6 @@ export function stageStartEpochs(epochs: number, stages: number): number[] {
   return Array.from({ length: stages }, (_, k) => Math.floor((k * epochs) / stages));
 }
 
-/** Index of the stage that epoch e belongs to. */
-export function stageAt(epoch: number, epochs: number, stages: number): number {
-  const starts = stageStartEpochs(epochs, stages);
-  let stage = 0;
-  for (let k = 0; k < starts.length; k++) if (epoch >= (starts[k] as number)) stage = k;
-  return stage;
-}
-
 /** The manual (uniform linear) schedule: stage k trains (l_k, r_k). */
 export function linearSchedule(options: GrowthSpaceOptions): Architecture[] {
   const depths = depthList(options);

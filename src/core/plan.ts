@@ -1,5 +1,5 @@
 import { forwardFlops } from "./flops.ts";
-import { type Architecture, growthSpaceOptions, stageSpace } from "./growth-space.ts";
+import type { Architecture } from "./growth-space.ts";
 import { modelConfigFromSpec, tokenCount, type ViTConfig } from "./model-config.ts";
 import { armStages } from "./schedule.ts";
 import { type ArmSpec, armLabel, DATASET_SHAPES, type ExperimentSpec } from "./spec.ts";
@@ -69,10 +69,4 @@ export function planArm(spec: ExperimentSpec, arm: ArmSpec): ArmPlan {
 /** Plans of every arm of an experiment. */
 export function planExperiment(spec: ExperimentSpec): ArmPlan[] {
   return spec.arms.map((arm) => planArm(spec, arm));
-}
-
-/** Ω_0 for a spec, exposed for search previews. */
-export function firstStageSpace(spec: ExperimentSpec, initialRatio = 0.5): Architecture[] {
-  const config = modelConfigOf(spec);
-  return stageSpace(growthSpaceOptions(spec, config, initialRatio), 0, { depth: 0, side: 0 });
 }

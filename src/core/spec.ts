@@ -255,7 +255,6 @@ export function defaultImageSize(dataset: DatasetName): number {
 export type ExperimentSpecInput = z.input<typeof ExperimentSpecSchema>;
 export type ExperimentSpec = z.output<typeof ExperimentSpecSchema>;
 export type ArmSpec = ExperimentSpec["arms"][number];
-export type ArmName = ArmSpec["arm"];
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
 export interface SpecFieldError {

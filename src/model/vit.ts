@@ -147,8 +147,3 @@ function dropPathMask(
 export function fullMask(depth: number): boolean[] {
   return Array.from({ length: depth }, () => true);
 }
-
-/** The first `active` of `depth` blocks active — the sub-network a manual schedule trains. */
-export function prefixMask(depth: number, active: number): boolean[] {
-  return Array.from({ length: depth }, (_, i) => i < active);
-}

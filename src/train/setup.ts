@@ -1,7 +1,8 @@
 import { type BackendInfo, BackendSetupError, initBackend } from "../backend/select.ts";
-import { defaultImageSize, type ExperimentSpec } from "../core/spec.ts";
+import { modelConfigOf } from "../core/plan.ts";
+import type { ExperimentSpec } from "../core/spec.ts";
 import { type ImageDataset, loadDataset } from "../data/dataset.ts";
-import { modelConfigFromSpec, type ViTConfig } from "../model/config.ts";
+import type { ViTConfig } from "../model/config.ts";
 import type { RunOptions } from "./run.ts";
 
 /** What a run needs before its first step: the backend, both splits and the architecture. */
@@ -27,10 +28,9 @@ export async function prepare(spec: ExperimentSpec, options: RunOptions): Promis
     load("train", spec.dataset.trainLimit),
     load("test", spec.dataset.testLimit),
   ]);
-  const config = modelConfigFromSpec(spec.model, {
-    imageSize: defaultImageSize(spec.dataset.name),
-    channels: train.channels,
-    numClasses: train.numClasses,
-  });
+  const config = modelConfigOf(spec);
+  if (config.channels !== train.channels || config.numClasses !== train.numClasses) {
+    throw new Error(`${spec.dataset.name} loaded as ${train.channels} channels, ${train.numClasses} classes`);
+  }
   return { backend, train, test, config };
 }

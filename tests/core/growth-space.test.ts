@@ -5,10 +5,10 @@ import {
   linearSchedule,
   scalingRatios,
   sideList,
-  stageAt,
   stageSpace,
   stageStartEpochs,
 } from "../../src/core/growth-space.ts";
+import { stageIndexAt } from "../../src/core/schedule.ts";
 
 const deitSmall = { depth: 12, side: 224, patchSize: 16, stages: 4, initialRatio: 0.5 };
 
@@ -46,7 +46,8 @@ describe("growth space lists", () => {
 
   it("places stage starts at floor(k·T/K) and finds the stage of an epoch", () => {
     expect(stageStartEpochs(10, 4)).toEqual([0, 2, 5, 7]);
-    expect([0, 1, 2, 4, 5, 6, 7, 9].map((e) => stageAt(e, 10, 4))).toEqual([0, 0, 1, 1, 2, 2, 3, 3]);
+    const uniform = stageStartEpochs(10, 4).map((startEpoch) => ({ startEpoch, architecture: null }));
+    expect([0, 1, 2, 4, 5, 6, 7, 9].map((e) => stageIndexAt(uniform, e))).toEqual([0, 0, 1, 1, 2, 2, 3, 3]);
     expect(scalingRatios(1, 0.5)).toEqual([1]);
   });
 });
