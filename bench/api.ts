@@ -4,13 +4,13 @@ import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { openDatabase } from "../db/client.ts";
-import { claimNextRun } from "../db/runs.ts";
+import { claimRun } from "../db/queue.ts";
+import { openDatabase } from "../db/sqlite.ts";
 import { loadSettings } from "../src/env.ts";
-import { ReplayKeys } from "../src/events/replay-key.ts";
 import { startServer as startInProcess } from "../src/node.ts";
-import { epochCompleted, runStarted, tinySpec } from "../tests/api/fixtures.ts";
-import { startServer as startChild } from "../tests/e2e/server.ts";
+import { ReplayKeys } from "../src/worker/replay-key.ts";
+import { epochCompleted, runStarted, tinySpec } from "../support/fixtures.ts";
+import { startServer as startChild } from "../support/server-process.ts";
 
 /**
  * `npm run bench:api`: loopback-only measurements of the service, every loop bounded in count
@@ -115,7 +115,7 @@ async function benchIngest() {
     const started = performance.now();
     await Promise.all(
       runs.map(async () => {
-        const run = await claimNextRun(database.db, Date.now());
+        const run = await claimRun(database.db, { owner: "bench", now: Date.now(), leaseMs: 600_000 });
         if (!run) throw new Error("no run");
         const keys = new ReplayKeys();
         for (let i = 0; i < perRun; i++) {
@@ -138,7 +138,7 @@ async function benchFanOut(subscribers: number, events: number, ratePerSecond: n
   const database = openDatabase(settings.databaseFile);
   try {
     await post(`${server.url}/v1/experiments`, tinySpec());
-    const run = await claimNextRun(database.db, Date.now());
+    const run = await claimRun(database.db, { owner: "bench", now: Date.now(), leaseMs: 600_000 });
     if (!run) throw new Error("no run");
     const clients = spawn(
       process.execPath,
@@ -175,9 +175,7 @@ async function benchFanOut(subscribers: number, events: number, ratePerSecond: n
     await server.sink.record(
       run.id,
       run.attempt,
-      { type: "run.failed", reason: "cancelled", message: "bench", epoch: null, step: null } as {
-        type: string;
-      },
+      { type: "run.failed", reason: "cancelled", message: "bench", epoch: null, step: null },
       null,
     );
     const result = await next();

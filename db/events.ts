@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
-import { type BatchStatement, batch } from "./batch.ts";
-import type { Db } from "./client.ts";
+import type { Db } from "./database.ts";
+import { type BatchStatement, batch } from "./database.ts";
 import { runEvents, runs } from "./schema.ts";
 
 export interface NewEvent {

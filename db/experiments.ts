@@ -1,6 +1,6 @@
 import { desc, eq, inArray, lt } from "drizzle-orm";
-import { type BatchStatement, batch } from "./batch.ts";
-import type { Db } from "./client.ts";
+import type { Db } from "./database.ts";
+import { type BatchStatement, batch } from "./database.ts";
 import { experiments, runs, stages } from "./schema.ts";
 
 export type ExperimentRow = typeof experiments.$inferSelect;

@@ -1,10 +1,9 @@
-import { randomBytes } from "node:crypto";
-
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 
 /**
  * Sortable ids: 10 characters of milliseconds then 16 random ones (a ULID in lower case), so
- * ordering by id is ordering by creation and keyset cursors can use the id alone.
+ * ordering by id is ordering by creation and keyset cursors can use the id alone. Web Crypto
+ * gives the randomness on every runtime.
  */
 export function newId(prefix: "exp" | "run", now: number = Date.now()): string {
   let time = "";
@@ -13,7 +12,7 @@ export function newId(prefix: "exp" | "run", now: number = Date.now()): string {
     time = (ALPHABET[t % 32] as string) + time;
     t = Math.floor(t / 32);
   }
-  const bytes = randomBytes(16);
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
   let random = "";
   for (const byte of bytes) random += ALPHABET[byte % 32];
   return `${prefix}_${time}${random}`;

@@ -1,5 +1,5 @@
-import { and, asc, eq, gt, inArray, lt, or, sql } from "drizzle-orm";
-import type { Db } from "./client.ts";
+import { and, asc, eq, gt, inArray, or, sql } from "drizzle-orm";
+import type { Db } from "./database.ts";
 import { metrics, runs, searchCandidates, stages } from "./schema.ts";
 
 export type RunRow = typeof runs.$inferSelect;
@@ -69,30 +69,6 @@ export async function metricsOfRun(
     .limit(options.limit);
 }
 
-/**
- * Takes the oldest queued run that nobody asked to cancel and marks it running, counting the
- * attempt: one conditional statement, so two dispatchers can never take the same run.
- */
-export async function claimNextRun(db: Db, now: number): Promise<RunRow | undefined> {
-  const next = db
-    .select({ id: runs.id })
-    .from(runs)
-    .where(and(eq(runs.state, "queued"), eq(runs.cancelRequested, false)))
-    .orderBy(asc(runs.createdAt), asc(runs.position))
-    .limit(1);
-  const [claimed] = await db
-    .update(runs)
-    .set({
-      state: "running",
-      attempt: sql`${runs.attempt} + 1`,
-      startedAt: sql`coalesce(${runs.startedAt}, ${now})`,
-      updatedAt: now,
-    })
-    .where(and(inArray(runs.id, next), eq(runs.state, "queued")))
-    .returning();
-  return claimed;
-}
-
 /** Flags a live run for cancellation; returns its state then, or undefined when it is not live. */
 export async function requestCancel(db: Db, id: string, now: number): Promise<RunRow | undefined> {
   const [row] = await db
@@ -101,38 +77,4 @@ export async function requestCancel(db: Db, id: string, now: number): Promise<Ru
     .where(and(eq(runs.id, id), inArray(runs.state, ["queued", "running"])))
     .returning();
   return row;
-}
-
-/** Runs a previous process left running, put back in the queue while attempts remain. */
-export async function requeueInterrupted(db: Db, maxAttempts: number, now: number): Promise<RunRow[]> {
-  return db
-    .update(runs)
-    .set({ state: "queued", updatedAt: now })
-    .where(and(eq(runs.state, "running"), lt(runs.attempt, maxAttempts), eq(runs.cancelRequested, false)))
-    .returning();
-}
-
-export async function runsInState(db: Db, state: RunRow["state"]): Promise<RunRow[]> {
-  return db.select().from(runs).where(eq(runs.state, state)).orderBy(asc(runs.createdAt));
-}
-
-/**
- * Puts a running run back in the queue. A clean shutdown refunds the attempt (nothing went
- * wrong); a crashed trainer thread does not.
- */
-export async function requeueRun(
-  db: Db,
-  id: string,
-  options: { now: number; refundAttempt: boolean },
-): Promise<boolean> {
-  const rows = await db
-    .update(runs)
-    .set({
-      state: "queued",
-      ...(options.refundAttempt ? { attempt: sql`max(${runs.attempt} - 1, 0)` } : {}),
-      updatedAt: options.now,
-    })
-    .where(and(eq(runs.id, id), eq(runs.state, "running")))
-    .returning({ id: runs.id });
-  return rows.length > 0;
 }

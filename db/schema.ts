@@ -38,6 +38,10 @@ export const runs = sqliteTable(
     /** How many times a trainer has started this run. */
     attempt: integer("attempt").notNull().default(0),
     cancelRequested: integer("cancel_requested", { mode: "boolean" }).notNull().default(false),
+    /** Who trains the run now (a dispatcher's id) while it is `running`; null otherwise. */
+    leaseOwner: text("lease_owner"),
+    /** The lease ends here unless its owner heartbeats; an expired lease re-queues the run. */
+    leaseExpiresAt: integer("lease_expires_at"),
     backendRequested: text("backend_requested").notNull(),
     backend: text("backend", { mode: "json" }).$type<BackendReport>(),
     epochs: integer("epochs").notNull(),
@@ -63,6 +67,7 @@ export const runs = sqliteTable(
   (t) => [
     uniqueIndex("runs_experiment_label_seed").on(t.experimentId, t.label, t.seed),
     index("runs_state_created").on(t.state, t.createdAt),
+    index("runs_state_lease").on(t.state, t.leaseExpiresAt),
   ],
 );
 

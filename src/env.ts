@@ -14,6 +14,10 @@ const EnvSchema = z.object({
   /** Runs trained at once in worker threads; 0 serves the API only. */
   AUTOPROG_CONCURRENCY: z.coerce.number().int().min(0).max(64).default(1),
   AUTOPROG_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
+  /** A running run's lease: re-queued when its trainer shows no sign of life for this long. */
+  AUTOPROG_LEASE_SECONDS: z.coerce.number().positive().default(120),
+  /** Checkpoints kept per finished run (the newest ones); 0 removes them all. */
+  AUTOPROG_KEEP_CHECKPOINTS: z.coerce.number().int().min(0).default(1),
   /** Overrides every spec's backend preference. */
   AUTOPROG_BACKEND: z.enum(BACKEND_PREFERENCES).optional(),
   AUTOPROG_SSE_HEARTBEAT_MS: z.coerce.number().int().min(10).default(15_000),
@@ -29,6 +33,8 @@ export interface Settings {
   readonly cacheDir: string;
   readonly concurrency: number;
   readonly maxAttempts: number;
+  readonly leaseMs: number;
+  readonly keepCheckpoints: number;
   readonly backend: (typeof BACKEND_PREFERENCES)[number] | null;
   readonly sseHeartbeatMs: number;
   readonly idempotencyTtlMs: number;
@@ -55,6 +61,8 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
     cacheDir: join(dataDir, "cache"),
     concurrency: e.AUTOPROG_CONCURRENCY,
     maxAttempts: e.AUTOPROG_MAX_ATTEMPTS,
+    leaseMs: e.AUTOPROG_LEASE_SECONDS * 1000,
+    keepCheckpoints: e.AUTOPROG_KEEP_CHECKPOINTS,
     backend: e.AUTOPROG_BACKEND ?? null,
     sseHeartbeatMs: e.AUTOPROG_SSE_HEARTBEAT_MS,
     idempotencyTtlMs: e.AUTOPROG_IDEMPOTENCY_TTL_HOURS * 3_600_000,

@@ -1,20 +1,27 @@
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type ServerType, serve } from "@hono/node-server";
-import { openDatabase } from "../db/client.ts";
+import { openDatabase } from "../db/sqlite.ts";
 import { createApp } from "./app.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { loadSettings, type Settings } from "./env.ts";
-import { EventHub } from "./events/hub.ts";
-import { EventSink } from "./events/sink.ts";
+import { InMemoryEventHub } from "./events/hub.ts";
+import { StoredEventSink } from "./events/sink.ts";
+import type { RunArtifacts } from "./services.ts";
+import { keepNewestCheckpoints, removeStaleTemporaries } from "./worker/checkpoint-files.ts";
+import { startTrainerThread } from "./worker/start.ts";
 
 /**
- * The Node entry: better-sqlite3 under the data folder, the embedded worker-thread dispatcher
- * and the HTTP server. `npm start` and `autoprog serve` both land here.
+ * The Node entry, the only place that wires the Node implementations: better-sqlite3 under the
+ * data folder, the in-memory event hub, the worker-thread trainer and the HTTP server.
+ * `npm start` and `autoprog serve` both land here.
  */
 export interface RunningServer {
   readonly url: string;
   readonly dispatcher: Dispatcher;
-  readonly sink: EventSink;
+  readonly sink: StoredEventSink;
+  readonly hub: InMemoryEventHub;
   close(): Promise<void>;
 }
 
@@ -23,16 +30,26 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     if (settings.log === "json")
       console.log(JSON.stringify({ time: new Date().toISOString(), message, ...fields }));
   };
+  const runsDir = join(settings.dataDir, "runs");
+  const checkpointsOf = (runId: string) => join(runsDir, runId, "checkpoints");
+  for (const file of await removeStaleTemporaries(runsDir)) log("removed an unfinished write", { file });
   const database = openDatabase(settings.databaseFile);
-  const sink = new EventSink(database.db, new EventHub());
+  const hub = new InMemoryEventHub();
+  const sink = new StoredEventSink(database.db, hub);
+  const artifacts: RunArtifacts = {
+    remove: (runId) => rm(join(runsDir, runId), { recursive: true, force: true }),
+  };
   const dispatcher = new Dispatcher({
     db: database.db,
     sink,
+    startTrainer: startTrainerThread,
     concurrency: settings.concurrency,
     maxAttempts: settings.maxAttempts,
+    leaseMs: settings.leaseMs,
     dataDir: settings.dataDir,
     backend: settings.backend,
     cacheDir: settings.cacheDir,
+    onRunFinished: (runId) => keepNewestCheckpoints(checkpointsOf(runId), settings.keepCheckpoints),
     log,
   });
   const app = createApp({
@@ -40,6 +57,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
       db: database.db,
       events: sink,
       dispatcher,
+      artifacts,
       clock: Date.now,
       sseHeartbeatMs: settings.sseHeartbeatMs,
       idempotencyTtlMs: settings.idempotencyTtlMs,
@@ -59,6 +77,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     url,
     dispatcher,
     sink,
+    hub,
     async close() {
       await dispatcher.stop();
       // SSE streams would hold the server open; end every connection.

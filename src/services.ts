@@ -1,12 +1,23 @@
-import type { Db } from "../db/client.ts";
+import type { Db } from "../db/database.ts";
 import type { RunControl } from "./dispatch/dispatcher.ts";
 import type { EventSink } from "./events/sink.ts";
 
-/** What a request handler may use; built per request by a middleware (tests pass their own). */
+/** The files a run leaves under the data folder (checkpoints); a no-op where there are none. */
+export interface RunArtifacts {
+  /** Removes every file of the run. */
+  remove(runId: string): Promise<void>;
+}
+
+/**
+ * What a request handler may use, as interfaces only: built per request by a middleware from
+ * the runtime's bindings (Node: better-sqlite3, the in-memory hub, worker threads; tests pass
+ * their own).
+ */
 export interface Services {
   readonly db: Db;
   readonly events: EventSink;
   readonly dispatcher: RunControl;
+  readonly artifacts: RunArtifacts;
   readonly clock: () => number;
   readonly sseHeartbeatMs: number;
   readonly idempotencyTtlMs: number;

@@ -1,181 +1,238 @@
-import type { ScoredCandidate } from "./search-score.ts";
+import { z } from "zod";
 
 /**
  * The typed event stream: the single contract between the trainer and everything else
- * (database, SSE, webhooks, CLI). Payloads are plain JSON data.
+ * (database, SSE, webhooks, CLI). Each schema is defined once here and every type is inferred
+ * from it; the sink parses each event with `TrainingEventSchema`, and an event that does not
+ * parse is an error. Schemas carry an `id` so the OpenAPI document names them.
  */
 
-export interface BackendReport {
-  readonly name: string;
-  readonly package: string;
-  readonly threads: number;
-  readonly device: string;
-  readonly gpu: boolean;
-}
+const count = z.number().int().min(0);
 
-export interface ArchitectureReport {
-  readonly depth: number;
-  readonly side: number;
-  readonly tokens: number;
-}
+export const BACKEND_NAMES = ["tensorflow", "webgpu", "wasm", "cpu"] as const;
 
-export interface EvaluationReport {
-  /** Top-1 of the online model on the test split, in [0, 1]. */
-  readonly online: number;
-  /** Top-1 of each EMA copy, by name. */
-  readonly ema: Readonly<Record<string, number>>;
-  /** Best of the online model and its EMAs (what the paper reports). */
-  readonly best: number;
-  readonly bestSource: string;
-}
+/** The GPU adapter a webgpu backend runs on (from `GPUAdapterInfo`). */
+export const AdapterReportSchema = z
+  .object({
+    vendor: z.string(),
+    architecture: z.string(),
+    device: z.string(),
+    description: z.string(),
+    driver: z.string().optional(),
+    isFallback: z.boolean(),
+  })
+  .meta({ id: "AdapterReport" });
+
+export const BackendReportSchema = z
+  .object({
+    name: z.enum(BACKEND_NAMES),
+    package: z.string(),
+    threads: z.number().int(),
+    device: z.string(),
+    gpu: z.boolean(),
+    simd: z.boolean().optional(),
+    adapter: AdapterReportSchema.optional(),
+  })
+  .meta({ id: "BackendReport" });
+export type BackendReport = z.infer<typeof BackendReportSchema>;
+
+export const ArchitectureReportSchema = z
+  .object({ depth: count, side: count, tokens: count })
+  .meta({ id: "ArchitectureReport" });
+export type ArchitectureReport = z.infer<typeof ArchitectureReportSchema>;
+
+export const EvaluationReportSchema = z
+  .object({
+    /** Top-1 of the online model on the test split, in [0, 1]. */
+    online: z.number(),
+    /** Top-1 of each EMA copy, by name. */
+    ema: z.record(z.string(), z.number()),
+    /** Best of the online model and its EMAs (what the paper reports). */
+    best: z.number(),
+    bestSource: z.string(),
+  })
+  .meta({ id: "EvaluationReport" });
+export type EvaluationReport = z.infer<typeof EvaluationReportSchema>;
 
 /** Where a stage sits in the run and what it trains. */
-export interface StageHeader {
-  readonly stage: number;
-  readonly startEpoch: number;
-  readonly epochs: number;
-  readonly depth: number;
-  readonly side: number;
-  readonly tokens: number;
-}
+const stageHeader = {
+  stage: count,
+  startEpoch: count,
+  epochs: count,
+  depth: count,
+  side: count,
+  tokens: count,
+};
+export type StageHeader = z.infer<z.ZodObject<typeof stageHeader>>;
+
+const growthReport = {
+  from: ArchitectureReportSchema,
+  to: ArchitectureReportSchema,
+  operator: z.string(),
+  parametersBefore: z.number(),
+  parametersAfter: z.number(),
+  flopsBefore: z.number(),
+  flopsAfter: z.number(),
+  /** Training-loop seconds when the growth happened. */
+  secondsSoFar: z.number(),
+};
+export const GrowthReportSchema = z.object(growthReport).meta({ id: "GrowthReport" });
+export type GrowthReport = z.infer<typeof GrowthReportSchema>;
 
 /** One stage of a run as it happened. */
-export interface StageRecord extends StageHeader {
-  /** Forward FLOPs per image of the stage's sub-network. */
-  readonly flopsPerImage: number;
-  readonly parameters: number;
-  /** The growth that opened the stage (null for the first stage or when nothing changed). */
-  readonly growth: GrowthReport | null;
-}
-
-export interface GrowthReport {
-  readonly from: ArchitectureReport;
-  readonly to: ArchitectureReport;
-  readonly operator: string;
-  readonly parametersBefore: number;
-  readonly parametersAfter: number;
-  readonly flopsBefore: number;
-  readonly flopsAfter: number;
-  /** Training-loop seconds when the growth happened. */
-  readonly secondsSoFar: number;
-}
+export const StageRecordSchema = z
+  .object({
+    ...stageHeader,
+    /** Forward FLOPs per image of the stage's sub-network. */
+    flopsPerImage: z.number(),
+    parameters: z.number(),
+    /** The growth that opened the stage (null for the first stage or when nothing changed). */
+    growth: GrowthReportSchema.nullable(),
+  })
+  .meta({ id: "StageRecord" });
+export type StageRecord = z.infer<typeof StageRecordSchema>;
 
 /** Top-1 of the final model at one input side (the paper also tests at a larger side). */
-export interface SideEvaluation {
-  readonly side: number;
-  readonly online: number;
-  readonly ema: Readonly<Record<string, number>>;
-  readonly best: number;
-}
+export const SideEvaluationSchema = z
+  .object({ side: count, online: z.number(), ema: z.record(z.string(), z.number()), best: z.number() })
+  .meta({ id: "SideEvaluation" });
+export type SideEvaluation = z.infer<typeof SideEvaluationSchema>;
+
+/** A measured candidate of a search (see core/search-score.ts for the scoring). */
+export const ScoredCandidateSchema = z
+  .object({
+    depth: count,
+    side: count,
+    tokens: count,
+    loss: z.number(),
+    cost: z.number(),
+    score: z.number(),
+    chosen: z.boolean(),
+  })
+  .meta({ id: "ScoredCandidate" });
 
 /** One searched stage: every candidate's numbers and the fit (autoprog-spec §5.4). */
-export interface SearchRecord {
-  readonly stage: number;
-  readonly candidates: readonly ScoredCandidate[];
-  readonly a1: number;
-  readonly w: number;
-  readonly cost: "time" | "flops";
-  readonly winner: { readonly depth: number; readonly side: number };
+const searchRecord = {
+  stage: count,
+  candidates: z.array(ScoredCandidateSchema).readonly(),
+  a1: z.number(),
+  w: z.number(),
+  cost: z.enum(["time", "flops"]),
+  winner: z.object({ depth: count, side: count }),
   /** Seconds spent measuring candidates (loss passes and step timing). */
-  readonly searchSeconds: number;
-  readonly supernetEpochs: number;
-}
+  searchSeconds: z.number(),
+  supernetEpochs: count,
+};
+export const SearchRecordSchema = z.object(searchRecord).meta({ id: "SearchRecord" });
+export type SearchRecord = z.infer<typeof SearchRecordSchema>;
 
-export interface EpochRecord {
-  readonly epoch: number;
+const epochRecord = {
+  epoch: count,
   /** "supernet" while an elastic supernet trains (architecture = its largest candidate). */
-  readonly phase: "train" | "supernet";
-  readonly step: number;
-  readonly trainLoss: number;
-  readonly trainAccuracy: number;
-  readonly lr: number;
-  readonly imagesPerSecond: number;
-  readonly epochSeconds: number;
+  phase: z.enum(["train", "supernet"]),
+  step: count,
+  trainLoss: z.number(),
+  trainAccuracy: z.number(),
+  lr: z.number(),
+  imagesPerSecond: z.number(),
+  epochSeconds: z.number(),
   /** Mean forward FLOPs per image over this epoch's steps. */
-  readonly flopsPerImage: number;
-  readonly architecture: ArchitectureReport;
+  flopsPerImage: z.number(),
+  architecture: ArchitectureReportSchema,
   /** Null on epochs skipped by `training.evalEvery`. */
-  readonly evaluation: EvaluationReport | null;
+  evaluation: EvaluationReportSchema.nullable(),
+};
+export const EpochRecordSchema = z.object(epochRecord).meta({ id: "EpochRecord" });
+export type EpochRecord = z.infer<typeof EpochRecordSchema>;
+
+export const RunResultSchema = z
+  .object({
+    arm: z.string(),
+    seed: z.number().int(),
+    backend: BackendReportSchema,
+    epochs: count,
+    steps: count,
+    /** Final top-1 (best of online and EMAs at the last epoch). */
+    top1: z.number(),
+    /** Best top-1 over all epochs. */
+    bestTop1: z.number(),
+    /** Training loop time: steps, per-epoch evaluation and checkpoints (data loading excluded). */
+    wallSeconds: z.number(),
+    /** CPU seconds the process used over the same span. */
+    cpuSeconds: z.number(),
+    /** Optimizer steps only (supernet epochs included). */
+    trainSeconds: z.number(),
+    /** Mean forward FLOPs per image over all training steps. */
+    flopsPerStepMean: z.number(),
+    /** Forward FLOPs per image of the full model at full side. */
+    flopsFull: z.number(),
+    parameters: z.number(),
+    history: z.array(EpochRecordSchema).readonly(),
+    stages: z.array(StageRecordSchema).readonly(),
+    /** The architecture of each stage, in the format a `fixed` arm replays. */
+    schedule: z.array(z.object({ depth: count, side: count })).readonly(),
+    search: z.array(SearchRecordSchema).readonly(),
+    /** Candidate measurement passes (included in wallSeconds, excluded from trainSeconds). */
+    searchSeconds: z.number(),
+    /** Training time of supernet epochs (included in trainSeconds and wallSeconds). */
+    supernetSeconds: z.number(),
+    /** Final top-1 at each evaluation side (the trained side first). */
+    sideEvaluations: z.array(SideEvaluationSchema).readonly(),
+  })
+  .meta({ id: "RunResult" });
+export type RunResult = z.infer<typeof RunResultSchema>;
+
+export const FAILURE_REASONS = ["failed_setup", "non_finite_loss", "cancelled", "error"] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+const event = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
+  z.object({ type: z.literal(type), ...shape }).meta({ id: eventSchemaName(type) });
+
+/** `epoch.completed` → `EpochCompletedEvent`: the component name of each event's schema. */
+function eventSchemaName(type: string): string {
+  const words = type.split(".").map((w) => (w[0] ?? "").toUpperCase() + w.slice(1));
+  return `${words.join("")}Event`;
 }
 
-export interface RunResult {
-  readonly arm: string;
-  readonly seed: number;
-  readonly backend: BackendReport;
-  readonly epochs: number;
-  readonly steps: number;
-  /** Final top-1 (best of online and EMAs at the last epoch). */
-  readonly top1: number;
-  /** Best top-1 over all epochs. */
-  readonly bestTop1: number;
-  /** Training loop time: steps, per-epoch evaluation and checkpoints (data loading excluded). */
-  readonly wallSeconds: number;
-  /**
-   * CPU seconds the process used over the same span. With one-threaded backends it equals the
-   * wall time on an idle machine and stays honest when other work shares the cores.
-   */
-  readonly cpuSeconds: number;
-  /** Optimizer steps only: the figure speedups compare. */
-  readonly trainSeconds: number;
-  /** Mean forward FLOPs per image over all training steps. */
-  readonly flopsPerStepMean: number;
-  /** Forward FLOPs per image of the full model at full side. */
-  readonly flopsFull: number;
-  readonly parameters: number;
-  readonly history: readonly EpochRecord[];
-  readonly stages: readonly StageRecord[];
-  /** The architecture of each stage, in the format a `fixed` arm replays. */
-  readonly schedule: readonly { readonly depth: number; readonly side: number }[];
-  readonly search: readonly SearchRecord[];
-  /** Candidate measurement passes (included in wallSeconds, excluded from trainSeconds). */
-  readonly searchSeconds: number;
-  /** Training time of supernet epochs (included in trainSeconds and wallSeconds). */
-  readonly supernetSeconds: number;
-  /** Final top-1 at each evaluation side (the trained side first). */
-  readonly sideEvaluations: readonly SideEvaluation[];
-}
-
-export type FailureReason = "failed_setup" | "non_finite_loss" | "cancelled" | "error";
-
-export type TrainingEvent =
-  | {
-      readonly type: "run.started";
-      readonly arm: string;
-      readonly seed: number;
-      readonly backend: BackendReport;
-      readonly epochs: number;
-      readonly stepsPerEpoch: number;
-      readonly trainImages: number;
-      readonly testImages: number;
-      readonly parameters: number;
-      readonly flopsFull: number;
-      /** Epoch a resumed run continues from (0 for a fresh run). */
-      readonly startEpoch: number;
-    }
-  | ({ readonly type: "stage.started" } & StageHeader)
-  | ({ readonly type: "stage.grown"; readonly stage: number } & GrowthReport)
-  | {
-      readonly type: "stage.search.started";
-      readonly stage: number;
-      readonly startEpoch: number;
-      readonly supernetEpochs: number;
-      readonly candidates: readonly ArchitectureReport[];
-    }
-  | ({ readonly type: "stage.search.completed" } & SearchRecord)
-  | ({ readonly type: "epoch.completed" } & EpochRecord)
-  | {
-      readonly type: "checkpoint.saved";
-      readonly epoch: number;
-      readonly step: number;
-      readonly location: string;
-    }
-  | { readonly type: "run.completed"; readonly result: RunResult }
-  | {
-      readonly type: "run.failed";
-      readonly reason: FailureReason;
-      readonly message: string;
-      readonly epoch: number | null;
-      readonly step: number | null;
-    };
-
+export const TrainingEventSchema = z.discriminatedUnion("type", [
+  event("run.started", {
+    arm: z.string(),
+    seed: z.number().int(),
+    backend: BackendReportSchema,
+    epochs: count,
+    stepsPerEpoch: count,
+    trainImages: count,
+    testImages: count,
+    parameters: z.number(),
+    flopsFull: z.number(),
+    /** Epoch a resumed run continues from (0 for a fresh run). */
+    startEpoch: count,
+  }),
+  event("stage.started", stageHeader),
+  event("stage.grown", { stage: count, ...growthReport }),
+  event("stage.search.started", {
+    stage: count,
+    startEpoch: count,
+    supernetEpochs: count,
+    candidates: z.array(ArchitectureReportSchema).readonly(),
+  }),
+  event("stage.search.completed", searchRecord),
+  event("epoch.completed", epochRecord),
+  event("checkpoint.saved", { epoch: count, step: count, location: z.string() }),
+  event("run.completed", { result: RunResultSchema }),
+  event("run.failed", {
+    reason: z.enum(FAILURE_REASONS),
+    message: z.string(),
+    epoch: count.nullable(),
+    step: count.nullable(),
+  }),
+]);
+export type TrainingEvent = z.infer<typeof TrainingEventSchema>;
 export type TrainingEventType = TrainingEvent["type"];
+export type EventOfType<T extends TrainingEventType> = Extract<TrainingEvent, { type: T }>;
+
+export const TRAINING_EVENT_TYPES = TrainingEventSchema.options.map(
+  (option) => option.shape.type.value,
+) as readonly TrainingEventType[];
+
+export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(["run.completed", "run.failed"]);

@@ -1,33 +1,34 @@
-import { join } from "node:path";
-import { Worker } from "node:worker_threads";
-import type { Db } from "../../db/client.ts";
+import type { Db } from "../../db/database.ts";
 import { getExperiment } from "../../db/experiments.ts";
-import {
-  claimNextRun,
-  getRun,
-  type RunRow,
-  requeueInterrupted,
-  requeueRun,
-  runsInState,
-} from "../../db/runs.ts";
+import { getRun, type RunRow } from "../../db/runs.ts";
+import type { FailureReason } from "../core/events.ts";
 import type { ExperimentSpec } from "../core/spec.ts";
-import { ReplayKeys } from "../events/replay-key.ts";
 import type { EventSink } from "../events/sink.ts";
 import type { FromTrainer, StartTrainer, TrainerJob, TrainerThread } from "./protocol.ts";
+import { type AttemptEnd, type RunQueue, sqlRunQueue } from "./queue.ts";
 
 export interface DispatcherOptions {
   readonly db: Db;
   readonly sink: EventSink;
-  /** Runs trained at once; 0 = this process only serves the API. */
+  /** Starts a trainer for one attempt: the transport (worker threads on Node). */
+  readonly startTrainer: StartTrainer;
+  /** Runs trained at once; 0 = this process only serves the API (it still sweeps leases). */
   readonly concurrency: number;
   /** Starts allowed per run before an interrupted run is failed instead of re-queued. */
   readonly maxAttempts: number;
   /** Checkpoints go to `<dataDir>/runs/<run id>/checkpoints`. */
   readonly dataDir: string;
+  /** A lease lasts this long past the trainer's last sign of life (default 120 s). */
+  readonly leaseMs?: number;
+  /** Defaults to the SQL queue over `db`. */
+  readonly queue?: RunQueue;
+  /** This dispatcher's name on its leases (default: a random UUID). */
+  readonly owner?: string;
   readonly backend?: ExperimentSpec["backend"] | null;
   readonly cacheDir?: string | null;
   readonly clock?: () => number;
-  readonly startTrainer?: StartTrainer;
+  /** Called once a run this dispatcher handled is terminal (Node prunes its checkpoints). */
+  readonly onRunFinished?: (runId: string) => Promise<void>;
   readonly log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -42,54 +43,80 @@ export interface RunControl {
 interface ActiveRun {
   readonly run: RunRow;
   readonly thread: TrainerThread;
-  readonly keys: ReplayKeys;
-  finished: boolean;
+  /** The trainer reported `run.started`: set-up is over. */
+  started: boolean;
+  lastHeartbeat: number;
   error: string | null;
 }
 
-/** Starts a trainer in a worker thread; its entry registers tsx so worker.ts runs as TypeScript. */
-export const startTrainerThread: StartTrainer = (job: TrainerJob) =>
-  new Worker(new URL("./trainer-thread.mjs", import.meta.url), { workerData: job });
+const DEFAULT_LEASE_MS = 120_000;
 
 /**
- * The embedded dispatcher: takes queued runs, a configurable number at a time, and trains each
- * in a worker thread so the HTTP loop never waits on tensor work. On start it re-queues the runs
- * a previous process left running (they resume from their newest checkpoint) or fails them
- * once they have used up their attempts: no run stays `running` forever.
+ * Takes runs from the queue, a configurable number at a time, and trains each through the
+ * transport so the HTTP loop never waits on tensor work. Every run it trains is leased: the
+ * lease is extended while the trainer shows signs of life (events, steps), and a sweep re-queues
+ * runs whose lease expired — left by a crashed process, a stalled trainer or another server —
+ * so no run stays `running` forever and two servers never train the same run.
  */
 export class Dispatcher implements RunControl {
   private readonly active = new Map<string, ActiveRun>();
+  private readonly queue: RunQueue;
+  private readonly owner: string;
+  private readonly leaseMs: number;
   private readonly clock: () => number;
-  private readonly startTrainer: StartTrainer;
   private readonly log: NonNullable<DispatcherOptions["log"]>;
   private pumping: Promise<void> | null = null;
   private pumpAgain = false;
   private stopped = false;
-  private readonly exits = new Set<Promise<void>>();
+  private sweeper: ReturnType<typeof setInterval> | null = null;
+  private readonly pending = new Set<Promise<void>>();
 
   constructor(private readonly options: DispatcherOptions) {
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.queue =
+      options.queue ?? sqlRunQueue(options.db, { leaseMs: this.leaseMs, maxAttempts: options.maxAttempts });
+    this.owner = options.owner ?? crypto.randomUUID();
     this.clock = options.clock ?? Date.now;
-    this.startTrainer = options.startTrainer ?? startTrainerThread;
     this.log = options.log ?? (() => {});
   }
 
-  /** Recovers what a previous process left behind, then starts taking runs. */
+  /** Sweeps expired leases, starts taking runs, and sweeps again every half lease. */
   async start(): Promise<void> {
-    const { db, maxAttempts } = this.options;
-    const now = this.clock();
-    for (const run of await runsInState(db, "running")) {
-      if (run.cancelRequested) await this.endRun(run, "cancelled", "the run was cancelled");
-    }
-    for (const run of await requeueInterrupted(db, maxAttempts, now)) {
+    await this.sweep();
+    this.sweeper = setInterval(() => this.track(this.tick()), this.leaseMs / 2);
+    // The sweep alone must not keep a process alive (Node's timers have unref).
+    (this.sweeper as { unref?: () => void }).unref?.();
+    this.wake();
+  }
+
+  /**
+   * Every half lease: keeps the leases of trainers still in set-up (loading a dataset sends no
+   * step; a set-up that hangs is ended by a cancel), then sweeps.
+   */
+  private async tick(): Promise<void> {
+    for (const active of this.active.values()) if (!active.started) this.heartbeat(active);
+    await this.sweep();
+  }
+
+  /** Re-queues runs whose lease expired and ends those out of attempts or cancelled. */
+  async sweep(): Promise<void> {
+    const { requeued, toEnd } = await this.queue.sweep(this.clock());
+    for (const run of requeued) {
+      const mine = this.active.get(run.id);
+      // Our own trainer stalled past its lease: it no longer owns the run.
+      if (mine) this.forget(mine);
       this.log("re-queued an interrupted run", { runId: run.id, attempt: run.attempt });
     }
-    for (const run of await runsInState(db, "running")) {
-      await this.endRun(run, "error", `interrupted ${run.attempt} times; not trying again`);
+    for (const run of toEnd) {
+      const mine = this.active.get(run.id);
+      if (mine) this.forget(mine);
+      if (run.cancelRequested) {
+        await this.endRun(run, "cancelled", "the run was cancelled");
+      } else {
+        await this.endRun(run, "error", `interrupted ${run.attempt} times; not trying again`);
+      }
     }
-    for (const run of await runsInState(db, "queued")) {
-      if (run.cancelRequested) await this.endRun(run, "cancelled", "the run was cancelled before it started");
-    }
-    this.wake();
+    if (requeued.length > 0) this.wake();
   }
 
   wake(): void {
@@ -111,8 +138,15 @@ export class Dispatcher implements RunControl {
 
   async cancel(runId: string): Promise<void> {
     const active = this.active.get(runId);
-    if (active) {
+    if (active?.started) {
       active.thread.postMessage({ type: "cancel" });
+      return;
+    }
+    if (active) {
+      // Still in set-up (a dataset read may block for good): stop the trainer from here.
+      this.forget(active);
+      await this.endRun(active.run, "cancelled", "the run was cancelled during set-up");
+      this.wake();
       return;
     }
     const run = await getRun(this.options.db, runId);
@@ -123,8 +157,8 @@ export class Dispatcher implements RunControl {
 
   /** Resolves when nothing is training and nothing is being taken from the queue. */
   async idle(): Promise<void> {
-    while (this.pumping || this.exits.size > 0 || this.active.size > 0) {
-      await Promise.all([this.pumping, ...this.exits]);
+    while (this.pumping || this.pending.size > 0 || this.active.size > 0) {
+      await Promise.all([this.pumping, ...this.pending]);
       if (this.active.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
@@ -132,22 +166,24 @@ export class Dispatcher implements RunControl {
   /** Clean shutdown: stops the trainers and hands their runs back to the queue. */
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.sweeper) clearInterval(this.sweeper);
     await this.pumping;
     const runs = [...this.active.values()];
-    this.active.clear();
-    await Promise.all(
-      runs.map(async ({ run, thread }) => {
-        await thread.terminate();
-        await this.options.sink.drained(run.id);
-        await requeueRun(this.options.db, run.id, { now: this.clock(), refundAttempt: true });
-      }),
-    );
+    await Promise.all(runs.map((active) => this.endAttempt(active, "shutdown", "the server stopped")));
+    await Promise.all(this.pending);
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work
+      .catch((error: unknown) => this.log("dispatch failed", { error: String(error) }))
+      .finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
   }
 
   private async pump(): Promise<void> {
-    const { db, concurrency } = this.options;
+    const { concurrency } = this.options;
     while (!this.stopped && this.active.size < concurrency) {
-      const run = await claimNextRun(db, this.clock());
+      const run = await this.queue.claim(this.owner, this.clock());
       if (!run) return;
       await this.launch(run);
     }
@@ -161,78 +197,128 @@ export class Dispatcher implements RunControl {
     }
     const job: TrainerJob = {
       runId: run.id,
+      attempt: run.attempt,
       spec: experiment.spec,
       arm: run.label,
       seed: run.seed,
-      checkpointDir: join(this.options.dataDir, "runs", run.id, "checkpoints"),
+      checkpointDir: `${this.options.dataDir}/runs/${run.id}/checkpoints`,
+      resumeEpoch: run.checkpointEpoch,
       backend: this.options.backend ?? null,
       cacheDir: this.options.cacheDir ?? null,
       cancelled: run.cancelRequested,
     };
     let thread: TrainerThread;
     try {
-      thread = this.startTrainer(job);
+      thread = this.options.startTrainer(job);
     } catch (error) {
-      await this.endRun(run, "failed_setup", `could not start a trainer thread: ${String(error)}`);
+      await this.endRun(run, "failed_setup", `could not start a trainer: ${String(error)}`);
       return;
     }
-    const active: ActiveRun = { run, thread, keys: new ReplayKeys(), finished: false, error: null };
+    const active: ActiveRun = { run, thread, started: false, lastHeartbeat: this.clock(), error: null };
     this.active.set(run.id, active);
     this.log("run started", { runId: run.id, attempt: run.attempt });
     thread.on("message", (message: FromTrainer) => this.onMessage(active, message));
     thread.on("error", (error: Error) => {
       active.error = error.message;
     });
-    thread.on("exit", (code: number) => {
-      const exit = this.onExit(active, code).finally(() => this.exits.delete(exit));
-      this.exits.add(exit);
-    });
+    thread.on("exit", (code: number) => this.track(this.onExit(active, code)));
   }
 
   private onMessage(active: ActiveRun, message: FromTrainer): void {
     if (this.active.get(active.run.id) !== active) return;
     if (message.type === "event") {
-      const key = active.keys.next(message.event as unknown as Record<string, unknown> & { type: string });
-      void this.options.sink
-        .record(active.run.id, active.run.attempt, message.event, key)
-        .catch((error: unknown) =>
-          this.log("could not store an event", { runId: active.run.id, error: String(error) }),
-        );
-    } else {
-      active.finished = true;
+      if (message.event.type === "run.started") active.started = true;
+      this.options.sink
+        .record(active.run.id, active.run.attempt, message.event, message.replayKey)
+        .catch((error: unknown) => {
+          // Nothing is dropped: the attempt ends and the run resumes from the log's checkpoint.
+          this.log("could not store an event; the attempt ends", {
+            runId: active.run.id,
+            error: String(error),
+          });
+          this.track(
+            this.endAttempt(active, "event_write_failed", `an event could not be stored: ${String(error)}`),
+          );
+        });
+    } else if (message.type === "finished") {
       active.error = message.crashed;
       // The thread has nothing left to do; end it rather than wait for its handles to close.
       void active.thread.terminate();
+      return;
     }
+    this.heartbeat(active);
+  }
+
+  /** Extends the lease at most every quarter lease; a lost lease stops the trainer. */
+  private heartbeat(active: ActiveRun): void {
+    const now = this.clock();
+    if (now - active.lastHeartbeat < this.leaseMs / 4) return;
+    active.lastHeartbeat = now;
+    this.track(
+      this.queue.heartbeat(active.run.id, this.owner, now).then(({ held, cancelRequested }) => {
+        if (!held) {
+          this.log("lost the lease of a run; its trainer stops", { runId: active.run.id });
+          this.forget(active);
+        } else if (cancelRequested) {
+          active.thread.postMessage({ type: "cancel" });
+        }
+      }),
+    );
   }
 
   private async onExit(active: ActiveRun, code: number): Promise<void> {
-    const { run } = active;
-    if (this.active.get(run.id) !== active) return;
-    await this.options.sink.drained(run.id);
-    this.active.delete(run.id);
-    const now = await getRun(this.options.db, run.id);
-    if (now?.state === "running") {
+    if (this.active.get(active.run.id) !== active) return;
+    await this.options.sink.drained(active.run.id);
+    const now = await getRun(this.options.db, active.run.id);
+    if (now?.state === "running" && now.leaseOwner === this.owner) {
       // The trainer ended without a terminal event: a crash of this attempt.
-      const why = active.error ?? `the trainer thread exited with code ${code}`;
-      if (run.attempt < this.options.maxAttempts && !now.cancelRequested) {
-        this.log("trainer crashed; re-queued", { runId: run.id, attempt: run.attempt, error: why });
-        await requeueRun(this.options.db, run.id, { now: this.clock(), refundAttempt: false });
-      } else {
-        await this.endRun(now, "error", why);
-      }
+      await this.endAttempt(active, "crashed", active.error ?? `the trainer thread exited with code ${code}`);
+    } else {
+      this.active.delete(active.run.id);
+      this.log("run ended", { runId: active.run.id, state: now?.state });
+      await this.options.onRunFinished?.(active.run.id);
     }
-    this.log("run ended", { runId: run.id, state: (await getRun(this.options.db, run.id))?.state });
     this.wake();
   }
 
+  /** Ends an attempt its trainer did not end: back to the queue, or failed when out of attempts. */
+  private async endAttempt(active: ActiveRun, end: AttemptEnd, why: string): Promise<void> {
+    if (this.active.get(active.run.id) !== active) return;
+    this.forget(active);
+    await this.options.sink.drained(active.run.id);
+    const { run } = active;
+    const now = await getRun(this.options.db, run.id);
+    if (now?.state !== "running" || now.leaseOwner !== this.owner) return;
+    if (now.cancelRequested && end !== "shutdown") {
+      await this.endRun(now, "cancelled", "the run was cancelled");
+    } else if (end === "shutdown" || run.attempt < this.options.maxAttempts) {
+      await this.queue.requeue(run.id, this.owner, end, this.clock());
+      this.log(end === "shutdown" ? "handed a run back" : "attempt ended; re-queued", {
+        runId: run.id,
+        attempt: run.attempt,
+        end,
+        error: why,
+      });
+    } else {
+      await this.endRun(now, "error", why);
+    }
+    this.wake();
+  }
+
+  /** Stops the trainer of an attempt and ignores whatever it still sends. */
+  private forget(active: ActiveRun): void {
+    if (this.active.get(active.run.id) === active) this.active.delete(active.run.id);
+    void active.thread.terminate();
+  }
+
   /** Ends a run that has no trainer to report it, through the same sink as trainer events. */
-  private async endRun(run: RunRow, reason: string, message: string): Promise<void> {
+  private async endRun(run: RunRow, reason: FailureReason, message: string): Promise<void> {
     await this.options.sink.record(
       run.id,
       run.attempt,
-      { type: "run.failed", reason, message, epoch: null, step: null } as { type: string },
+      { type: "run.failed", reason, message, epoch: null, step: null },
       null,
     );
+    await this.options.onRunFinished?.(run.id);
   }
 }

@@ -1,8 +1,7 @@
 /**
- * In-process fan-out of stored events. A subscriber receives each event the sink stored for its
- * run (the same string instances for everyone) and decides what to do with it: an SSE stream
- * that keeps up writes it directly; one that falls behind drops what it holds and catches up
- * from the database at its own pace. Publishing never waits on a subscriber.
+ * Fan-out of stored events to live followers. The interface is what the app sees; on Node it
+ * is the in-memory hub below, on Workers a hub that polls the log (one process cannot wake
+ * another there). Publishing never waits on a subscriber.
  */
 export interface PublishedEvent {
   readonly seq: number;
@@ -15,7 +14,18 @@ export interface PublishedEvent {
 
 export type RunListener = (event: PublishedEvent) => void;
 
-export class EventHub {
+export interface EventHub {
+  /** Calls `listener` with each event stored for the run from now on; returns the unsubscribe. */
+  subscribe(runId: string, listener: RunListener): () => void;
+  publish(runId: string, event: PublishedEvent): void;
+}
+
+/**
+ * One process's hub: every subscriber receives the same string instances, and decides what to
+ * do with them (an SSE stream that falls behind drops what it holds and catches up from the
+ * database at its own pace).
+ */
+export class InMemoryEventHub implements EventHub {
   private readonly listeners = new Map<string, Set<RunListener>>();
 
   subscribe(runId: string, listener: RunListener): () => void {

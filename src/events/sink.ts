@@ -1,20 +1,37 @@
-import type { Db } from "../../db/client.ts";
+import type { Db } from "../../db/database.ts";
+import { derivedStatements } from "../../db/derived.ts";
 import { recordEvent } from "../../db/events.ts";
-import { derivedStatements } from "./derive.ts";
+import { TERMINAL_EVENT_TYPES, type TrainingEvent, TrainingEventSchema } from "../core/events.ts";
 import type { EventHub } from "./hub.ts";
 
-export const TERMINAL_EVENTS: ReadonlySet<string> = new Set(["run.completed", "run.failed"]);
-
-/** An event as the sink takes it: a trainer event or a server-side one of the same shape. */
-export type SinkEvent = { readonly type: string };
+/** The one way events enter the system (the app and the dispatcher see only this). */
+export interface EventSink {
+  readonly hub: EventHub;
+  /**
+   * Stores the event (parsed against the contract first) with its derived rows, then wakes
+   * followers. Resolves with its seq, or null when its replay key shows it is stored already;
+   * rejects when it could not be stored, and then every later event of the same attempt
+   * rejects too, so nothing after a lost event is stored.
+   */
+  record(
+    runId: string,
+    attempt: number,
+    event: TrainingEvent,
+    replayKey: string | null,
+  ): Promise<number | null>;
+  /** Resolves once every event handed in for the run so far is settled. */
+  drained(runId: string): Promise<void>;
+}
 
 /**
- * The one way events enter the system: each event is written with its derived rows in one
- * batch, then live subscribers are woken. Writes for one run are chained so they keep the
- * order the trainer emitted them in, whatever the database's latency.
+ * The sink over the database: each event is written with its derived rows in one batch. Writes
+ * for one run are chained so they keep the order the trainer emitted them in, whatever the
+ * database's latency.
  */
-export class EventSink {
-  private readonly tails = new Map<string, Promise<unknown>>();
+export class StoredEventSink implements EventSink {
+  private readonly tails = new Map<string, { attempt: number; tail: Promise<number | null> }>();
+  /** The attempt of each run whose write failed: its later events are refused. */
+  private readonly failed = new Map<string, number>();
 
   constructor(
     private readonly db: Db,
@@ -22,38 +39,64 @@ export class EventSink {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** Stores the event; returns its seq, or null when the replay key shows it is stored already. */
-  record(runId: string, attempt: number, event: SinkEvent, replayKey: string | null): Promise<number | null> {
-    const previous = this.tails.get(runId) ?? Promise.resolve();
-    const next = previous.then(() => this.write(runId, attempt, event, replayKey));
-    const tail = next.catch(() => undefined);
-    this.tails.set(runId, tail);
-    void tail.then(() => {
-      if (this.tails.get(runId) === tail) this.tails.delete(runId);
+  record(
+    runId: string,
+    attempt: number,
+    event: TrainingEvent,
+    replayKey: string | null,
+  ): Promise<number | null> {
+    const previous = this.tails.get(runId);
+    // Within an attempt a failure poisons what follows; a new attempt starts a fresh chain.
+    const after: Promise<unknown> =
+      previous === undefined
+        ? Promise.resolve()
+        : previous.attempt === attempt
+          ? previous.tail
+          : previous.tail.catch(() => undefined);
+    const tail = after.then(async () => {
+      if (this.failed.get(runId) === attempt)
+        throw new Error(`an earlier event of attempt ${attempt} was not stored`);
+      try {
+        return await this.write(runId, attempt, event, replayKey);
+      } catch (error) {
+        this.failed.set(runId, attempt);
+        throw error;
+      }
     });
-    return next;
+    const entry = { attempt, tail };
+    this.tails.set(runId, entry);
+    const forget = () => {
+      if (this.tails.get(runId) === entry) this.tails.delete(runId);
+    };
+    void tail.then(forget, forget);
+    return tail;
   }
 
-  /** Resolves once every event handed in for the run so far is written. */
   async drained(runId: string): Promise<void> {
-    await this.tails.get(runId);
+    await this.tails.get(runId)?.tail.catch(() => undefined);
   }
 
   private async write(
     runId: string,
     attempt: number,
-    event: SinkEvent,
+    input: TrainingEvent,
     replayKey: string | null,
   ): Promise<number | null> {
+    const event = TrainingEventSchema.parse(input);
     const now = this.clock();
     const payload = JSON.stringify(event);
     const seq = await recordEvent(
       this.db,
       { runId, attempt, replayKey, type: event.type, payload, createdAt: now },
-      derivedStatements(this.db, runId, event as Readonly<Record<string, unknown>>, now),
+      derivedStatements(this.db, runId, event, now),
     );
     if (seq !== null) {
-      this.hub.publish(runId, { seq, type: event.type, payload, terminal: TERMINAL_EVENTS.has(event.type) });
+      this.hub.publish(runId, {
+        seq,
+        type: event.type,
+        payload,
+        terminal: TERMINAL_EVENT_TYPES.has(event.type),
+      });
     }
     return seq;
   }

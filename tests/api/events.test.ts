@@ -3,11 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { afterEach, describe, expect, it } from "vitest";
-import { claimNextRun } from "../../db/runs.ts";
 import { loadSettings } from "../../src/env.ts";
 import { startServer } from "../../src/node.ts";
-import { epochCompleted, type FakeEvent, runCompleted, runStarted } from "./fixtures.ts";
-import { type TestApp, testApp, tinySpec } from "./helpers.ts";
+import { epochCompleted, type FakeEvent, runCompleted, runStarted } from "../../support/fixtures.ts";
+import { claimForTest, type TestApp, testApp, tinySpec } from "./helpers.ts";
 
 let t: TestApp;
 let closeApp: (() => void) | null = null;
@@ -21,7 +20,7 @@ async function runningRun(options: { heartbeatMs?: number } = {}) {
   closeApp = t.close;
   const response = await t.post("/v1/experiments", tinySpec());
   expect(response.status).toBe(201);
-  const run = await claimNextRun(t.db, Date.now());
+  const run = await claimForTest(t.db);
   if (!run) throw new Error("no run");
   const record = (event: FakeEvent) => t.sink.record(run.id, run.attempt, event, null);
   return { id: run.id, record };
@@ -87,7 +86,7 @@ describe("GET /v1/runs/{id}/events", () => {
     await record(runStarted());
     const stream = follow((await t.app.request(`/v1/runs/${id}/events`)).body as ReadableStream);
     await stream.until((m) => m.length === 1);
-    expect(t.sink.hub.subscribers(id)).toBe(1);
+    expect(t.hub.subscribers(id)).toBe(1);
     await record(epochCompleted(0));
     await stream.until((m) => m.length === 2);
     expect(stream.messages[1]).toMatchObject({ id: "2", event: "epoch.completed" });
@@ -95,7 +94,7 @@ describe("GET /v1/runs/{id}/events", () => {
     expect(await stream.until((m) => m.at(-1)?.event === "end")).toBe(true);
     expect(stream.messages.map((m) => m.id ?? m.event)).toEqual(["1", "2", "3", "end"]);
     expect(await stream.until(() => false)).toBe(false);
-    expect(t.sink.hub.subscribers(id)).toBe(0);
+    expect(t.hub.subscribers(id)).toBe(0);
   });
 
   it("catches a client that fell behind up from the database, every event once", async () => {
@@ -119,7 +118,7 @@ describe("GET /v1/runs/{id}/events", () => {
     expect(stream.messages).toHaveLength(1);
     await stream.cancel();
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(t.sink.hub.subscribers(id)).toBe(0);
+    expect(t.hub.subscribers(id)).toBe(0);
   });
 });
 
@@ -148,10 +147,10 @@ describe("over a real socket", () => {
         controllers.map((c) => fetch(`${server.url}/v1/runs/${runId}/events`, { signal: c.signal })),
       );
       for (const response of streams) await response.body?.getReader().read();
-      expect(server.sink.hub.subscribers(runId)).toBe(5);
+      expect(server.hub.subscribers(runId)).toBe(5);
       for (const c of controllers) c.abort();
       await new Promise((resolve) => setTimeout(resolve, 200));
-      expect(server.sink.hub.subscribers(runId)).toBe(0);
+      expect(server.hub.subscribers(runId)).toBe(0);
     } finally {
       await server.close();
     }

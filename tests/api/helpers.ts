@@ -1,13 +1,15 @@
 import { count } from "drizzle-orm";
 import { expect } from "vitest";
-import { type Db, openDatabase } from "../../db/client.ts";
+import type { Db } from "../../db/database.ts";
+import { claimRun } from "../../db/queue.ts";
 import * as schema from "../../db/schema.ts";
+import { openDatabase } from "../../db/sqlite.ts";
 import { createApp } from "../../src/app.ts";
 import { Dispatcher } from "../../src/dispatch/dispatcher.ts";
-import { EventHub } from "../../src/events/hub.ts";
-import { EventSink } from "../../src/events/sink.ts";
+import { InMemoryEventHub } from "../../src/events/hub.ts";
+import { StoredEventSink } from "../../src/events/sink.ts";
 
-export { tinySpec } from "./fixtures.ts";
+export { tinySpec } from "../../support/fixtures.ts";
 
 /**
  * An app over a fresh in-memory database. The dispatcher is real but takes no runs
@@ -18,10 +20,15 @@ export function testApp(options: { heartbeatMs?: number } = {}) {
   const db = database.db;
   let now = Date.parse("2026-01-01T00:00:00Z");
   const clock = () => now;
-  const sink = new EventSink(db, new EventHub(), clock);
+  const hub = new InMemoryEventHub();
+  const sink = new StoredEventSink(db, hub, clock);
+  const removedArtifacts: string[] = [];
   const dispatcher = new Dispatcher({
     db,
     sink,
+    startTrainer: () => {
+      throw new Error("API tests train nothing (concurrency 0)");
+    },
     concurrency: 0,
     maxAttempts: 3,
     dataDir: "/nonexistent",
@@ -32,6 +39,11 @@ export function testApp(options: { heartbeatMs?: number } = {}) {
       db,
       events: sink,
       dispatcher,
+      artifacts: {
+        remove: async (runId) => {
+          removedArtifacts.push(runId);
+        },
+      },
       clock,
       sseHeartbeatMs: options.heartbeatMs ?? 15_000,
       idempotencyTtlMs: 3_600_000,
@@ -41,7 +53,9 @@ export function testApp(options: { heartbeatMs?: number } = {}) {
     app,
     db,
     sink,
+    hub,
     dispatcher,
+    removedArtifacts,
     close: database.close,
     advance: (ms: number) => {
       now += ms;
@@ -57,6 +71,11 @@ export function testApp(options: { heartbeatMs?: number } = {}) {
 }
 
 export type TestApp = ReturnType<typeof testApp>;
+
+/** Takes the next queued run as a trainer would (leased to "test"). */
+export async function claimForTest(db: Db) {
+  return claimRun(db, { owner: "test", now: Date.now(), leaseMs: 60_000 });
+}
 
 /** Row counts of every table: "nothing was written" is all of them unchanged. */
 export async function tableCounts(db: Db): Promise<Record<string, number>> {

@@ -1,8 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { claimNextRun } from "../../db/runs.ts";
 import type { ArmReport } from "../../routes/experiments/table.ts";
 import type { Run } from "../../routes/runs/schema.ts";
-import { ReplayKeys } from "../../src/events/replay-key.ts";
+import { ReplayKeys } from "../../src/worker/replay-key.ts";
 import {
   checkpointSaved,
   epochCompleted,
@@ -13,8 +12,16 @@ import {
   searchStarted,
   stageGrown,
   stageStarted,
-} from "./fixtures.ts";
-import { expectProblem, read, type TestApp, tableCounts, testApp, tinySpec } from "./helpers.ts";
+} from "../../support/fixtures.ts";
+import {
+  claimForTest,
+  expectProblem,
+  read,
+  type TestApp,
+  tableCounts,
+  testApp,
+  tinySpec,
+} from "./helpers.ts";
 
 type Stage = { growth: { to?: unknown } | null } & Record<string, unknown>;
 type Candidate = { index: number; depth: number; selected: boolean } & Record<string, unknown>;
@@ -34,7 +41,7 @@ async function submit(body: unknown = tinySpec()) {
 
 /** Claims the next queued run and feeds it events as one trainer attempt would. */
 async function train(events: readonly FakeEvent[]) {
-  const run = await claimNextRun(t.db, Date.now());
+  const run = await claimForTest(t.db);
   if (!run) throw new Error("no queued run");
   const keys = new ReplayKeys();
   for (const event of events) await t.sink.record(run.id, run.attempt, event, keys.next(event));

@@ -1,12 +1,13 @@
 import { asc, eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type OpenDatabase, openDatabase } from "../../db/client.ts";
 import { recordEvent } from "../../db/events.ts";
 import { createExperiment } from "../../db/experiments.ts";
 import { claimKey, getKey } from "../../db/idempotency.ts";
-import { claimNextRun, getRun, requestCancel, requeueRun } from "../../db/runs.ts";
+import { claimRun, extendLease, releaseRun, requeueExpired } from "../../db/queue.ts";
+import { getRun, requestCancel } from "../../db/runs.ts";
 import { runEvents } from "../../db/schema.ts";
-import { queuedRunRow } from "../api/fixtures.ts";
+import { type OpenDatabase, openDatabase } from "../../db/sqlite.ts";
+import { queuedRunRow } from "../../support/fixtures.ts";
 
 let database: OpenDatabase;
 beforeEach(async () => {
@@ -61,25 +62,56 @@ describe("the run_events log", () => {
   });
 });
 
+const claim = (now: number, owner = "a") => claimRun(database.db, { owner, now, leaseMs: 10 });
+
 describe("run state changes are conditional updates", () => {
-  it("claims queued runs oldest first, once each, counting attempts", async () => {
-    const first = await claimNextRun(database.db, 5);
-    const second = await claimNextRun(database.db, 5);
-    expect([first?.id, first?.state, first?.attempt, first?.startedAt]).toEqual(["run_a", "running", 1, 5]);
-    expect(second?.id).toBe("run_b");
-    expect(await claimNextRun(database.db, 5)).toBeUndefined();
+  it("claims queued runs oldest first, once each, counting attempts and leasing them", async () => {
+    const first = await claim(5);
+    const second = await claim(5, "b");
+    expect(first).toMatchObject({ id: "run_a", state: "running", attempt: 1, startedAt: 5 });
+    expect(first).toMatchObject({ leaseOwner: "a", leaseExpiresAt: 15 });
+    expect(second).toMatchObject({ id: "run_b", leaseOwner: "b" });
+    expect(await claim(5)).toBeUndefined();
   });
 
   it("skips a queued run flagged for cancellation", async () => {
     await requestCancel(database.db, "run_a", 3);
-    expect((await claimNextRun(database.db, 5))?.id).toBe("run_b");
+    expect((await claim(5))?.id).toBe("run_b");
   });
 
-  it("re-queues only a running run, refunding the attempt on request", async () => {
-    expect(await requeueRun(database.db, "run_a", { now: 4, refundAttempt: true })).toBe(false);
-    await claimNextRun(database.db, 5);
-    expect(await requeueRun(database.db, "run_a", { now: 6, refundAttempt: true })).toBe(true);
-    expect(await getRun(database.db, "run_a")).toMatchObject({ state: "queued", attempt: 0 });
+  it("re-queues only a running run its owner holds, refunding the attempt on request", async () => {
+    const release = (owner: string, now: number) =>
+      releaseRun(database.db, { runId: "run_a", owner, now, refundAttempt: true });
+    expect(await release("a", 4)).toBe(false);
+    await claim(5);
+    expect(await release("b", 6)).toBe(false);
+    expect(await release("a", 6)).toBe(true);
+    expect(await getRun(database.db, "run_a")).toMatchObject({
+      state: "queued",
+      attempt: 0,
+      leaseOwner: null,
+    });
+  });
+
+  it("extends a lease only for its owner, and re-queues a run once its lease expired", async () => {
+    await claim(0);
+    const extend = (owner: string, now: number) =>
+      extendLease(database.db, { runId: "run_a", owner, now, leaseMs: 10 });
+    expect(await extend("b", 5)).toEqual({ held: false, cancelRequested: false });
+    expect(await extend("a", 5)).toEqual({ held: true, cancelRequested: false });
+    // Expires at 15: nothing to sweep at 15, re-queued at 16.
+    expect((await requeueExpired(database.db, { now: 15, maxAttempts: 3 })).requeued).toEqual([]);
+    const swept = await requeueExpired(database.db, { now: 16, maxAttempts: 3 });
+    expect(swept.requeued.map((r) => r.id)).toEqual(["run_a"]);
+    expect(await extend("a", 17)).toEqual({ held: false, cancelRequested: false });
+    expect(await getRun(database.db, "run_a")).toMatchObject({ state: "queued", attempt: 1 });
+  });
+
+  it("hands an expired run that is out of attempts to the caller to end", async () => {
+    await claim(0);
+    const swept = await requeueExpired(database.db, { now: 100, maxAttempts: 1 });
+    expect(swept.requeued).toEqual([]);
+    expect(swept.toEnd.map((r) => r.id)).toEqual(["run_a"]);
   });
 });
 

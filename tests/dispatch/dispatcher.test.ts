@@ -1,98 +1,21 @@
-import { EventEmitter } from "node:events";
 import { mkdtemp, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { asc, eq } from "drizzle-orm";
-import { afterEach, describe, expect, it } from "vitest";
-import { type Db, openDatabase } from "../../db/client.ts";
-import { createExperiment } from "../../db/experiments.ts";
+import { describe, expect, it } from "vitest";
 import { getRun, requestCancel } from "../../db/runs.ts";
-import { experiments, runEvents } from "../../db/schema.ts";
+import { experiments } from "../../db/schema.ts";
 import { parseSpec } from "../../src/core/spec.ts";
 import { Dispatcher } from "../../src/dispatch/dispatcher.ts";
-import type { FromTrainer, ToTrainer, TrainerJob, TrainerThread } from "../../src/dispatch/protocol.ts";
-import { EventHub } from "../../src/events/hub.ts";
-import { EventSink } from "../../src/events/sink.ts";
+import { startTrainerThread } from "../../src/worker/start.ts";
 import {
   checkpointSaved,
   epochCompleted,
-  type FakeEvent,
-  queuedRunRow,
   runCompleted,
   runFailed,
   runStarted,
-} from "../api/fixtures.ts";
-import { tinySpec } from "../api/helpers.ts";
-
-/** A trainer thread the test drives by hand. */
-class FakeThread extends EventEmitter implements TrainerThread {
-  readonly received: ToTrainer[] = [];
-  constructor(readonly job: TrainerJob) {
-    super();
-  }
-  postMessage(message: ToTrainer): void {
-    this.received.push(message);
-  }
-  async terminate(): Promise<number> {
-    setImmediate(() => this.emit("exit", 1));
-    return 1;
-  }
-  send(event: FakeEvent): void {
-    this.emit("message", { type: "event", event } as FromTrainer);
-  }
-  finish(crashed: string | null = null): void {
-    this.emit("message", { type: "finished", crashed } as FromTrainer);
-  }
-}
-
-const closers: (() => void)[] = [];
-afterEach(() => {
-  for (const close of closers.splice(0)) close();
-});
-
-async function setup(options: { runs?: number; maxAttempts?: number; concurrency?: number } = {}) {
-  const database = openDatabase(":memory:");
-  closers.push(database.close);
-  const db = database.db;
-  const ids = Array.from({ length: options.runs ?? 1 }, (_, i) => `run_${i}`);
-  await createExperiment(db, {
-    experiment: { id: "exp_1", name: "e", spec: parseSpec(tinySpec()), createdAt: 1 },
-    runs: ids.map((id, position) => queuedRunRow(id, position)),
-    stages: [],
-  });
-  const threads: FakeThread[] = [];
-  const sink = new EventSink(db, new EventHub());
-  const make = () =>
-    new Dispatcher({
-      db,
-      sink,
-      concurrency: options.concurrency ?? 1,
-      maxAttempts: options.maxAttempts ?? 3,
-      dataDir: "/tmp/autoprog-test",
-      startTrainer: (job) => {
-        const thread = new FakeThread(job);
-        threads.push(thread);
-        return thread;
-      },
-    });
-  return { db, sink, threads, make };
-}
-
-const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
-
-async function eventLog(db: Db, runId: string) {
-  const rows = await db
-    .select({
-      seq: runEvents.seq,
-      type: runEvents.type,
-      attempt: runEvents.attempt,
-      payload: runEvents.payload,
-    })
-    .from(runEvents)
-    .where(eq(runEvents.runId, runId))
-    .orderBy(asc(runEvents.seq));
-  return rows.map((r) => ({ ...r, payload: JSON.parse(r.payload) as Record<string, unknown> }));
-}
+  tinySpec,
+} from "../../support/fixtures.ts";
+import { eventLog, LEASE_MS, settle, setup } from "./harness.ts";
 
 describe("Dispatcher", () => {
   it("trains queued runs one at a time and stores their events", async () => {
@@ -142,14 +65,15 @@ describe("Dispatcher", () => {
   });
 
   it("stores each event once when a resumed attempt replays what the interrupted one stored", async () => {
-    const { db, threads, make } = await setup();
+    const { db, threads, make, advance } = await setup();
     const first = make();
     await first.start();
     await settle();
     for (const e of [runStarted(0), epochCompleted(0), checkpointSaved(1), epochCompleted(1)])
       threads[0]?.send(e);
     await settle();
-    // The process dies here: nothing is cleaned up, the run is left running.
+    // The process dies here: nothing is cleaned up, the run is left running until its lease expires.
+    advance(LEASE_MS + 1);
     const second = make();
     await second.start();
     await settle();
@@ -172,11 +96,12 @@ describe("Dispatcher", () => {
   });
 
   it("on start, fails runs left running that have used up their attempts", async () => {
-    const { db, threads, make } = await setup({ maxAttempts: 1 });
+    const { db, threads, make, advance } = await setup({ maxAttempts: 1 });
     await make().start();
     await settle();
     threads[0]?.send(runStarted());
     await settle();
+    advance(LEASE_MS + 1);
     const restarted = make();
     await restarted.start();
     await restarted.idle();
@@ -207,7 +132,14 @@ describe("the real trainer thread", () => {
   it("trains a tiny MNIST run in a worker thread and the events reach the database", async () => {
     const { db, sink } = await setup();
     const dataDir = await mkdtemp(join(tmpdir(), "autoprog-dispatch-"));
-    const dispatcher = new Dispatcher({ db, sink, concurrency: 1, maxAttempts: 1, dataDir });
+    const dispatcher = new Dispatcher({
+      db,
+      sink,
+      concurrency: 1,
+      maxAttempts: 1,
+      dataDir,
+      startTrainer: startTrainerThread,
+    });
     await dispatcher.start();
     await dispatcher.idle();
     const run = await getRun(db, "run_0");
@@ -225,7 +157,14 @@ describe("the real trainer thread", () => {
       .update(experiments)
       .set({ spec: parseSpec(tinySpec({ training: { epochs: 20, warmupEpochs: 0 } })) });
     const dataDir = await mkdtemp(join(tmpdir(), "autoprog-dispatch-"));
-    const dispatcher = new Dispatcher({ db, sink, concurrency: 1, maxAttempts: 1, dataDir });
+    const dispatcher = new Dispatcher({
+      db,
+      sink,
+      concurrency: 1,
+      maxAttempts: 1,
+      dataDir,
+      startTrainer: startTrainerThread,
+    });
     const checkpointed = new Promise<void>((resolve) => {
       sink.hub.subscribe("run_0", (event) => {
         if (event.type === "checkpoint.saved") resolve();

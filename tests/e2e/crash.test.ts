@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
+import { followEvents, getJson, type ServerProcess, startServer } from "../../support/server-process.ts";
 import { tinySpec } from "../api/helpers.ts";
-import { followEvents, getJson, type ServerProcess, startServer } from "./server.ts";
 
 const servers: ServerProcess[] = [];
 afterEach(async () => {
@@ -12,6 +12,8 @@ afterEach(async () => {
 });
 
 const EPOCHS = 8;
+/** Short leases, so the restarted server takes over the killed one's run quickly. */
+const LEASE = { AUTOPROG_LEASE_SECONDS: "3" };
 
 async function submit(url: string) {
   const spec = tinySpec({
@@ -29,7 +31,7 @@ async function submit(url: string) {
 describe("a server killed while a run trains", () => {
   it("re-queues the run on restart; it resumes from its checkpoint and the log has no gap and no duplicate", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "autoprog-crash-"));
-    const first = await startServer(dataDir);
+    const first = await startServer(dataDir, LEASE);
     servers.push(first);
     const runId = await submit(first.url);
 
@@ -41,11 +43,12 @@ describe("a server killed while a run trains", () => {
     await first.kill();
     expect(seen.ended).toBe(false);
 
-    const second = await startServer(dataDir);
+    const second = await startServer(dataDir, LEASE);
     servers.push(second);
-    expect(second.logs.some((line) => line.includes("re-queued an interrupted run"))).toBe(true);
     const replay = await followEvents(`${second.url}/v1/runs/${runId}/events`);
     expect(replay.ended).toBe(true);
+    // The killed server's lease expired; the second server re-queued the run and trained it.
+    expect(second.logs.some((line) => line.includes("re-queued an interrupted run"))).toBe(true);
 
     const run = await getJson<{ state: string; attempt: number; epochsCompleted: number; lastSeq: number }>(
       `${second.url}/v1/runs/${runId}`,

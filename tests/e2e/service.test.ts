@@ -2,8 +2,8 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { followEvents, getJson, type ServerProcess, startServer } from "../../support/server-process.ts";
 import { tinySpec } from "../api/helpers.ts";
-import { followEvents, getJson, type ServerProcess, startServer } from "./server.ts";
 
 let server: ServerProcess;
 beforeAll(async () => {

@@ -1,17 +1,25 @@
 import { sql } from "drizzle-orm";
-import type { Db } from "../../db/client.ts";
-import { searchCandidates } from "../../db/schema.ts";
+import type { ArchitectureReport } from "../src/core/events.ts";
+import type { Db } from "./database.ts";
+import { searchCandidates } from "./schema.ts";
+
+/** A candidate as the two search events list it: the architecture, scored or not yet. */
+export type CandidateReport = ArchitectureReport & {
+  readonly loss?: number;
+  readonly cost?: number;
+  readonly score?: number;
+  readonly chosen?: boolean;
+};
 
 /**
  * A stage's search candidates, by index. `stage.search.started` lists the architectures and
- * `stage.search.completed` the same list scored; the later values win. Fields the table does not
- * name stay in `payload`.
+ * `stage.search.completed` the same list scored; the later values win.
  */
 export function upsertCandidates(
   db: Db,
   runId: string,
   stage: number,
-  candidates: readonly Readonly<Record<string, unknown>>[],
+  candidates: readonly CandidateReport[],
 ) {
   return db
     .insert(searchCandidates)
@@ -32,18 +40,15 @@ export function upsertCandidates(
     .returning({ idx: searchCandidates.idx });
 }
 
-const numberOr = (value: unknown) => (typeof value === "number" && Number.isFinite(value) ? value : null);
-
-/** The fields of `ScoredCandidate` (src/core/search-score.ts); an unscored one has only the architecture. */
-function columnsOf(c: Readonly<Record<string, unknown>>) {
+function columnsOf(c: CandidateReport) {
   return {
-    depth: numberOr(c.depth),
-    side: numberOr(c.side),
-    tokens: numberOr(c.tokens),
-    loss: numberOr(c.loss),
-    cost: numberOr(c.cost),
-    score: numberOr(c.score),
-    selected: typeof c.chosen === "boolean" ? c.chosen : null,
+    depth: c.depth,
+    side: c.side,
+    tokens: c.tokens,
+    loss: c.loss ?? null,
+    cost: c.cost ?? null,
+    score: c.score ?? null,
+    selected: c.chosen ?? null,
     payload: { ...c },
   };
 }

@@ -1,10 +1,12 @@
-/**
- * Synthetic trainer events for driving the sink without tensors. Shapes follow
- * src/core/events.ts; fields the service does not read are left out.
- */
-export type FakeEvent = { type: string } & Record<string, unknown>;
+import type { BackendReport, EventOfType, FailureReason, TrainingEvent } from "../src/core/events.ts";
 
-const backend = {
+/**
+ * Synthetic trainer events for driving the sink without tensors, typed by the one contract
+ * (src/core/events.ts). Shared by tests and benchmarks.
+ */
+export type FakeEvent = TrainingEvent;
+
+const backend: BackendReport = {
   name: "wasm",
   package: "@tensorflow/tfjs-backend-wasm",
   threads: 1,
@@ -12,7 +14,7 @@ const backend = {
   gpu: false,
 };
 
-export const runStarted = (startEpoch = 0, epochs = 4): FakeEvent => ({
+export const runStarted = (startEpoch = 0, epochs = 4): EventOfType<"run.started"> => ({
   type: "run.started",
   arm: "autoprog",
   seed: 0,
@@ -31,7 +33,7 @@ export const stageStarted = (
   depth: number,
   side: number,
   startEpoch = stage * 2,
-): FakeEvent => ({
+): EventOfType<"stage.started"> => ({
   type: "stage.started",
   stage,
   startEpoch,
@@ -41,7 +43,7 @@ export const stageStarted = (
   tokens: (side / 7) ** 2 + 1,
 });
 
-export const stageGrown = (stage: number): FakeEvent => ({
+export const stageGrown = (stage: number): EventOfType<"stage.grown"> => ({
   type: "stage.grown",
   stage,
   from: { depth: 1, side: 14, tokens: 5 },
@@ -60,7 +62,7 @@ const candidates = [
   { depth: 2, side: 28, tokens: 17 },
 ];
 
-export const searchStarted = (stage: number): FakeEvent => ({
+export const searchStarted = (stage: number): EventOfType<"stage.search.started"> => ({
   type: "stage.search.started",
   stage,
   startEpoch: stage * 2,
@@ -68,7 +70,7 @@ export const searchStarted = (stage: number): FakeEvent => ({
   candidates,
 });
 
-export const searchCompleted = (stage: number): FakeEvent => ({
+export const searchCompleted = (stage: number): EventOfType<"stage.search.completed"> => ({
   type: "stage.search.completed",
   stage,
   candidates: candidates.map((c, i) => ({
@@ -86,7 +88,7 @@ export const searchCompleted = (stage: number): FakeEvent => ({
   supernetEpochs: 2,
 });
 
-export const epochCompleted = (epoch: number, best = 0.5 + epoch / 10): FakeEvent => ({
+export const epochCompleted = (epoch: number, best = 0.5 + epoch / 10): EventOfType<"epoch.completed"> => ({
   type: "epoch.completed",
   epoch,
   phase: "train",
@@ -101,7 +103,7 @@ export const epochCompleted = (epoch: number, best = 0.5 + epoch / 10): FakeEven
   evaluation: { online: best - 0.01, ema: { fast: best - 0.02, slow: best }, best, bestSource: "slow" },
 });
 
-export const checkpointSaved = (epoch: number): FakeEvent => ({
+export const checkpointSaved = (epoch: number): EventOfType<"checkpoint.saved"> => ({
   type: "checkpoint.saved",
   epoch,
   step: epoch * 4,
@@ -110,7 +112,7 @@ export const checkpointSaved = (epoch: number): FakeEvent => ({
 
 export const runCompleted = (
   result: { top1?: number; trainSeconds?: number; flopsPerStepMean?: number; searchSeconds?: number } = {},
-): FakeEvent => ({
+): EventOfType<"run.completed"> => ({
   type: "run.completed",
   result: {
     arm: "autoprog",
@@ -121,6 +123,7 @@ export const runCompleted = (
     top1: result.top1 ?? 0.8,
     bestTop1: (result.top1 ?? 0.8) + 0.01,
     wallSeconds: (result.trainSeconds ?? 10) + 2,
+    cpuSeconds: (result.trainSeconds ?? 10) + 2,
     trainSeconds: result.trainSeconds ?? 10,
     flopsPerStepMean: result.flopsPerStepMean ?? 4e5,
     flopsFull: 6e5,
@@ -135,7 +138,7 @@ export const runCompleted = (
   },
 });
 
-export const runFailed = (reason: string, message = "stopped"): FakeEvent => ({
+export const runFailed = (reason: FailureReason, message = "stopped"): EventOfType<"run.failed"> => ({
   type: "run.failed",
   reason,
   message,

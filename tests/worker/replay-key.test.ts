@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ReplayKeys } from "../../src/events/replay-key.ts";
+import { ReplayKeys } from "../../src/worker/replay-key.ts";
 
 const keysOf = (events: { type: string; [k: string]: unknown }[]) => {
   const keys = new ReplayKeys();

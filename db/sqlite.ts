@@ -1,15 +1,16 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import Database, { type Statement } from "better-sqlite3";
+import Database from "better-sqlite3";
 import { type BetterSQLite3Database, drizzle } from "drizzle-orm/better-sqlite3";
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
 import * as schema from "./schema.ts";
 
-export type Db = BetterSQLite3Database<typeof schema>;
+/** The Node database: better-sqlite3 under drizzle. Nothing on the request path imports this file. */
+export type SqliteDb = BetterSQLite3Database<typeof schema>;
 
 export interface OpenDatabase {
-  readonly db: Db;
+  readonly db: SqliteDb;
   close(): void;
 }
 
@@ -24,30 +25,7 @@ export function openDatabase(file: string): OpenDatabase {
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma("busy_timeout = 5000");
-  cacheStatements(sqlite);
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: MIGRATIONS });
   return { db, close: () => sqlite.close() };
-}
-
-/**
- * drizzle asks better-sqlite3 to compile every query it runs; the service runs the same few
- * dozen SQL texts over and over, so compiled statements are kept by text (a bounded cache).
- * drizzle switches a statement to raw (array) rows when it maps columns itself, so a statement
- * handed out again starts in the default mode.
- */
-function cacheStatements(sqlite: Database.Database, limit = 500): void {
-  const prepare = sqlite.prepare.bind(sqlite);
-  const cache = new Map<string, Statement>();
-  sqlite.prepare = ((source: string) => {
-    let statement = cache.get(source);
-    if (!statement) {
-      statement = prepare(source);
-      if (cache.size >= limit) cache.clear();
-      cache.set(source, statement);
-    } else if (statement.reader) {
-      statement.raw(false);
-    }
-    return statement;
-  }) as typeof sqlite.prepare;
 }

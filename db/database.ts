@@ -1,0 +1,46 @@
+import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
+import type * as schema from "./schema.ts";
+
+/**
+ * The database every repository takes: drizzle's base SQLite type, sync (better-sqlite3 on
+ * Node) or async (D1 on Workers). Repository functions `await` every query, so both work.
+ * Only the Node entry (db/sqlite.ts) knows which driver is underneath.
+ */
+export type Db = BaseSQLiteDatabase<"sync" | "async", unknown, typeof schema>;
+
+/**
+ * A statement of a batch: a drizzle insert/update/delete with `.returning()`, so every item
+ * answers with its rows (an update's rows are how a conditional state change reports success).
+ */
+export interface BatchStatement<Row> {
+  all(): Row[] | Promise<Row[]>;
+}
+
+type BatchRows<T extends readonly BatchStatement<unknown>[]> = {
+  [K in keyof T]: T[K] extends BatchStatement<infer Row> ? Row[] : never;
+};
+
+/** D1 (and libSQL) databases run a list of statements atomically with `batch`. */
+interface BatchingDb {
+  batch(statements: readonly BatchStatement<unknown>[]): Promise<unknown[][]>;
+}
+
+const canBatch = (db: Db): db is Db & BatchingDb => typeof (db as Partial<BatchingDb>).batch === "function";
+
+/**
+ * Runs the statements atomically, in order: `db.batch` on D1, one synchronous transaction on
+ * better-sqlite3. Callers decide every statement before the batch runs (no read-then-write
+ * inside), which is what keeps the two equivalent.
+ */
+export async function batch<T extends readonly BatchStatement<unknown>[]>(
+  db: Db,
+  statements: T,
+): Promise<BatchRows<T>> {
+  if (statements.length === 0) return [] as unknown as BatchRows<T>;
+  if (canBatch(db)) return (await db.batch(statements)) as BatchRows<T>;
+  // better-sqlite3: the transaction runs synchronously (it rejects a callback that returns a
+  // promise), and every `all()` answers with its rows.
+  return (await db.transaction(
+    () => statements.map((statement) => statement.all()) as never,
+  )) as BatchRows<T>;
+}

@@ -1,0 +1,194 @@
+import { and, eq, inArray, lt, sql } from "drizzle-orm";
+import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
+import type { EpochRecord, EventOfType, StageHeader, TrainingEvent } from "../src/core/events.ts";
+import { upsertCandidates } from "./candidates.ts";
+import type { BatchStatement, Db } from "./database.ts";
+import { metrics, runs, stages } from "./schema.ts";
+
+/**
+ * The tables an event updates besides run_events, as statements of the event's batch. The
+ * event was parsed against the one contract (core/events.ts) before it got here. Every
+ * statement is idempotent, because it also runs when the event is a replay the log ignores.
+ */
+export function derivedStatements(
+  db: Db,
+  runId: string,
+  event: TrainingEvent,
+  now: number,
+): BatchStatement<unknown>[] {
+  const touchRun = (set: SQLiteUpdateSetSource<typeof runs>) =>
+    db
+      .update(runs)
+      .set({ ...set, updatedAt: now })
+      .where(eq(runs.id, runId))
+      .returning({ id: runs.id });
+  switch (event.type) {
+    case "run.started":
+      return [touchRun({ backend: event.backend, epochs: event.epochs })];
+    case "epoch.completed":
+      return epochStatements(db, runId, event, touchRun);
+    case "checkpoint.saved":
+      return [touchRun({ checkpointEpoch: sql`max(coalesce(${runs.checkpointEpoch}, 0), ${event.epoch})` })];
+    case "stage.started":
+      return [
+        db
+          .update(stages)
+          .set({ state: "completed" })
+          .where(and(eq(stages.runId, runId), lt(stages.stage, event.stage), eq(stages.state, "running")))
+          .returning({ stage: stages.stage }),
+        upsertStage(db, runId, { ...event, state: "running", startedAt: now }),
+      ];
+    case "stage.grown":
+      return [
+        db
+          .update(stages)
+          .set({ operator: event.operator, growth: event })
+          .where(and(eq(stages.runId, runId), eq(stages.stage, event.stage)))
+          .returning({ stage: stages.stage }),
+      ];
+    case "stage.search.started":
+    case "stage.search.completed":
+      return event.candidates.length === 0
+        ? []
+        : [upsertCandidates(db, runId, event.stage, event.candidates)];
+    case "run.completed":
+      return completedStatements(db, runId, event, now);
+    case "run.failed":
+      return [
+        db
+          .update(runs)
+          .set({
+            state: event.reason === "cancelled" ? "cancelled" : "failed",
+            failureReason: event.reason,
+            failureMessage: event.message,
+            finishedAt: now,
+            updatedAt: now,
+            leaseOwner: null,
+            leaseExpiresAt: null,
+          })
+          .where(and(eq(runs.id, runId), inArray(runs.state, ["queued", "running"])))
+          .returning({ id: runs.id }),
+      ];
+  }
+}
+
+function epochStatements(
+  db: Db,
+  runId: string,
+  e: EventOfType<"epoch.completed">,
+  touchRun: (set: SQLiteUpdateSetSource<typeof runs>) => BatchStatement<unknown>,
+): BatchStatement<unknown>[] {
+  const values = Object.entries(epochMetrics(e)).map(([key, value]) => ({
+    runId,
+    key,
+    value,
+    step: e.step,
+    epoch: e.epoch,
+  }));
+  return [
+    touchRun({
+      epochsCompleted: sql`max(${runs.epochsCompleted}, ${e.epoch + 1})`,
+      ...(e.evaluation
+        ? { top1: e.evaluation.best, bestTop1: sql`max(coalesce(${runs.bestTop1}, 0), ${e.evaluation.best})` }
+        : {}),
+    }),
+    ...(values.length > 0
+      ? [db.insert(metrics).values(values).onConflictDoNothing().returning({ key: metrics.key })]
+      : []),
+  ];
+}
+
+function completedStatements(
+  db: Db,
+  runId: string,
+  { result }: EventOfType<"run.completed">,
+  now: number,
+): BatchStatement<unknown>[] {
+  return [
+    db
+      .update(runs)
+      .set({
+        state: "completed",
+        result,
+        top1: result.top1,
+        bestTop1: result.bestTop1,
+        wallSeconds: result.wallSeconds,
+        trainSeconds: result.trainSeconds,
+        flopsPerImageMean: result.flopsPerStepMean,
+        flopsFull: result.flopsFull,
+        epochsCompleted: result.epochs,
+        finishedAt: now,
+        updatedAt: now,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+      })
+      .where(and(eq(runs.id, runId), eq(runs.state, "running")))
+      .returning({ id: runs.id }),
+    ...result.stages.map((s) => upsertStage(db, runId, { ...s, state: "completed" })),
+    db
+      .update(stages)
+      .set({ state: "completed" })
+      .where(and(eq(stages.runId, runId), eq(stages.state, "running")))
+      .returning({ stage: stages.stage }),
+  ];
+}
+
+function epochMetrics(e: EpochRecord): Record<string, number> {
+  const series = [
+    { key: "train.loss", value: e.trainLoss },
+    { key: "train.accuracy", value: e.trainAccuracy },
+    { key: "lr", value: e.lr },
+    { key: "images_per_second", value: e.imagesPerSecond },
+    { key: "epoch_seconds", value: e.epochSeconds },
+    { key: "flops_per_image", value: e.flopsPerImage },
+    { key: "depth", value: e.architecture.depth },
+    { key: "tokens", value: e.architecture.tokens },
+    ...(e.evaluation
+      ? [
+          { key: "test.top1", value: e.evaluation.online },
+          { key: "test.best", value: e.evaluation.best },
+          ...Object.entries(e.evaluation.ema).map(([name, value]) => ({ key: `test.ema.${name}`, value })),
+        ]
+      : []),
+  ];
+  return Object.fromEntries(series.filter((m) => Number.isFinite(m.value)).map((m) => [m.key, m.value]));
+}
+
+function upsertStage(
+  db: Db,
+  runId: string,
+  s: StageHeader & { flopsPerImage?: number; state: "running" | "completed"; startedAt?: number },
+) {
+  const row = {
+    runId,
+    stage: s.stage,
+    startEpoch: s.startEpoch,
+    epochs: s.epochs,
+    depth: s.depth,
+    side: s.side,
+    tokens: s.tokens,
+    flopsPerImage: s.flopsPerImage ?? null,
+    state: s.state,
+    startedAt: s.startedAt ?? null,
+  };
+  return db
+    .insert(stages)
+    .values(row)
+    .onConflictDoUpdate({
+      target: [stages.runId, stages.stage],
+      set: {
+        startEpoch: row.startEpoch,
+        epochs: row.epochs,
+        depth: row.depth,
+        side: row.side,
+        tokens: row.tokens,
+        // Keep the planned FLOPs while the sub-network is the planned one.
+        flopsPerImage:
+          s.flopsPerImage ??
+          sql`case when ${stages.depth} = ${row.depth} and ${stages.side} = ${row.side} then ${stages.flopsPerImage} end`,
+        state: row.state,
+        startedAt: sql`coalesce(${stages.startedAt}, ${row.startedAt})`,
+      },
+    })
+    .returning({ stage: stages.stage });
+}

@@ -1,0 +1,75 @@
+import { readdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+
+/**
+ * Housekeeping of the files the trainer writes under the data folder. Checkpoints are
+ * `epoch-NNNN.json` + `epoch-NNNN.bin` (src/train/checkpoint.ts); atomic writes go through
+ * `<file>.<pid>.<random>.tmp` (src/data/files.ts).
+ */
+const CHECKPOINT = /^epoch-(\d+)\.(json|bin)$/;
+const TEMPORARY = /\.(\d+)\.[0-9a-f]+\.tmp$/;
+
+async function entries(directory: string): Promise<string[]> {
+  try {
+    return await readdir(directory);
+  } catch {
+    return [];
+  }
+}
+
+/** Checkpoint files by the epochs they cover, oldest first. */
+async function checkpointsIn(directory: string): Promise<{ epoch: number; files: string[] }[]> {
+  const byEpoch = new Map<number, string[]>();
+  for (const name of await entries(directory)) {
+    const match = CHECKPOINT.exec(name);
+    if (match) byEpoch.set(Number(match[1]), [...(byEpoch.get(Number(match[1])) ?? []), name]);
+  }
+  return [...byEpoch.entries()].sort(([a], [b]) => a - b).map(([epoch, files]) => ({ epoch, files }));
+}
+
+/** Removes checkpoints past `epoch` (all of them when null): the log never recorded them. */
+export async function discardCheckpointsAfter(directory: string, epoch: number | null): Promise<void> {
+  for (const checkpoint of await checkpointsIn(directory)) {
+    if (epoch === null || checkpoint.epoch > epoch) {
+      for (const file of checkpoint.files) await rm(join(directory, file), { force: true });
+    }
+  }
+}
+
+/** Keeps the newest `keep` checkpoints of a finished run (0 removes them all). */
+export async function keepNewestCheckpoints(directory: string, keep: number): Promise<void> {
+  const all = await checkpointsIn(directory);
+  for (const checkpoint of all.slice(0, Math.max(0, all.length - keep))) {
+    for (const file of checkpoint.files) await rm(join(directory, file), { force: true });
+  }
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
+/**
+ * Deletes the temporaries of writes that never finished (a kill during a checkpoint write)
+ * under the runs folder. A temporary whose writer is still alive (another server on the same
+ * data folder) is left alone.
+ */
+export async function removeStaleTemporaries(runsDir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const run of await entries(runsDir)) {
+    const directory = join(runsDir, run, "checkpoints");
+    for (const name of await entries(directory)) {
+      const match = TEMPORARY.exec(name);
+      if (match && !alive(Number(match[1]))) {
+        await rm(join(directory, name), { force: true });
+        removed.push(join(directory, name));
+      }
+    }
+  }
+  return removed;
+}
