@@ -1,19 +1,10 @@
 import { z } from "@hono/zod-openapi";
 import type { CandidateRow, MetricRow, RunRow, StageRow } from "../../db/runs.ts";
 import { RUN_STATES, STAGE_STATES } from "../../db/schema.ts";
+import { BackendReportSchema } from "../../src/core/events.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const Time = z.iso.datetime();
-
-export const BackendReportSchema = z
-  .object({
-    name: z.string(),
-    package: z.string(),
-    threads: z.number().int(),
-    device: z.string(),
-    gpu: z.boolean(),
-  })
-  .openapi("BackendReport");
 
 export const RunSchema = z
   .object({
@@ -26,7 +17,8 @@ export const RunSchema = z
     attempt: z.number().int().openapi({ description: "How many times a trainer has started the run." }),
     cancelRequested: z.boolean(),
     backendRequested: z.string(),
-    backend: BackendReportSchema.nullable(),
+    // A union, not .nullable(): the shared component must stay non-null for the events that use it.
+    backend: z.union([BackendReportSchema, z.null()]),
     epochs: z.number().int(),
     epochsCompleted: z.number().int(),
     checkpointEpoch: z.number().int().nullable(),
