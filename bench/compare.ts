@@ -1,14 +1,15 @@
 /**
  * The paper's Table 3 for our runs (not a test): reads result JSONs written by
  * `autoprog train --out` and prints, per arm and seed, top-1, best top-1, wall, CPU and training
- * seconds, speedups, search and supernet seconds, and the schedule. Time speedups are against
- * the fastest `original` run given (the conservative choice when runs shared the machine with
- * other work); FLOPs speedups need no baseline.
+ * seconds, speedups, search and supernet seconds, and the schedule. Each run's speedups are
+ * against the mean of the `original` runs given, with the same arithmetic as the `/report`
+ * route (src/core/speedup.ts); FLOPs speedups are against the full model and need no baseline.
  *
  *   npx tsx bench/compare.ts data/experiments/results/*.json
  */
 import { readFile } from "node:fs/promises";
 import type { RunResult } from "../src/core/events.ts";
+import { armTimes, speedup, speedups } from "../src/core/speedup.ts";
 
 const files = process.argv.slice(2);
 if (files.length === 0) {
@@ -17,15 +18,17 @@ if (files.length === 0) {
 }
 const results = await Promise.all(files.map(async (f) => JSON.parse(await readFile(f, "utf8")) as RunResult));
 const originals = results.filter((r) => r.arm === "original");
-const fastestOriginal = [...originals].sort((a, b) => a.wallSeconds - b.wallSeconds)[0];
-const baselineFor = (_: RunResult) => fastestOriginal;
+const baseline = originals.length > 0 ? armTimes(originals) : null;
+const cpuBaseline =
+  originals.length > 0 ? armTimes(originals.map((r) => ({ ...r, wallSeconds: r.cpuSeconds }))) : null;
 const pct = (x: number) => `${(100 * x).toFixed(2)}`;
 const plus = (x: number | null) => (x === null ? "—" : `${x >= 0 ? "+" : ""}${(100 * x).toFixed(1)}%`);
 
 const rows = results
   .sort((a, b) => a.arm.localeCompare(b.arm) || a.seed - b.seed)
   .map((r) => {
-    const base = baselineFor(r);
+    const against = baseline ? speedups(baseline, armTimes([r])) : null;
+    const cpu = cpuBaseline ? speedups(cpuBaseline, armTimes([{ ...r, wallSeconds: r.cpuSeconds }])) : null;
     return {
       arm: r.arm,
       seed: r.seed,
@@ -33,11 +36,11 @@ const rows = results
       best: pct(r.bestTop1),
       wallS: r.wallSeconds.toFixed(0),
       trainS: r.trainSeconds.toFixed(0),
-      wallSpeedup: plus(base ? base.wallSeconds / r.wallSeconds - 1 : null),
+      wallSpeedup: plus(against?.wallSpeedup ?? null),
       cpuS: r.cpuSeconds.toFixed(0),
-      cpuSpeedup: plus(base ? base.cpuSeconds / r.cpuSeconds - 1 : null),
-      trainSpeedup: plus(base ? base.trainSeconds / (r.trainSeconds + (r.searchSeconds ?? 0)) - 1 : null),
-      flopsSpeedup: plus(r.flopsFull / r.flopsPerStepMean - 1),
+      cpuSpeedup: plus(cpu?.wallSpeedup ?? null),
+      trainSpeedup: plus(against?.trainSearchSpeedup ?? null),
+      flopsSpeedup: plus(speedup(r.flopsFull, r.flopsPerStepMean)),
       searchS: (r.searchSeconds ?? 0).toFixed(0),
       supernetS: (r.supernetSeconds ?? 0).toFixed(0),
       schedule: r.schedule.map((s) => `${s.depth}@${s.side}`).join(" "),

@@ -17,12 +17,19 @@ export const ArmReportSchema = z
     completed: z.number().int(),
     top1: nullableNumber.openapi({ description: "Final top-1, mean over completed seeds." }),
     bestTop1: nullableNumber,
-    wallSeconds: nullableNumber,
-    trainSeconds: nullableNumber,
-    wallClockSpeedup: nullableNumber.openapi({
+    wallSeconds: nullableNumber.openapi({
+      description: "The whole training loop, mean over completed seeds.",
+    }),
+    trainSeconds: nullableNumber.openapi({ description: "Optimizer steps only (supernet epochs included)." }),
+    trainSearchSeconds: nullableNumber.openapi({
+      description: "Optimizer steps + search passes: the paper's T (evaluation and checkpoints left out).",
+    }),
+    wallSpeedup: nullableNumber.openapi({
+      description: "Mean wall seconds: original / arm − 1; null without a completed original arm.",
+    }),
+    trainSearchSpeedup: nullableNumber.openapi({
       description:
-        "T_original / T_arm − 1, T = optimizer steps + search passes (evaluation and checkpoints left out); " +
-        "null without a completed original arm.",
+        "The paper's wall-clock figure: mean train + search seconds, original / arm − 1; null without a completed original arm.",
     }),
     flopsSpeedup: nullableNumber.openapi({ description: "Mean FLOPs per step: original / arm − 1." }),
     searchShare: nullableNumber.openapi({ description: "Share of wall seconds spent scoring candidates." }),
@@ -59,7 +66,8 @@ export const reportRoute = createRoute({
   method: "get",
   path: "/v1/experiments/{id}/report",
   tags: ["experiments"],
-  summary: "Per arm: top-1, time, wall-clock and FLOPs speedup against `original`, search share, schedule",
+  summary:
+    "Per arm: top-1, time, wall, train+search and FLOPs speedups against `original`, search share, schedule",
   request: { params: IdParamsSchema("exp") },
   responses: {
     200: { description: "The experiment's table", content: { "application/json": { schema: ReportSchema } } },

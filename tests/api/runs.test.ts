@@ -179,9 +179,18 @@ describe("GET /v1/experiments/{id}/report", () => {
     const report = await read<{ arms: ArmReport[] }>(t.app.request(`/v1/experiments/${id}/report`));
     expect(report).toMatchObject({ experimentId: id, finished: true, baseline: "original" });
     const [original, prog] = report.arms;
-    expect(original).toMatchObject({ arm: "original", top1: 0.8, wallClockSpeedup: 0, flopsSpeedup: 0 });
+    expect(original).toMatchObject({
+      arm: "original",
+      top1: 0.8,
+      wallSpeedup: 0,
+      trainSearchSpeedup: 0,
+      flopsSpeedup: 0,
+    });
     expect(prog).toMatchObject({ arm: "prog", kind: "prog", completed: 1, top1: 0.78, searchShare: 1 / 11 });
-    expect(prog?.wallClockSpeedup).toBeCloseTo(20 / 10 - 1);
+    // Train + search seconds: 20 against 9 + 1; wall seconds (fixtures add 2): 22 against 11.
+    expect(prog?.trainSearchSeconds).toBe(10);
+    expect(prog?.trainSearchSpeedup).toBeCloseTo(20 / 10 - 1);
+    expect(prog?.wallSpeedup).toBeCloseTo(22 / 11 - 1);
     expect(prog?.flopsSpeedup).toBeCloseTo(1);
     expect(prog?.schedule[0]).toEqual({ stage: 0, startEpoch: 0, depth: 1, side: 14 });
   });
