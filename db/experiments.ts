@@ -1,7 +1,7 @@
-import { desc, eq, inArray, lt } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, inArray, lt } from "drizzle-orm";
 import type { Db } from "./database.ts";
 import { type BatchStatement, batch } from "./database.ts";
-import { experiments, runs, stages } from "./schema.ts";
+import { experiments, metrics, runEvents, runs, searchCandidates, stages } from "./schema.ts";
 
 export type ExperimentRow = typeof experiments.$inferSelect;
 export type NewExperiment = typeof experiments.$inferInsert;
@@ -58,4 +58,49 @@ export async function runsOfExperiments(db: Db, experimentIds: readonly string[]
     .from(runs)
     .where(inArray(runs.experimentId, [...experimentIds]))
     .orderBy(runs.experimentId, runs.position);
+}
+
+/** How many runs of each experiment are in each state (states with none are left out). */
+export async function runCountsOfExperiments(db: Db, experimentIds: readonly string[]) {
+  if (experimentIds.length === 0) return [];
+  return db
+    .select({ experimentId: runs.experimentId, state: runs.state, count: count() })
+    .from(runs)
+    .where(inArray(runs.experimentId, [...experimentIds]))
+    .groupBy(runs.experimentId, runs.state);
+}
+
+/** One page of an experiment's runs in spec order, after the keyset position `afterPosition`. */
+export async function runsOfExperimentPage(
+  db: Db,
+  experimentId: string,
+  options: { afterPosition?: number; limit: number },
+) {
+  return db
+    .select()
+    .from(runs)
+    .where(
+      and(
+        eq(runs.experimentId, experimentId),
+        options.afterPosition !== undefined ? gt(runs.position, options.afterPosition) : undefined,
+      ),
+    )
+    .orderBy(asc(runs.position))
+    .limit(options.limit);
+}
+
+/** The statements that delete an experiment and every row of its runs, children first. */
+export function deleteExperimentStatements(db: Db, experimentId: string): BatchStatement<unknown>[] {
+  const runIds = db.select({ id: runs.id }).from(runs).where(eq(runs.experimentId, experimentId));
+  return [
+    db.delete(metrics).where(inArray(metrics.runId, runIds)).returning({ runId: metrics.runId }),
+    db
+      .delete(searchCandidates)
+      .where(inArray(searchCandidates.runId, runIds))
+      .returning({ runId: searchCandidates.runId }),
+    db.delete(stages).where(inArray(stages.runId, runIds)).returning({ runId: stages.runId }),
+    db.delete(runEvents).where(inArray(runEvents.runId, runIds)).returning({ runId: runEvents.runId }),
+    db.delete(runs).where(eq(runs.experimentId, experimentId)).returning({ id: runs.id }),
+    db.delete(experiments).where(eq(experiments.id, experimentId)).returning({ id: experiments.id }),
+  ];
 }

@@ -92,7 +92,11 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
 export async function serveUntilSignalled(settings: Settings): Promise<void> {
   const running = await startServer(settings);
   const stop = () => {
-    void running.close().then(() => process.exit(0));
+    void running.close().then(() => {
+      if (settings.log === "json")
+        console.log(JSON.stringify({ time: new Date().toISOString(), message: "stopped" }));
+      process.exit(0);
+    });
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);

@@ -5,7 +5,17 @@ import { z } from "@hono/zod-openapi";
  * decode fails validation like any other bad field.
  */
 export function encodeCursor(position: unknown): string {
-  return Buffer.from(JSON.stringify(position)).toString("base64url");
+  const bytes = new TextEncoder().encode(JSON.stringify(position));
+  // btoa/atob, not Buffer: the request path runs on runtimes without Node's globals.
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+}
+
+function decodeCursor(value: string): unknown {
+  const binary = atob(value.replace(/-/g, "+").replace(/_/g, "/"));
+  return JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
 }
 
 export function cursorParam<T extends z.ZodType>(position: T) {
@@ -14,7 +24,7 @@ export function cursorParam<T extends z.ZodType>(position: T) {
     .max(512)
     .transform((value, ctx) => {
       try {
-        const parsed = position.safeParse(JSON.parse(Buffer.from(value, "base64url").toString("utf8")));
+        const parsed = position.safeParse(decodeCursor(value));
         if (parsed.success) return parsed.data as z.output<T>;
       } catch {
         // falls through to the issue below

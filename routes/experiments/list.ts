@@ -1,9 +1,9 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { listExperiments, runsOfExperiments } from "../../db/experiments.ts";
+import { listExperiments, runCountsOfExperiments } from "../../db/experiments.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { cursorParam, encodeCursor, limitParam } from "../common/cursor.ts";
 import { problemResponses } from "../common/problem.ts";
-import { ExperimentPageSchema, toExperiment } from "./schema.ts";
+import { ExperimentPageSchema, toExperimentSummary } from "./schema.ts";
 
 const ExperimentPosition = z.object({ id: z.string() });
 
@@ -11,7 +11,9 @@ export const listExperimentsRoute = createRoute({
   method: "get",
   path: "/v1/experiments",
   tags: ["experiments"],
-  summary: "Experiments, newest first, a page at a time",
+  summary: "Experiments, newest first, a page at a time, with their run counts by state",
+  description:
+    "Runs are not inlined (an experiment may have thousands): page them with `/v1/experiments/{id}/runs`.",
   request: { query: z.object({ cursor: cursorParam(ExperimentPosition), limit: limitParam(20, 100) }) },
   responses: {
     200: { description: "One page", content: { "application/json": { schema: ExperimentPageSchema } } },
@@ -25,7 +27,7 @@ export function registerListExperiments(app: OpenAPIHono<AppEnv>) {
     const { db } = c.var.services;
     const rows = await listExperiments(db, { limit: limit + 1, ...(cursor ? { before: cursor.id } : {}) });
     const page = rows.slice(0, limit);
-    const runs = await runsOfExperiments(
+    const counts = await runCountsOfExperiments(
       db,
       page.map((e) => e.id),
     );
@@ -33,9 +35,9 @@ export function registerListExperiments(app: OpenAPIHono<AppEnv>) {
     return c.json(
       {
         items: page.map((e) =>
-          toExperiment(
+          toExperimentSummary(
             e,
-            runs.filter((r) => r.experimentId === e.id),
+            counts.filter((r) => r.experimentId === e.id),
           ),
         ),
         nextCursor: rows.length > limit && last ? encodeCursor({ id: last.id }) : null,

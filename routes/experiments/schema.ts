@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import type { ExperimentRow } from "../../db/experiments.ts";
 import type { RunRow } from "../../db/runs.ts";
+import { RUN_STATES, type RunState } from "../../db/schema.ts";
 import { ExperimentSpecSchema } from "../../src/core/spec.ts";
 import { RunSchema, toRun } from "../runs/schema.ts";
 
@@ -72,6 +73,51 @@ export const ValidationResultSchema = z
   })
   .openapi("ExperimentPlan");
 
+export const RunCountsSchema = z
+  .object({
+    total: z.number().int(),
+    ...Object.fromEntries(RUN_STATES.map((state) => [state, z.number().int()])),
+  })
+  .openapi("RunCounts", { description: "How many of the experiment's runs are in each state." });
+
+export type RunCounts = { total: number } & Record<RunState, number>;
+
+/** An experiment in a list: its runs as counts by state (page them with `/v1/experiments/{id}/runs`). */
+export const ExperimentSummarySchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    description: z.string().nullable(),
+    createdAt: z.iso.datetime(),
+    spec: z.record(z.string(), z.unknown()).openapi({ description: "The normalised spec." }),
+    runCounts: RunCountsSchema,
+  })
+  .openapi("ExperimentSummary");
+
+export function toExperimentSummary(
+  row: ExperimentRow,
+  counts: readonly { state: RunState; count: number }[],
+): z.infer<typeof ExperimentSummarySchema> {
+  const runCounts = Object.fromEntries(RUN_STATES.map((state) => [state, 0])) as RunCounts;
+  runCounts.total = 0;
+  for (const { state, count } of counts) {
+    runCounts[state] += count;
+    runCounts.total += count;
+  }
+  return ExperimentSummarySchema.parse({
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    createdAt: new Date(row.createdAt).toISOString(),
+    spec: row.spec,
+    runCounts,
+  });
+}
+
 export const ExperimentPageSchema = z
-  .object({ items: z.array(ExperimentSchema), nextCursor: z.string().nullable() })
+  .object({ items: z.array(ExperimentSummarySchema), nextCursor: z.string().nullable() })
   .openapi("ExperimentPage");
+
+export const RunPageSchema = z
+  .object({ items: z.array(RunSchema), nextCursor: z.string().nullable() })
+  .openapi("RunPage");

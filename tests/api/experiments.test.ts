@@ -1,10 +1,22 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { z } from "zod";
 import { idempotencyKeys } from "../../db/schema.ts";
-import type { Experiment } from "../../routes/experiments/schema.ts";
-import { expectProblem, read, type TestApp, tableCounts, testApp, tinySpec } from "./helpers.ts";
+import type { Experiment, ExperimentSummarySchema } from "../../routes/experiments/schema.ts";
+import type { Run } from "../../routes/runs/schema.ts";
+import { epochCompleted, runCompleted, runStarted } from "../../support/fixtures.ts";
+import {
+  claimForTest,
+  expectProblem,
+  read,
+  type TestApp,
+  tableCounts,
+  testApp,
+  tinySpec,
+} from "./helpers.ts";
 
 type StageList = { items: Record<string, unknown>[] };
-type ExperimentPage = { items: Experiment[]; nextCursor: string | null };
+type ExperimentPage = { items: z.infer<typeof ExperimentSummarySchema>[]; nextCursor: string | null };
+type RunPage = { items: Run[]; nextCursor: string | null };
 type Plan = { spec: { training: { weightDecay: number } }; arms: { arm: string; flopsSpeedup: number }[] };
 
 let t: TestApp;
@@ -210,7 +222,15 @@ describe("GET /v1/experiments", () => {
     }
     const first = await read<ExperimentPage>(t.app.request("/v1/experiments?limit=2"));
     expect(first.items.map((e) => e.name)).toEqual(["c", "b"]);
-    expect(first.items[0]?.runs).toHaveLength(1);
+    expect(first.items[0]?.runCounts).toEqual({
+      total: 1,
+      queued: 1,
+      running: 0,
+      completed: 0,
+      failed: 0,
+      cancelled: 0,
+    });
+    expect(first.items[0]).not.toHaveProperty("runs");
     const second = await read<ExperimentPage>(
       t.app.request(`/v1/experiments?limit=2&cursor=${first.nextCursor}`),
     );
@@ -228,16 +248,65 @@ describe("GET /v1/experiments", () => {
   );
 });
 
+describe("GET /v1/experiments/{id}/runs", () => {
+  it("pages the runs apart, in spec order, and the list counts them by state", async () => {
+    const created = await read<Experiment>(t.post("/v1/experiments", twoSeeds));
+    const run = await claimForTest(t.db);
+    if (!run) throw new Error("no run");
+    await t.sink.record(run.id, run.attempt, runStarted(), null);
+    const first = await read<RunPage>(t.app.request(`/v1/experiments/${created.id}/runs?limit=3`));
+    expect(first.items.map((r) => `${r.label}/${r.seed}`)).toEqual(["original/0", "original/1", "prog/0"]);
+    const second = await read<RunPage>(
+      t.app.request(`/v1/experiments/${created.id}/runs?limit=3&cursor=${first.nextCursor}`),
+    );
+    expect(second.items.map((r) => `${r.label}/${r.seed}`)).toEqual(["prog/1"]);
+    expect(second.nextCursor).toBeNull();
+    const list = await read<ExperimentPage>(t.app.request("/v1/experiments"));
+    expect(list.items[0]?.runCounts).toMatchObject({ total: 4, queued: 3, running: 1 });
+  });
+});
+
+describe("DELETE /v1/experiments/{id}", () => {
+  it("cancels its live runs, removes its rows and asks for its runs' files to go", async () => {
+    const created = await read<Experiment>(t.post("/v1/experiments", twoSeeds));
+    const running = await claimForTest(t.db);
+    if (!running) throw new Error("no run");
+    for (const event of [runStarted(), epochCompleted(0), runCompleted()])
+      await t.sink.record(running.id, running.attempt, event, null);
+    t.advance(1);
+    const kept = await read<Experiment>(t.post("/v1/experiments", tinySpec({ name: "kept" })));
+    const response = await t.app.request(`/v1/experiments/${created.id}`, { method: "DELETE" });
+    expect(response.status).toBe(204);
+    expect((await t.app.request(`/v1/experiments/${created.id}`)).status).toBe(404);
+    expect((await t.app.request(`/v1/runs/${running.id}`)).status).toBe(404);
+    expect(t.removedArtifacts.sort()).toEqual(created.runs.map((r) => r.id).sort());
+    // Only the other experiment's rows are left.
+    const left = await tableCounts(t.db);
+    expect(left).toMatchObject({
+      experiments: 1,
+      runs: kept.runs.length,
+      runEvents: 0,
+      metrics: 0,
+    });
+    await expectProblem(
+      await t.app.request(`/v1/experiments/${created.id}`, { method: "DELETE" }),
+      404,
+      "not_found",
+    );
+  });
+});
+
 describe("unknown ids", () => {
-  it.each(["/v1/experiments/exp_missing", "/v1/experiments/exp_missing/report"])(
-    "%s is a 404 problem",
-    async (path) => {
-      const response = await t.app.request(path);
-      const problem = await expectProblem(response, 404, "not_found");
-      expect(problem.detail).toBe("no experiment exp_missing");
-      expect(problem.instance).toBe(path);
-    },
-  );
+  it.each([
+    "/v1/experiments/exp_missing",
+    "/v1/experiments/exp_missing/report",
+    "/v1/experiments/exp_missing/runs",
+  ])("%s is a 404 problem", async (path) => {
+    const response = await t.app.request(path);
+    const problem = await expectProblem(response, 404, "not_found");
+    expect(problem.detail).toBe("no experiment exp_missing");
+    expect(problem.instance).toBe(path);
+  });
 
   it("an unknown route is a 404 problem too", async () => {
     await expectProblem(await t.app.request("/v2/nothing"), 404, "not_found");

@@ -30,6 +30,7 @@ describe("the service's own routes", () => {
       "/v1/experiments",
       "/v1/experiments/{id}",
       "/v1/experiments/{id}/report",
+      "/v1/experiments/{id}/runs",
       "/v1/runs/{id}",
       "/v1/runs/{id}/cancel",
       "/v1/runs/{id}/events",

@@ -182,4 +182,38 @@ describe("the real trainer thread", () => {
     const files = await readdir(join(dataDir, "runs", "run_0", "checkpoints"));
     expect(files.some((f) => f.endsWith(".json"))).toBe(true);
   });
+
+  it("cancels a real run within a step, not at the end of its epoch", async () => {
+    const { db, sink } = await setup();
+    // 64 steps per epoch: a cancel that waited for the epoch's end would let epoch 0 complete.
+    const spec = tinySpec({
+      dataset: { name: "mnist", trainLimit: 1024, testLimit: 64 },
+      training: { epochs: 3, batchSize: 16, warmupEpochs: 0, evalBatchSize: 64 },
+    });
+    await db.update(experiments).set({ spec: parseSpec(spec) });
+    const dataDir = await mkdtemp(join(tmpdir(), "autoprog-dispatch-"));
+    const dispatcher = new Dispatcher({
+      db,
+      sink,
+      concurrency: 1,
+      maxAttempts: 1,
+      dataDir,
+      startTrainer: startTrainerThread,
+    });
+    const started = new Promise<void>((resolve) => {
+      sink.hub.subscribe("run_0", (event) => {
+        if (event.type === "stage.started") resolve();
+      });
+    });
+    await dispatcher.start();
+    await started;
+    await requestCancel(db, "run_0", Date.now());
+    await dispatcher.cancel("run_0");
+    await dispatcher.idle();
+    const log = await eventLog(db, "run_0");
+    const failed = log.at(-1);
+    expect(failed).toMatchObject({ type: "run.failed", payload: { reason: "cancelled", epoch: 0 } });
+    expect(log.some((e) => e.type === "epoch.completed")).toBe(false);
+    expect(failed?.payload.step).toBeLessThan(64);
+  });
 });

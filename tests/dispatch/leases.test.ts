@@ -103,6 +103,23 @@ describe("leases", () => {
     expect(await getRun(db, "run_0")).toMatchObject({ state: "completed", attempt: 2 });
   });
 
+  it("tells the runtime when a run it trained is finished (Node prunes its checkpoints then)", async () => {
+    const { threads, make } = await setup();
+    const finished: string[] = [];
+    const dispatcher = make({
+      onRunFinished: async (runId) => {
+        finished.push(runId);
+      },
+    });
+    await dispatcher.start();
+    await settle();
+    for (const e of [runStarted(0, 1), epochCompleted(0), checkpointSaved(1), runCompleted()])
+      threads[0]?.send(e);
+    threads[0]?.finish();
+    await dispatcher.idle();
+    expect(finished).toEqual(["run_0"]);
+  });
+
   it("cancels a run still in set-up without waiting for its trainer, and takes the next run", async () => {
     const { db, threads, make } = await setup({ runs: 2 });
     const dispatcher = make();

@@ -1,0 +1,46 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { getExperiment, runsOfExperimentPage } from "../../db/experiments.ts";
+import type { AppEnv } from "../../src/services.ts";
+import { cursorParam, encodeCursor, IdParamsSchema, limitParam } from "../common/cursor.ts";
+import { notFound, problemResponses } from "../common/problem.ts";
+import { toRun } from "../runs/schema.ts";
+import { RunPageSchema } from "./schema.ts";
+
+const RunPosition = z.object({ position: z.number().int() });
+
+export const listExperimentRunsRoute = createRoute({
+  method: "get",
+  path: "/v1/experiments/{id}/runs",
+  tags: ["experiments"],
+  summary: "The experiment's runs in spec order (arms × seeds), a page at a time",
+  request: {
+    params: IdParamsSchema("exp"),
+    query: z.object({ cursor: cursorParam(RunPosition), limit: limitParam(50, 500) }),
+  },
+  responses: {
+    200: { description: "One page", content: { "application/json": { schema: RunPageSchema } } },
+    ...problemResponses(404, 422),
+  },
+});
+
+export function registerListExperimentRuns(app: OpenAPIHono<AppEnv>) {
+  app.openapi(listExperimentRunsRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const { cursor, limit } = c.req.valid("query");
+    const { db } = c.var.services;
+    if (!(await getExperiment(db, id))) throw notFound("experiment", id);
+    const rows = await runsOfExperimentPage(db, id, {
+      limit: limit + 1,
+      ...(cursor ? { afterPosition: cursor.position } : {}),
+    });
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return c.json(
+      {
+        items: page.map(toRun),
+        nextCursor: rows.length > limit && last ? encodeCursor({ position: last.position }) : null,
+      },
+      200,
+    );
+  });
+}
