@@ -9,6 +9,25 @@
 
 export type Random = () => number;
 
+/**
+ * Every purpose a run draws random numbers for, in one table. A stream's seed is the run's
+ * seed and its purpose mixed by hashing (`streamSeed`), never `seed * 1000 + purpose`, which
+ * collides for seeds 2^29 apart once it wraps to 32 bits.
+ */
+export const RANDOM_STREAMS = {
+  shuffle: 1,
+  augment: 2,
+  dropPath: 3,
+  architecture: 4,
+  searchSubset: 5,
+} as const;
+export type RandomStream = keyof typeof RANDOM_STREAMS;
+
+/** The seed of one purpose's stream within a run. */
+export function streamSeed(seed: number, purpose: RandomStream): number {
+  return mixSeed(seed, RANDOM_STREAMS[purpose]);
+}
+
 /** Mixes any number of integers into one well-distributed 32-bit seed. */
 export function mixSeed(...parts: number[]): number {
   let h = 0x9e3779b9;

@@ -5,8 +5,8 @@
  */
 
 import { join } from "node:path";
-import type { ImageDataset, Split } from "./dataset.ts";
 import { readRequiredFile } from "./files.ts";
+import type { ImageDataset, Split } from "./image-dataset.ts";
 
 const SIDE = 32;
 const CHANNELS = 3;

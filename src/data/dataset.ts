@@ -1,32 +1,14 @@
 /**
- * The one in-memory image dataset shape every loader returns, and the entry point that
- * picks a loader by name. Pixels stay as bytes (HWC, 0..255) until a batch is built, so a
- * 60k-image split costs 47 MB instead of 188 MB of floats.
+ * The entry point that picks a loader by name. The dataset shape every loader returns lives in
+ * image-dataset.ts, so the loaders do not import this file back.
  */
 
 import { loadCifar10 } from "./cifar10.ts";
 import { loadFashionMnist } from "./fashion-mnist.ts";
+import type { DatasetName, ImageDataset, Split } from "./image-dataset.ts";
 import { loadMnist } from "./mnist.ts";
 
-export type DatasetName = "mnist" | "fashion-mnist" | "cifar10";
-export type Split = "train" | "test";
-
-export interface ImageDataset {
-  readonly name: DatasetName;
-  readonly split: Split;
-  /** [count, height, width, channels], HWC, 0..255. */
-  readonly images: Uint8Array;
-  /** [count], 0..numClasses-1. */
-  readonly labels: Uint8Array;
-  readonly count: number;
-  readonly height: number;
-  readonly width: number;
-  readonly channels: number;
-  readonly numClasses: number;
-  /** Per-channel statistics of the train split on the [0, 1] scale, used for normalisation. */
-  readonly mean: readonly number[];
-  readonly std: readonly number[];
-}
+export type { DatasetName, ImageDataset, Split };
 
 export interface LoadOptions {
   /** Keep only the first `limit` images (a class-balanced-ish prefix); larger values keep all. */

@@ -14,8 +14,8 @@
 
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import type { ImageDataset, Split } from "./dataset.ts";
 import { readOptionalFile, readRequiredFile, writeFileAtomic } from "./files.ts";
+import type { ImageDataset, Split } from "./image-dataset.ts";
 
 const NUM_CLASSES = 10;
 const SIDE = 28;

@@ -6,8 +6,8 @@
 
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import type { ImageDataset, Split } from "./dataset.ts";
 import { readRequiredFile } from "./files.ts";
+import type { ImageDataset, Split } from "./image-dataset.ts";
 
 const IMAGES_MAGIC = 2051;
 const LABELS_MAGIC = 2049;

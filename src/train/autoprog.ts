@@ -1,7 +1,7 @@
 import type { ArchitectureReport, SearchRecord } from "../core/events.ts";
 import { forwardFlops, parameterCount } from "../core/flops.ts";
 import { type Architecture, growthSpaceOptions, isLargestInSpace, stageSpace } from "../core/growth-space.ts";
-import { createRandom } from "../core/random.ts";
+import { createRandom, RANDOM_STREAMS, streamSeed } from "../core/random.ts";
 import { scoreCandidates } from "../core/search-score.ts";
 import type { ArmSpec, ExperimentSpec } from "../core/spec.ts";
 import type { AugmentOptions } from "../data/augment.ts";
@@ -47,8 +47,7 @@ export interface SearchContext extends StageContext {
   readonly stepsPerEpoch: number;
 }
 
-const ARCHITECTURE = 4;
-const SEARCH_SUBSET = 5;
+const { architecture: ARCHITECTURE, searchSubset: SEARCH_SUBSET } = RANDOM_STREAMS;
 const MEASUREMENT_POINTS = [0, 0.25, 0.5, 0.75, 1] as const;
 
 export function isSearchArm(arm: ArmSpec): arm is SearchArm {
@@ -143,7 +142,7 @@ export function isScoringEpoch(state: ModelState, context: SearchContext): boole
 export function buildSearchSubset(state: ModelState, context: SearchContext): SearchSubset {
   if (context.arm.arm !== "autoprog") throw new Error("only autoprog scores candidates");
   const size = Math.min(context.arm.search.subsetSize, context.train.count);
-  const order = epochOrder(context.train.count, context.seed * 1000 + SEARCH_SUBSET, state.stage);
+  const order = epochOrder(context.train.count, streamSeed(context.seed, "searchSubset"), state.stage);
   const batch = makeBatch(context.train, order.subarray(0, size), {
     side: context.config.imageSize,
     augment: context.augment,

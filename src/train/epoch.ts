@@ -1,7 +1,7 @@
 import { forwardFlops } from "../core/flops.ts";
 import type { LrSchedule } from "../core/lr.ts";
 import { lrAt } from "../core/lr.ts";
-import { createRandom } from "../core/random.ts";
+import { createRandom, RANDOM_STREAMS, streamSeed } from "../core/random.ts";
 import type { AugmentOptions } from "../data/augment.ts";
 import { makeBatch } from "../data/batch.ts";
 import { batchSlices, epochOrder } from "../data/batches.ts";
@@ -12,9 +12,7 @@ import type { ModelState } from "./state.ts";
 import { type StepOptions, trainStep } from "./step.ts";
 
 // Purposes that separate the random streams derived from one seed.
-const SHUFFLE = 1;
-const AUGMENT = 2;
-const DROP_PATH = 3;
+const { augment: AUGMENT, dropPath: DROP_PATH } = RANDOM_STREAMS;
 
 export interface StepProgress {
   readonly epoch: number;
@@ -83,7 +81,7 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
   const epoch = state.epoch;
   const start = performance.now();
   const architecture = { depth: state.activeBlocks.filter(Boolean).length, side: state.side };
-  const slices = batchSlices(epochOrder(train.count, seed * 1000 + SHUFFLE, epoch), batchSize, true);
+  const slices = batchSlices(epochOrder(train.count, streamSeed(seed, "shuffle"), epoch), batchSize, true);
   let flopsSum = 0;
   let measureSeconds = 0;
   const measure = async (b: number) => {
