@@ -11,13 +11,26 @@ export const SpecSchema = ExperimentSpecSchema.meta({
   description: "An experiment spec; omitted fields take their defaults (see `validate_only`).",
 });
 
+/** What an experiment is, apart from its runs (inlined, or counted in lists). */
+const experimentFields = {
+  id: z.string(),
+  name: z.string(),
+  description: z.string().nullable(),
+  createdAt: z.iso.datetime(),
+  spec: z.record(z.string(), z.unknown()).openapi({ description: "The normalised spec." }),
+};
+
+const experimentFieldsOf = (row: ExperimentRow) => ({
+  id: row.id,
+  name: row.name,
+  description: row.description,
+  createdAt: new Date(row.createdAt).toISOString(),
+  spec: row.spec,
+});
+
 export const ExperimentSchema = z
   .object({
-    id: z.string(),
-    name: z.string(),
-    description: z.string().nullable(),
-    createdAt: z.iso.datetime(),
-    spec: z.record(z.string(), z.unknown()).openapi({ description: "The normalised spec." }),
+    ...experimentFields,
     /** One per arm × seed, in spec order. */
     runs: z.array(RunSchema),
   })
@@ -26,14 +39,7 @@ export const ExperimentSchema = z
 export type Experiment = z.infer<typeof ExperimentSchema>;
 
 export function toExperiment(row: ExperimentRow, runs: readonly RunRow[]): Experiment {
-  return ExperimentSchema.parse({
-    id: row.id,
-    name: row.name,
-    description: row.description,
-    createdAt: new Date(row.createdAt).toISOString(),
-    spec: row.spec,
-    runs: runs.map(toRun),
-  });
+  return ExperimentSchema.parse({ ...experimentFieldsOf(row), runs: runs.map(toRun) });
 }
 
 const ArchitecturePlanSchema = z.object({
@@ -84,14 +90,7 @@ export type RunCounts = { total: number } & Record<RunState, number>;
 
 /** An experiment in a list: its runs as counts by state (page them with `/v1/experiments/{id}/runs`). */
 export const ExperimentSummarySchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    description: z.string().nullable(),
-    createdAt: z.iso.datetime(),
-    spec: z.record(z.string(), z.unknown()).openapi({ description: "The normalised spec." }),
-    runCounts: RunCountsSchema,
-  })
+  .object({ ...experimentFields, runCounts: RunCountsSchema })
   .openapi("ExperimentSummary");
 
 export function toExperimentSummary(
@@ -104,14 +103,7 @@ export function toExperimentSummary(
     runCounts[state] += count;
     runCounts.total += count;
   }
-  return ExperimentSummarySchema.parse({
-    id: row.id,
-    name: row.name,
-    description: row.description,
-    createdAt: new Date(row.createdAt).toISOString(),
-    spec: row.spec,
-    runCounts,
-  });
+  return ExperimentSummarySchema.parse({ ...experimentFieldsOf(row), runCounts });
 }
 
 export const ExperimentPageSchema = z

@@ -95,7 +95,12 @@ export async function* followRun(
         };
       });
       wake = () => {};
-      if (!woken && !signal?.aborted) yield { kind: "heartbeat" };
+      if (!woken && !signal?.aborted) {
+        yield { kind: "heartbeat" };
+        // Quiet for a whole heartbeat: look at the log too, for events another process stored
+        // (a second server on the same database, or a runtime whose hub cannot wake us).
+        fromDatabase = true;
+      }
     }
   } finally {
     signal?.removeEventListener("abort", onAbort);

@@ -2,10 +2,12 @@ import { mkdtemp, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import type { Db } from "../../db/database.ts";
 import { getRun, requestCancel } from "../../db/runs.ts";
 import { experiments } from "../../db/schema.ts";
 import { parseSpec } from "../../src/core/spec.ts";
 import { Dispatcher } from "../../src/dispatch/dispatcher.ts";
+import type { StoredEventSink } from "../../src/events/sink.ts";
 import { startTrainerThread } from "../../src/worker/start.ts";
 import {
   checkpointSaved,
@@ -128,18 +130,24 @@ describe("Dispatcher", () => {
   });
 });
 
+/** A dispatcher that trains in real worker threads, checkpointing under a fresh folder. */
+async function realDispatcher(db: Db, sink: StoredEventSink) {
+  const dataDir = await mkdtemp(join(tmpdir(), "autoprog-dispatch-"));
+  const dispatcher = new Dispatcher({
+    db,
+    sink,
+    concurrency: 1,
+    maxAttempts: 1,
+    dataDir,
+    startTrainer: startTrainerThread,
+  });
+  return { dispatcher, dataDir };
+}
+
 describe("the real trainer thread", () => {
   it("trains a tiny MNIST run in a worker thread and the events reach the database", async () => {
     const { db, sink } = await setup();
-    const dataDir = await mkdtemp(join(tmpdir(), "autoprog-dispatch-"));
-    const dispatcher = new Dispatcher({
-      db,
-      sink,
-      concurrency: 1,
-      maxAttempts: 1,
-      dataDir,
-      startTrainer: startTrainerThread,
-    });
+    const { dispatcher } = await realDispatcher(db, sink);
     await dispatcher.start();
     await dispatcher.idle();
     const run = await getRun(db, "run_0");
@@ -156,15 +164,7 @@ describe("the real trainer thread", () => {
     await db
       .update(experiments)
       .set({ spec: parseSpec(tinySpec({ training: { epochs: 20, warmupEpochs: 0 } })) });
-    const dataDir = await mkdtemp(join(tmpdir(), "autoprog-dispatch-"));
-    const dispatcher = new Dispatcher({
-      db,
-      sink,
-      concurrency: 1,
-      maxAttempts: 1,
-      dataDir,
-      startTrainer: startTrainerThread,
-    });
+    const { dispatcher, dataDir } = await realDispatcher(db, sink);
     const checkpointed = new Promise<void>((resolve) => {
       sink.hub.subscribe("run_0", (event) => {
         if (event.type === "checkpoint.saved") resolve();
@@ -191,15 +191,7 @@ describe("the real trainer thread", () => {
       training: { epochs: 3, batchSize: 16, warmupEpochs: 0, evalBatchSize: 64 },
     });
     await db.update(experiments).set({ spec: parseSpec(spec) });
-    const dataDir = await mkdtemp(join(tmpdir(), "autoprog-dispatch-"));
-    const dispatcher = new Dispatcher({
-      db,
-      sink,
-      concurrency: 1,
-      maxAttempts: 1,
-      dataDir,
-      startTrainer: startTrainerThread,
-    });
+    const { dispatcher } = await realDispatcher(db, sink);
     const started = new Promise<void>((resolve) => {
       sink.hub.subscribe("run_0", (event) => {
         if (event.type === "stage.started") resolve();

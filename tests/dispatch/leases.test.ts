@@ -103,6 +103,25 @@ describe("leases", () => {
     expect(await getRun(db, "run_0")).toMatchObject({ state: "completed", attempt: 2 });
   });
 
+  it("a cancel asked of another server reaches the trainer with its next lease heartbeat", async () => {
+    const { db, threads, make, advance } = await setup();
+    const trainer = make();
+    const other = make({ concurrency: 0 });
+    await trainer.start();
+    await other.start();
+    await settle();
+    threads[0]?.send(runStarted());
+    await settle();
+    await requestCancel(db, "run_0", 2);
+    // The server that got the request has no trainer for the run.
+    await other.cancel("run_0");
+    expect(threads[0]?.received).toEqual([]);
+    advance(LEASE_MS / 2);
+    threads[0]?.send(epochCompleted(0));
+    await settle();
+    expect(threads[0]?.received).toEqual([{ type: "cancel" }]);
+  });
+
   it("tells the runtime when a run it trained is finished (Node prunes its checkpoints then)", async () => {
     const { threads, make } = await setup();
     const finished: string[] = [];

@@ -100,4 +100,22 @@ describe("a server killed while a run trains", () => {
     });
     db.close();
   });
+
+  it("a second server on the same data folder leaves the run the first one trains alone", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "autoprog-two-"));
+    const first = await startServer(dataDir);
+    servers.push(first);
+    const runId = await submit(first.url);
+    await followEvents(`${first.url}/v1/runs/${runId}/events`, {
+      stop: (messages) => messages.some((m) => m.event === "epoch.completed"),
+    });
+    const second = await startServer(dataDir);
+    servers.push(second);
+    const rest = await followEvents(`${first.url}/v1/runs/${runId}/events`);
+    expect(rest.ended).toBe(true);
+    const run = await getJson<{ state: string; attempt: number }>(`${second.url}/v1/runs/${runId}`);
+    expect(run).toMatchObject({ state: "completed", attempt: 1 });
+    expect(second.logs.some((line) => line.includes('"run started"') && line.includes(runId))).toBe(false);
+    expect(await second.stop()).toBe(0);
+  });
 });
