@@ -1,5 +1,5 @@
 import type { Db } from "../db/database.ts";
-import type { RunControl } from "./dispatch/dispatcher.ts";
+import type { RunControl } from "./dispatch/control.ts";
 import type { EventSink } from "./events/sink.ts";
 
 /** The files a run leaves under the data folder (checkpoints); a no-op where there are none. */

@@ -4,6 +4,7 @@ import { getRun, type RunRow } from "../../db/runs.ts";
 import type { FailureReason } from "../core/events.ts";
 import type { ExperimentSpec } from "../core/spec.ts";
 import type { EventSink } from "../events/sink.ts";
+import type { RunControl } from "./control.ts";
 import type { FromTrainer, StartTrainer, TrainerJob, TrainerThread } from "./protocol.ts";
 import { type AttemptEnd, type RunQueue, sqlRunQueue } from "./queue.ts";
 
@@ -30,14 +31,6 @@ export interface DispatcherOptions {
   /** Called once a run this dispatcher handled is terminal (Node prunes its checkpoints). */
   readonly onRunFinished?: (runId: string) => Promise<void>;
   readonly log?: (message: string, fields?: Record<string, unknown>) => void;
-}
-
-/** What routes need from the dispatcher. */
-export interface RunControl {
-  /** New runs were queued. */
-  wake(): void;
-  /** The run was flagged for cancellation: stop its trainer, or end it if it has none. */
-  cancel(runId: string): Promise<void>;
 }
 
 interface ActiveRun {

@@ -12,6 +12,7 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 const ENTRY = `
 export { createApp, openApiDocument } from "./src/app.ts";
+export { default as cloudflare } from "./src/cloudflare.ts";
 export { StoredEventSink } from "./src/events/sink.ts";
 export { InMemoryEventHub } from "./src/events/hub.ts";
 export { followRun } from "./src/events/follow.ts";

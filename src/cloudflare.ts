@@ -1,0 +1,83 @@
+import { type AnyD1Database, drizzle } from "drizzle-orm/d1";
+import { z } from "zod";
+import type { Db } from "../db/database.ts";
+import { getRun } from "../db/runs.ts";
+import * as schema from "../db/schema.ts";
+import { createApp } from "./app.ts";
+import type { RunControl } from "./dispatch/control.ts";
+import type { EventHub } from "./events/hub.ts";
+import { StoredEventSink } from "./events/sink.ts";
+import type { Services } from "./services.ts";
+
+/**
+ * The Workers entry: the same app over D1 (drizzle's D1 driver; migrations are db/migrations,
+ * applied with `wrangler d1 migrations apply`). Workers offer no GPU and no threads, so nothing
+ * trains here: runs are trained by pull workers elsewhere, which claim them from the queue.
+ * Nothing in this file may import a Node module (the neutral-bundle test bundles it).
+ */
+export interface CloudflareBindings {
+  readonly DB: AnyD1Database;
+  readonly SSE_HEARTBEAT_MS?: string;
+  readonly IDEMPOTENCY_TTL_HOURS?: string;
+}
+
+const BindingSettings = z.object({
+  // One isolate cannot wake another: SSE followers poll the log every heartbeat, so keep it short.
+  SSE_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2_000),
+  IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
+});
+
+/** No in-process fan-out on Workers: followers find new events by reading the log. */
+const pollingHub: EventHub = {
+  subscribe: () => () => {},
+  publish: () => {},
+};
+
+/** Nothing trains here: waking is the pull workers' business; a queued run is cancelled at once. */
+function queueOnlyControl(db: Db, sink: StoredEventSink): RunControl {
+  return {
+    wake() {},
+    async cancel(runId) {
+      const run = await getRun(db, runId);
+      if (run?.state !== "queued" || !run.cancelRequested) return;
+      await sink.record(
+        runId,
+        run.attempt,
+        {
+          type: "run.failed",
+          reason: "cancelled",
+          message: "the run was cancelled before it started",
+          epoch: null,
+          step: null,
+        },
+        null,
+      );
+    },
+  };
+}
+
+function servicesOf(env: CloudflareBindings): Services {
+  const settings = BindingSettings.parse(env);
+  const db: Db = drizzle(env.DB, { schema });
+  const events = new StoredEventSink(db, pollingHub);
+  return {
+    db,
+    events,
+    dispatcher: queueOnlyControl(db, events),
+    // Checkpoints live with the pull workers, not here.
+    artifacts: { remove: async () => {} },
+    clock: Date.now,
+    sseHeartbeatMs: settings.SSE_HEARTBEAT_MS,
+    idempotencyTtlMs: settings.IDEMPOTENCY_TTL_HOURS * 3_600_000,
+  };
+}
+
+const app = createApp({
+  services: (c) => servicesOf(c.env as CloudflareBindings),
+  onServerError: (error, c) =>
+    console.error(
+      JSON.stringify({ message: "request failed", requestId: c.get("requestId"), error: String(error) }),
+    ),
+});
+
+export default { fetch: app.fetch };

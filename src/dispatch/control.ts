@@ -1,0 +1,7 @@
+/** What routes need from whatever trains runs (the embedded dispatcher, or nothing on Workers). */
+export interface RunControl {
+  /** New runs were queued. */
+  wake(): void;
+  /** The run was flagged for cancellation: stop its trainer, or end it if it has none. */
+  cancel(runId: string): Promise<void>;
+}
