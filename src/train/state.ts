@@ -7,7 +7,8 @@ import { disposeWeights, initWeights, isDecayed } from "../model/params.ts";
 import { encodeTensors, takeGroup, withPrefix } from "../model/weights-io.ts";
 import { ADAMW_DEFAULTS, AdamW } from "./adamw.ts";
 import type { Checkpoint, CheckpointStore } from "./checkpoint.ts";
-import { createEma, decayForHorizon, disposeEma, type EmaCopy } from "./ema.ts";
+import { decayForHorizon, EmaCopy } from "./ema.ts";
+import { FlatLayout } from "./flat.ts";
 import type { SupernetState } from "./supernet.ts";
 
 /** Everything a run carries from step to step, and exactly what a checkpoint holds. */
@@ -71,7 +72,9 @@ export function createModelState(
     growths: 0,
     weights,
     optimizer: newOptimizer(options.weightDecay),
-    emas: options.ema.map((e) => createEma(e.name, decayForHorizon(e.horizon, options.stageSteps), weights)),
+    emas: options.ema.map(
+      (e) => new EmaCopy(e.name, decayForHorizon(e.horizon, options.stageSteps), weights),
+    ),
     epoch: 0,
     step: 0,
     history: [],
@@ -115,18 +118,17 @@ export function growState(state: ModelState, request: GrowthRequest): void {
   const online = growWeights(state.config, source, map, options);
   for (const ema of state.emas) {
     const grown = growWeights(state.config, ema.weights, map, options);
-    disposeWeights(ema.weights);
-    ema.weights.clear();
-    for (const [name, variable] of grown) ema.weights.set(name, variable);
+    ema.replace(grown);
+    disposeWeights(grown);
   }
   const { optimizer } = state;
   if (request.carryOptimizerState) {
-    for (const moments of [optimizer.firstMoments, optimizer.secondMoments]) {
-      const grown = growWeights(state.config, moments, map, { ...options, zeroResidual: [], partial: true });
-      disposeWeights(moments);
-      moments.clear();
-      for (const [name, variable] of grown) moments.set(name, variable);
-    }
+    const { first, second } = optimizer.moments();
+    const carried = { ...options, zeroResidual: [], partial: true };
+    const grownFirst = growWeights(state.config, first, map, carried);
+    const grownSecond = growWeights(state.config, second, map, carried);
+    optimizer.loadMoments(FlatLayout.of(online), grownFirst, grownSecond);
+    for (const t of [first, second, grownFirst, grownSecond]) disposeWeights(t);
   } else optimizer.reset();
   disposeWeights(state.weights);
   state.weights = online;
@@ -143,24 +145,21 @@ export function restoreModelState(
   if (JSON.stringify(meta.config) !== JSON.stringify(config))
     throw new Error("the checkpoint holds another architecture");
   const weights = restoreWeights(config, meta.depth, takeGroup(tensors, "online"));
-  const emas = Object.entries(meta.emaDecays).map(([name, decay]) => ({
-    name,
-    decay,
-    weights: restoreWeights(config, meta.depth, takeGroup(tensors, `ema/${name}`)),
-  }));
+  const emas = Object.entries(meta.emaDecays).map(([name, decay]) => {
+    const restored = restoreWeights(config, meta.depth, takeGroup(tensors, `ema/${name}`));
+    const copy = new EmaCopy(name, decay, restored);
+    disposeWeights(restored);
+    return copy;
+  });
   const optimizer = newOptimizer(weightDecay);
   optimizer.step = meta.optimizerStep;
-  // Moments exist only for weights that were updated: a partial restore.
-  for (const [store, group] of [
-    [optimizer.firstMoments, "adam.m"],
-    [optimizer.secondMoments, "adam.v"],
-  ] as const) {
-    for (const [name, variable] of restoreWeights(config, meta.depth, takeGroup(tensors, group), {
-      partial: true,
-    })) {
-      store.set(name, variable);
-    }
-  }
+  // A partial restore: weights without saved moments (never updated) start at zero.
+  const [first, second] = ["adam.m", "adam.v"].map((group) =>
+    restoreWeights(config, meta.depth, takeGroup(tensors, group), { partial: true }),
+  ) as [Map<string, tf.Variable>, Map<string, tf.Variable>];
+  optimizer.loadMoments(FlatLayout.of(weights), first, second);
+  disposeWeights(first);
+  disposeWeights(second);
   return {
     config,
     depth: meta.depth,
@@ -191,13 +190,17 @@ export async function saveModelState(
   state: ModelState,
   run: { arm: string; seed: number; specHash: string },
 ): Promise<string> {
+  const moments = state.optimizer.moments();
   const groups = new Map<string, tf.Tensor>([
     ...withPrefix("online", state.weights),
     ...state.emas.flatMap((e) => [...withPrefix(`ema/${e.name}`, e.weights)]),
-    ...withPrefix("adam.m", state.optimizer.firstMoments),
-    ...withPrefix("adam.v", state.optimizer.secondMoments),
+    ...withPrefix("adam.m", moments.first),
+    ...withPrefix("adam.v", moments.second),
   ]);
-  const { index, data } = await encodeTensors(groups);
+  const { index, data } = await encodeTensors(groups).finally(() => {
+    disposeWeights(moments.first);
+    disposeWeights(moments.second);
+  });
   return store.save(
     {
       format: "autoprog-checkpoint/1",
@@ -233,5 +236,5 @@ export async function saveModelState(
 export function disposeModelState(state: ModelState): void {
   disposeWeights(state.weights);
   state.optimizer.dispose();
-  for (const ema of state.emas) disposeEma(ema);
+  for (const ema of state.emas) ema.dispose();
 }
