@@ -56,5 +56,9 @@ function slice(args: { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; ba
 /** Replaces the wasm backend's Slice kernel (string tensors never reach our graphs). */
 export function installWasmSlice(): void {
   tf.unregisterKernel("Slice", "wasm");
-  tf.registerKernel({ kernelName: "Slice", backendName: "wasm", kernelFunc: slice as unknown as tf.KernelFunc });
+  tf.registerKernel({
+    kernelName: "Slice",
+    backendName: "wasm",
+    kernelFunc: slice as unknown as tf.KernelFunc,
+  });
 }

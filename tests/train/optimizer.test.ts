@@ -63,9 +63,9 @@ describe.each(["wasm", "cpu"] as const)("flat AdamW + EMAs on %s", (backend) => 
       );
       const clipped = referenceClip(grads, 5);
       reference.apply(referenceWeights, clipped, lr);
-      emas.forEach((ema, i) =>
-        referenceEmaUpdate(referenceEmas[i] as Map<string, tf.Variable>, referenceWeights, ema.decay),
-      );
+      for (const [i, ema] of emas.entries()) {
+        referenceEmaUpdate(referenceEmas[i] as Map<string, tf.Variable>, referenceWeights, ema.decay);
+      }
       tf.dispose([...Object.values(grads), ...Object.values(clipped)]);
     }
     expect(await worstDifference(weights, referenceWeights)).toBeLessThan(1e-6);
