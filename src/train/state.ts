@@ -1,5 +1,4 @@
 import type * as tf from "@tensorflow/tfjs";
-import type { EpochRecord, SearchRecord, StageRecord } from "../core/events.ts";
 import type { ViTConfig } from "../model/config.ts";
 import { type DepthMap, type GrowthOperator, insertedBlocks } from "../model/depth-map.ts";
 import { growWeights, restoreWeights } from "../model/growth.ts";
@@ -7,42 +6,25 @@ import { disposeWeights, initWeights, isDecayed } from "../model/params.ts";
 import { encodeTensors, takeGroup, withPrefix } from "../model/weights-io.ts";
 import { ADAMW_DEFAULTS, AdamW } from "./adamw.ts";
 import type { Checkpoint, CheckpointStore } from "./checkpoint.ts";
+import {
+  CHECKPOINT_FORMAT,
+  type CheckpointMeta,
+  type PersistedState,
+  persistedPart,
+} from "./checkpoint-meta.ts";
 import { decayForHorizon, EmaCopy } from "./ema.ts";
 import { FlatLayout } from "./flat.ts";
-import type { SupernetState } from "./supernet.ts";
+import { ViTConfigSchema } from "./meta-schemas.ts";
 
-/** Everything a run carries from step to step, and exactly what a checkpoint holds. */
-export interface ModelState {
+/**
+ * Everything a run carries from step to step, and exactly what a checkpoint holds: the persisted
+ * part as JSON meta, the tensors (weights, EMA copies, optimizer moments) as its data.
+ */
+export interface ModelState extends PersistedState {
   readonly config: ViTConfig;
-  /** Blocks the model holds (a supernet may hold more than are active). */
-  depth: number;
-  activeBlocks: boolean[];
-  /** Input side trained now. */
-  side: number;
-  /** Index of the current stage, −1 before the first. */
-  stage: number;
-  /** Growths so far (salts fresh initialisations). */
-  growths: number;
   weights: Map<string, tf.Variable>;
   readonly optimizer: AdamW;
   readonly emas: EmaCopy[];
-  /** Epochs completed. */
-  epoch: number;
-  /** Optimizer steps taken (drives the LR curve). */
-  step: number;
-  history: EpochRecord[];
-  stages: StageRecord[];
-  /** The elastic supernet while a searched stage trains it. */
-  supernet: SupernetState | null;
-  search: SearchRecord[];
-  searchSeconds: number;
-  supernetSeconds: number;
-  wallSeconds: number;
-  /** CPU seconds of this process over the same span (robust to other load on the machine). */
-  cpuSeconds: number;
-  trainSeconds: number;
-  /** Σ forward FLOPs per image over all steps, for the run's mean. */
-  flopsSum: number;
 }
 
 export interface StateOptions {
@@ -142,8 +124,7 @@ export function restoreModelState(
   weightDecay: number,
 ): ModelState {
   const { meta, tensors } = checkpoint;
-  if (JSON.stringify(meta.config) !== JSON.stringify(config))
-    throw new Error("the checkpoint holds another architecture");
+  if (!sameConfig(meta.config, config)) throw new Error("the checkpoint holds another architecture");
   const weights = restoreWeights(config, meta.depth, takeGroup(tensors, "online"));
   const emas = Object.entries(meta.emaDecays).map(([name, decay]) => {
     const restored = restoreWeights(config, meta.depth, takeGroup(tensors, `ema/${name}`));
@@ -160,29 +141,11 @@ export function restoreModelState(
   optimizer.loadMoments(FlatLayout.of(weights), first, second);
   disposeWeights(first);
   disposeWeights(second);
-  return {
-    config,
-    depth: meta.depth,
-    activeBlocks: [...meta.activeBlocks],
-    side: meta.side,
-    stage: meta.stage,
-    growths: meta.growths,
-    weights,
-    optimizer,
-    emas,
-    epoch: meta.epoch,
-    step: meta.step,
-    history: [...meta.history],
-    stages: [...meta.stages],
-    supernet: meta.supernet && { ...meta.supernet, losses: meta.supernet.losses.map((l) => [...l]) },
-    search: [...meta.search],
-    searchSeconds: meta.searchSeconds,
-    supernetSeconds: meta.supernetSeconds,
-    wallSeconds: meta.wallSeconds,
-    cpuSeconds: meta.cpuSeconds ?? 0,
-    trainSeconds: meta.trainSeconds,
-    flopsSum: meta.flopsSum,
-  };
+  return { ...persistedPart(meta), config, weights, optimizer, emas };
+}
+
+function sameConfig(a: ViTConfig, b: ViTConfig): boolean {
+  return ViTConfigSchema.keyof().options.every((key) => a[key] === b[key]);
 }
 
 export async function saveModelState(
@@ -201,36 +164,15 @@ export async function saveModelState(
     disposeWeights(moments.first);
     disposeWeights(moments.second);
   });
-  return store.save(
-    {
-      format: "autoprog-checkpoint/1",
-      arm: run.arm,
-      seed: run.seed,
-      specHash: run.specHash,
-      epoch: state.epoch,
-      step: state.step,
-      optimizerStep: state.optimizer.step,
-      config: state.config,
-      depth: state.depth,
-      activeBlocks: state.activeBlocks,
-      side: state.side,
-      stage: state.stage,
-      growths: state.growths,
-      emaDecays: Object.fromEntries(state.emas.map((e) => [e.name, e.decay])),
-      history: state.history,
-      stages: state.stages,
-      supernet: state.supernet,
-      search: state.search,
-      searchSeconds: state.searchSeconds,
-      supernetSeconds: state.supernetSeconds,
-      wallSeconds: state.wallSeconds,
-      cpuSeconds: state.cpuSeconds,
-      trainSeconds: state.trainSeconds,
-      flopsSum: state.flopsSum,
-      index,
-    },
-    data,
-  );
+  const meta: CheckpointMeta = {
+    format: CHECKPOINT_FORMAT,
+    ...run,
+    ...persistedPart(state),
+    optimizerStep: state.optimizer.step,
+    emaDecays: Object.fromEntries(state.emas.map((e) => [e.name, e.decay])),
+    index,
+  };
+  return store.save(meta, data);
 }
 
 export function disposeModelState(state: ModelState): void {

@@ -35,9 +35,7 @@ describe.each(["wasm", "cpu"] as const)("flat AdamW + EMAs on %s", (backend) => 
     const optimizer = new AdamW(options);
     const reference = new ReferenceAdamW(options);
     const emas = [new EmaCopy("fast", 0.9, weights), new EmaCopy("slow", 0.99, weights)];
-    const referenceEmas = emas.map(
-      (e) => new Map([...weights].map(([name, w]) => [name, copyToVariable(w)])),
-    );
+    const referenceEmas = emas.map(() => new Map([...weights].map(([name, w]) => [name, copyToVariable(w)])));
     const random = createRandom(11);
     for (let step = 0; step < STEPS; step++) {
       // Every third step trains only block 0 (and the stem/head), as a sampled supernet does.
