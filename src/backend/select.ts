@@ -1,28 +1,72 @@
+import { existsSync } from "node:fs";
 import os from "node:os";
+import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
+import { installWasmSlice } from "./wasm-slice.ts";
 
 /**
  * Start-up choice of the tfjs backend. Native TensorFlow (tfjs-node-gpu, tfjs-node) is loaded
  * with a dynamic import only when installed — their install downloads libtensorflow, so they
- * are never a dependency of ours; the GPU image installs them. Then wasm, then pure-JS cpu.
+ * are never a dependency of ours; the GPU image installs them. Then WebGPU through Dawn (the
+ * `webgpu` package: a prebuilt addon that reaches the GPU driver through Vulkan), then wasm,
+ * then pure-JS cpu.
  */
-export type BackendName = "tensorflow" | "wasm" | "cpu";
-export const BACKEND_NAMES: readonly BackendName[] = ["tensorflow", "wasm", "cpu"];
+export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
+export const BACKEND_NAMES: readonly BackendName[] = ["tensorflow", "webgpu", "wasm", "cpu"];
 export type BackendPreference = BackendName | "auto";
+
+/** The WebGPU adapter a webgpu backend runs on. */
+export interface AdapterReport {
+  readonly vendor: string;
+  readonly architecture: string;
+  readonly device: string;
+  readonly description: string;
+  readonly driver?: string;
+  /** A fallback or software (CPU) adapter: never counts as a GPU. */
+  readonly isFallback: boolean;
+}
 
 export interface BackendInfo {
   readonly name: BackendName;
   /** The npm package that provides it. */
   readonly package: string;
   readonly threads: number;
-  /** Human-readable device, e.g. "GPU (CUDA)" or the CPU model. */
+  /** Human-readable device, e.g. "GPU (CUDA)", "NVIDIA H200 (Vulkan, driver 580.95.05)" or the CPU model. */
   readonly device: string;
   readonly gpu: boolean;
   readonly simd?: boolean;
+  readonly adapter?: AdapterReport;
 }
 
 export class BackendSetupError extends Error {
   override readonly name = "BackendSetupError";
+}
+
+/** The parts of WebGPU's GPUAdapterInfo we read; Dawn builds may add or lack fields. */
+export interface AdapterInfoLike {
+  readonly vendor?: string;
+  readonly architecture?: string;
+  readonly device?: string;
+  readonly description?: string;
+  readonly driver?: string;
+  readonly isFallbackAdapter?: boolean;
+  /** Dawn-native's adapter type ("discrete GPU", "integrated GPU", "CPU", …) where exposed. */
+  readonly adapterType?: string;
+}
+
+export interface AdapterLike {
+  readonly info?: AdapterInfoLike;
+  /** Older spec: the flag lived on the adapter. */
+  readonly isFallbackAdapter?: boolean;
+  /** Older Dawn/Chrome, before `adapter.info`. */
+  requestAdapterInfo?(): Promise<AdapterInfoLike>;
+}
+
+/** `navigator.gpu`, structurally: all this module touches. */
+export interface GpuLike {
+  requestAdapter(options?: {
+    powerPreference?: "high-performance" | "low-power";
+  }): Promise<AdapterLike | null>;
 }
 
 const NATIVE_PACKAGES = [
@@ -30,7 +74,11 @@ const NATIVE_PACKAGES = [
   { package: "@tensorflow/tfjs-node", gpu: false },
 ] as const;
 
+const GPU_ROUTES =
+  "install @tensorflow/tfjs-node-gpu with CUDA, or run the webgpu backend (Dawn) on a machine with a Vulkan GPU driver";
+
 let active: BackendInfo | null = null;
+let skipped: string[] = [];
 
 export interface BackendRequest {
   readonly preference?: BackendPreference;
@@ -46,39 +94,58 @@ export function preferenceFromEnv(env: NodeJS.ProcessEnv = process.env): Backend
   throw new BackendSetupError(`AUTOPROG_BACKEND=${value} is not one of auto, ${BACKEND_NAMES.join(", ")}`);
 }
 
+/** Why each backend tried before the chosen one was passed over ("webgpu: no adapter (…)"), last selection. */
+export function skippedBackends(): readonly string[] {
+  return skipped;
+}
+
 /** Selects (once per process) and reports the backend. Throws BackendSetupError when a demand cannot be met. */
 export async function initBackend(request: BackendRequest = {}): Promise<BackendInfo> {
   // An explicit choice wins; "auto" (the spec default) still honours AUTOPROG_BACKEND.
   const preference =
     request.preference && request.preference !== "auto" ? request.preference : preferenceFromEnv();
   if (active && (preference === "auto" || preference === active.name)) return check(active, request);
-  const candidates: BackendName[] = preference === "auto" ? [...BACKEND_NAMES] : [preference];
+  // Under auto, a GPU demand tries only the backends that can be one.
+  const candidates: BackendName[] =
+    preference === "auto"
+      ? BACKEND_NAMES.filter((name) => !request.requireGpu || name === "tensorflow" || name === "webgpu")
+      : [preference];
   const failures: string[] = [];
+  let chosen: BackendInfo | null = null;
   for (const name of candidates) {
     try {
-      const info = await load(name);
-      if (info) {
-        active = info;
-        return check(info, request);
+      chosen = await load(name, request);
+      if (chosen && request.requireGpu && !chosen.gpu && candidates.length > 1) {
+        failures.push(`${name}: ${chosen.device} is not a GPU`);
+        chosen = null;
+        continue;
       }
+      if (chosen) break;
       failures.push(`${name}: not installed`);
     } catch (error) {
       failures.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
-  throw new BackendSetupError(`no usable tfjs backend (${failures.join("; ")})`);
+  skipped = failures;
+  if (!chosen) {
+    const routes = request.requireGpu ? `; for a GPU, ${GPU_ROUTES}` : "";
+    throw new BackendSetupError(`no usable tfjs backend (${failures.join("; ")})${routes}`);
+  }
+  active = chosen;
+  return check(chosen, request);
 }
 
 function check(info: BackendInfo, request: BackendRequest): BackendInfo {
   if (request.requireGpu && !info.gpu) {
     throw new BackendSetupError(
-      `the spec requires a GPU but the backend is ${info.name} on ${info.device}; install @tensorflow/tfjs-node-gpu with CUDA`,
+      `the spec requires a GPU but the backend is ${info.name} on ${info.device}; ${GPU_ROUTES}` +
+        (skipped.length > 0 ? ` (skipped: ${skipped.join("; ")})` : ""),
     );
   }
   return info;
 }
 
-async function load(name: BackendName): Promise<BackendInfo | null> {
+async function load(name: BackendName, request: BackendRequest): Promise<BackendInfo | null> {
   const cpuModel = os.cpus()[0]?.model?.trim() ?? "unknown CPU";
   if (name === "tensorflow") {
     for (const native of NATIVE_PACKAGES) {
@@ -95,8 +162,10 @@ async function load(name: BackendName): Promise<BackendInfo | null> {
     }
     return null;
   }
+  if (name === "webgpu") return loadWebgpu(request);
   if (name === "wasm") {
     await import("@tensorflow/tfjs-backend-wasm");
+    installWasmSlice();
     if (!(await tf.setBackend("wasm"))) return null;
     await tf.ready();
     const simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
@@ -106,6 +175,131 @@ async function load(name: BackendName): Promise<BackendInfo | null> {
   if (!(await tf.setBackend("cpu"))) return null;
   await tf.ready();
   return { name, package: "@tensorflow/tfjs", threads: 1, device: cpuModel, gpu: false };
+}
+
+/**
+ * WebGPU: `navigator.gpu` when the runtime (or a test) provides one, else Dawn from the `webgpu`
+ * package. We ask for the adapter ourselves first so that "no adapter" is a clean skip with a
+ * reason, and a fallback adapter fails `requireGpu` before any backend is registered.
+ * tfjs' webgpu flags stay at their defaults: WEBGPU_CPU_FORWARD=false and a larger
+ * WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE measured no gain on H100/H200 (docs/tfjs-notes.md).
+ */
+async function loadWebgpu(request: BackendRequest): Promise<BackendInfo | null> {
+  const existing = navigatorGpu();
+  let gpu: GpuLike;
+  let dawnGlobals: object | null = null;
+  if (existing) gpu = existing;
+  else {
+    // The import fails when the `webgpu` package (or its prebuilt dawn.node for this platform) is absent.
+    let dawn: typeof import("webgpu");
+    try {
+      dawn = await import("webgpu");
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") return null;
+      throw error;
+    }
+    gpu = dawn.create(dawnFlags()) as unknown as GpuLike;
+    dawnGlobals = dawn.globals;
+  }
+  const found = await requestGpuAdapter(gpu);
+  if (!found) throw new Error(`no adapter (${noAdapterReason(existing !== null)})`);
+  const label = existing ? "WebGPU" : dawnBackendLabel();
+  const info = webgpuBackendInfo(found, label, existing ? "navigator.gpu" : "webgpu (Dawn)");
+  if (request.requireGpu && !info.gpu) throw new Error(`${info.device} is not a GPU`);
+  if (dawnGlobals) exposeDawn(gpu, dawnGlobals);
+  // Registers the backend at import time, and only if navigator.gpu exists by then.
+  await import("@tensorflow/tfjs-backend-webgpu");
+  if (!(await tf.setBackend("webgpu"))) throw new Error(`tfjs could not start on ${info.device}`);
+  await tf.ready();
+  return info;
+}
+
+/** Asks for the high-performance adapter and describes it; null when there is none. */
+export async function requestGpuAdapter(gpu: GpuLike): Promise<AdapterReport | null> {
+  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) return null;
+  const info = adapter.info ?? (adapter.requestAdapterInfo ? await adapter.requestAdapterInfo() : {});
+  return describeAdapter(adapter, info);
+}
+
+const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|basic render driver/i;
+
+/** Adapter info in our shape; `isFallback` also covers software rasterisers that Dawn does not flag. */
+export function describeAdapter(adapter: AdapterLike, info: AdapterInfoLike): AdapterReport {
+  const text = (s: string | undefined) => s?.trim() ?? "";
+  const description = text(info.description);
+  const flagged = info.isFallbackAdapter === true || adapter.isFallbackAdapter === true;
+  const software =
+    /^cpu$/i.test(text(info.adapterType)) || SOFTWARE_ADAPTER.test(`${info.device} ${description}`);
+  // Dawn on Vulkan: description is the driver's "NVIDIA: 580.95.05"; take the version from it.
+  const driver = text(info.driver) || /\d+(?:\.\d+)+/.exec(description)?.[0];
+  return {
+    vendor: text(info.vendor),
+    architecture: text(info.architecture),
+    device: text(info.device),
+    description,
+    ...(driver ? { driver } : {}),
+    isFallback: flagged || software,
+  };
+}
+
+/** The backend report for an adapter: a GPU only when the adapter is hardware. */
+export function webgpuBackendInfo(adapter: AdapterReport, api: string, pkg: string): BackendInfo {
+  const name = adapter.device || adapter.description || adapter.vendor || "unknown adapter";
+  const details = [
+    api,
+    adapter.driver ? `driver ${adapter.driver}` : "",
+    adapter.isFallback ? "fallback" : "",
+  ];
+  return {
+    name: "webgpu",
+    package: `@tensorflow/tfjs-backend-webgpu + ${pkg}`,
+    // Host-side dispatch is single-threaded JavaScript.
+    threads: 1,
+    device: `${name} (${details.filter(Boolean).join(", ")})`,
+    gpu: !adapter.isFallback,
+    adapter,
+  };
+}
+
+function navigatorGpu(): GpuLike | null {
+  const nav = (globalThis as { navigator?: { gpu?: GpuLike } }).navigator;
+  return nav?.gpu ?? null;
+}
+
+/** Dawn's own flags, e.g. AUTOPROG_DAWN_FLAGS="backend=vulkan enable-dawn-features=allow_unsafe_apis". */
+function dawnFlags(): string[] {
+  return (process.env.AUTOPROG_DAWN_FLAGS ?? "").split(/\s+/).filter(Boolean);
+}
+
+function dawnBackendLabel(): string {
+  const forced = /^backend=(\w+)/.exec(dawnFlags().find((f) => f.startsWith("backend=")) ?? "")?.[1];
+  if (forced) return forced;
+  return process.platform === "darwin" ? "Metal" : process.platform === "win32" ? "D3D12" : "Vulkan";
+}
+
+/** What tfjs-backend-webgpu expects of a browser: GPU* constants and `navigator.gpu`. Never clobbers. */
+function exposeDawn(gpu: GpuLike, dawnGlobals: object): void {
+  const scope = globalThis as Record<string, unknown>;
+  for (const [key, value] of Object.entries(dawnGlobals)) if (scope[key] === undefined) scope[key] = value;
+  const nav = scope.navigator as { gpu?: GpuLike } | undefined;
+  if (nav === undefined) scope.navigator = { gpu };
+  else if (nav.gpu === undefined) Object.defineProperty(nav, "gpu", { value: gpu, configurable: true });
+}
+
+/** Dawn prints the loader's error to stderr; this names the likely cause in the skip reason. */
+function noAdapterReason(fromNavigator: boolean): string {
+  if (fromNavigator) return "navigator.gpu.requestAdapter() returned null";
+  if (process.platform !== "linux") return "Dawn found no adapter";
+  const dirs = (process.env.LD_LIBRARY_PATH ?? "").split(":").filter(Boolean);
+  dirs.push("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/lib");
+  if (!dirs.some((dir) => existsSync(join(dir, "libvulkan.so.1"))))
+    return "Dawn found no Vulkan loader libvulkan.so.1: install libvulkan1 and a GPU driver with a Vulkan ICD";
+  const icd = process.env.VK_DRIVER_FILES ?? process.env.VK_ICD_FILENAMES;
+  return icd
+    ? `Dawn found no usable Vulkan device with VK_DRIVER_FILES=${icd}`
+    : "Dawn found no usable Vulkan device; set VK_DRIVER_FILES to the driver's ICD (e.g. nvidia_icd.json)";
 }
 
 /** Dynamic import of a package that may not be installed; other load errors propagate. */

@@ -12,7 +12,7 @@ export { ArmSchema, armLabel, GROWTH_OPERATORS, type GrowthOperatorName } from "
 
 export const DATASET_NAMES = ["mnist", "fashion-mnist", "cifar10"] as const;
 export const VARIANT_NAMES = ["micro", "tiny", "small"] as const;
-export const BACKEND_PREFERENCES = ["auto", "tensorflow", "wasm", "cpu"] as const;
+export const BACKEND_PREFERENCES = ["auto", "tensorflow", "webgpu", "wasm", "cpu"] as const;
 
 const positiveInt = z.number().int().positive();
 const probability = z.number().min(0).max(1);

@@ -1,5 +1,4 @@
 import type * as tf from "@tensorflow/tfjs";
-import type { ViTConfig } from "./config.ts";
 
 /**
  * Named tensors ⇄ one little-endian float32 buffer plus a JSON index. Used by model files and
@@ -69,12 +68,4 @@ export function withPrefix(prefix: string, tensors: ReadonlyMap<string, tf.Tenso
   const named = new Map<string, tf.Tensor>();
   for (const [name, tensor] of tensors) named.set(`${prefix}/${name}`, tensor);
   return named;
-}
-
-/** A saved model: its architecture, how many blocks it holds, and its weights. */
-export interface ModelFileMeta {
-  readonly format: "autoprog-vit/1";
-  readonly config: ViTConfig;
-  readonly depth: number;
-  readonly index: TensorRecord[];
 }

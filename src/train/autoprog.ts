@@ -1,5 +1,4 @@
-import type { ArchitectureReport, SearchRecord } from "../core/events.ts";
-import { forwardFlops, parameterCount } from "../core/flops.ts";
+import type { SearchRecord } from "../core/events.ts";
 import { type Architecture, growthSpaceOptions, isLargestInSpace, stageSpace } from "../core/growth-space.ts";
 import { createRandom, RANDOM_STREAMS, streamSeed } from "../core/random.ts";
 import { scoreCandidates } from "../core/search-score.ts";
@@ -18,7 +17,16 @@ import {
   disposeSearchSubset,
   type SearchSubset,
 } from "./search.ts";
-import { activeDepth, architectureReport, enterStage, type StageContext } from "./stages.ts";
+import {
+  architectureReport,
+  growthReport,
+  stageGrownEvent,
+  stageHeader,
+  stageRecord,
+  stageSpan,
+  stageStartedEvent,
+} from "./stage-record.ts";
+import { activeDepth, enterStage, type StageContext } from "./stages.ts";
 import { growState, type ModelState } from "./state.ts";
 import {
   candidateMask,
@@ -65,9 +73,6 @@ export function initialSearchArchitecture(context: SearchContext): Architecture 
   return { depth: Math.max(...space.map((a) => a.depth)), side: Math.max(...space.map((a) => a.side)) };
 }
 
-const report = (context: SearchContext, a: Architecture): ArchitectureReport =>
-  architectureReport(context.config, a.depth, a.side);
-
 /**
  * Opens stage k of a search arm. Returns false when there is nothing to search (the current
  * sub-network is already the largest of Ω_k): the stage then simply continues with it.
@@ -79,11 +84,8 @@ export function beginSearchStage(state: ModelState, k: number, context: SearchCo
     enterStage(state, k, context, current);
     return false;
   }
-  const scheduled = context.stages[k];
-  if (!scheduled) throw new Error(`no stage ${k}`);
-  const stageEnd = context.stages[k + 1]?.startEpoch ?? context.epochs;
-  const supernetEpochs =
-    context.arm.arm === "supernet" ? stageEnd - scheduled.startEpoch : context.arm.supernetEpochs;
+  const span = stageSpan(context, k);
+  const supernetEpochs = context.arm.arm === "supernet" ? span.epochs : context.arm.supernetEpochs;
   const deepest = Math.max(...space.map((a) => a.depth));
   const base = k === 0 ? Math.min(...space.map((a) => a.depth)) : state.depth;
   if (k > 0) {
@@ -96,29 +98,21 @@ export function beginSearchStage(state: ModelState, k: number, context: SearchCo
     });
   }
   const supernet = createSupernet(k, space, base, {
-    start: scheduled.startEpoch,
-    end: scheduled.startEpoch + supernetEpochs,
+    start: span.startEpoch,
+    end: span.startEpoch + supernetEpochs,
   });
   const largest = largestCandidate(supernet);
   state.supernet = supernet;
   state.side = largest.side;
   state.activeBlocks = candidateMask(supernet, largest.depth);
   state.stage = k;
-  context.emit({
-    type: "stage.started",
-    stage: k,
-    startEpoch: scheduled.startEpoch,
-    epochs: stageEnd - scheduled.startEpoch,
-    depth: largest.depth,
-    side: largest.side,
-    tokens: tokenCount(context.config, largest.side),
-  });
+  context.emit(stageStartedEvent(stageHeader(context.config, span, largest)));
   context.emit({
     type: "stage.search.started",
     stage: k,
-    startEpoch: scheduled.startEpoch,
+    startEpoch: span.startEpoch,
     supernetEpochs,
-    candidates: space.map((a) => report(context, a)),
+    candidates: space.map((a) => architectureReport(context.config, a)),
   });
   return true;
 }
@@ -255,29 +249,14 @@ function recycle(
   });
   state.side = winner.side;
   state.supernet = null;
-  const stageEnd = context.stages[supernet.stage + 1]?.startEpoch ?? context.epochs;
-  const growth = {
-    from: report(context, before),
-    to: report(context, winner),
+  const growth = growthReport(context.config, {
+    from: before,
+    to: winner,
     operator: "autoprog",
-    parametersBefore: parameterCount(context.config, before.depth),
-    parametersAfter: parameterCount(context.config, winner.depth),
-    flopsBefore: forwardFlops(context.config, before.depth, before.side),
-    flopsAfter: forwardFlops(context.config, winner.depth, winner.side),
     secondsSoFar: state.wallSeconds,
-  };
-  state.stages.push({
-    stage: supernet.stage,
-    startEpoch: supernet.startEpoch,
-    epochs: stageEnd - supernet.startEpoch,
-    depth: winner.depth,
-    side: winner.side,
-    tokens: tokenCount(context.config, winner.side),
-    flopsPerImage: forwardFlops(context.config, winner.depth, winner.side),
-    parameters: parameterCount(context.config, winner.depth),
-    growth,
   });
-  context.emit({ type: "stage.grown", stage: supernet.stage, ...growth });
+  state.stages.push(stageRecord(context.config, stageSpan(context, supernet.stage), winner, growth));
+  context.emit(stageGrownEvent(supernet.stage, growth));
 }
 
 /** The supernet arm ends as the full model (the largest candidate of Ω_0). */
@@ -288,17 +267,8 @@ export function finishSupernetArm(state: ModelState, context: SearchContext): vo
   state.activeBlocks = candidateMask(supernet, largest.depth);
   state.side = largest.side;
   state.supernet = null;
-  state.stages.push({
-    stage: 0,
-    startEpoch: supernet.startEpoch,
-    epochs: supernet.endEpoch - supernet.startEpoch,
-    depth: largest.depth,
-    side: largest.side,
-    tokens: tokenCount(context.config, largest.side),
-    flopsPerImage: forwardFlops(context.config, largest.depth, largest.side),
-    parameters: parameterCount(context.config, largest.depth),
-    growth: null,
-  });
+  // The supernet arm has one stage, trained as a supernet from start to end.
+  state.stages.push(stageRecord(context.config, stageSpan(context, supernet.stage), largest, null));
 }
 
 export { disposeSearchSubset };

@@ -1,48 +1,17 @@
 import { createHash } from "node:crypto";
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { EpochRecord, SearchRecord, StageRecord } from "../core/events.ts";
 import { readOptionalFile, readRequiredFile, writeFileAtomic } from "../data/files.ts";
-import type { ViTConfig } from "../model/config.ts";
-import { decodeTensors, type HostTensor, type TensorRecord } from "../model/weights-io.ts";
-import type { SupernetState } from "./supernet.ts";
+import { decodeTensors, type HostTensor } from "../model/weights-io.ts";
+import { type CheckpointMeta, parseCheckpointMeta } from "./checkpoint-meta.ts";
+
+export type { CheckpointMeta };
 
 /**
- * A checkpoint = weights + EMA copies + optimizer moments + JSON meta. Written at the end of
- * every epoch; a run resumed from it replays the remaining epochs exactly (all randomness
- * derives from seed, epoch and step).
+ * A checkpoint = weights + EMA copies + optimizer moments + JSON meta (checkpoint-meta.ts).
+ * Written at the end of every epoch; a run resumed from it replays the remaining epochs exactly
+ * (all randomness derives from seed, epoch and step).
  */
-export interface CheckpointMeta {
-  readonly format: "autoprog-checkpoint/1";
-  readonly arm: string;
-  readonly seed: number;
-  /** Hash of the normalised spec: resuming under another spec is refused. */
-  readonly specHash: string;
-  /** Epochs completed. */
-  readonly epoch: number;
-  readonly step: number;
-  readonly optimizerStep: number;
-  readonly config: ViTConfig;
-  /** Blocks the model holds, which are active, the side it trains at, and the stage. */
-  readonly depth: number;
-  readonly activeBlocks: readonly boolean[];
-  readonly side: number;
-  readonly stage: number;
-  readonly growths: number;
-  readonly stages: readonly StageRecord[];
-  readonly supernet: SupernetState | null;
-  readonly search: readonly SearchRecord[];
-  readonly searchSeconds: number;
-  readonly supernetSeconds: number;
-  readonly emaDecays: Readonly<Record<string, number>>;
-  readonly history: readonly EpochRecord[];
-  readonly wallSeconds: number;
-  readonly cpuSeconds: number;
-  readonly trainSeconds: number;
-  readonly flopsSum: number;
-  readonly index: TensorRecord[];
-}
-
 export interface Checkpoint {
   readonly meta: CheckpointMeta;
   /** Names are grouped: `online/…`, `ema/<name>/…`, `adam.m/…`, `adam.v/…`. */
@@ -52,6 +21,7 @@ export interface Checkpoint {
 export interface CheckpointStore {
   /** Persists the checkpoint; returns where it went. */
   save(meta: CheckpointMeta, data: Uint8Array): Promise<string>;
+  /** The newest checkpoint, its meta read through parseCheckpointMeta; null when there is none. */
   loadLatest(): Promise<Checkpoint | null>;
 }
 
@@ -79,10 +49,10 @@ export class DirectoryCheckpointStore implements CheckpointStore {
     const metas = await this.metaFiles();
     const latest = metas.at(-1);
     if (!latest) return null;
-    const metaText = await readOptionalFile(join(this.directory, latest));
+    const metaPath = join(this.directory, latest);
+    const metaText = await readOptionalFile(metaPath);
     if (!metaText) return null;
-    const meta = JSON.parse(metaText.toString("utf8")) as CheckpointMeta;
-    if (meta.format !== "autoprog-checkpoint/1") throw new Error(`unknown checkpoint format ${meta.format}`);
+    const meta = parseCheckpointMeta(metaText.toString("utf8"), metaPath);
     const data = await readRequiredFile(
       join(this.directory, latest.replace(/\.json$/, ".bin")),
       "checkpoint data",

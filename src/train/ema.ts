@@ -1,16 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { copyToVariable } from "../model/params.ts";
-
-/**
- * Exponential moving averages of the weights (the momentum network):
- * θm ← m·θm + (1−m)·θ after every optimizer step. Each copy is a plain name → variable map,
- * usable wherever the online weights are (forward, growth, checkpoints).
- */
-export interface EmaCopy {
-  readonly name: string;
-  decay: number;
-  readonly weights: Map<string, tf.Variable>;
-}
+import { FlatLayout } from "./flat.ts";
 
 /** Decay m for a horizon 1/(1−m) given as a fraction of one stage's steps. */
 export function decayForHorizon(horizonFraction: number, stageSteps: number): number {
@@ -18,24 +7,65 @@ export function decayForHorizon(horizonFraction: number, stageSteps: number): nu
   return 1 - 1 / horizonSteps;
 }
 
-export function createEma(name: string, decay: number, source: ReadonlyMap<string, tf.Tensor>): EmaCopy {
-  const weights = new Map<string, tf.Variable>();
-  for (const [key, tensor] of source) weights.set(key, copyToVariable(tensor, false));
-  return { name, decay, weights };
-}
+/**
+ * An exponential moving average of the weights (the momentum network):
+ * θm ← m·θm + (1−m)·θ after every optimizer step. The average lives in one flat buffer, so an
+ * update is three kernels for the whole model; the named per-weight tensors that forward passes,
+ * growth and checkpoints read are cut out of it only when asked for, and cached until the next
+ * update.
+ */
+export class EmaCopy {
+  private layout: FlatLayout;
+  private flat: tf.Tensor1D;
+  private views: Map<string, tf.Tensor> | null = null;
 
-export function updateEma(copy: EmaCopy, source: ReadonlyMap<string, tf.Tensor>): void {
-  const m = copy.decay;
-  tf.tidy(() => {
-    for (const [key, average] of copy.weights) {
-      const current = source.get(key);
-      if (!current) throw new Error(`EMA ${copy.name}: the online model has no weight ${key}`);
-      average.assign(tf.add(tf.mul(average, m), tf.mul(current, 1 - m)));
+  constructor(
+    readonly name: string,
+    public decay: number,
+    source: ReadonlyMap<string, tf.Tensor>,
+  ) {
+    this.layout = FlatLayout.of(source);
+    this.flat = this.layout.flatten(source);
+  }
+
+  /** The averaged weights by name (valid until the next update or replacement). */
+  get weights(): ReadonlyMap<string, tf.Tensor> {
+    if (!this.views) {
+      this.views = this.layout.unflatten(this.flat);
+      for (const view of this.views.values()) tf.keep(view); // may be first read inside a caller's tidy
     }
-  });
-}
+    return this.views;
+  }
 
-export function disposeEma(copy: EmaCopy): void {
-  for (const t of copy.weights.values()) t.dispose();
-  copy.weights.clear();
+  /** One averaging step from the online model's flat parameters in the same layout. */
+  update(source: tf.Tensor1D, layout: FlatLayout): void {
+    if (layout.key !== this.layout.key) {
+      throw new Error(`EMA ${this.name}: the online model's weights are laid out differently`);
+    }
+    const m = this.decay;
+    const next = tf.tidy(() => tf.add(tf.mul(this.flat, m), tf.mul(source, 1 - m))) as tf.Tensor1D;
+    this.setFlat(next);
+  }
+
+  /** Takes over a new weight set (grown or restored); the given tensors stay the caller's. */
+  replace(weights: ReadonlyMap<string, tf.Tensor>): void {
+    this.layout = FlatLayout.of(weights);
+    this.setFlat(this.layout.flatten(weights));
+  }
+
+  dispose(): void {
+    this.dropViews();
+    this.flat.dispose();
+  }
+
+  private setFlat(next: tf.Tensor1D): void {
+    this.dropViews();
+    this.flat.dispose();
+    this.flat = next;
+  }
+
+  private dropViews(): void {
+    if (this.views) tf.dispose([...this.views.values()]);
+    this.views = null;
+  }
 }

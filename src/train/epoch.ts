@@ -9,7 +9,7 @@ import type { ImageDataset } from "../data/dataset.ts";
 import type { GradientPool } from "./parallel/pool.ts";
 import { parallelTrainStep } from "./parallel/step.ts";
 import type { ModelState } from "./state.ts";
-import { type StepOptions, trainStep } from "./step.ts";
+import { type StepOptions, type StepResult, trainStep } from "./step.ts";
 
 // Purposes that separate the random streams derived from one seed.
 const { augment: AUGMENT, dropPath: DROP_PATH } = RANDOM_STREAMS;
@@ -94,8 +94,38 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
   let correct = 0;
   let seen = 0;
   let lr = 0;
+  // One step stays in flight: step b+1 is dispatched before step b's loss is read back, so on an
+  // accelerator the host prepares and dispatches the next step while the device runs this one
+  // (wasm and cpu compute on dispatch, so nothing changes there). Data-parallel steps wait for
+  // their threads and are not overlapped.
+  let inFlight: { result: Promise<StepResult>; size: number; index: number } | null = null;
+  const finish = async () => {
+    if (!inFlight) return;
+    const { result: pending, size, index } = inFlight;
+    inFlight = null;
+    const result = await pending;
+    if (!Number.isFinite(result.loss)) {
+      throw new RunInterrupted(
+        "non_finite_loss",
+        `the loss became ${result.loss} at epoch ${epoch}, step ${index + 1} of the epoch`,
+      );
+    }
+    lossSum += result.loss * size;
+    correct += result.correct;
+    seen += size;
+    settings.onProgress?.({
+      epoch,
+      epochs: settings.epochs,
+      stepInEpoch: index + 1,
+      stepsPerEpoch: slices.length,
+      loss: lossSum / seen,
+      accuracy: correct / seen,
+      imagesPerSecond: seen / ((performance.now() - start) / 1000 - measureSeconds),
+    });
+  };
   for (let b = 0; b < slices.length; b++) {
     if (settings.signal?.aborted) throw new RunInterrupted("cancelled", "the run was cancelled");
+    if (settings.measure?.steps.has(b)) await finish(); // measure the weights after step b−1, untimed
     await measure(b);
     lr = lrAt(settings.lrSchedule, state.step);
     const sampled = settings.sample?.(b) ?? { side: state.side, activeBlocks: state.activeBlocks };
@@ -117,28 +147,15 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
           : null,
     };
     const result = settings.pool
-      ? await parallelTrainStep(state, settings.pool, batch, stepOptions)
-      : await trainStep(state, batch, stepOptions);
-    if (!Number.isFinite(result.loss)) {
-      throw new RunInterrupted(
-        "non_finite_loss",
-        `the loss became ${result.loss} at epoch ${epoch}, step ${state.step}`,
-      );
-    }
-    lossSum += result.loss * batch.size;
-    correct += result.correct;
-    seen += batch.size;
+      ? parallelTrainStep(state, settings.pool, batch, stepOptions)
+      : trainStep(state, batch, stepOptions);
+    result.catch(() => {}); // observed by finish(); this keeps an early throw from leaving it unhandled
+    if (settings.pool) await result; // its threads must finish before the next step is cut
     state.step += 1;
-    settings.onProgress?.({
-      epoch,
-      epochs: settings.epochs,
-      stepInEpoch: b + 1,
-      stepsPerEpoch: slices.length,
-      loss: lossSum / seen,
-      accuracy: correct / seen,
-      imagesPerSecond: seen / ((performance.now() - start) / 1000 - measureSeconds),
-    });
+    await finish();
+    inFlight = { result, size: batch.size, index: b };
   }
+  await finish();
   await measure(slices.length);
   return {
     loss: lossSum / Math.max(1, seen),

@@ -2,10 +2,10 @@ import * as tf from "@tensorflow/tfjs";
 import { createRandom } from "../core/random.ts";
 import { makeBatch } from "../data/batch.ts";
 import type { ImageDataset } from "../data/dataset.ts";
-import { downsample } from "../data/resize.ts";
 import type { ViTConfig } from "../model/config.ts";
 import type { WeightMap } from "../model/params.ts";
 import { forward } from "../model/vit.ts";
+import { disposeBatchTensors, toBatchTensors } from "./batch-tensors.ts";
 
 export interface EvaluationTarget {
   readonly name: string;
@@ -44,18 +44,15 @@ export async function evaluate(
     // Build at the model's side (or the larger test side) and down-sample, as in training.
     const buildSide = Math.max(config.imageSize, options.side);
     const batch = makeBatch(dataset, indices, { side: buildSide, augment: null, random: unused });
+    const tensors = toBatchTensors(batch, options.side);
     for (const target of targets) {
       const [hits, loss] = tf.tidy(() => {
-        const full = tf.tensor4d(batch.x, [size, batch.side, batch.side, batch.channels]);
-        const x = options.side === batch.side ? full : downsample(full, options.side);
-        const logits = forward(config, target.weights, x, {
+        const logits = forward(config, target.weights, tensors.x, {
           side: options.side,
           activeBlocks: options.activeBlocks,
         });
-        const labels = tf.tensor1d(batch.labels, "int32");
-        const hitCount = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "float32"));
-        const targetsTensor = tf.tensor2d(batch.targets, [size, batch.numClasses]);
-        const lossTotal = tf.neg(tf.sum(tf.mul(targetsTensor, tf.logSoftmax(logits))));
+        const hitCount = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tensors.labels), "float32"));
+        const lossTotal = tf.neg(tf.sum(tf.mul(tensors.targets, tf.logSoftmax(logits))));
         return [hitCount, lossTotal];
       });
       const [hitValue, lossValue] = await Promise.all([hits.data(), loss.data()]);
@@ -64,6 +61,7 @@ export async function evaluate(
       correct.set(target.name, (correct.get(target.name) ?? 0) + (hitValue[0] ?? 0));
       lossSum.set(target.name, (lossSum.get(target.name) ?? 0) + (lossValue[0] ?? 0));
     }
+    disposeBatchTensors(tensors);
   }
   const scores: Record<string, Score> = {};
   for (const target of targets) {

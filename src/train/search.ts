@@ -1,12 +1,18 @@
 import * as tf from "@tensorflow/tfjs";
 import { forwardFlops } from "../core/flops.ts";
 import type { Architecture } from "../core/growth-space.ts";
-import type { Batch } from "../data/batch.ts";
-import { downsample } from "../data/resize.ts";
 import type { ViTConfig } from "../model/config.ts";
 import type { WeightMap } from "../model/params.ts";
 import { forward } from "../model/vit.ts";
-import { activeWeightNames, smoothedCrossEntropy } from "./step.ts";
+import {
+  type BatchArrays,
+  type BatchTensors,
+  disposeBatchTensors,
+  sliceBatchTensors,
+  toBatchTensors,
+} from "./batch-tensors.ts";
+import { activeWeightNames } from "./gradients.ts";
+import { smoothedCrossEntropy } from "./loss.ts";
 
 /**
  * Candidate measurements for AutoProg's search: the loss of a weight set on the fixed, cached
@@ -14,22 +20,14 @@ import { activeWeightNames, smoothedCrossEntropy } from "./step.ts";
  */
 
 /** The search subset as tensors at the model's full side, built once per search. */
-export interface SearchSubset {
-  readonly x: tf.Tensor4D;
-  readonly targets: tf.Tensor2D;
-  readonly size: number;
-}
+export type SearchSubset = BatchTensors;
 
-export function createSearchSubset(batch: Batch): SearchSubset {
-  return {
-    x: tf.tensor4d(batch.x, [batch.size, batch.side, batch.side, batch.channels]),
-    targets: tf.tensor2d(batch.targets, [batch.size, batch.numClasses]),
-    size: batch.size,
-  };
+export function createSearchSubset(batch: BatchArrays): SearchSubset {
+  return toBatchTensors(batch, batch.side);
 }
 
 export function disposeSearchSubset(subset: SearchSubset): void {
-  tf.dispose([subset.x, subset.targets]);
+  disposeBatchTensors(subset);
 }
 
 /** Mean cross-entropy without label smoothing of one candidate on the subset. */
@@ -44,14 +42,12 @@ export async function candidateLoss(
   for (let start = 0; start < subset.size; start += chunk) {
     const size = Math.min(chunk, subset.size - start);
     const loss = tf.tidy(() => {
-      const full = tf.slice(subset.x, [start, 0, 0, 0], [size, -1, -1, -1]);
-      const x = candidate.side === full.shape[1] ? full : downsample(full, candidate.side);
-      const logits = forward(config, weights, x, {
+      const part = sliceBatchTensors(subset, start, size, candidate.side);
+      const logits = forward(config, weights, part.x, {
         side: candidate.side,
         activeBlocks: candidate.activeBlocks,
       });
-      const targets = tf.slice(subset.targets, [start, 0], [size, -1]);
-      return tf.mul(smoothedCrossEntropy(logits, targets, 0), size);
+      return tf.mul(smoothedCrossEntropy(logits, part.targets, 0), size);
     });
     total += (await loss.data())[0] ?? Number.NaN;
     loss.dispose();
@@ -77,20 +73,19 @@ export async function candidateStepSeconds(
   );
   const once = async () => {
     const start = performance.now();
-    const full = tf.slice(subset.x, [0, 0, 0, 0], [size, -1, -1, -1]);
-    const x = candidate.side === full.shape[1] ? full : downsample(full, candidate.side);
-    const targets = tf.slice(subset.targets, [0, 0], [size, -1]);
+    const part = sliceBatchTensors(subset, 0, size, candidate.side);
     const { value, grads } = tf.variableGrads(
       () =>
         smoothedCrossEntropy(
-          forward(config, weights, x, { side: candidate.side, activeBlocks: candidate.activeBlocks }),
-          targets as tf.Tensor2D,
+          forward(config, weights, part.x, { side: candidate.side, activeBlocks: candidate.activeBlocks }),
+          part.targets,
           0,
         ),
       variables,
     );
     await value.data(); // wait for the backend to finish
-    tf.dispose([full, x, targets, value, ...Object.values(grads)]);
+    disposeBatchTensors(part);
+    tf.dispose([value, ...Object.values(grads)]);
     return (performance.now() - start) / 1000;
   };
   await once();

@@ -3,7 +3,7 @@ import { modelConfigOf } from "../core/plan.ts";
 import type { ExperimentSpec } from "../core/spec.ts";
 import { type ImageDataset, loadDataset } from "../data/dataset.ts";
 import type { ViTConfig } from "../model/config.ts";
-import type { RunOptions } from "./run.ts";
+import type { RunOptions } from "./run-options.ts";
 
 /** What a run needs before its first step: the backend, both splits and the architecture. */
 export interface Setup {
@@ -13,7 +13,10 @@ export interface Setup {
   readonly config: ViTConfig;
 }
 
-export async function prepare(spec: ExperimentSpec, options: RunOptions): Promise<Setup> {
+export async function prepare(
+  spec: ExperimentSpec,
+  options: Pick<RunOptions, "backend" | "cacheDir">,
+): Promise<Setup> {
   const preference = options.backend ?? spec.backend;
   const backend = await initBackend({ preference, requireGpu: spec.requireGpu }).catch((error: unknown) => {
     throw error instanceof BackendSetupError ? error : new BackendSetupError(String(error));

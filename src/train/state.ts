@@ -1,5 +1,4 @@
 import type * as tf from "@tensorflow/tfjs";
-import type { EpochRecord, SearchRecord, StageRecord } from "../core/events.ts";
 import type { ViTConfig } from "../model/config.ts";
 import { type DepthMap, type GrowthOperator, insertedBlocks } from "../model/depth-map.ts";
 import { growWeights, restoreWeights } from "../model/growth.ts";
@@ -7,41 +6,25 @@ import { disposeWeights, initWeights, isDecayed } from "../model/params.ts";
 import { encodeTensors, takeGroup, withPrefix } from "../model/weights-io.ts";
 import { ADAMW_DEFAULTS, AdamW } from "./adamw.ts";
 import type { Checkpoint, CheckpointStore } from "./checkpoint.ts";
-import { createEma, decayForHorizon, disposeEma, type EmaCopy } from "./ema.ts";
-import type { SupernetState } from "./supernet.ts";
+import {
+  CHECKPOINT_FORMAT,
+  type CheckpointMeta,
+  type PersistedState,
+  persistedPart,
+} from "./checkpoint-meta.ts";
+import { decayForHorizon, EmaCopy } from "./ema.ts";
+import { FlatLayout } from "./flat.ts";
+import { ViTConfigSchema } from "./meta-schemas.ts";
 
-/** Everything a run carries from step to step, and exactly what a checkpoint holds. */
-export interface ModelState {
+/**
+ * Everything a run carries from step to step, and exactly what a checkpoint holds: the persisted
+ * part as JSON meta, the tensors (weights, EMA copies, optimizer moments) as its data.
+ */
+export interface ModelState extends PersistedState {
   readonly config: ViTConfig;
-  /** Blocks the model holds (a supernet may hold more than are active). */
-  depth: number;
-  activeBlocks: boolean[];
-  /** Input side trained now. */
-  side: number;
-  /** Index of the current stage, −1 before the first. */
-  stage: number;
-  /** Growths so far (salts fresh initialisations). */
-  growths: number;
   weights: Map<string, tf.Variable>;
   readonly optimizer: AdamW;
   readonly emas: EmaCopy[];
-  /** Epochs completed. */
-  epoch: number;
-  /** Optimizer steps taken (drives the LR curve). */
-  step: number;
-  history: EpochRecord[];
-  stages: StageRecord[];
-  /** The elastic supernet while a searched stage trains it. */
-  supernet: SupernetState | null;
-  search: SearchRecord[];
-  searchSeconds: number;
-  supernetSeconds: number;
-  wallSeconds: number;
-  /** CPU seconds of this process over the same span (robust to other load on the machine). */
-  cpuSeconds: number;
-  trainSeconds: number;
-  /** Σ forward FLOPs per image over all steps, for the run's mean. */
-  flopsSum: number;
 }
 
 export interface StateOptions {
@@ -71,7 +54,9 @@ export function createModelState(
     growths: 0,
     weights,
     optimizer: newOptimizer(options.weightDecay),
-    emas: options.ema.map((e) => createEma(e.name, decayForHorizon(e.horizon, options.stageSteps), weights)),
+    emas: options.ema.map(
+      (e) => new EmaCopy(e.name, decayForHorizon(e.horizon, options.stageSteps), weights),
+    ),
     epoch: 0,
     step: 0,
     history: [],
@@ -115,18 +100,17 @@ export function growState(state: ModelState, request: GrowthRequest): void {
   const online = growWeights(state.config, source, map, options);
   for (const ema of state.emas) {
     const grown = growWeights(state.config, ema.weights, map, options);
-    disposeWeights(ema.weights);
-    ema.weights.clear();
-    for (const [name, variable] of grown) ema.weights.set(name, variable);
+    ema.replace(grown);
+    disposeWeights(grown);
   }
   const { optimizer } = state;
   if (request.carryOptimizerState) {
-    for (const moments of [optimizer.firstMoments, optimizer.secondMoments]) {
-      const grown = growWeights(state.config, moments, map, { ...options, zeroResidual: [], partial: true });
-      disposeWeights(moments);
-      moments.clear();
-      for (const [name, variable] of grown) moments.set(name, variable);
-    }
+    const { first, second } = optimizer.moments();
+    const carried = { ...options, zeroResidual: [], partial: true };
+    const grownFirst = growWeights(state.config, first, map, carried);
+    const grownSecond = growWeights(state.config, second, map, carried);
+    optimizer.loadMoments(FlatLayout.of(online), grownFirst, grownSecond);
+    for (const t of [first, second, grownFirst, grownSecond]) disposeWeights(t);
   } else optimizer.reset();
   disposeWeights(state.weights);
   state.weights = online;
@@ -140,50 +124,28 @@ export function restoreModelState(
   weightDecay: number,
 ): ModelState {
   const { meta, tensors } = checkpoint;
-  if (JSON.stringify(meta.config) !== JSON.stringify(config))
-    throw new Error("the checkpoint holds another architecture");
+  if (!sameConfig(meta.config, config)) throw new Error("the checkpoint holds another architecture");
   const weights = restoreWeights(config, meta.depth, takeGroup(tensors, "online"));
-  const emas = Object.entries(meta.emaDecays).map(([name, decay]) => ({
-    name,
-    decay,
-    weights: restoreWeights(config, meta.depth, takeGroup(tensors, `ema/${name}`)),
-  }));
+  const emas = Object.entries(meta.emaDecays).map(([name, decay]) => {
+    const restored = restoreWeights(config, meta.depth, takeGroup(tensors, `ema/${name}`));
+    const copy = new EmaCopy(name, decay, restored);
+    disposeWeights(restored);
+    return copy;
+  });
   const optimizer = newOptimizer(weightDecay);
   optimizer.step = meta.optimizerStep;
-  // Moments exist only for weights that were updated: a partial restore.
-  for (const [store, group] of [
-    [optimizer.firstMoments, "adam.m"],
-    [optimizer.secondMoments, "adam.v"],
-  ] as const) {
-    for (const [name, variable] of restoreWeights(config, meta.depth, takeGroup(tensors, group), {
-      partial: true,
-    })) {
-      store.set(name, variable);
-    }
-  }
-  return {
-    config,
-    depth: meta.depth,
-    activeBlocks: [...meta.activeBlocks],
-    side: meta.side,
-    stage: meta.stage,
-    growths: meta.growths,
-    weights,
-    optimizer,
-    emas,
-    epoch: meta.epoch,
-    step: meta.step,
-    history: [...meta.history],
-    stages: [...meta.stages],
-    supernet: meta.supernet && { ...meta.supernet, losses: meta.supernet.losses.map((l) => [...l]) },
-    search: [...meta.search],
-    searchSeconds: meta.searchSeconds,
-    supernetSeconds: meta.supernetSeconds,
-    wallSeconds: meta.wallSeconds,
-    cpuSeconds: meta.cpuSeconds ?? 0,
-    trainSeconds: meta.trainSeconds,
-    flopsSum: meta.flopsSum,
-  };
+  // A partial restore: weights without saved moments (never updated) start at zero.
+  const [first, second] = ["adam.m", "adam.v"].map((group) =>
+    restoreWeights(config, meta.depth, takeGroup(tensors, group), { partial: true }),
+  ) as [Map<string, tf.Variable>, Map<string, tf.Variable>];
+  optimizer.loadMoments(FlatLayout.of(weights), first, second);
+  disposeWeights(first);
+  disposeWeights(second);
+  return { ...persistedPart(meta), config, weights, optimizer, emas };
+}
+
+function sameConfig(a: ViTConfig, b: ViTConfig): boolean {
+  return ViTConfigSchema.keyof().options.every((key) => a[key] === b[key]);
 }
 
 export async function saveModelState(
@@ -191,47 +153,30 @@ export async function saveModelState(
   state: ModelState,
   run: { arm: string; seed: number; specHash: string },
 ): Promise<string> {
+  const moments = state.optimizer.moments();
   const groups = new Map<string, tf.Tensor>([
     ...withPrefix("online", state.weights),
     ...state.emas.flatMap((e) => [...withPrefix(`ema/${e.name}`, e.weights)]),
-    ...withPrefix("adam.m", state.optimizer.firstMoments),
-    ...withPrefix("adam.v", state.optimizer.secondMoments),
+    ...withPrefix("adam.m", moments.first),
+    ...withPrefix("adam.v", moments.second),
   ]);
-  const { index, data } = await encodeTensors(groups);
-  return store.save(
-    {
-      format: "autoprog-checkpoint/1",
-      arm: run.arm,
-      seed: run.seed,
-      specHash: run.specHash,
-      epoch: state.epoch,
-      step: state.step,
-      optimizerStep: state.optimizer.step,
-      config: state.config,
-      depth: state.depth,
-      activeBlocks: state.activeBlocks,
-      side: state.side,
-      stage: state.stage,
-      growths: state.growths,
-      emaDecays: Object.fromEntries(state.emas.map((e) => [e.name, e.decay])),
-      history: state.history,
-      stages: state.stages,
-      supernet: state.supernet,
-      search: state.search,
-      searchSeconds: state.searchSeconds,
-      supernetSeconds: state.supernetSeconds,
-      wallSeconds: state.wallSeconds,
-      cpuSeconds: state.cpuSeconds,
-      trainSeconds: state.trainSeconds,
-      flopsSum: state.flopsSum,
-      index,
-    },
-    data,
-  );
+  const { index, data } = await encodeTensors(groups).finally(() => {
+    disposeWeights(moments.first);
+    disposeWeights(moments.second);
+  });
+  const meta: CheckpointMeta = {
+    format: CHECKPOINT_FORMAT,
+    ...run,
+    ...persistedPart(state),
+    optimizerStep: state.optimizer.step,
+    emaDecays: Object.fromEntries(state.emas.map((e) => [e.name, e.decay])),
+    index,
+  };
+  return store.save(meta, data);
 }
 
 export function disposeModelState(state: ModelState): void {
   disposeWeights(state.weights);
   state.optimizer.dispose();
-  for (const ema of state.emas) disposeEma(ema);
+  for (const ema of state.emas) ema.dispose();
 }

@@ -1,6 +1,8 @@
+import { z } from "zod";
 import type { Architecture } from "../core/growth-space.ts";
 import { type Random, randomInt } from "../core/random.ts";
 import { insertedBlocks, interpolationMap } from "../model/depth-map.ts";
+import { ArchitectureSchema, count } from "./meta-schemas.ts";
 
 /**
  * The elastic supernet of one searched stage (autoprog-spec §5.2): the model holds the
@@ -8,20 +10,22 @@ import { insertedBlocks, interpolationMap } from "../model/depth-map.ts";
  * growth plus the last (l − base) inserted blocks, counted from the classifier end. That
  * nesting lets a candidate's weights be read straight out of the supernet.
  */
-export interface SupernetState {
-  readonly stage: number;
-  readonly space: readonly Architecture[];
+export const SupernetStateSchema = z.object({
+  stage: count,
+  space: z.array(ArchitectureSchema).readonly(),
   /** Blocks that existed before the growth (the smallest candidate depth at stage 0). */
-  readonly baseDepth: number;
+  baseDepth: count,
   /** Blocks inserted by the interpolation growth base → deepest, in block order. */
-  readonly inserted: readonly number[];
+  inserted: z.array(count).readonly(),
   /** Epochs [startEpoch, endEpoch) train the supernet. */
-  readonly startEpoch: number;
-  readonly endEpoch: number;
+  startEpoch: count,
+  endEpoch: count,
   /** Loss measurements so far, one list per candidate (same order as `space`). */
-  readonly losses: number[][];
-  searchSeconds: number;
-}
+  losses: z.array(z.array(z.number())),
+  searchSeconds: z.number(),
+});
+/** Checkpoints hold it whole, so it is defined by the schema that reads it back. */
+export type SupernetState = z.infer<typeof SupernetStateSchema>;
 
 export function createSupernet(
   stage: number,

@@ -33,6 +33,8 @@ describe("backend selection", () => {
   });
 
   it("refuses CPU training when a GPU is required", async () => {
-    await expect(initBackend({ preference: "wasm", requireGpu: true })).rejects.toThrow(/requires a GPU/);
+    await expect(initBackend({ preference: "wasm", requireGpu: true })).rejects.toThrow(
+      /requires a GPU.*tfjs-node-gpu with CUDA, or .*webgpu.*Vulkan/,
+    );
   });
 });

@@ -1,32 +1,65 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { dense } from "../../src/model/layers.ts";
 import { initWeights } from "../../src/model/params.ts";
 import { forward, fullMask } from "../../src/model/vit.ts";
+import { smoothedCrossEntropy } from "../../src/train/loss.ts";
 import { expectAllClose, randomImages, TINY_CONFIG, useTestBackend, values } from "../helpers.ts";
+import { referenceLoss } from "../support/reference-vit.ts";
 
 beforeAll(useTestBackend);
 
-describe("dense layer with hand-written gradient", () => {
-  it("matches tfjs autograd of matMul + bias", async () => {
-    const x = tf.randomNormal([5, 4], 0, 1, "float32", 1) as tf.Tensor2D;
-    const w = tf.randomNormal([4, 3], 0, 1, "float32", 2) as tf.Tensor2D;
-    const b = tf.randomNormal([3], 0, 1, "float32", 3) as tf.Tensor1D;
-    const upstream = tf.randomNormal([5, 3], 0, 1, "float32", 4);
-    const ours = tf.grads((xi, wi, bi) =>
-      tf.sum(tf.mul(dense(xi as tf.Tensor2D, wi as tf.Tensor, bi as tf.Tensor), upstream)),
-    );
-    const reference = tf.grads((xi, wi, bi) =>
-      tf.sum(tf.mul(tf.add(tf.matMul(xi as tf.Tensor2D, wi as tf.Tensor2D), bi), upstream)),
-    );
-    const got = ours([x, w, b]);
-    const want = reference([x, w, b]);
-    for (let i = 0; i < 3; i++) {
-      const g = await values(got[i] as tf.Tensor);
-      const r = await values(want[i] as tf.Tensor);
-      expectAllClose(g, r, 1e-5);
+describe.each([
+  { label: "full side, all blocks", side: 8, activeBlocks: [true, true, true], rezero: false },
+  {
+    label: "smaller side (resized position table), a skipped block",
+    side: 4,
+    activeBlocks: [true, false, true],
+    rezero: false,
+  },
+  { label: "ReZero scalars in two blocks", side: 8, activeBlocks: [true, true, true], rezero: true },
+])("hand-written backward passes, $label", ({ side, activeBlocks, rezero }) => {
+  it("the loss and every weight's gradient match stock autograd of the plain-op model", async () => {
+    const weights = initWeights(TINY_CONFIG, TINY_CONFIG.depth, 7);
+    if (rezero) {
+      weights.set("blocks.0.rezero", tf.variable(tf.scalar(0.4)));
+      weights.set("blocks.2.rezero", tf.variable(tf.scalar(-0.3)));
     }
-    tf.dispose([x, w, b, upstream, ...got, ...want]);
+    const x = randomImages(4, side, 1, 3);
+    const targets = tf.tensor2d([0.9, 0.1, 0, 0, 1, 0, 0, 0, 1, 0.5, 0.5, 0], [4, 3]);
+    // Weights of skipped blocks take no part (tfjs refuses a gradient for an unused input).
+    const names = [...weights.keys()].filter(
+      (n) => !n.startsWith("blocks.") || activeBlocks[Number(n.split(".")[1])],
+    );
+    const lossWith =
+      (f: (map: Map<string, tf.Tensor>) => tf.Scalar) =>
+      (...tensors: tf.Tensor[]) =>
+        f(new Map([...weights, ...names.map((name, i) => [name, tensors[i] as tf.Tensor] as const)]));
+    const ours = tf.valueAndGrads(
+      lossWith((map) =>
+        smoothedCrossEntropy(forward(TINY_CONFIG, map, x, { side, activeBlocks }), targets, 0.1),
+      ),
+    )(names.map((n) => weights.get(n) as tf.Tensor));
+    const reference = tf.valueAndGrads(
+      lossWith((map) => referenceLoss(TINY_CONFIG, map, x, targets, { side, activeBlocks, smoothing: 0.1 })),
+    )(names.map((n) => weights.get(n) as tf.Tensor));
+    expectAllClose(await values(ours.value), await values(reference.value), 1e-5);
+    for (const [i, name] of names.entries()) {
+      const got = await values(ours.grads[i] as tf.Tensor);
+      const want = await values(reference.grads[i] as tf.Tensor);
+      const scale = Math.max(1e-3, ...want.map(Math.abs));
+      expect(Math.max(...got.map((g, j) => Math.abs(g - (want[j] as number)))) / scale, name).toBeLessThan(
+        1e-4,
+      );
+    }
+    tf.dispose([
+      x,
+      targets,
+      ours.value,
+      reference.value,
+      ...ours.grads,
+      ...reference.grads,
+      ...weights.values(),
+    ]);
   });
 });
 

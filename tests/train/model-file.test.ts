@@ -10,6 +10,15 @@ import { randomImages, TINY_CONFIG, useTestBackend, values } from "../helpers.ts
 
 beforeAll(useTestBackend);
 
+/** A saved 2-block model: its path and its parsed meta, for tests that rewrite the meta. */
+async function savedTwoBlockModel() {
+  const path = join(await mkdtemp(join(tmpdir(), "autoprog-model-")), "vit");
+  const weights = initWeights(TINY_CONFIG, 2, 17);
+  await saveModel(path, TINY_CONFIG, 2, weights);
+  disposeWeights(weights);
+  return { path, meta: JSON.parse(await readFile(`${path}.json`, "utf8")) };
+}
+
 describe("model files", () => {
   it("save and load a model with its architecture, bit-exactly", async () => {
     const path = join(await mkdtemp(join(tmpdir(), "autoprog-model-")), "vit");
@@ -28,12 +37,16 @@ describe("model files", () => {
   });
 
   it("refuses a file whose tensors do not match its architecture", async () => {
-    const path = join(await mkdtemp(join(tmpdir(), "autoprog-model-")), "vit");
-    const weights = initWeights(TINY_CONFIG, 2, 17);
-    await saveModel(path, TINY_CONFIG, 2, weights);
-    disposeWeights(weights);
-    const meta = JSON.parse(await readFile(`${path}.json`, "utf8"));
+    const { path, meta } = await savedTwoBlockModel();
     await writeFile(`${path}.json`, JSON.stringify({ ...meta, depth: 3 }));
     await expect(loadModel(path)).rejects.toThrow(/blocks\.2|refers to blocks/);
+  });
+
+  it("refuses a file whose meta is malformed, naming the field", async () => {
+    const { path, meta } = await savedTwoBlockModel();
+    await writeFile(`${path}.json`, JSON.stringify({ ...meta, depth: "two" }));
+    await expect(loadModel(path)).rejects.toThrow(/vit\.json is invalid: depth: /);
+    await writeFile(`${path}.json`, JSON.stringify({ ...meta, format: "onnx" }));
+    await expect(loadModel(path)).rejects.toThrow(/is not an autoprog model \(onnx\)/);
   });
 });

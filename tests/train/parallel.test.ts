@@ -1,7 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initWeights } from "../../src/model/params.ts";
-import { shardGradients, splitShards } from "../../src/train/parallel/gradients.ts";
+import { FlatLayout } from "../../src/train/flat.ts";
+import { type BatchGradients, batchGradients, readLossAndCorrect } from "../../src/train/gradients.ts";
+import { splitShards } from "../../src/train/parallel/gradients.ts";
 import { GradientPool } from "../../src/train/parallel/pool.ts";
 import { runTraining } from "../../src/train/run.ts";
 import { expectAllClose, TINY_CONFIG, useTestBackend, values } from "../helpers.ts";
@@ -31,39 +33,42 @@ describe("data-parallel gradients", () => {
 
   it("the size-weighted mean of shard gradients equals the full-batch gradient", async () => {
     const weights = initWeights(TINY_CONFIG, 3, 4);
-    const names = [...weights.keys()];
-    const tensors = [...weights.values()];
+    const layout = FlatLayout.of(weights);
     const batch = batchOf(7);
-    const options = { side: 8, activeBlocks: [true, true, true], labelSmoothing: 0.1, dropPath: null };
-    const full = await shardGradients(TINY_CONFIG, names, tensors, batch, options);
+    const options = { side: 8, activeBlocks: [true, false, true], labelSmoothing: 0.1, dropPath: null };
+    const read = async (g: BatchGradients) => ({
+      grads: await values(g.flat),
+      ...(await readLossAndCorrect(g)),
+    });
+    const full = batchGradients(TINY_CONFIG, weights, batch, options);
+    expect(full.updated).toEqual(layout.entries.map((e) => e.name).filter((n) => !n.startsWith("blocks.1.")));
+    const want = await read(full);
     const [first, second] = splitShards(batch, 2);
     if (!first || !second) throw new Error("two shards expected");
-    const mine = await shardGradients(TINY_CONFIG, names, tensors, first, options);
-    const packed = new Float32Array(tensors.reduce((s, t) => s + t.size, 0));
-    let offset = 0;
-    for (const t of tensors) {
-      packed.set((await t.data()) as Float32Array, offset);
-      offset += t.size;
-    }
+    const mineGradients = batchGradients(TINY_CONFIG, weights, first, options);
+    const mine = await read(mineGradients);
+    const packed = layout.flatten(weights);
     const [theirs] = await pool.compute([
-      { names, shapes: tensors.map((t) => [...t.shape]), weights: packed, shard: second, ...options },
+      {
+        names: layout.entries.map((e) => e.name),
+        shapes: layout.entries.map((e) => [...e.shape]),
+        weights: (await packed.data()) as Float32Array,
+        shard: second,
+        ...options,
+      },
     ]);
     if (!theirs) throw new Error("no reply");
-    offset = 0;
-    for (let i = 0; i < names.length; i++) {
-      const size = tensors[i]?.size ?? 0;
-      const want = await values(full.grads[i] as tf.Tensor);
-      const a = await values(mine.grads[i] as tf.Tensor);
-      const b = Array.from(theirs.grads.subarray(offset, offset + size));
-      offset += size;
-      expectAllClose(
-        a.map((v, j) => (v * first.size + (b[j] as number) * second.size) / batch.size),
-        want,
-        1e-6,
-      );
-    }
-    expect((mine.loss * first.size + theirs.loss * second.size) / batch.size).toBeCloseTo(full.loss, 5);
-    tf.dispose([...full.grads, ...mine.grads, ...tensors]);
+    expect(theirs.grads.length).toBe(layout.size);
+    expectAllClose(
+      mine.grads.map((v, j) => (v * first.size + (theirs.grads[j] as number) * second.size) / batch.size),
+      want.grads,
+      1e-6,
+    );
+    // Inactive block 1 gets exactly zero.
+    const block1 = layout.entry("blocks.1.mlp.fc1.w");
+    expect(want.grads.slice(block1.offset, block1.offset + block1.size).every((v) => v === 0)).toBe(true);
+    expect((mine.loss * first.size + theirs.loss * second.size) / batch.size).toBeCloseTo(want.loss, 5);
+    tf.dispose([full.flat, mineGradients.flat, packed, ...weights.values()]);
   });
 });
 

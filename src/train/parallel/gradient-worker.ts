@@ -1,8 +1,10 @@
 import { parentPort } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../backend/select.ts";
+import { createRandom } from "../../core/random.ts";
 import type { ViTConfig } from "../../model/config.ts";
-import { shardGradients } from "./gradients.ts";
+import { FlatLayout } from "../flat.ts";
+import { batchGradients, readLossAndCorrect } from "../gradients.ts";
 import type { FromGradientThread, GradientRequest, ToGradientThread } from "./protocol.ts";
 
 /** A gradient thread: receives weights and a shard, returns the shard's gradients. */
@@ -15,24 +17,18 @@ const reply = (message: FromGradientThread, transfer: ArrayBuffer[] = []) =>
 
 async function compute(request: GradientRequest): Promise<void> {
   if (!config) throw new Error("gradient thread used before init");
-  const weights: tf.Tensor[] = [];
-  let offset = 0;
-  for (const shape of request.shapes) {
-    const size = shape.reduce((a, b) => a * b, 1);
-    weights.push(tf.tensor(request.weights.subarray(offset, offset + size), [...shape]));
-    offset += size;
-  }
-  const result = await shardGradients(config, request.names, weights, request.shard, request);
-  const grads = new Float32Array(offset);
-  offset = 0;
-  for (const grad of result.grads) {
-    grads.set((await grad.data()) as Float32Array, offset);
-    offset += grad.size;
-  }
-  tf.dispose([...weights, ...result.grads]);
-  reply({ type: "gradients", id: request.id, grads, loss: result.loss, correct: result.correct }, [
-    grads.buffer,
-  ]);
+  const layout = new FlatLayout(request.names.map((name, i) => [name, request.shapes[i] ?? []] as const));
+  const flatWeights = tf.tensor1d(request.weights);
+  const weights = layout.unflatten(flatWeights);
+  flatWeights.dispose();
+  const dropPath = request.dropPath
+    ? { rate: request.dropPath.rate, random: createRandom(request.dropPath.seed) }
+    : null;
+  const gradients = batchGradients(config, weights, request.shard, { ...request, dropPath });
+  const grads = (await gradients.flat.data()) as Float32Array;
+  const { loss, correct } = await readLossAndCorrect(gradients);
+  tf.dispose([gradients.flat, ...weights.values()]);
+  reply({ type: "gradients", id: request.id, grads, loss, correct }, [grads.buffer as ArrayBuffer]);
 }
 
 port.on("message", (message: ToGradientThread) => {

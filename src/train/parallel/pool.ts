@@ -28,7 +28,7 @@ export class GradientPool {
   static async start(
     size: number,
     config: ViTConfig,
-    backend: "tensorflow" | "wasm" | "cpu",
+    backend: "tensorflow" | "webgpu" | "wasm" | "cpu",
   ): Promise<GradientPool> {
     const threads = Array.from(
       { length: size },

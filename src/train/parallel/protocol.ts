@@ -4,7 +4,7 @@ import type { ViTConfig } from "../../model/config.ts";
 export interface InitMessage {
   readonly type: "init";
   readonly config: ViTConfig;
-  readonly backend: "tensorflow" | "wasm" | "cpu";
+  readonly backend: "tensorflow" | "webgpu" | "wasm" | "cpu";
 }
 
 export interface ShardData {
@@ -20,7 +20,7 @@ export interface ShardData {
 export interface GradientRequest {
   readonly type: "gradients";
   readonly id: number;
-  /** Names and shapes of the weights, in the order of `weights` and of the reply's `grads`. */
+  /** Names and shapes of all weights (the flat layout), in the order of `weights` and of the reply's `grads`. */
   readonly names: readonly string[];
   readonly shapes: readonly (readonly number[])[];
   readonly weights: Float32Array;
@@ -34,6 +34,7 @@ export interface GradientRequest {
 export interface GradientReply {
   readonly type: "gradients";
   readonly id: number;
+  /** The shard's gradient over the whole flat layout (zeros for inactive blocks). */
   readonly grads: Float32Array;
   /** Mean loss over the shard and its number of correct top-1 predictions. */
   readonly loss: number;

@@ -1,0 +1,136 @@
+import type { FailureReason, TrainingEvent } from "../core/events.ts";
+import { parameterCount } from "../core/flops.ts";
+import { type ArmSpec, armLabel, type ExperimentSpec } from "../core/spec.ts";
+import type { CheckpointStore } from "./checkpoint.ts";
+import { GradientPool } from "./parallel/pool.ts";
+import { backendReport } from "./report.ts";
+import type { RunOptions } from "./run-options.ts";
+import { initialArchitecture, planRun, type RunPlan } from "./run-plan.ts";
+import { prepare, type Setup } from "./setup.ts";
+import { createModelState, disposeModelState, type ModelState, restoreModelState } from "./state.ts";
+
+/** A run that stopped; the matching run.failed event has already been emitted. */
+export class TrainingFailure extends Error {
+  override readonly name = "TrainingFailure";
+  constructor(
+    readonly reason: FailureReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Everything an opened run trains with: set up, planned, its state restored or created. */
+export interface RunContext {
+  readonly spec: ExperimentSpec;
+  readonly options: RunOptions;
+  readonly setup: Setup;
+  readonly plan: RunPlan;
+  readonly state: ModelState;
+  /** Gradient threads for data-parallel steps (null: single thread). */
+  readonly pool: GradientPool | null;
+  readonly emit: (event: TrainingEvent) => void;
+}
+
+export const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * Emits run.failed (at the state's epoch and step, when there is a state), releases the state's
+ * tensors and returns the error to throw.
+ */
+export function failRun(
+  emit: (event: TrainingEvent) => void,
+  state: ModelState | null,
+  reason: FailureReason,
+  message: string,
+): TrainingFailure {
+  emit({ type: "run.failed", reason, message, epoch: state?.epoch ?? null, step: state?.step ?? null });
+  if (state) disposeModelState(state);
+  return new TrainingFailure(reason, message);
+}
+
+/**
+ * Sets a run up: backend and data, the plan, the model state (from the latest checkpoint or
+ * fresh), run.started, and the gradient threads. Any failure is reported as failed_setup.
+ */
+export async function openRun(spec: ExperimentSpec, options: RunOptions): Promise<RunContext> {
+  const emit = options.onEvent ?? (() => {});
+  const failSetup = (message: string, state: ModelState | null = null) =>
+    failRun(emit, state, "failed_setup", message);
+  const arm = findArm(spec, options.arm);
+  if (!arm) throw failSetup(`the spec has no arm ${options.arm}`);
+  const seed = options.seed ?? spec.seeds[0] ?? 0;
+  const setup = await prepare(spec, options).catch((error: unknown) => {
+    throw failSetup(messageOf(error));
+  });
+  const plan = planRun(spec, arm, seed, setup, emit);
+  let state: ModelState;
+  try {
+    state = await restoreOrCreateState(spec, plan, setup, options.checkpoints ?? null);
+  } catch (error) {
+    throw failSetup(messageOf(error));
+  }
+  emit(runStartedEvent(spec, plan, setup, state));
+  const workers = options.workers ?? Number(process.env.AUTOPROG_WORKERS ?? 1);
+  let pool: GradientPool | null = null;
+  if (workers > 1) {
+    try {
+      pool = await GradientPool.start(workers - 1, setup.config, setup.backend.name);
+    } catch (error) {
+      throw failSetup(`gradient threads did not start: ${messageOf(error)}`, state);
+    }
+  }
+  return { spec, options, setup, plan, state, pool, emit };
+}
+
+function findArm(spec: ExperimentSpec, label: string | undefined): ArmSpec | undefined {
+  const wanted = label ?? armLabel(spec.arms[0] ?? { arm: "" });
+  return spec.arms.find((a) => armLabel(a) === wanted);
+}
+
+/** Resumes from the store's latest checkpoint when it belongs to this run, else starts fresh. */
+async function restoreOrCreateState(
+  spec: ExperimentSpec,
+  plan: RunPlan,
+  setup: Setup,
+  checkpoints: CheckpointStore | null,
+): Promise<ModelState> {
+  const t = spec.training;
+  const checkpoint = checkpoints ? await checkpoints.loadLatest() : null;
+  if (checkpoint) {
+    const { meta } = checkpoint;
+    if (meta.specHash !== plan.specHash || meta.arm !== plan.label || meta.seed !== plan.seed) {
+      throw new Error("the checkpoint belongs to another spec, arm or seed");
+    }
+    return restoreModelState(setup.config, checkpoint, t.weightDecay);
+  }
+  const first = initialArchitecture(plan);
+  return createModelState(setup.config, first.depth, first.side, {
+    seed: plan.seed,
+    ema: t.ema,
+    stageSteps: plan.lrSchedule.totalSteps / t.stages,
+    weightDecay: t.weightDecay,
+  });
+}
+
+function runStartedEvent(
+  spec: ExperimentSpec,
+  plan: RunPlan,
+  setup: Setup,
+  state: ModelState,
+): TrainingEvent {
+  const { config } = setup;
+  return {
+    type: "run.started",
+    arm: plan.label,
+    seed: plan.seed,
+    backend: backendReport(setup.backend),
+    epochs: spec.training.epochs,
+    stepsPerEpoch: plan.stepsPerEpoch,
+    trainImages: setup.train.count,
+    testImages: setup.test.count,
+    parameters: parameterCount(config, config.depth),
+    flopsFull: plan.flopsFull,
+    startEpoch: state.epoch,
+  };
+}

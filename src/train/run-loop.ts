@@ -1,0 +1,162 @@
+import type { EvaluationReport } from "../core/events.ts";
+import { stageIndexAt } from "../core/schedule.ts";
+import {
+  beginSearchStage,
+  buildSearchSubset,
+  disposeSearchSubset,
+  finishSearch,
+  finishSupernetArm,
+  isScoringEpoch,
+  measureLosses,
+  measurementSteps,
+  supernetSampler,
+} from "./autoprog.ts";
+import { type EpochSettings, type EpochTotals, trainEpoch } from "./epoch.ts";
+import { evaluate } from "./evaluate.ts";
+import { epochRecord, evaluationReport } from "./report.ts";
+import type { RunContext } from "./run-context.ts";
+import type { SearchSubset } from "./search.ts";
+import { enterStage, regularisationScale } from "./stages.ts";
+import { type ModelState, saveModelState } from "./state.ts";
+
+/** The epoch loop: trains from the state's epoch to the spec's last, one checkpoint per epoch. */
+export async function trainRemainingEpochs(run: RunContext): Promise<void> {
+  while (run.state.epoch < run.spec.training.epochs) await runEpoch(run);
+}
+
+async function runEpoch(run: RunContext): Promise<void> {
+  const clock = startClock();
+  enterScheduledStage(run);
+  const totals = await trainStageEpoch(run);
+  const evaluation = await evaluateIfDue(run);
+  completeEpoch(run, totals, evaluation, clock());
+  await saveCheckpoint(run);
+}
+
+/** Opens the stage the epoch belongs to when the schedule moves on; a searched one opens a supernet. */
+function enterScheduledStage({ state, plan }: RunContext): void {
+  const k = stageIndexAt(plan.stages, state.epoch);
+  if (k === state.stage) return;
+  if (plan.searchContext && !plan.stages[k]?.architecture) beginSearchStage(state, k, plan.searchContext);
+  else enterStage(state, k, plan.stageContext);
+}
+
+/**
+ * Trains one epoch. A supernet epoch samples a sub-network per step; the last one of a searched
+ * stage measures every candidate on a fixed subset and then recycles the winner.
+ */
+async function trainStageEpoch(run: RunContext): Promise<EpochTotals> {
+  const { state } = run;
+  const search = run.plan.searchContext;
+  const supernet = state.supernet;
+  const subset = search && isScoringEpoch(state, search) ? buildSearchSubset(state, search) : null;
+  try {
+    const totals = await trainEpoch(state, epochSettings(run, subset));
+    if (supernet) {
+      state.supernetSeconds += totals.seconds;
+      supernet.searchSeconds += totals.measureSeconds;
+    }
+    if (search && supernet && state.epoch + 1 === supernet.endEpoch) {
+      if (subset) await finishSearch(state, search, subset);
+      else finishSupernetArm(state, search);
+    }
+    return totals;
+  } finally {
+    if (subset) disposeSearchSubset(subset);
+  }
+}
+
+function epochSettings(run: RunContext, subset: SearchSubset | null): EpochSettings {
+  const { state, plan, options } = run;
+  const t = run.spec.training;
+  const supernet = state.supernet;
+  const search = plan.searchContext;
+  // Supernet epochs use the final-stage regularisation (autoprog-spec §5.3).
+  const scale = supernet ? 1 : regularisationScale(state.stage, plan.stages.length, plan.adaptive);
+  return {
+    train: run.setup.train,
+    seed: plan.seed,
+    batchSize: plan.batchSize,
+    epochs: t.epochs,
+    lrSchedule: plan.lrSchedule,
+    labelSmoothing: t.labelSmoothing,
+    gradClipNorm: t.gradClipNorm,
+    dropPath: t.dropPath * scale,
+    augment: { ...plan.baseAugment, randomErasing: plan.baseAugment.randomErasing * scale },
+    signal: options.signal,
+    onProgress: options.onProgress,
+    pool: run.pool,
+    sample: supernet ? supernetSampler(supernet, plan.seed, state.epoch) : undefined,
+    measure:
+      subset && search
+        ? {
+            steps: measurementSteps(plan.stepsPerEpoch),
+            run: () => measureLosses(state, search, subset),
+          }
+        : undefined,
+  };
+}
+
+/** Every `evalEvery` epochs, and always the last: the result's top-1 is that of the final model. */
+async function evaluateIfDue({ spec, setup, state }: RunContext): Promise<EvaluationReport | null> {
+  const t = spec.training;
+  const due = (state.epoch + 1) % t.evalEvery === 0 || state.epoch + 1 === t.epochs;
+  if (!due) return null;
+  const scores = await evaluate(state.config, evaluationTargets(state), setup.test, {
+    side: state.side,
+    activeBlocks: state.activeBlocks,
+    batchSize: t.evalBatchSize,
+  });
+  return evaluationReport(state, scores);
+}
+
+/** The online weights and every EMA copy, by name: what an evaluation scores. */
+export function evaluationTargets(state: ModelState) {
+  return [
+    { name: "online", weights: state.weights },
+    ...state.emas.map((e) => ({ name: e.name, weights: e.weights })),
+  ];
+}
+
+/** Records the epoch, advances the run's counters and clocks, and emits epoch.completed. */
+function completeEpoch(
+  { state, emit }: RunContext,
+  totals: EpochTotals,
+  evaluation: EvaluationReport | null,
+  elapsed: Elapsed,
+): void {
+  const record = epochRecord(state, totals, evaluation);
+  state.history.push(record);
+  state.flopsSum += totals.flopsSum;
+  state.trainSeconds += totals.seconds;
+  state.epoch += 1;
+  state.wallSeconds += elapsed.wallSeconds;
+  state.cpuSeconds += elapsed.cpuSeconds;
+  emit({ type: "epoch.completed", ...record });
+}
+
+async function saveCheckpoint({ options, state, plan, emit }: RunContext): Promise<void> {
+  if (!options.checkpoints) return;
+  const location = await saveModelState(options.checkpoints, state, {
+    arm: plan.label,
+    seed: plan.seed,
+    specHash: plan.specHash,
+  });
+  emit({ type: "checkpoint.saved", epoch: state.epoch, step: state.step, location });
+}
+
+interface Elapsed {
+  readonly wallSeconds: number;
+  readonly cpuSeconds: number;
+}
+
+/** Wall and process CPU time since the call, read when the returned function is called. */
+function startClock(): () => Elapsed {
+  const started = performance.now();
+  const cpuStarted = process.cpuUsage();
+  return () => {
+    const wallSeconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuStarted);
+    return { wallSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  };
+}

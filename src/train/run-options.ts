@@ -1,0 +1,30 @@
+import type { TrainingEvent } from "../core/events.ts";
+import type { ExperimentSpec } from "../core/spec.ts";
+import type { CheckpointStore } from "./checkpoint.ts";
+import type { StepProgress } from "./epoch.ts";
+
+/** How a caller (CLI, worker thread, test) runs one arm of a spec with one seed. */
+export interface RunOptions {
+  /** Which arm of the spec to run, by label (default: the first). */
+  readonly arm?: string;
+  /** Which seed (default: the spec's first). */
+  readonly seed?: number;
+  readonly onEvent?: (event: TrainingEvent) => void;
+  /** Called after every step (progress bars); not part of the persisted event stream. */
+  readonly onProgress?: (progress: StepProgress) => void;
+  /** Checked between steps; an aborted run fails with reason "cancelled". */
+  readonly signal?: AbortSignal;
+  /** Where epoch checkpoints go and where a resume looks; null = none. */
+  readonly checkpoints?: CheckpointStore | null;
+  /** Overrides the spec's backend preference (CLI --backend, AUTOPROG_BACKEND). */
+  readonly backend?: ExperimentSpec["backend"];
+  /** Where decoded dataset caches go. */
+  readonly cacheDir?: string;
+  /**
+   * Threads that share each step (data parallel); default AUTOPROG_WORKERS or 1. Results are
+   * deterministic for a given count but not bit-identical across counts.
+   */
+  readonly workers?: number;
+  /** Save the final model (the best of the online weights and the EMAs) to `<path>.json/.bin`. */
+  readonly modelPath?: string;
+}

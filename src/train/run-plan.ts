@@ -1,0 +1,104 @@
+import type { TrainingEvent } from "../core/events.ts";
+import { forwardFlops } from "../core/flops.ts";
+import type { Architecture } from "../core/growth-space.ts";
+import type { LrSchedule } from "../core/lr.ts";
+import { armOperator, armStages, type ScheduledStage } from "../core/schedule.ts";
+import { type ArmSpec, armLabel, type ExperimentSpec } from "../core/spec.ts";
+import { type AugmentOptions, DEFAULT_AUGMENT } from "../data/augment.ts";
+import type { ViTConfig } from "../model/config.ts";
+import { initialSearchArchitecture, isSearchArm, type SearchContext } from "./autoprog.ts";
+import { specHash } from "./checkpoint.ts";
+import type { Setup } from "./setup.ts";
+import type { StageContext } from "./stages.ts";
+
+/** What a run derives from its spec, arm and seed once the data is loaded: no state, no I/O. */
+export interface RunPlan {
+  readonly label: string;
+  readonly seed: number;
+  readonly batchSize: number;
+  readonly stepsPerEpoch: number;
+  readonly lrSchedule: LrSchedule;
+  readonly stages: readonly ScheduledStage[];
+  readonly stageContext: StageContext;
+  /** Null unless the arm searches its stages (autoprog, supernet). */
+  readonly searchContext: SearchContext | null;
+  /** AdaReg: regularisation grows with the stage index. */
+  readonly adaptive: boolean;
+  readonly baseAugment: AugmentOptions;
+  /** Identifies the spec in checkpoints: a resume under another spec is refused. */
+  readonly specHash: string;
+  /** Forward FLOPs per image of the full model at full side. */
+  readonly flopsFull: number;
+}
+
+export function planRun(
+  spec: ExperimentSpec,
+  arm: ArmSpec,
+  seed: number,
+  setup: Setup,
+  emit: (event: TrainingEvent) => void,
+): RunPlan {
+  const { train, config } = setup;
+  const t = spec.training;
+  const batchSize = Math.min(t.batchSize, train.count);
+  const stepsPerEpoch = Math.floor(train.count / batchSize);
+  const stageContext = stageContextOf(spec, arm, seed, config, emit);
+  const { stages } = stageContext;
+  const baseAugment: AugmentOptions = { ...DEFAULT_AUGMENT[spec.dataset.name], ...definedOnly(t.augment) };
+  return {
+    label: armLabel(arm),
+    seed,
+    batchSize,
+    stepsPerEpoch,
+    lrSchedule: {
+      peak: t.lr,
+      floor: t.minLr,
+      warmupSteps: Math.round(t.warmupEpochs * stepsPerEpoch),
+      totalSteps: stepsPerEpoch * t.epochs,
+    },
+    stages,
+    stageContext,
+    searchContext: isSearchArm(arm)
+      ? { ...stageContext, spec, arm, train, augment: baseAugment, batchSize, stepsPerEpoch }
+      : null,
+    adaptive: "adaptiveRegularization" in arm && arm.adaptiveRegularization,
+    baseAugment,
+    specHash: specHash(spec),
+    flopsFull: forwardFlops(config, config.depth, config.imageSize),
+  };
+}
+
+/** What entering a stage needs: the arm's schedule and growth operator, and where events go. */
+function stageContextOf(
+  spec: ExperimentSpec,
+  arm: ArmSpec,
+  seed: number,
+  config: ViTConfig,
+  emit: (event: TrainingEvent) => void,
+): StageContext {
+  return {
+    config,
+    stages: armStages(spec, arm, config),
+    epochs: spec.training.epochs,
+    operator: armOperator(arm),
+    momentumEma: spec.training.momentumEma,
+    carryOptimizerState: "carryOptimizerState" in arm && arm.carryOptimizerState,
+    seed,
+    emit,
+  };
+}
+
+/** The architecture a fresh run's model is created at: its first stage's, or Ω_0's largest. */
+export function initialArchitecture(plan: RunPlan): Architecture {
+  const { config } = plan.stageContext;
+  return (
+    plan.stages[0]?.architecture ??
+    (plan.searchContext
+      ? initialSearchArchitecture(plan.searchContext)
+      : { depth: config.depth, side: config.imageSize })
+  );
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
