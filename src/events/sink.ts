@@ -45,6 +45,8 @@ export class StoredEventSink implements EventSink {
     event: TrainingEvent,
     replayKey: string | null,
   ): Promise<number | null> {
+    // A new attempt is not held to an earlier attempt's failure.
+    if (this.failed.has(runId) && this.failed.get(runId) !== attempt) this.failed.delete(runId);
     const previous = this.tails.get(runId);
     // Within an attempt a failure poisons what follows; a new attempt starts a fresh chain.
     const after: Promise<unknown> =
