@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
+import { BACKEND_NAMES, type BackendReport } from "../core/events.ts";
 import { installWasmSlice } from "./wasm-slice.ts";
 
 /**
@@ -11,32 +12,13 @@ import { installWasmSlice } from "./wasm-slice.ts";
  * `webgpu` package: a prebuilt addon that reaches the GPU driver through Vulkan), then wasm,
  * then pure-JS cpu.
  */
-export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
-export const BACKEND_NAMES: readonly BackendName[] = ["tensorflow", "webgpu", "wasm", "cpu"];
+/** The report of the backend a run trains on: defined once, in the event contract. */
+export type BackendInfo = BackendReport;
+export type BackendName = BackendReport["name"];
 export type BackendPreference = BackendName | "auto";
-
-/** The WebGPU adapter a webgpu backend runs on. */
-export interface AdapterReport {
-  readonly vendor: string;
-  readonly architecture: string;
-  readonly device: string;
-  readonly description: string;
-  readonly driver?: string;
-  /** A fallback or software (CPU) adapter: never counts as a GPU. */
-  readonly isFallback: boolean;
-}
-
-export interface BackendInfo {
-  readonly name: BackendName;
-  /** The npm package that provides it. */
-  readonly package: string;
-  readonly threads: number;
-  /** Human-readable device, e.g. "GPU (CUDA)", "NVIDIA H200 (Vulkan, driver 580.95.05)" or the CPU model. */
-  readonly device: string;
-  readonly gpu: boolean;
-  readonly simd?: boolean;
-  readonly adapter?: AdapterReport;
-}
+/** The WebGPU adapter a webgpu backend runs on (a fallback/software one never counts as a GPU). */
+export type AdapterReport = NonNullable<BackendReport["adapter"]>;
+export { BACKEND_NAMES };
 
 export class BackendSetupError extends Error {
   override readonly name = "BackendSetupError";

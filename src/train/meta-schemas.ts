@@ -1,5 +1,4 @@
 import { z } from "zod";
-import type { EpochRecord, SearchRecord, StageRecord } from "../core/events.ts";
 import { fieldErrors } from "../core/spec.ts";
 import type { ViTConfig } from "../model/config.ts";
 import type { TensorRecord } from "../model/weights-io.ts";
@@ -32,75 +31,8 @@ export const TensorRecordSchema = z.object({
 
 export const ArchitectureSchema = z.object({ depth: count, side: count });
 
-// The records below mirror the zod event contract of issue 9 (core/events.ts on its branch).
-// Once that lands here, import StageRecordSchema, SearchRecordSchema and EpochRecordSchema from
-// core/events.ts and delete these three.
-const architectureReport = z.object({ depth: count, side: count, tokens: count });
-
-const growthReport = z.object({
-  from: architectureReport,
-  to: architectureReport,
-  operator: z.string(),
-  parametersBefore: z.number(),
-  parametersAfter: z.number(),
-  flopsBefore: z.number(),
-  flopsAfter: z.number(),
-  secondsSoFar: z.number(),
-});
-
-export const StageRecordSchema = z.object({
-  stage: count,
-  startEpoch: count,
-  epochs: count,
-  depth: count,
-  side: count,
-  tokens: count,
-  flopsPerImage: z.number(),
-  parameters: z.number(),
-  growth: growthReport.nullable(),
-}) satisfies z.ZodType<StageRecord>;
-
-const scoredCandidate = z.object({
-  depth: count,
-  side: count,
-  tokens: count,
-  loss: z.number(),
-  cost: z.number(),
-  score: z.number(),
-  chosen: z.boolean(),
-});
-
-export const SearchRecordSchema = z.object({
-  stage: count,
-  candidates: z.array(scoredCandidate).readonly(),
-  a1: z.number(),
-  w: z.number(),
-  cost: z.enum(["time", "flops"]),
-  winner: ArchitectureSchema,
-  searchSeconds: z.number(),
-  supernetEpochs: count,
-}) satisfies z.ZodType<SearchRecord>;
-
-export const EpochRecordSchema = z.object({
-  epoch: count,
-  phase: z.enum(["train", "supernet"]),
-  step: count,
-  trainLoss: z.number(),
-  trainAccuracy: z.number(),
-  lr: z.number(),
-  imagesPerSecond: z.number(),
-  epochSeconds: z.number(),
-  flopsPerImage: z.number(),
-  architecture: architectureReport,
-  evaluation: z
-    .object({
-      online: z.number(),
-      ema: z.record(z.string(), z.number()),
-      best: z.number(),
-      bestSource: z.string(),
-    })
-    .nullable(),
-}) satisfies z.ZodType<EpochRecord>;
+// Stage, search and epoch records are the event contract's own schemas.
+export { EpochRecordSchema, SearchRecordSchema, StageRecordSchema } from "../core/events.ts";
 
 /** Parses `value` or throws one error naming every wrong field, e.g. `step: Invalid input: …`. */
 export function parseMeta<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {

@@ -1,26 +1,10 @@
 import type { BackendInfo } from "../backend/select.ts";
-import type {
-  BackendReport,
-  EpochRecord,
-  EvaluationReport,
-  RunResult,
-  SideEvaluation,
-} from "../core/events.ts";
+import type { EpochRecord, EvaluationReport, RunResult, SideEvaluation } from "../core/events.ts";
 import { parameterCount } from "../core/flops.ts";
 import { tokenCount, type ViTConfig } from "../model/config.ts";
 import type { EpochTotals } from "./epoch.ts";
 import type { Score } from "./evaluate.ts";
 import type { ModelState } from "./state.ts";
-
-export function backendReport(info: BackendInfo): BackendReport {
-  return {
-    name: info.name,
-    package: info.package,
-    threads: info.threads,
-    device: info.device,
-    gpu: info.gpu,
-  };
-}
 
 /** Online and EMA top-1 with the best of them (what the paper reports). */
 export function evaluationReport(state: ModelState, scores: Record<string, Score>): EvaluationReport {
@@ -71,7 +55,7 @@ export function summarise(
   return {
     arm: run.arm,
     seed: run.seed,
-    backend: backendReport(run.backend),
+    backend: run.backend,
     epochs: state.history.length,
     steps: state.step,
     top1: last?.evaluation?.best ?? 0,

@@ -3,7 +3,6 @@ import { parameterCount } from "../core/flops.ts";
 import { type ArmSpec, armLabel, type ExperimentSpec } from "../core/spec.ts";
 import type { CheckpointStore } from "./checkpoint.ts";
 import { GradientPool } from "./parallel/pool.ts";
-import { backendReport } from "./report.ts";
 import type { RunOptions } from "./run-options.ts";
 import { initialArchitecture, planRun, type RunPlan } from "./run-plan.ts";
 import { prepare, type Setup } from "./setup.ts";
@@ -124,7 +123,7 @@ function runStartedEvent(
     type: "run.started",
     arm: plan.label,
     seed: plan.seed,
-    backend: backendReport(setup.backend),
+    backend: setup.backend,
     epochs: spec.training.epochs,
     stepsPerEpoch: plan.stepsPerEpoch,
     trainImages: setup.train.count,
