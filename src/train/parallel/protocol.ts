@@ -1,4 +1,5 @@
 import type { ViTConfig } from "../../model/config.ts";
+import type { BatchArrays } from "../batch-tensors.ts";
 
 /** Messages between the trainer and its gradient threads (data-parallel steps). */
 export interface InitMessage {
@@ -7,15 +8,8 @@ export interface InitMessage {
   readonly backend: "tensorflow" | "webgpu" | "wasm" | "cpu";
 }
 
-export interface ShardData {
-  readonly x: Float32Array;
-  readonly targets: Float32Array;
-  readonly labels: Uint8Array;
-  readonly size: number;
-  readonly side: number;
-  readonly channels: number;
-  readonly numClasses: number;
-}
+/** A shard of a batch, as typed arrays (structured-clone friendly). */
+export type ShardData = BatchArrays;
 
 export interface GradientRequest {
   readonly type: "gradients";
