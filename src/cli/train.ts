@@ -114,11 +114,18 @@ function logEvent(event: TrainingEvent): void {
       break;
     case "stage.search.completed":
       console.log(
-        `  search done in ${event.searchSeconds.toFixed(1)} s (a1 ${event.a1.toFixed(3)}, w ${event.w.toFixed(3)}): ` +
+        `  search done in ${event.searchSeconds.toFixed(1)} s (${event.selection}` +
+          (event.selection === "paired"
+            ? `, z ${event.z}`
+            : `, a1 ${event.a1.toFixed(3)}, w ${event.w.toFixed(3)}`) +
+          "; * chosen, = tied): " +
           event.candidates
             .map(
               (c) =>
-                `${c.chosen ? "*" : ""}${c.depth}@${c.side} L=${c.loss.toFixed(3)} S=${c.score.toPrecision(3)}`,
+                `${c.chosen ? "*" : ""}${c.tied ? "=" : ""}${c.depth}@${c.side} L=${c.loss.toFixed(3)}` +
+                (event.selection === "paired"
+                  ? ` Δ=${c.meanDifference.toFixed(4)}±${c.standardError.toFixed(4)}`
+                  : ` S=${c.score.toPrecision(3)}`),
             )
             .join(", "),
       );

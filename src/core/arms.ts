@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_TIE_Z } from "./paired-selection.ts";
 
 /**
  * The arms of an experiment (autoprog-spec §4–§5): one zod schema per schedule, joined in a
@@ -6,6 +7,10 @@ import { z } from "zod";
  */
 
 const positiveInt = z.number().int().positive();
+
+/** How a search picks its winner from the measured candidates. */
+export const SELECTION_RULES = ["paired", "paper"] as const;
+export type SelectionRule = (typeof SELECTION_RULES)[number];
 
 export const GROWTH_OPERATORS = ["randinit", "stacking", "interpolation", "identity", "mogrow"] as const;
 export type GrowthOperatorName = (typeof GROWTH_OPERATORS)[number];
@@ -58,6 +63,14 @@ const SearchSchema = z
     timingRuns: positiveInt.max(20).default(3),
     /** The EMA whose loss scores candidates (the fast one). */
     ema: z.string().default("fast"),
+    /**
+     * "paired": the lowest mean loss is the reference, candidates within `z` standard errors of
+     * the paired per-image difference tie with it and the cheapest tied one wins (core/paired-selection.ts).
+     * "paper": the paper's S = L·t^w (core/search-score.ts).
+     */
+    selection: z.enum(SELECTION_RULES).default("paired"),
+    /** Standard errors within which a paired difference counts as noise ("paired" only). */
+    z: z.number().min(0).max(10).default(DEFAULT_TIE_Z),
   })
   .strict();
 

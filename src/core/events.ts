@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SELECTION_RULES } from "./arms.ts";
 
 /**
  * The typed event stream: the single contract between the trainer and everything else
@@ -106,8 +107,15 @@ export const ScoredCandidateSchema = z
     tokens: count,
     loss: z.number(),
     cost: z.number(),
+    /** The paper's S = L·t^w (informational under the paired rule). */
     score: z.number(),
     chosen: z.boolean(),
+    /** Mean per-image loss difference to the lowest-loss candidate on the same images (0 for it). */
+    meanDifference: z.number().default(0),
+    /** Standard error of that difference (sd of per-image differences / √n). */
+    standardError: z.number().default(0),
+    /** Within `z` standard errors of the lowest-loss candidate (paired rule; false under "paper"). */
+    tied: z.boolean().default(false),
   })
   .meta({ id: "ScoredCandidate" });
 
@@ -118,6 +126,10 @@ const searchRecord = {
   a1: z.number(),
   w: z.number(),
   cost: z.enum(["time", "flops"]),
+  /** The rule that picked the winner (records written before it existed used "paper"). */
+  selection: z.enum(SELECTION_RULES).default("paper"),
+  /** Standard errors within which a paired difference is a tie (null under "paper"). */
+  z: z.number().nullable().default(null),
   winner: z.object({ depth: count, side: count }),
   /** Seconds spent measuring candidates (loss passes and step timing). */
   searchSeconds: z.number(),

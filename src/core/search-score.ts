@@ -1,3 +1,6 @@
+import type { SelectionRule } from "./arms.ts";
+import { type PairedComparison, selectPaired } from "./paired-selection.ts";
+
 /**
  * AutoProg's candidate scoring (autoprog-spec §5.4): fit L ≈ a2·t^a1 over the candidates
  * (least squares in log-log space), w = max(0, −a1), score S = L·t^w, lowest wins. Ties go
@@ -73,4 +76,54 @@ export function scoreCandidates(measures: readonly CandidateMeasure[]): SearchSc
     w,
     winner,
   };
+}
+
+/** A candidate's measures with its per-image losses on the shared search subset. */
+export interface PairedMeasure extends CandidateMeasure {
+  readonly imageLosses: readonly number[];
+}
+
+export interface DecidedCandidate extends ScoredCandidate {
+  readonly meanDifference: number;
+  readonly standardError: number;
+  readonly tied: boolean;
+}
+
+export interface SearchDecision {
+  readonly candidates: readonly DecidedCandidate[];
+  readonly a1: number;
+  readonly w: number;
+  readonly winner: number;
+  readonly selection: SelectionRule;
+  readonly z: number;
+}
+
+/**
+ * Scores the candidates by both rules and lets `rule` pick: the paper's fit and the paired
+ * comparison are both recorded, so a search record shows what the other rule would have seen.
+ */
+export function decideSearch(
+  measures: readonly PairedMeasure[],
+  rule: SelectionRule,
+  z: number,
+): SearchDecision {
+  const paper = scoreCandidates(measures);
+  const paired = selectPaired(measures, z);
+  const winner = rule === "paper" ? paper.winner : paired.winner;
+  const candidates = measures.map((m, i): DecidedCandidate => {
+    const comparison = paired.comparisons[i] as PairedComparison;
+    return {
+      depth: m.depth,
+      side: m.side,
+      tokens: m.tokens,
+      loss: m.loss,
+      cost: m.cost,
+      score: (paper.candidates[i] as ScoredCandidate).score,
+      chosen: i === winner,
+      meanDifference: comparison.meanDifference,
+      standardError: comparison.standardError,
+      tied: comparison.tied,
+    };
+  });
+  return { candidates, a1: paper.a1, w: paper.w, winner, selection: rule, z };
 }

@@ -1,7 +1,7 @@
 import type { SearchRecord } from "../core/events.ts";
 import { type Architecture, growthSpaceOptions, isLargestInSpace, stageSpace } from "../core/growth-space.ts";
 import { createRandom, RANDOM_STREAMS, streamSeed } from "../core/random.ts";
-import { scoreCandidates } from "../core/search-score.ts";
+import { decideSearch } from "../core/search-score.ts";
 import type { ArmSpec, ExperimentSpec } from "../core/spec.ts";
 import type { AugmentOptions } from "../data/augment.ts";
 import { makeBatch } from "../data/batch.ts";
@@ -11,7 +11,7 @@ import { tokenCount } from "../model/config.ts";
 import { interpolationMap } from "../model/depth-map.ts";
 import {
   candidateFlops,
-  candidateLoss,
+  candidateImageLosses,
   candidateStepSeconds,
   createSearchSubset,
   disposeSearchSubset,
@@ -161,14 +161,16 @@ export async function measureLosses(
   const ema = state.emas.find((e) => e.name === emaName);
   if (!ema) throw new Error(`no EMA named ${emaName} to score candidates with`);
   for (const [c, candidate] of supernet.space.entries()) {
-    const loss = await candidateLoss(
+    const losses = await candidateImageLosses(
       context.config,
       ema.weights,
       subset,
       { side: candidate.side, activeBlocks: candidateMask(supernet, candidate.depth) },
       context.spec.training.evalBatchSize,
     );
-    supernet.losses[c]?.push(loss);
+    supernet.losses[c]?.push(losses.reduce((a, b) => a + b, 0) / losses.length);
+    const sums = supernet.imageLosses[c] ?? [];
+    supernet.imageLosses[c] = Array.from(losses, (loss, i) => (sums[i] ?? 0) + loss);
   }
 }
 
@@ -200,16 +202,17 @@ export async function finishSearch(
             search.timingRuns,
           );
     const losses = supernet.losses[c] ?? [];
-    const loss = losses.reduce((a, b) => a + b, 0) / Math.max(1, losses.length);
+    const points = Math.max(1, losses.length);
     measures.push({
       depth: candidate.depth,
       side: candidate.side,
       tokens: tokenCount(context.config, candidate.side),
-      loss,
+      loss: losses.reduce((a, b) => a + b, 0) / points,
       cost,
+      imageLosses: (supernet.imageLosses[c] ?? []).map((sum) => sum / points),
     });
   }
-  const scored = scoreCandidates(measures);
+  const scored = decideSearch(measures, search.selection, search.z);
   const winner = supernet.space[scored.winner] as Architecture;
   const searchSeconds = supernet.searchSeconds + (performance.now() - began) / 1000;
   const record: SearchRecord = {
@@ -218,6 +221,8 @@ export async function finishSearch(
     a1: scored.a1,
     w: scored.w,
     cost: search.cost,
+    selection: scored.selection,
+    z: scored.z,
     winner,
     searchSeconds,
     supernetEpochs: supernet.endEpoch - supernet.startEpoch,

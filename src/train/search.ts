@@ -30,29 +30,32 @@ export function disposeSearchSubset(subset: SearchSubset): void {
   disposeBatchTensors(subset);
 }
 
-/** Mean cross-entropy without label smoothing of one candidate on the subset. */
-export async function candidateLoss(
+/**
+ * Cross-entropy without label smoothing of one candidate on each image of the subset, in subset
+ * order: one tensor read per chunk. The paired selection compares candidates image by image.
+ */
+export async function candidateImageLosses(
   config: ViTConfig,
   weights: WeightMap,
   subset: SearchSubset,
   candidate: { side: number; activeBlocks: readonly boolean[] },
   chunk: number,
-): Promise<number> {
-  let total = 0;
+): Promise<Float32Array> {
+  const losses = new Float32Array(subset.size);
   for (let start = 0; start < subset.size; start += chunk) {
     const size = Math.min(chunk, subset.size - start);
-    const loss = tf.tidy(() => {
+    const perImage = tf.tidy(() => {
       const part = sliceBatchTensors(subset, start, size, candidate.side);
       const logits = forward(config, weights, part.x, {
         side: candidate.side,
         activeBlocks: candidate.activeBlocks,
       });
-      return tf.mul(smoothedCrossEntropy(logits, part.targets, 0), size);
+      return tf.neg(tf.sum(tf.mul(part.targets, tf.logSoftmax(logits)), 1)); // [size]
     });
-    total += (await loss.data())[0] ?? Number.NaN;
-    loss.dispose();
+    losses.set(await perImage.data(), start);
+    perImage.dispose();
   }
-  return total / subset.size;
+  return losses;
 }
 
 /**

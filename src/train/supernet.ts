@@ -22,6 +22,8 @@ export const SupernetStateSchema = z.object({
   endEpoch: count,
   /** Loss measurements so far, one list per candidate (same order as `space`). */
   losses: z.array(z.array(z.number())),
+  /** Per candidate, each search image's loss summed over the measurement points so far. */
+  imageLosses: z.array(z.array(z.number())).default([]),
   searchSeconds: z.number(),
 });
 /** Checkpoints hold it whole, so it is defined by the schema that reads it back. */
@@ -42,6 +44,7 @@ export function createSupernet(
     startEpoch: epochs.start,
     endEpoch: epochs.end,
     losses: space.map(() => []),
+    imageLosses: space.map(() => []),
     searchSeconds: 0,
   };
 }

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { type CandidateMeasure, fitPowerLaw, scoreCandidates } from "../../src/core/search-score.ts";
+import {
+  type CandidateMeasure,
+  decideSearch,
+  fitPowerLaw,
+  scoreCandidates,
+} from "../../src/core/search-score.ts";
 
 const candidate = (cost: number, loss: number, depth = 1): CandidateMeasure => ({
   depth,
@@ -52,5 +57,33 @@ describe("AutoProg search scoring", () => {
 
   it("rejects non-positive numbers instead of fitting nonsense", () => {
     expect(() => fitPowerLaw([1, 0], [1, 1])).toThrow(/positive/);
+  });
+});
+
+describe("decideSearch: the rule picks, both are recorded", () => {
+  // Noise-level loss edges (the stage 0: 1.916–1.936) with a bigger cost spread.
+  const reference = [1.5, 2.0, 2.5, 1.8];
+  const noisy = [1.55, 1.97, 2.54, 1.77]; // differences +0.05 −0.03 +0.04 −0.03: mean 0.0075
+  const measures = [
+    { ...candidate(1, 1.9575), imageLosses: noisy },
+    { ...candidate(3, 1.95), imageLosses: reference },
+  ];
+
+  it("paired: a tied cheaper candidate beats a noise-level edge, with its SE and tie recorded", () => {
+    const decision = decideSearch(measures, "paired", 2);
+    expect(decision.selection).toBe("paired");
+    expect(decision.winner).toBe(0);
+    expect(decision.candidates.map((c) => c.tied)).toEqual([true, true]);
+    expect(decision.candidates[0]?.meanDifference).toBeCloseTo(0.0075, 12);
+    expect(decision.candidates[0]?.standardError).toBeGreaterThan(0.0075 / 2);
+    expect(decision.candidates[1]).toMatchObject({ meanDifference: 0, standardError: 0 });
+    expect(decision.candidates.map((c) => c.chosen)).toEqual([true, false]);
+  });
+
+  it("paper: the same measures go to the fitted score", () => {
+    const decision = decideSearch(measures, "paper", 2);
+    expect(decision.winner).toBe(scoreCandidates(measures).winner);
+    expect(decision.candidates[decision.winner]?.chosen).toBe(true);
+    expect(decision.z).toBe(2);
   });
 });

@@ -33,6 +33,13 @@ describe("AutoProg end to end on a tiny MNIST slice", () => {
     expect(result.search).toHaveLength(searched.length);
     for (const record of result.search) {
       expect(record.candidates.filter((c) => c.chosen)).toHaveLength(1);
+      // The default rule is the paired one; the winner is the cheapest candidate tied with the best.
+      expect(record).toMatchObject({ selection: "paired", z: 2 });
+      const tied = record.candidates.filter((c) => c.tied);
+      const chosen = record.candidates.find((c) => c.chosen);
+      expect(chosen?.tied).toBe(true);
+      expect(chosen?.cost).toBe(Math.min(...tied.map((c) => c.cost)));
+      expect(record.candidates.some((c) => c.meanDifference === 0 && c.tied)).toBe(true);
       for (const c of record.candidates) {
         expect(Number.isFinite(c.loss) && c.loss > 0).toBe(true);
         expect(c.cost).toBeGreaterThan(0);
