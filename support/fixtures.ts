@@ -91,6 +91,7 @@ export const searchCompleted = (stage: number): EventOfType<"stage.search.comple
   z: 2,
   winner: { depth: 1, side: 14 },
   searchSeconds: 0.5,
+  timedArchitectures: 3,
   supernetEpochs: 2,
 });
 
@@ -140,6 +141,7 @@ export const runCompleted = (
     search: [],
     searchSeconds: result.searchSeconds ?? 0,
     supernetSeconds: 0,
+    costTable: [{ depth: 1, side: 14, batch: 64, seconds: 0.01 }],
     sideEvaluations: [],
   },
 });

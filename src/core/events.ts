@@ -119,6 +119,11 @@ export const ScoredCandidateSchema = z
   })
   .meta({ id: "ScoredCandidate" });
 
+/** A measured step time (core/cost-table.ts). */
+export const CostEntrySchema = z
+  .object({ depth: count, side: count, batch: count, seconds: z.number() })
+  .meta({ id: "CostEntry" });
+
 /** One searched stage: every candidate's numbers and the fit (autoprog-spec §5.4). */
 const searchRecord = {
   stage: count,
@@ -133,6 +138,8 @@ const searchRecord = {
   winner: z.object({ depth: count, side: count }),
   /** Seconds spent measuring candidates (loss passes and step timing). */
   searchSeconds: z.number(),
+  /** Architectures whose step was timed at this stage: the growth space at the first, then 0. */
+  timedArchitectures: count.default(0),
   supernetEpochs: count,
 };
 export const SearchRecordSchema = z.object(searchRecord).meta({ id: "SearchRecord" });
@@ -188,6 +195,8 @@ export const RunResultSchema = z
     searchSeconds: z.number(),
     /** Training time of supernet epochs (included in trainSeconds and wallSeconds). */
     supernetSeconds: z.number(),
+    /** Seconds per step of every timed (depth, side, batch), measured once at the first search. */
+    costTable: z.array(CostEntrySchema).readonly().default([]),
     /** Final top-1 at each evaluation side (the trained side first). */
     sideEvaluations: z.array(SideEvaluationSchema).readonly(),
   })

@@ -1,3 +1,4 @@
+import { lookupCost } from "../core/cost-table.ts";
 import type { SearchRecord } from "../core/events.ts";
 import { type Architecture, growthSpaceOptions, isLargestInSpace, stageSpace } from "../core/growth-space.ts";
 import { createRandom, RANDOM_STREAMS, streamSeed } from "../core/random.ts";
@@ -9,10 +10,10 @@ import { epochOrder } from "../data/batches.ts";
 import type { ImageDataset } from "../data/dataset.ts";
 import { tokenCount } from "../model/config.ts";
 import { interpolationMap } from "../model/depth-map.ts";
+import { calibrateCosts } from "./cost-calibration.ts";
 import {
   candidateFlops,
   candidateImageLosses,
-  candidateStepSeconds,
   createSearchSubset,
   disposeSearchSubset,
   type SearchSubset,
@@ -187,20 +188,24 @@ export async function finishSearch(
   if (!supernet || context.arm.arm !== "autoprog") throw new Error("no search to finish");
   const { search } = context.arm;
   const began = performance.now();
+  const timingBatch = Math.min(context.batchSize, subset.size);
+  const timedArchitectures =
+    search.cost === "time"
+      ? await calibrateCosts(state, {
+          spec: context.spec,
+          initialRatio: context.arm.initialRatio,
+          candidates: supernet.space,
+          subset,
+          batch: timingBatch,
+          timingRuns: search.timingRuns,
+        })
+      : 0;
   const measures = [];
   for (const [c, candidate] of supernet.space.entries()) {
-    const activeBlocks = candidateMask(supernet, candidate.depth);
     const cost =
       search.cost === "flops"
         ? candidateFlops(context.config, candidate)
-        : await candidateStepSeconds(
-            context.config,
-            state.weights,
-            subset,
-            { side: candidate.side, activeBlocks },
-            context.batchSize,
-            search.timingRuns,
-          );
+        : lookupCost(state.costTable, candidate, timingBatch);
     const losses = supernet.losses[c] ?? [];
     const points = Math.max(1, losses.length);
     measures.push({
@@ -223,6 +228,7 @@ export async function finishSearch(
     cost: search.cost,
     selection: scored.selection,
     z: scored.z,
+    timedArchitectures,
     winner,
     searchSeconds,
     supernetEpochs: supernet.endEpoch - supernet.startEpoch,

@@ -40,6 +40,11 @@ export const PersistedStateSchema = z.object({
   search: z.array(SearchRecordSchema),
   searchSeconds: z.number(),
   supernetSeconds: z.number(),
+  /**
+   * Measured seconds per step by `depth@side@batch` (core/cost-table.ts), filled at the first
+   * searched stage and reused after, also across a resume; older metas lack it.
+   */
+  costTable: z.record(z.string(), z.number()).default(() => ({})),
   wallSeconds: z.number(),
   /** CPU seconds of this process over the same span (robust to other load); older metas lack it. */
   cpuSeconds: z.number().default(0),

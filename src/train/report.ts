@@ -1,4 +1,5 @@
 import type { BackendInfo } from "../backend/select.ts";
+import { costEntries } from "../core/cost-table.ts";
 import type { EpochRecord, EvaluationReport, RunResult, SideEvaluation } from "../core/events.ts";
 import { parameterCount } from "../core/flops.ts";
 import { tokenCount, type ViTConfig } from "../model/config.ts";
@@ -72,6 +73,7 @@ export function summarise(
     search: state.search,
     searchSeconds: state.searchSeconds,
     supernetSeconds: state.supernetSeconds,
+    costTable: costEntries(state.costTable),
     sideEvaluations,
   };
 }

@@ -65,6 +65,7 @@ export function createModelState(
     search: [],
     searchSeconds: 0,
     supernetSeconds: 0,
+    costTable: {},
     wallSeconds: 0,
     cpuSeconds: 0,
     trainSeconds: 0,

@@ -2,6 +2,7 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { costEntries } from "../../src/core/cost-table.ts";
 import type { ExperimentSpecInput } from "../../src/core/spec.ts";
 import { DirectoryCheckpointStore } from "../../src/train/checkpoint.ts";
 import { runTraining } from "../../src/train/run.ts";
@@ -78,6 +79,49 @@ describe("AutoProg end to end on a tiny MNIST slice", () => {
     expect(result.stages).toEqual([expect.objectContaining({ depth: 4, side: 28, epochs: 4 })]);
     expect(result.history.every((h) => h.phase === "supernet")).toBe(true);
     expect(result.flopsPerStepMean).toBeLessThan(result.flopsFull);
+  });
+});
+
+describe("AutoProg step costs", () => {
+  const timed = { ...autoprog, search: { cost: "time" as const, subsetSize: 32, timingRuns: 1 } };
+
+  it("times the growth space once, at the first search, and reads later stages' costs from the table", async () => {
+    const { result } = await run(spec([timed]), "autoprog");
+    expect(result.search.length).toBeGreaterThanOrEqual(2);
+    // 4 blocks, 28 px, 7-px patches: depths {2, 3, 4} × sides {14, 28}.
+    expect(result.costTable).toHaveLength(6);
+    expect(result.search[0]?.timedArchitectures).toBe(6);
+    for (const record of result.search.slice(1)) expect(record.timedArchitectures).toBe(0);
+    for (const record of result.search) {
+      for (const c of record.candidates) {
+        const entry = result.costTable.find((e) => e.depth === c.depth && e.side === c.side);
+        expect(c.cost).toBe(entry?.seconds);
+      }
+    }
+  });
+
+  it("keeps the table in checkpoints: a resumed run reuses it and times nothing", async () => {
+    const s = spec([timed]);
+    const dir = await mkdtemp(join(tmpdir(), "autoprog-ap-costs-"));
+    const controller = new AbortController();
+    await expect(
+      runTraining(s, {
+        checkpoints: new DirectoryCheckpointStore(dir, 20),
+        signal: controller.signal,
+        onEvent: (e) => {
+          // Stage 0 (epochs 0–1) searched after epoch 0: the checkpoint after epoch 1 holds the table.
+          if (e.type === "checkpoint.saved" && e.epoch === 2) controller.abort();
+        },
+      }),
+    ).rejects.toMatchObject({ reason: "cancelled" });
+    const saved = JSON.parse(await readFile(join(dir, "epoch-0002.json"), "utf8")) as {
+      costTable: Record<string, number>;
+    };
+    expect(Object.keys(saved.costTable)).toHaveLength(6);
+    const resumed = await runTraining(s, { checkpoints: new DirectoryCheckpointStore(dir, 20) });
+    expect(resumed.costTable).toEqual(costEntries(saved.costTable));
+    expect(resumed.search.length).toBeGreaterThanOrEqual(2);
+    for (const record of resumed.search.slice(1)) expect(record.timedArchitectures).toBe(0);
   });
 });
 
