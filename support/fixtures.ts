@@ -67,6 +67,7 @@ export const searchStarted = (stage: number): EventOfType<"stage.search.started"
   stage,
   startEpoch: stage * 2,
   supernetEpochs: 2,
+  supernetSteps: 8,
   candidates,
 });
 
@@ -93,6 +94,7 @@ export const searchCompleted = (stage: number): EventOfType<"stage.search.comple
   searchSeconds: 0.5,
   timedArchitectures: 3,
   supernetEpochs: 2,
+  supernetSteps: 8,
 });
 
 export const epochCompleted = (epoch: number, best = 0.5 + epoch / 10): EventOfType<"epoch.completed"> => ({
@@ -141,6 +143,8 @@ export const runCompleted = (
     search: [],
     searchSeconds: result.searchSeconds ?? 0,
     supernetSeconds: 0,
+    searchShare: (result.searchSeconds ?? 0) / ((result.trainSeconds ?? 10) + 2),
+    supernetShare: 0,
     costTable: [{ depth: 1, side: 14, batch: 64, seconds: 0.01 }],
     sideEvaluations: [],
   },

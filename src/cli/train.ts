@@ -108,7 +108,7 @@ function logEvent(event: TrainingEvent): void {
       break;
     case "stage.search.started":
       console.log(
-        `  search: ${event.candidates.length} candidates, supernet for ${event.supernetEpochs} epoch(s): ` +
+        `  search: ${event.candidates.length} candidates, supernet for ${event.supernetSteps} steps: ` +
           event.candidates.map((c) => `${c.depth}@${c.side}`).join(" "),
       );
       break;

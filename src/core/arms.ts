@@ -57,6 +57,8 @@ const SearchSchema = z
   .object({
     /** Images of the fixed search subset (augmented once, cached, shared by every candidate). */
     subsetSize: positiveInt.max(50_000).default(256),
+    /** Loss measurement points, evenly spread over the second half of the supernet phase (the paper: 5). */
+    points: positiveInt.max(20).default(3),
     /** "time": measured seconds per step on the running backend; "flops": analytic, deterministic. */
     cost: z.enum(["time", "flops"]).default("time"),
     /** Timed steps per candidate after one warm-up (median taken). */
@@ -79,8 +81,16 @@ const AutoProgArmSchema = z
     arm: z.literal("autoprog"),
     ...growthOptions,
     initialRatio: z.number().min(0.1).max(1).default(0.5),
-    /** Epochs of elastic-supernet training at the start of each searched stage (they count toward the budget). */
-    supernetEpochs: positiveInt.default(2),
+    /**
+     * Fraction of a searched stage's steps that train the elastic supernet (they count toward
+     * the budget): max(supernetMinSteps, round(fraction · stage steps)), capped at the stage.
+     * The paper spends 2 of 25 epochs (0.08). See core/supernet-phase.ts.
+     */
+    supernetFraction: z.number().gt(0).max(1).default(0.08),
+    /** The supernet phase's floor in steps (the whole stage when that is shorter). */
+    supernetMinSteps: positiveInt.default(300),
+    /** Whole epochs of supernet training instead of the fraction (the earlier option; wins when set). */
+    supernetEpochs: positiveInt.optional(),
     search: SearchSchema.prefault({}),
   })
   .strict();

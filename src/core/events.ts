@@ -140,7 +140,10 @@ const searchRecord = {
   searchSeconds: z.number(),
   /** Architectures whose step was timed at this stage: the growth space at the first, then 0. */
   timedArchitectures: count.default(0),
+  /** Epochs the supernet phase touched (the last one may also train the winner). */
   supernetEpochs: count,
+  /** Optimizer steps of the supernet phase (core/supernet-phase.ts). */
+  supernetSteps: count.default(0),
 };
 export const SearchRecordSchema = z.object(searchRecord).meta({ id: "SearchRecord" });
 export type SearchRecord = z.infer<typeof SearchRecordSchema>;
@@ -193,8 +196,12 @@ export const RunResultSchema = z
     search: z.array(SearchRecordSchema).readonly(),
     /** Candidate measurement passes (included in wallSeconds, excluded from trainSeconds). */
     searchSeconds: z.number(),
-    /** Training time of supernet epochs (included in trainSeconds and wallSeconds). */
+    /** Training time of supernet steps (included in trainSeconds and wallSeconds). */
     supernetSeconds: z.number(),
+    /** searchSeconds / wallSeconds: what the candidate measurements cost. */
+    searchShare: z.number().default(0),
+    /** supernetSeconds / wallSeconds: what training the supernet took. */
+    supernetShare: z.number().default(0),
     /** Seconds per step of every timed (depth, side, batch), measured once at the first search. */
     costTable: z.array(CostEntrySchema).readonly().default([]),
     /** Final top-1 at each evaluation side (the trained side first). */
@@ -235,6 +242,7 @@ export const TrainingEventSchema = z.discriminatedUnion("type", [
     stage: count,
     startEpoch: count,
     supernetEpochs: count,
+    supernetSteps: count.default(0),
     candidates: z.array(ArchitectureReportSchema).readonly(),
   }),
   event("stage.search.completed", searchRecord),

@@ -203,7 +203,7 @@ export const ExperimentSpecSchema = z
     spec.arms.forEach((arm, i) => {
       if (arm.arm !== "autoprog") return;
       const stageEpochs = Math.floor(spec.training.epochs / spec.training.stages);
-      if (arm.supernetEpochs > stageEpochs) {
+      if (arm.supernetEpochs !== undefined && arm.supernetEpochs > stageEpochs) {
         ctx.addIssue({
           code: "custom",
           path: ["arms", i, "supernetEpochs"],

@@ -1,23 +1,16 @@
 import { lookupCost } from "../core/cost-table.ts";
 import type { SearchRecord } from "../core/events.ts";
 import { type Architecture, growthSpaceOptions, isLargestInSpace, stageSpace } from "../core/growth-space.ts";
-import { createRandom, RANDOM_STREAMS, streamSeed } from "../core/random.ts";
+import { createRandom, RANDOM_STREAMS } from "../core/random.ts";
 import { decideSearch } from "../core/search-score.ts";
 import type { ArmSpec, ExperimentSpec } from "../core/spec.ts";
+import { supernetPhase } from "../core/supernet-phase.ts";
 import type { AugmentOptions } from "../data/augment.ts";
-import { makeBatch } from "../data/batch.ts";
-import { epochOrder } from "../data/batches.ts";
 import type { ImageDataset } from "../data/dataset.ts";
 import { tokenCount } from "../model/config.ts";
 import { interpolationMap } from "../model/depth-map.ts";
 import { calibrateCosts } from "./cost-calibration.ts";
-import {
-  candidateFlops,
-  candidateImageLosses,
-  createSearchSubset,
-  disposeSearchSubset,
-  type SearchSubset,
-} from "./search.ts";
+import { candidateFlops, disposeSearchSubset, type SearchSubset } from "./search.ts";
 import {
   architectureReport,
   growthReport,
@@ -56,8 +49,7 @@ export interface SearchContext extends StageContext {
   readonly stepsPerEpoch: number;
 }
 
-const { architecture: ARCHITECTURE, searchSubset: SEARCH_SUBSET } = RANDOM_STREAMS;
-const MEASUREMENT_POINTS = [0, 0.25, 0.5, 0.75, 1] as const;
+const { architecture: ARCHITECTURE } = RANDOM_STREAMS;
 
 export function isSearchArm(arm: ArmSpec): arm is SearchArm {
   return arm.arm === "autoprog" || arm.arm === "supernet";
@@ -86,7 +78,17 @@ export function beginSearchStage(state: ModelState, k: number, context: SearchCo
     return false;
   }
   const span = stageSpan(context, k);
-  const supernetEpochs = context.arm.arm === "supernet" ? span.epochs : context.arm.supernetEpochs;
+  const { stepsPerEpoch } = context;
+  const phase = supernetPhase({
+    stageStartStep: span.startEpoch * stepsPerEpoch,
+    stageSteps: span.epochs * stepsPerEpoch,
+    stepsPerEpoch,
+    // The supernet arm is one supernet from start to end.
+    supernetEpochs: context.arm.arm === "supernet" ? span.epochs : context.arm.supernetEpochs,
+    fraction: context.arm.arm === "supernet" ? 1 : context.arm.supernetFraction,
+    minSteps: context.arm.arm === "supernet" ? 1 : context.arm.supernetMinSteps,
+  });
+  const supernetEpochs = Math.ceil(phase.endStep / stepsPerEpoch) - span.startEpoch;
   const deepest = Math.max(...space.map((a) => a.depth));
   const base = k === 0 ? Math.min(...space.map((a) => a.depth)) : state.depth;
   if (k > 0) {
@@ -98,10 +100,13 @@ export function beginSearchStage(state: ModelState, k: number, context: SearchCo
       seed: context.seed,
     });
   }
-  const supernet = createSupernet(k, space, base, {
-    start: span.startEpoch,
-    end: span.startEpoch + supernetEpochs,
-  });
+  const supernet = createSupernet(
+    k,
+    space,
+    base,
+    { start: span.startEpoch, end: span.startEpoch + supernetEpochs },
+    phase,
+  );
   const largest = largestCandidate(supernet);
   state.supernet = supernet;
   state.side = largest.side;
@@ -113,66 +118,23 @@ export function beginSearchStage(state: ModelState, k: number, context: SearchCo
     stage: k,
     startEpoch: span.startEpoch,
     supernetEpochs,
+    supernetSteps: phase.endStep - phase.startStep,
     candidates: space.map((a) => architectureReport(context.config, a)),
   });
   return true;
 }
 
-/** Per-step architecture of a supernet epoch: side and depth drawn independently, seeded. */
-export function supernetSampler(supernet: SupernetState, seed: number, epoch: number) {
+/**
+ * Per-step architecture while the supernet trains: side and depth drawn independently, seeded
+ * by (epoch, step in epoch); undefined once the phase is over (the model's own architecture).
+ */
+export function supernetSampler(state: ModelState, supernet: SupernetState, seed: number) {
+  const epoch = state.epoch;
   return (step: number) => {
+    if (state.supernet !== supernet || state.step >= supernet.endStep) return undefined;
     const a = sampleArchitecture(supernet, createRandom(seed, ARCHITECTURE, epoch, step));
     return { side: a.side, activeBlocks: candidateMask(supernet, a.depth) };
   };
-}
-
-/** True for the epoch whose five measurement points score the candidates (autoprog only). */
-export function isScoringEpoch(state: ModelState, context: SearchContext): boolean {
-  return (
-    context.arm.arm === "autoprog" && state.supernet !== null && state.epoch + 1 === state.supernet.endEpoch
-  );
-}
-
-/** The fixed search subset of a stage: the same augmented images for every candidate and point. */
-export function buildSearchSubset(state: ModelState, context: SearchContext): SearchSubset {
-  if (context.arm.arm !== "autoprog") throw new Error("only autoprog scores candidates");
-  const size = Math.min(context.arm.search.subsetSize, context.train.count);
-  const order = epochOrder(context.train.count, streamSeed(context.seed, "searchSubset"), state.stage);
-  const batch = makeBatch(context.train, order.subarray(0, size), {
-    side: context.config.imageSize,
-    augment: context.augment,
-    random: createRandom(context.seed, SEARCH_SUBSET, state.stage),
-  });
-  return createSearchSubset(batch);
-}
-
-/** Steps before which the loss of every candidate is measured: start, ¼, ½, ¾, end. */
-export function measurementSteps(stepsPerEpoch: number): Set<number> {
-  return new Set(MEASUREMENT_POINTS.map((f) => Math.round(f * stepsPerEpoch)));
-}
-
-export async function measureLosses(
-  state: ModelState,
-  context: SearchContext,
-  subset: SearchSubset,
-): Promise<void> {
-  const supernet = state.supernet;
-  if (!supernet || context.arm.arm !== "autoprog") return;
-  const emaName = context.arm.search.ema;
-  const ema = state.emas.find((e) => e.name === emaName);
-  if (!ema) throw new Error(`no EMA named ${emaName} to score candidates with`);
-  for (const [c, candidate] of supernet.space.entries()) {
-    const losses = await candidateImageLosses(
-      context.config,
-      ema.weights,
-      subset,
-      { side: candidate.side, activeBlocks: candidateMask(supernet, candidate.depth) },
-      context.spec.training.evalBatchSize,
-    );
-    supernet.losses[c]?.push(losses.reduce((a, b) => a + b, 0) / losses.length);
-    const sums = supernet.imageLosses[c] ?? [];
-    supernet.imageLosses[c] = Array.from(losses, (loss, i) => (sums[i] ?? 0) + loss);
-  }
 }
 
 /**
@@ -232,6 +194,7 @@ export async function finishSearch(
     winner,
     searchSeconds,
     supernetEpochs: supernet.endEpoch - supernet.startEpoch,
+    supernetSteps: supernet.endStep - supernet.startStep,
   };
   state.search.push(record);
   state.searchSeconds += searchSeconds;

@@ -37,8 +37,13 @@ export interface EpochSettings {
   readonly augment: AugmentOptions;
   readonly signal: AbortSignal | undefined;
   readonly onProgress: ((progress: StepProgress) => void) | undefined;
-  /** Supernet training: the architecture of each step, drawn by the caller. */
-  readonly sample?: ((step: number) => { side: number; activeBlocks: readonly boolean[] }) | undefined;
+  /**
+   * Supernet training: the architecture of each step, drawn by the caller; undefined for a step
+   * that trains the model's own architecture (after the supernet phase ended inside the epoch).
+   */
+  readonly sample?:
+    | ((step: number) => { side: number; activeBlocks: readonly boolean[] } | undefined)
+    | undefined;
   /**
    * Measurement points: `run(b)` is awaited before step b (b = steps count: after the last
    * step). Its time is excluded from the epoch's training seconds.
@@ -60,7 +65,10 @@ export interface EpochTotals {
   readonly seconds: number;
   readonly measureSeconds: number;
   readonly flopsSum: number;
+  /** True when some step trained a sampled supernet sub-network. */
   readonly supernet: boolean;
+  /** Training seconds up to the last supernet step's end (0 without one). */
+  readonly supernetSeconds: number;
   /** What the epoch trained: the model's architecture, or a supernet's largest candidate. */
   readonly architecture: { readonly depth: number; readonly side: number };
 }
@@ -98,10 +106,12 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
   // accelerator the host prepares and dispatches the next step while the device runs this one
   // (wasm and cpu compute on dispatch, so nothing changes there). Data-parallel steps wait for
   // their threads and are not overlapped.
-  let inFlight: { result: Promise<StepResult>; size: number; index: number } | null = null;
+  let inFlight: { result: Promise<StepResult>; size: number; index: number; sampled: boolean } | null = null;
+  let sampledSteps = 0;
+  let supernetSeconds = 0;
   const finish = async () => {
     if (!inFlight) return;
-    const { result: pending, size, index } = inFlight;
+    const { result: pending, size, index, sampled } = inFlight;
     inFlight = null;
     const result = await pending;
     if (!Number.isFinite(result.loss)) {
@@ -110,6 +120,8 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
         `the loss became ${result.loss} at epoch ${epoch}, step ${index + 1} of the epoch`,
       );
     }
+    // The phase's last step is finished before the search point that ends it: a clean mark.
+    if (sampled) supernetSeconds = (performance.now() - start) / 1000 - measureSeconds;
     lossSum += result.loss * size;
     correct += result.correct;
     seen += size;
@@ -128,7 +140,9 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
     if (settings.measure?.steps.has(b)) await finish(); // measure the weights after step b−1, untimed
     await measure(b);
     lr = lrAt(settings.lrSchedule, state.step);
-    const sampled = settings.sample?.(b) ?? { side: state.side, activeBlocks: state.activeBlocks };
+    const drawn = settings.sample?.(b);
+    if (drawn) sampledSteps += 1;
+    const sampled = drawn ?? { side: state.side, activeBlocks: state.activeBlocks };
     flopsSum += forwardFlops(state.config, sampled.activeBlocks.filter(Boolean).length, sampled.side);
     const batch = makeBatch(train, slices[b] as Int32Array, {
       side: state.config.imageSize,
@@ -153,7 +167,7 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
     if (settings.pool) await result; // its threads must finish before the next step is cut
     state.step += 1;
     await finish();
-    inFlight = { result, size: batch.size, index: b };
+    inFlight = { result, size: batch.size, index: b, sampled: drawn !== undefined };
   }
   await finish();
   await measure(slices.length);
@@ -166,7 +180,8 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
     seconds: (performance.now() - start) / 1000 - measureSeconds,
     measureSeconds,
     flopsSum,
-    supernet: settings.sample !== undefined,
+    supernet: sampledSteps > 0,
+    supernetSeconds,
     architecture,
   };
 }

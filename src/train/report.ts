@@ -73,6 +73,8 @@ export function summarise(
     search: state.search,
     searchSeconds: state.searchSeconds,
     supernetSeconds: state.supernetSeconds,
+    searchShare: state.wallSeconds > 0 ? state.searchSeconds / state.wallSeconds : 0,
+    supernetShare: state.wallSeconds > 0 ? state.supernetSeconds / state.wallSeconds : 0,
     costTable: costEntries(state.costTable),
     sideEvaluations,
   };

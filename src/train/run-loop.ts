@@ -1,21 +1,12 @@
 import type { EvaluationReport } from "../core/events.ts";
 import { stageIndexAt } from "../core/schedule.ts";
-import {
-  beginSearchStage,
-  buildSearchSubset,
-  disposeSearchSubset,
-  finishSearch,
-  finishSupernetArm,
-  isScoringEpoch,
-  measureLosses,
-  measurementSteps,
-  supernetSampler,
-} from "./autoprog.ts";
+import { beginSearchStage, disposeSearchSubset, finishSupernetArm, supernetSampler } from "./autoprog.ts";
 import { type EpochSettings, type EpochTotals, trainEpoch } from "./epoch.ts";
 import { evaluate } from "./evaluate.ts";
 import { epochRecord, evaluationReport } from "./report.ts";
 import type { RunContext } from "./run-context.ts";
 import type { SearchSubset } from "./search.ts";
+import { buildSearchSubset, epochMeasurementSteps, searchPoint } from "./search-points.ts";
 import { enterStage, regularisationScale } from "./stages.ts";
 import { type ModelState, saveModelState } from "./state.ts";
 
@@ -42,23 +33,22 @@ function enterScheduledStage({ state, plan }: RunContext): void {
 }
 
 /**
- * Trains one epoch. A supernet epoch samples a sub-network per step; the last one of a searched
- * stage measures every candidate on a fixed subset and then recycles the winner.
+ * Trains one epoch. While a supernet trains, each step samples a sub-network; at the points of
+ * the scoring window every candidate is measured on a fixed subset, and at the phase's end (which
+ * may fall inside the epoch) the winner is recycled and the rest of the epoch trains it.
  */
 async function trainStageEpoch(run: RunContext): Promise<EpochTotals> {
   const { state } = run;
   const search = run.plan.searchContext;
   const supernet = state.supernet;
-  const subset = search && isScoringEpoch(state, search) ? buildSearchSubset(state, search) : null;
+  const points = search ? epochMeasurementSteps(state, search) : [];
+  const subset = search && points.length > 0 ? buildSearchSubset(state, search) : null;
   try {
-    const totals = await trainEpoch(state, epochSettings(run, subset));
-    if (supernet) {
-      state.supernetSeconds += totals.seconds;
-      supernet.searchSeconds += totals.measureSeconds;
-    }
-    if (search && supernet && state.epoch + 1 === supernet.endEpoch) {
-      if (subset) await finishSearch(state, search, subset);
-      else finishSupernetArm(state, search);
+    const totals = await trainEpoch(state, epochSettings(run, subset, points));
+    state.supernetSeconds += totals.supernetSeconds;
+    if (search && supernet && state.supernet === supernet && state.step === supernet.endStep) {
+      // Only the supernet arm gets here: an autoprog search finished at its last point.
+      finishSupernetArm(state, search);
     }
     return totals;
   } finally {
@@ -66,7 +56,11 @@ async function trainStageEpoch(run: RunContext): Promise<EpochTotals> {
   }
 }
 
-function epochSettings(run: RunContext, subset: SearchSubset | null): EpochSettings {
+function epochSettings(
+  run: RunContext,
+  subset: SearchSubset | null,
+  points: readonly number[],
+): EpochSettings {
   const { state, plan, options } = run;
   const t = run.spec.training;
   const supernet = state.supernet;
@@ -86,13 +80,10 @@ function epochSettings(run: RunContext, subset: SearchSubset | null): EpochSetti
     signal: options.signal,
     onProgress: options.onProgress,
     pool: run.pool,
-    sample: supernet ? supernetSampler(supernet, plan.seed, state.epoch) : undefined,
+    sample: supernet ? supernetSampler(state, supernet, plan.seed) : undefined,
     measure:
       subset && search
-        ? {
-            steps: measurementSteps(plan.stepsPerEpoch),
-            run: () => measureLosses(state, search, subset),
-          }
+        ? { steps: new Set(points), run: () => searchPoint(state, search, subset) }
         : undefined,
   };
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Architecture } from "../core/growth-space.ts";
 import { type Random, randomInt } from "../core/random.ts";
+import type { SupernetPhase } from "../core/supernet-phase.ts";
 import { insertedBlocks, interpolationMap } from "../model/depth-map.ts";
 import { ArchitectureSchema, count } from "./meta-schemas.ts";
 
@@ -17,9 +18,13 @@ export const SupernetStateSchema = z.object({
   baseDepth: count,
   /** Blocks inserted by the interpolation growth base → deepest, in block order. */
   inserted: z.array(count).readonly(),
-  /** Epochs [startEpoch, endEpoch) train the supernet. */
+  /** Epochs [startEpoch, endEpoch) train the supernet, at least in part. */
   startEpoch: count,
   endEpoch: count,
+  /** Global steps [startStep, endStep) train it; losses are measured from scoreFromStep on (core/supernet-phase.ts). */
+  startStep: count,
+  endStep: count,
+  scoreFromStep: count,
   /** Loss measurements so far, one list per candidate (same order as `space`). */
   losses: z.array(z.array(z.number())),
   /** Per candidate, each search image's loss summed over the measurement points so far. */
@@ -34,6 +39,7 @@ export function createSupernet(
   space: readonly Architecture[],
   baseDepth: number,
   epochs: { start: number; end: number },
+  phase: SupernetPhase = { startStep: 0, endStep: 0, scoreFromStep: 0 },
 ): SupernetState {
   const deepest = Math.max(...space.map((a) => a.depth));
   return {
@@ -43,6 +49,7 @@ export function createSupernet(
     inserted: insertedBlocks(interpolationMap(baseDepth, deepest)),
     startEpoch: epochs.start,
     endEpoch: epochs.end,
+    ...phase,
     losses: space.map(() => []),
     imageLosses: space.map(() => []),
     searchSeconds: 0,

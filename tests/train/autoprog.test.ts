@@ -125,6 +125,27 @@ describe("AutoProg step costs", () => {
   });
 });
 
+describe("AutoProg supernet phase as a fraction of the stage", () => {
+  it("ends the supernet inside an epoch and trains the winner for the rest of it", async () => {
+    // 2 steps per epoch, 4 per stage: 0.25 of the stage is 1 step, so the search ends mid-epoch.
+    const fraction = {
+      arm: "autoprog" as const,
+      supernetFraction: 0.25,
+      supernetMinSteps: 1,
+      search: autoprog.search,
+    };
+    const { result, events } = await run(spec([fraction]), "autoprog");
+    expect(result.search.length).toBeGreaterThanOrEqual(1);
+    for (const record of result.search) expect(record).toMatchObject({ supernetSteps: 1, supernetEpochs: 1 });
+    const started = events.find((e) => e.type === "stage.search.started");
+    expect(started).toMatchObject({ supernetSteps: 1 });
+    expect(result.stages).toHaveLength(4);
+    expect(result.supernetShare).toBeGreaterThan(0);
+    expect(result.searchShare).toBeGreaterThan(0);
+    expect(result.supernetShare + result.searchShare).toBeLessThan(1);
+  });
+});
+
 describe("AutoProg resume", () => {
   it("resumes mid-supernet from a checkpoint to exactly the weights of an uninterrupted run", async () => {
     const s = spec([{ ...autoprog, supernetEpochs: 2 }], 8);
@@ -150,5 +171,37 @@ describe("AutoProg resume", () => {
     expect(resumed.search.map((r) => r.candidates.map((c) => c.loss))).toEqual(
       straight.search.map((r) => r.candidates.map((c) => c.loss)),
     );
+  });
+
+  it("resumes inside a fractional supernet's scoring window bit-identically", async () => {
+    // 4-step stages, 3 supernet steps scored at steps 1, 2 and 3: the checkpoint after epoch 0
+    // holds one measurement, the resumed run takes the other two and finishes mid-epoch.
+    const s = spec(
+      [{ ...autoprog, supernetEpochs: undefined, supernetFraction: 0.75, supernetMinSteps: 1 }],
+      8,
+    );
+    const straightDir = await mkdtemp(join(tmpdir(), "autoprog-apf-straight-"));
+    const resumedDir = await mkdtemp(join(tmpdir(), "autoprog-apf-resumed-"));
+    const straight = await runTraining(s, { checkpoints: new DirectoryCheckpointStore(straightDir, 20) });
+    const controller = new AbortController();
+    await expect(
+      runTraining(s, {
+        checkpoints: new DirectoryCheckpointStore(resumedDir, 20),
+        signal: controller.signal,
+        onEvent: (e) => {
+          if (e.type === "checkpoint.saved" && e.epoch === 1) controller.abort();
+        },
+      }),
+    ).rejects.toMatchObject({ reason: "cancelled" });
+    const partial = JSON.parse(await readFile(join(resumedDir, "epoch-0001.json"), "utf8")) as {
+      supernet: { losses: number[][] } | null;
+    };
+    expect(partial.supernet?.losses[0]).toHaveLength(1);
+    const resumed = await runTraining(s, { checkpoints: new DirectoryCheckpointStore(resumedDir, 20) });
+    const a = await readFile(join(straightDir, "epoch-0008.bin"));
+    const b = await readFile(join(resumedDir, "epoch-0008.bin"));
+    expect(a.equals(b)).toBe(true);
+    expect(resumed.search).toHaveLength(straight.search.length);
+    expect(resumed.search.map((r) => r.candidates)).toEqual(straight.search.map((r) => r.candidates));
   });
 });
