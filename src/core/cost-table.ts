@@ -21,12 +21,6 @@ export interface CostEntry {
 export const costKey = (architecture: Architecture, batch: number): string =>
   `${architecture.depth}@${architecture.side}@${batch}`;
 
-/** Every (depth, side) of the growth's depth and side lists, deduplicated, smallest first. */
-export function growthGrid(depths: readonly number[], sides: readonly number[]): Architecture[] {
-  const sorted = (values: readonly number[]) => [...new Set(values)].sort((a, b) => a - b);
-  return sorted(depths).flatMap((depth) => sorted(sides).map((side) => ({ depth, side })));
-}
-
 /** The architectures whose cost at `batch` the table lacks, in the given order, without repeats. */
 export function missingCosts(
   table: CostTable,

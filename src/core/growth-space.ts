@@ -86,6 +86,11 @@ function grid(sides: readonly number[], depths: readonly number[]): Architecture
   return space;
 }
 
+/** Every (depth, side) of the growth space's lists: all a search can ever train. */
+export function growthGrid(options: GrowthSpaceOptions): Architecture[] {
+  return grid(sideList(options), depthList(options));
+}
+
 /**
  * Ω_k. Stage 0: {smallest, medium (index 2 of 4, scaled for other K), largest} side × the same
  * depths — it holds the full model, so the search can fall back to ordinary training.

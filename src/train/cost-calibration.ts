@@ -1,5 +1,5 @@
-import { costKey, growthGrid, missingCosts } from "../core/cost-table.ts";
-import { type Architecture, depthList, growthSpaceOptions, sideList } from "../core/growth-space.ts";
+import { costKey, missingCosts } from "../core/cost-table.ts";
+import { type Architecture, growthGrid, growthSpaceOptions } from "../core/growth-space.ts";
 import { candidateStepSeconds, type SearchSubset } from "./search.ts";
 import type { ModelState } from "./state.ts";
 
@@ -22,7 +22,7 @@ export async function calibrateCosts(
   },
 ): Promise<number> {
   const options = growthSpaceOptions(settings.spec, state.config, settings.initialRatio);
-  const space = growthGrid(depthList(options), sideList(options)).filter((a) => a.depth <= state.depth);
+  const space = growthGrid(options).filter((a) => a.depth <= state.depth);
   const missing = missingCosts(state.costTable, [...space, ...settings.candidates], settings.batch);
   for (const architecture of missing) {
     // A step's time depends on how many blocks run, not which: the first `depth` blocks stand in.

@@ -1,20 +1,13 @@
 import { describe, expect, it } from "vitest";
-import {
-  type CostTable,
-  costEntries,
-  costKey,
-  growthGrid,
-  lookupCost,
-  missingCosts,
-} from "../../src/core/cost-table.ts";
-import { depthList, sideList, stageSpace } from "../../src/core/growth-space.ts";
+import { type CostTable, costEntries, costKey, lookupCost, missingCosts } from "../../src/core/cost-table.ts";
+import { growthGrid, stageSpace } from "../../src/core/growth-space.ts";
 
 const options = { depth: 12, side: 224, patchSize: 16, stages: 4, initialRatio: 0.5 };
 
 describe("cost table", () => {
   it("timed once over the growth grid, it holds every candidate of every later stage", () => {
     const table: CostTable = {};
-    const grid = growthGrid(depthList(options), sideList(options));
+    const grid = growthGrid(options);
     for (const a of missingCosts(table, grid, 64)) table[costKey(a, 64)] = a.depth * a.side;
     expect(Object.keys(table)).toHaveLength(grid.length);
     // Every stage k ≥ 1 from every architecture of the grid: nothing left to time.

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { costEntries } from "../../src/core/cost-table.ts";
-import type { ExperimentSpecInput } from "../../src/core/spec.ts";
+import type { ExperimentSpec, ExperimentSpecInput } from "../../src/core/spec.ts";
 import { DirectoryCheckpointStore } from "../../src/train/checkpoint.ts";
 import { runTraining } from "../../src/train/run.ts";
 import { useTestBackend } from "../helpers.ts";
@@ -23,6 +23,20 @@ const autoprog = {
 };
 
 const run = runRecording;
+
+/** Trains `s` with checkpoints in `dir` and cancels it once the checkpoint after `epochs` epochs is saved. */
+async function runUntilCheckpoint(s: ExperimentSpec, dir: string, epochs: number): Promise<void> {
+  const controller = new AbortController();
+  await expect(
+    runTraining(s, {
+      checkpoints: new DirectoryCheckpointStore(dir, 20),
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type === "checkpoint.saved" && e.epoch === epochs) controller.abort();
+      },
+    }),
+  ).rejects.toMatchObject({ reason: "cancelled" });
+}
 
 describe("AutoProg end to end on a tiny MNIST slice", () => {
   it("finishes with K stages, the full model last, and a search record for every searched stage", async () => {
@@ -103,17 +117,7 @@ describe("AutoProg step costs", () => {
   it("keeps the table in checkpoints: a resumed run reuses it and times nothing", async () => {
     const s = spec([timed]);
     const dir = await mkdtemp(join(tmpdir(), "autoprog-ap-costs-"));
-    const controller = new AbortController();
-    await expect(
-      runTraining(s, {
-        checkpoints: new DirectoryCheckpointStore(dir, 20),
-        signal: controller.signal,
-        onEvent: (e) => {
-          // Stage 0 (epochs 0–1) searched after epoch 0: the checkpoint after epoch 1 holds the table.
-          if (e.type === "checkpoint.saved" && e.epoch === 2) controller.abort();
-        },
-      }),
-    ).rejects.toMatchObject({ reason: "cancelled" });
+    await runUntilCheckpoint(s, dir, 2); // stage 0 searched after epoch 0: this checkpoint holds the table
     const saved = JSON.parse(await readFile(join(dir, "epoch-0002.json"), "utf8")) as {
       costTable: Record<string, number>;
     };
@@ -152,17 +156,7 @@ describe("AutoProg resume", () => {
     const straightDir = await mkdtemp(join(tmpdir(), "autoprog-ap-straight-"));
     const resumedDir = await mkdtemp(join(tmpdir(), "autoprog-ap-resumed-"));
     const straight = await runTraining(s, { checkpoints: new DirectoryCheckpointStore(straightDir, 20) });
-    const controller = new AbortController();
-    await expect(
-      runTraining(s, {
-        checkpoints: new DirectoryCheckpointStore(resumedDir, 20),
-        signal: controller.signal,
-        onEvent: (e) => {
-          // Epoch 1 ends inside stage 0's two supernet epochs.
-          if (e.type === "checkpoint.saved" && e.epoch === 1) controller.abort();
-        },
-      }),
-    ).rejects.toMatchObject({ reason: "cancelled" });
+    await runUntilCheckpoint(s, resumedDir, 1); // epoch 1 ends inside stage 0's two supernet epochs
     const resumed = await runTraining(s, { checkpoints: new DirectoryCheckpointStore(resumedDir, 20) });
     const a = await readFile(join(straightDir, "epoch-0008.bin"));
     const b = await readFile(join(resumedDir, "epoch-0008.bin"));
@@ -183,16 +177,7 @@ describe("AutoProg resume", () => {
     const straightDir = await mkdtemp(join(tmpdir(), "autoprog-apf-straight-"));
     const resumedDir = await mkdtemp(join(tmpdir(), "autoprog-apf-resumed-"));
     const straight = await runTraining(s, { checkpoints: new DirectoryCheckpointStore(straightDir, 20) });
-    const controller = new AbortController();
-    await expect(
-      runTraining(s, {
-        checkpoints: new DirectoryCheckpointStore(resumedDir, 20),
-        signal: controller.signal,
-        onEvent: (e) => {
-          if (e.type === "checkpoint.saved" && e.epoch === 1) controller.abort();
-        },
-      }),
-    ).rejects.toMatchObject({ reason: "cancelled" });
+    await runUntilCheckpoint(s, resumedDir, 1);
     const partial = JSON.parse(await readFile(join(resumedDir, "epoch-0001.json"), "utf8")) as {
       supernet: { losses: number[][] } | null;
     };
