@@ -2,11 +2,12 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { stageBatchSize } from "../../src/core/batch-scaling.ts";
 import { parseSpec } from "../../src/core/spec.ts";
 import { DirectoryCheckpointStore } from "../../src/train/checkpoint.ts";
 import { runTraining, TrainingFailure } from "../../src/train/run.ts";
 import { useTestBackend } from "../helpers.ts";
-import { runRecording } from "./helpers.ts";
+import { runRecording, tinyGrowthSpec } from "./helpers.ts";
 
 beforeAll(useTestBackend);
 
@@ -66,5 +67,28 @@ describe("batch scaling in small stages", () => {
     expect(resumed.history.map((h) => [h.batchSize, h.lr, h.trainLoss])).toEqual(
       straight.history.map((h) => [h.batchSize, h.lr, h.trainLoss]),
     );
+  });
+
+  it("keeps AutoProg's supernet epochs at the base batch and scales the winners it trains", async () => {
+    const autoprog = {
+      arm: "autoprog" as const,
+      supernetEpochs: 1,
+      search: { cost: "flops" as const, subsetSize: 32 },
+    };
+    const spec = tinyGrowthSpec([autoprog], 8, { evalEvery: 4, batchScaling: {} });
+    const { result } = await runRecording(spec, "autoprog");
+    const options = { maxBatch: 128, multiple: 8, lrScaling: "sqrt" as const };
+    for (const h of result.history) {
+      const stageBatch = stageBatchSize(
+        { baseBatch: 32, flopsPerImage: h.flopsPerImage, flopsFull: result.flopsFull, trainImages: 64 },
+        options,
+      );
+      expect(h.batchSize).toBe(h.phase === "supernet" ? 32 : stageBatch);
+      expect(h.steps).toBe(Math.floor(64 / h.batchSize));
+    }
+    expect(result.history.at(-1)?.batchSize).toBe(32);
+    // Here every winner is 4@14 (under a third of the full FLOPs): capped at the 64-image slice.
+    expect(result.history.filter((h) => h.phase === "train").map((h) => h.batchSize)).toContain(64);
+    expect(result.top1).toBeGreaterThan(0);
   });
 });
