@@ -105,6 +105,8 @@ export const epochCompleted = (epoch: number, best = 0.5 + epoch / 10): EventOfT
   trainLoss: 2 - epoch / 10,
   trainAccuracy: 0.3,
   lr: 1e-3,
+  batchSize: 16,
+  steps: 4,
   imagesPerSecond: 100,
   epochSeconds: 1,
   flopsPerImage: 6e5,

@@ -156,6 +156,10 @@ const epochRecord = {
   trainLoss: z.number(),
   trainAccuracy: z.number(),
   lr: z.number(),
+  /** The batch this epoch trained at (larger in small stages under `training.batchScaling`). */
+  batchSize: count,
+  /** Optimizer steps this epoch. */
+  steps: count,
   imagesPerSecond: z.number(),
   epochSeconds: z.number(),
   /** Mean forward FLOPs per image over this epoch's steps. */

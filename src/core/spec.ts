@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ArmSchema, armLabel } from "./arms.ts";
+import { LR_SCALING_RULES } from "./batch-scaling.ts";
 import { VARIANTS } from "./variants.ts";
 
 export { ArmSchema, armLabel, GROWTH_OPERATORS, type GrowthOperatorName } from "./arms.ts";
@@ -60,10 +61,28 @@ const EmaSchema = z
   })
   .strict();
 
+/**
+ * Batch scaling in small stages (core/batch-scaling.ts): a stage with fewer FLOPs per image
+ * trains with a batch that keeps a step's FLOPs near the full model's. Absent: every stage at
+ * `batchSize`. Applies to the growing arms' trained stages, never to `original` (a full-model
+ * stage is at the base batch anyway) nor to supernet epochs.
+ */
+const BatchScalingSchema = z
+  .object({
+    /** Cap on a stage's batch; default 4 × batchSize. Never above the training set. */
+    maxBatch: positiveInt.max(4096).optional(),
+    /** Scaled batches are rounded down to a multiple of this. */
+    multiple: positiveInt.max(256).default(8),
+    /** LR multiplier at batch b: sqrt(b / batchSize) (default, the rule for Adam-type optimizers), linear b / batchSize, or none. */
+    lrScaling: z.enum(LR_SCALING_RULES).default("sqrt"),
+  })
+  .strict();
+
 const TrainingSchema = z
   .object({
     epochs: positiveInt.max(10_000).default(10),
     batchSize: positiveInt.max(4096).default(64),
+    batchScaling: BatchScalingSchema.optional(),
     /** Peak learning rate after warm-up. */
     lr: z.number().positive().max(1).default(1e-3),
     minLr: z.number().min(0).default(1e-5),

@@ -1,3 +1,4 @@
+import { lrPosition } from "../core/batch-scaling.ts";
 import { forwardFlops } from "../core/flops.ts";
 import type { LrSchedule } from "../core/lr.ts";
 import { lrAt } from "../core/lr.ts";
@@ -28,9 +29,14 @@ export interface StepProgress {
 export interface EpochSettings {
   readonly train: ImageDataset;
   readonly seed: number;
+  /** This epoch's batch (the stage's, under batch scaling). */
   readonly batchSize: number;
   readonly epochs: number;
+  /** The LR curve, in steps of the spec's batch; a step at another batch reads it by images seen. */
   readonly lrSchedule: LrSchedule;
+  readonly baseStepsPerEpoch: number;
+  /** Multiplies the curve's LR (batch scaling's LR rule; 1 at the base batch). */
+  readonly lrScale: number;
   readonly labelSmoothing: number;
   readonly gradClipNorm: number | null;
   readonly dropPath: number;
@@ -61,9 +67,11 @@ export interface EpochTotals {
   readonly images: number;
   readonly steps: number;
   readonly lastLr: number;
+  readonly batchSize: number;
   /** Training seconds, without measurement passes. */
   readonly seconds: number;
   readonly measureSeconds: number;
+  /** Forward FLOPs of every image trained (per-image FLOPs × batch, summed over steps). */
   readonly flopsSum: number;
   /** True when some step trained a sampled supernet sub-network. */
   readonly supernet: boolean;
@@ -139,16 +147,22 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
     if (settings.signal?.aborted) throw new RunInterrupted("cancelled", "the run was cancelled");
     if (settings.measure?.steps.has(b)) await finish(); // measure the weights after step b−1, untimed
     await measure(b);
-    lr = lrAt(settings.lrSchedule, state.step);
+    const position = lrPosition(epoch, b, slices.length, settings.baseStepsPerEpoch);
+    lr = settings.lrScale * lrAt(settings.lrSchedule, position);
     const drawn = settings.sample?.(b);
     if (drawn) sampledSteps += 1;
     const sampled = drawn ?? { side: state.side, activeBlocks: state.activeBlocks };
-    flopsSum += forwardFlops(state.config, sampled.activeBlocks.filter(Boolean).length, sampled.side);
+    const flopsPerImage = forwardFlops(
+      state.config,
+      sampled.activeBlocks.filter(Boolean).length,
+      sampled.side,
+    );
     const batch = makeBatch(train, slices[b] as Int32Array, {
       side: state.config.imageSize,
       augment: settings.augment,
       random: createRandom(seed, AUGMENT, epoch, b),
     });
+    flopsSum += flopsPerImage * batch.size;
     const stepOptions: StepOptions = {
       side: sampled.side,
       activeBlocks: sampled.activeBlocks,
@@ -177,6 +191,7 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
     images: seen,
     steps: slices.length,
     lastLr: lr,
+    batchSize,
     seconds: (performance.now() - start) / 1000 - measureSeconds,
     measureSeconds,
     flopsSum,

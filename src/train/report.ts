@@ -35,9 +35,11 @@ export function epochRecord(
     trainLoss: totals.loss,
     trainAccuracy: totals.accuracy,
     lr: totals.lastLr,
+    batchSize: totals.batchSize,
+    steps: totals.steps,
     imagesPerSecond: totals.images / Math.max(1e-9, totals.seconds),
     epochSeconds: totals.seconds,
-    flopsPerImage: totals.flopsSum / Math.max(1, totals.steps),
+    flopsPerImage: totals.flopsSum / Math.max(1, totals.images),
     architecture: {
       ...totals.architecture,
       tokens: tokenCount(state.config, totals.architecture.side),
@@ -64,7 +66,8 @@ export function summarise(
     wallSeconds: state.wallSeconds,
     cpuSeconds: state.cpuSeconds,
     trainSeconds: state.trainSeconds,
-    flopsPerStepMean: state.flopsSum / Math.max(1, state.step),
+    // Weighted by images, not steps: under batch scaling a small stage has fewer, larger steps.
+    flopsPerStepMean: state.flopsSum / Math.max(1, imagesTrained(state)),
     flopsFull: run.flopsFull,
     parameters: parameterCount(config, config.depth),
     history: state.history,
@@ -78,4 +81,9 @@ export function summarise(
     costTable: costEntries(state.costTable),
     sideEvaluations,
   };
+}
+
+/** Images trained so far (every batch is full: the last partial one is dropped). */
+function imagesTrained(state: ModelState): number {
+  return state.history.reduce((sum, h) => sum + h.steps * h.batchSize, 0);
 }

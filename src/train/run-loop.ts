@@ -1,13 +1,16 @@
+import { lrScale, stageBatchSize, stageStepsAtBatch } from "../core/batch-scaling.ts";
 import type { EvaluationReport } from "../core/events.ts";
+import { forwardFlops } from "../core/flops.ts";
 import { stageIndexAt } from "../core/schedule.ts";
 import { beginSearchStage, disposeSearchSubset, finishSupernetArm, supernetSampler } from "./autoprog.ts";
+import { decayForHorizon } from "./ema.ts";
 import { type EpochSettings, type EpochTotals, trainEpoch } from "./epoch.ts";
 import { evaluate } from "./evaluate.ts";
 import { epochRecord, evaluationReport } from "./report.ts";
 import type { RunContext } from "./run-context.ts";
 import type { SearchSubset } from "./search.ts";
 import { buildSearchSubset, epochMeasurementSteps, searchPoint } from "./search-points.ts";
-import { enterStage, regularisationScale } from "./stages.ts";
+import { activeDepth, enterStage, regularisationScale } from "./stages.ts";
 import { type ModelState, saveModelState } from "./state.ts";
 
 /** The epoch loop: trains from the state's epoch to the spec's last, one checkpoint per epoch. */
@@ -67,12 +70,16 @@ function epochSettings(
   const search = plan.searchContext;
   // Supernet epochs use the final-stage regularisation (autoprog-spec §5.3).
   const scale = supernet ? 1 : regularisationScale(state.stage, plan.stages.length, plan.adaptive);
+  const batchSize = epochBatchSize(run);
+  if (plan.batchScaling) alignEmaHorizons(run, batchSize);
   return {
     train: run.setup.train,
     seed: plan.seed,
-    batchSize: plan.batchSize,
+    batchSize,
     epochs: t.epochs,
     lrSchedule: plan.lrSchedule,
+    baseStepsPerEpoch: plan.stepsPerEpoch,
+    lrScale: plan.batchScaling ? lrScale(plan.batchScaling.lrScaling, batchSize, plan.batchSize) : 1,
     labelSmoothing: t.labelSmoothing,
     gradClipNorm: t.gradClipNorm,
     dropPath: t.dropPath * scale,
@@ -86,6 +93,33 @@ function epochSettings(
         ? { steps: new Set(points), run: () => searchPoint(state, search, subset) }
         : undefined,
   };
+}
+
+/**
+ * The epoch's batch: the stage's under batch scaling (a pure function of the architecture, so a
+ * resumed run picks the same one); supernet epochs, whose steps sample sub-networks, keep the
+ * base batch.
+ */
+function epochBatchSize({ state, plan, setup }: RunContext): number {
+  if (!plan.batchScaling || state.supernet) return plan.batchSize;
+  const input = {
+    baseBatch: plan.batchSize,
+    flopsPerImage: forwardFlops(state.config, activeDepth(state), state.side),
+    flopsFull: plan.flopsFull,
+    trainImages: setup.train.count,
+  };
+  return stageBatchSize(input, plan.batchScaling);
+}
+
+/** EMA horizons stay the same in images: a stage with fewer, larger steps averages over fewer steps. */
+function alignEmaHorizons({ state, plan, spec }: RunContext, batchSize: number): void {
+  const t = spec.training;
+  const baseStageSteps = plan.lrSchedule.totalSteps / t.stages;
+  const stageSteps = stageStepsAtBatch(baseStageSteps, batchSize, plan.batchSize);
+  for (const ema of state.emas) {
+    const horizon = t.ema.find((e) => e.name === ema.name)?.horizon;
+    if (horizon !== undefined) ema.decay = decayForHorizon(horizon, stageSteps);
+  }
 }
 
 /** Every `evalEvery` epochs, and always the last: the result's top-1 is that of the final model. */

@@ -1,3 +1,4 @@
+import type { BatchScalingOptions } from "../core/batch-scaling.ts";
 import type { TrainingEvent } from "../core/events.ts";
 import { forwardFlops } from "../core/flops.ts";
 import type { Architecture } from "../core/growth-space.ts";
@@ -15,8 +16,12 @@ import type { StageContext } from "./stages.ts";
 export interface RunPlan {
   readonly label: string;
   readonly seed: number;
+  /** The spec's batch (capped by the training set): the full model's, and every stage's without batch scaling. */
   readonly batchSize: number;
+  /** Steps of an epoch at `batchSize`; the LR curve and the EMA horizons count in these. */
   readonly stepsPerEpoch: number;
+  /** Null: every stage trains at `batchSize`. */
+  readonly batchScaling: BatchScalingOptions | null;
   readonly lrSchedule: LrSchedule;
   readonly stages: readonly ScheduledStage[];
   readonly stageContext: StageContext;
@@ -50,6 +55,13 @@ export function planRun(
     seed,
     batchSize,
     stepsPerEpoch,
+    batchScaling: t.batchScaling
+      ? {
+          maxBatch: t.batchScaling.maxBatch ?? 4 * batchSize,
+          multiple: t.batchScaling.multiple,
+          lrScaling: t.batchScaling.lrScaling,
+        }
+      : null,
     lrSchedule: {
       peak: t.lr,
       floor: t.minLr,
