@@ -12,7 +12,11 @@ import {
 } from "./meta-schemas.ts";
 import { SupernetStateSchema } from "./supernet.ts";
 
-export const CHECKPOINT_FORMAT = "autoprog-checkpoint/1";
+/**
+ * /2: epoch records carry batchSize and steps, the supernet state its step window, the state a
+ * cost table (issue 10); /1 files are refused with a clear message rather than a field error.
+ */
+export const CHECKPOINT_FORMAT = "autoprog-checkpoint/2";
 
 /**
  * The part of a run's ModelState that a checkpoint's JSON meta holds (the tensors go to its
@@ -80,6 +84,10 @@ export function parseCheckpointMeta(text: string, source: string): CheckpointMet
   const what = `checkpoint meta ${source}`;
   const value = parseJson(text, what);
   const format = declaredFormat(value);
+  if (format === "autoprog-checkpoint/1")
+    throw new Error(
+      `${source} was written by an older autoprog (format /1) and cannot be resumed; start the run again`,
+    );
   if (format !== CHECKPOINT_FORMAT)
     throw new Error(`unknown checkpoint format ${String(format)} in ${source}`);
   return parseMeta(CheckpointMetaSchema, value, what);

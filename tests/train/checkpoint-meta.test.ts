@@ -44,7 +44,7 @@ describe("checkpoint meta", () => {
     const before = tf.memory().numTensors;
     const { store, persisted } = await savedCheckpoint();
     const checkpoint = await store.loadLatest();
-    expect(checkpoint?.meta).toMatchObject({ format: "autoprog-checkpoint/1", ...RUN });
+    expect(checkpoint?.meta).toMatchObject({ format: "autoprog-checkpoint/2", ...RUN });
     expect(Object.keys(checkpoint?.meta.emaDecays ?? {})).toEqual(["fast"]);
     if (!checkpoint) throw new Error("no checkpoint");
     const restored = restoreModelState(TINY_CONFIG, checkpoint, 0.05);
@@ -67,6 +67,11 @@ describe("checkpoint meta", () => {
       /\bindex\.0\.offset: /,
     ],
     ["another format", (m: Record<string, unknown>) => ({ ...m, format: "autoprog-checkpoint/0" }), /format/],
+    [
+      "the previous format",
+      (m: Record<string, unknown>) => ({ ...m, format: "autoprog-checkpoint/1" }),
+      /older autoprog \(format \/1\) and cannot be resumed/,
+    ],
   ])("refuses a meta with %s, naming it", async (_, change, message) => {
     const { store, metaPath } = await savedCheckpoint();
     await rewriteMeta(metaPath, change);
