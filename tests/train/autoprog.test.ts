@@ -3,11 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { costEntries } from "../../src/core/cost-table.ts";
-import type { ExperimentSpec, ExperimentSpecInput } from "../../src/core/spec.ts";
+import type { ExperimentSpecInput } from "../../src/core/spec.ts";
 import { DirectoryCheckpointStore } from "../../src/train/checkpoint.ts";
 import { runTraining } from "../../src/train/run.ts";
 import { useTestBackend } from "../helpers.ts";
-import { runRecording, tinyGrowthSpec } from "./helpers.ts";
+import { runRecording, runUntilCheckpoint, tinyGrowthSpec } from "./helpers.ts";
 
 beforeAll(useTestBackend);
 
@@ -23,20 +23,6 @@ const autoprog = {
 };
 
 const run = runRecording;
-
-/** Trains `s` with checkpoints in `dir` and cancels it once the checkpoint after `epochs` epochs is saved. */
-async function runUntilCheckpoint(s: ExperimentSpec, dir: string, epochs: number): Promise<void> {
-  const controller = new AbortController();
-  await expect(
-    runTraining(s, {
-      checkpoints: new DirectoryCheckpointStore(dir, 20),
-      signal: controller.signal,
-      onEvent: (e) => {
-        if (e.type === "checkpoint.saved" && e.epoch === epochs) controller.abort();
-      },
-    }),
-  ).rejects.toMatchObject({ reason: "cancelled" });
-}
 
 describe("AutoProg end to end on a tiny MNIST slice", () => {
   it("finishes with K stages, the full model last, and a search record for every searched stage", async () => {

@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { expect } from "vitest";
 import type { TrainingEvent } from "../../src/core/events.ts";
 import { type ExperimentSpec, type ExperimentSpecInput, parseSpec } from "../../src/core/spec.ts";
+import { DirectoryCheckpointStore } from "../../src/train/checkpoint.ts";
 import { runTraining } from "../../src/train/run.ts";
 
 /** A real-MNIST spec small enough to train in seconds: 28 px, 7-px patches, 32 wide, 2 deep. */
@@ -47,4 +48,18 @@ export async function runRecording(spec: ExperimentSpec, arm: string) {
   const result = await runTraining(spec, { arm, onEvent: (e) => events.push(e) });
   expect(tf.memory().numTensors).toBe(before);
   return { result, events };
+}
+
+/** Trains `spec` with checkpoints in `dir` and cancels it once the checkpoint after `epochs` epochs is saved. */
+export async function runUntilCheckpoint(spec: ExperimentSpec, dir: string, epochs: number): Promise<void> {
+  const controller = new AbortController();
+  await expect(
+    runTraining(spec, {
+      checkpoints: new DirectoryCheckpointStore(dir, 20),
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type === "checkpoint.saved" && e.epoch === epochs) controller.abort();
+      },
+    }),
+  ).rejects.toMatchObject({ reason: "cancelled" });
 }

@@ -5,9 +5,9 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { TrainingEvent } from "../../src/core/events.ts";
 import { DirectoryCheckpointStore } from "../../src/train/checkpoint.ts";
-import { runTraining, TrainingFailure } from "../../src/train/run.ts";
+import { runTraining } from "../../src/train/run.ts";
 import { useTestBackend } from "../helpers.ts";
-import { tinyMnistSpec } from "./helpers.ts";
+import { runUntilCheckpoint, tinyMnistSpec } from "./helpers.ts";
 
 beforeAll(useTestBackend);
 
@@ -77,15 +77,7 @@ describe("runTraining on real MNIST", () => {
     const resumedDir = await mkdtemp(join(tmpdir(), "autoprog-resumed-"));
     const straight = await runTraining(spec, { checkpoints: new DirectoryCheckpointStore(straightDir, 10) });
 
-    const controller = new AbortController();
-    const interrupted = runTraining(spec, {
-      checkpoints: new DirectoryCheckpointStore(resumedDir, 10),
-      signal: controller.signal,
-      onEvent: (e) => {
-        if (e.type === "checkpoint.saved" && e.epoch === 1) controller.abort();
-      },
-    });
-    await expect(interrupted).rejects.toBeInstanceOf(TrainingFailure);
+    await runUntilCheckpoint(spec, resumedDir, 1);
     const events: TrainingEvent[] = [];
     const resumed = await runTraining(spec, {
       checkpoints: new DirectoryCheckpointStore(resumedDir, 10),
