@@ -53,19 +53,18 @@ export function batchGradients(
   const layout = FlatLayout.of(weights);
   const names = activeWeightNames(weights, options.activeBlocks);
   const tensors = toBatchTensors(batch, options.side);
-  let correct: tf.Scalar = tf.scalar(0);
-  const { value, grads } = tf.valueAndGrads((...active: tf.Tensor[]) => {
-    const map = new Map(weights);
-    names.forEach((name, i) => {
-      map.set(name, active[i] as tf.Tensor);
-    });
-    const logits = forward(config, map, tensors.x, {
+  let correct: tf.Scalar | null = null;
+  // valueAndGrads hands the callback the very tensors it is given (the active weights), so the
+  // forward pass reads them from `weights` itself; the list only says which ones get gradients.
+  const { value, grads } = tf.valueAndGrads(() => {
+    const logits = forward(config, weights, tensors.x, {
       side: options.side,
       activeBlocks: options.activeBlocks,
       ...(options.dropPath ? { dropPath: options.dropPath } : {}),
     });
-    correct.dispose();
-    correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tensors.labels), "float32")));
+    correct = tf.keep(
+      tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tensors.labels), "float32")),
+    ) as tf.Scalar;
     return smoothedCrossEntropy(logits, tensors.targets, options.labelSmoothing);
   })(names.map((name) => weights.get(name) as tf.Tensor));
   const flat = layout.flatten(new Map(names.map((name, i) => [name, grads[i] as tf.Tensor])));
@@ -76,6 +75,6 @@ export function batchGradients(
     flat,
     updated: names.length === layout.entries.length ? null : names,
     loss: value as tf.Scalar,
-    correct,
+    correct: correct ?? tf.scalar(0),
   };
 }
