@@ -8,6 +8,7 @@ import type { RunRow } from "./runs.ts";
 export function experimentRows(
   spec: ExperimentSpec,
   now: number,
+  projectId: string,
 ): { experiment: ExperimentRow; runs: RunRow[]; stages: NewStage[] } {
   const id = newId("exp", now);
   const runs: RunRow[] = [];
@@ -42,7 +43,14 @@ export function experimentRows(
       }
     }
   }
-  const experiment = { id, name: spec.name, description: spec.description ?? null, spec, createdAt: now };
+  const experiment = {
+    id,
+    projectId,
+    name: spec.name,
+    description: spec.description ?? null,
+    spec,
+    createdAt: now,
+  };
   return { experiment, runs, stages };
 }
 

@@ -12,14 +12,23 @@ export const RUN_STATES = ["queued", "running", "completed", "failed", "cancelle
 export type RunState = (typeof RUN_STATES)[number];
 export const TERMINAL_STATES: readonly RunState[] = ["completed", "failed", "cancelled"];
 
-export const experiments = sqliteTable("experiments", {
-  id: text("id").primaryKey(),
-  name: text("name").notNull(),
-  description: text("description"),
-  /** The normalised spec (every default filled in). */
-  spec: text("spec", { mode: "json" }).$type<ExperimentSpec>().notNull(),
-  createdAt: integer("created_at").notNull(),
-});
+/** The project of everything created before projects existed, and of a server without keys. */
+export const DEFAULT_PROJECT = "default";
+
+export const experiments = sqliteTable(
+  "experiments",
+  {
+    id: text("id").primaryKey(),
+    /** Who may see the experiment and its runs: requests of other projects get 404. */
+    projectId: text("project_id").notNull().default(DEFAULT_PROJECT),
+    name: text("name").notNull(),
+    description: text("description"),
+    /** The normalised spec (every default filled in). */
+    spec: text("spec", { mode: "json" }).$type<ExperimentSpec>().notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (table) => [index("experiments_project").on(table.projectId, table.id)],
+);
 
 export const runs = sqliteTable(
   "runs",

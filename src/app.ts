@@ -3,6 +3,7 @@ import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
+import { DEFAULT_PROJECT } from "../db/schema.ts";
 import { validationHook } from "../routes/common/hook.ts";
 import { ProblemError, problemResponse } from "../routes/common/problem.ts";
 import { registerExperimentRoutes } from "../routes/experiments/index.ts";
@@ -35,6 +36,8 @@ export function createApp(deps: AppDeps) {
   app.use(requestId());
   app.use(async (c, next) => {
     c.set("services", resolve(c));
+    // One project until API keys say which one a request belongs to.
+    c.set("projectId", DEFAULT_PROJECT);
     await next();
   });
 

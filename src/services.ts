@@ -27,5 +27,7 @@ export interface AppEnv {
   Variables: {
     services: Services;
     requestId: string;
+    /** The project the request acts in (everything it reads or writes is scoped to it). */
+    projectId: string;
   };
 }

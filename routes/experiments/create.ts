@@ -58,7 +58,7 @@ export function registerCreateExperiment(app: OpenAPIHono<AppEnv>) {
     const { db, clock, dispatcher } = c.var.services;
     if (validateOnly) return c.json(ValidationResultSchema.parse({ spec, arms: planExperiment(spec) }), 200);
 
-    const record = experimentRows(spec, clock());
+    const record = experimentRows(spec, clock(), c.var.projectId);
     const body = toExperiment(record.experiment, record.runs);
     const location = `/v1/experiments/${body.id}`;
     const key = c.var.idempotency;
