@@ -37,16 +37,38 @@ export async function createExperiment(db: Db, record: ExperimentRecord): Promis
   await batch(db, createExperimentStatements(db, record));
 }
 
+/** Any project's experiment: for the trainer side, which acts for every project. */
 export async function getExperiment(db: Db, id: string): Promise<ExperimentRow | undefined> {
   return db.select().from(experiments).where(eq(experiments.id, id)).get();
 }
 
-/** Newest first; `before` is the id of the last item of the previous page (ids sort by time). */
-export async function listExperiments(db: Db, options: { limit: number; before?: string }) {
+/** The experiment, when it belongs to the project (another project's is as good as missing). */
+export async function getExperimentInProject(
+  db: Db,
+  id: string,
+  projectId: string,
+): Promise<ExperimentRow | undefined> {
   return db
     .select()
     .from(experiments)
-    .where(options.before ? lt(experiments.id, options.before) : undefined)
+    .where(and(eq(experiments.id, id), eq(experiments.projectId, projectId)))
+    .get();
+}
+
+/** The project's experiments, newest first; `before` is the last id of the previous page (ids sort by time). */
+export async function listExperiments(
+  db: Db,
+  options: { projectId: string; limit: number; before?: string },
+) {
+  return db
+    .select()
+    .from(experiments)
+    .where(
+      and(
+        eq(experiments.projectId, options.projectId),
+        options.before ? lt(experiments.id, options.before) : undefined,
+      ),
+    )
     .orderBy(desc(experiments.id))
     .limit(options.limit);
 }

@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, inArray, or, sql } from "drizzle-orm";
 import type { Db } from "./database.ts";
-import { metrics, runs, searchCandidates, stages } from "./schema.ts";
+import { experiments, metrics, runs, searchCandidates, stages } from "./schema.ts";
 
 export type RunRow = typeof runs.$inferSelect;
 export type StageRow = typeof stages.$inferSelect;
@@ -23,6 +23,17 @@ export async function getRun(db: Db, id: string): Promise<RunRow | undefined> {
     getRunQueries.set(db, query);
   }
   return query.get({ id });
+}
+
+/** The run, when its experiment belongs to the project (another project's is as good as missing). */
+export async function getRunInProject(db: Db, id: string, projectId: string): Promise<RunRow | undefined> {
+  const row = await db
+    .select({ run: runs })
+    .from(runs)
+    .innerJoin(experiments, eq(experiments.id, runs.experimentId))
+    .where(and(eq(runs.id, id), eq(experiments.projectId, projectId)))
+    .get();
+  return row?.run;
 }
 
 export async function stagesOfRun(db: Db, runId: string): Promise<StageRow[]> {

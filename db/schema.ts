@@ -180,3 +180,35 @@ export const idempotencyKeys = sqliteTable("idempotency_keys", {
   createdAt: integer("created_at").notNull(),
   expiresAt: integer("expires_at").notNull(),
 });
+
+/** A tenant: experiments, runs and webhooks belong to one; keys act in one. The id is its name. */
+export const projects = sqliteTable("projects", {
+  id: text("id").primaryKey(),
+  createdAt: integer("created_at").notNull(),
+});
+
+export const KEY_ROLES = ["admin", "member", "worker"] as const;
+export type KeyRole = (typeof KEY_ROLES)[number];
+
+/**
+ * API keys. Only the SHA-256 of a key is stored (the key itself is shown once, at creation);
+ * a revoked key keeps its row, so lists show who had access and when it ended.
+ */
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id),
+    role: text("role", { enum: KEY_ROLES }).notNull(),
+    name: text("name").notNull(),
+    /** Hex SHA-256 of the whole key: the lookup index. */
+    hash: text("hash").notNull(),
+    createdAt: integer("created_at").notNull(),
+    /** Refreshed at most once a minute (a write per request would cost more than it tells). */
+    lastUsedAt: integer("last_used_at"),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [uniqueIndex("api_keys_hash").on(t.hash), index("api_keys_project").on(t.projectId, t.id)],
+);

@@ -3,12 +3,14 @@ import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
-import { DEFAULT_PROJECT } from "../db/schema.ts";
 import { validationHook } from "../routes/common/hook.ts";
 import { ProblemError, problemResponse } from "../routes/common/problem.ts";
+import { registerSecuritySchemes } from "../routes/common/security.ts";
 import { registerExperimentRoutes } from "../routes/experiments/index.ts";
 import { registerHealth } from "../routes/health/index.ts";
+import { registerKeyRoutes } from "../routes/keys/index.ts";
 import { registerRunRoutes } from "../routes/runs/index.ts";
+import { authenticate } from "./auth/middleware.ts";
 import type { AppEnv, Services } from "./services.ts";
 
 export interface AppDeps {
@@ -36,14 +38,16 @@ export function createApp(deps: AppDeps) {
   app.use(requestId());
   app.use(async (c, next) => {
     c.set("services", resolve(c));
-    // One project until API keys say which one a request belongs to.
-    c.set("projectId", DEFAULT_PROJECT);
     await next();
   });
+  // Everything under /v1 needs a key; /healthz, /openapi.json and /reference stay public.
+  app.use("/v1/*", authenticate());
 
   registerHealth(app);
   registerExperimentRoutes(app);
   registerRunRoutes(app);
+  registerKeyRoutes(app);
+  registerSecuritySchemes(app);
 
   app.doc31("/openapi.json", OPENAPI_INFO);
   app.get("/reference", Scalar({ url: "/openapi.json", pageTitle: "autoprog API" }));

@@ -4,10 +4,11 @@ import type { Db } from "../db/database.ts";
 import { getRun } from "../db/runs.ts";
 import * as schema from "../db/schema.ts";
 import { createApp } from "./app.ts";
+import { inMemoryAuth } from "./auth/in-memory.ts";
 import type { RunControl } from "./dispatch/control.ts";
 import type { EventHub } from "./events/hub.ts";
 import { StoredEventSink } from "./events/sink.ts";
-import type { Services } from "./services.ts";
+import type { AuthServices, Services } from "./services.ts";
 
 /**
  * The Workers entry: the same app over D1 (drizzle's D1 driver; migrations are db/migrations,
@@ -19,6 +20,8 @@ export interface CloudflareBindings {
   readonly DB: AnyD1Database;
   readonly SSE_HEARTBEAT_MS?: string;
   readonly IDEMPOTENCY_TTL_HOURS?: string;
+  /** Signs stream tokens; set it, or a token minted by one isolate fails in another. */
+  readonly STREAM_TOKEN_SECRET?: string;
 }
 
 const BindingSettings = z.object({
@@ -56,6 +59,18 @@ function queueOnlyControl(db: Db, sink: StoredEventSink): RunControl {
   };
 }
 
+// Counts live per isolate (a Durable Object would share them): built at the first request,
+// when the bindings are known, and kept for the isolate's life.
+let auth: AuthServices | undefined;
+const authOf = (env: CloudflareBindings) => {
+  auth ??= inMemoryAuth({
+    ...(env.STREAM_TOKEN_SECRET ? { streamTokenSecret: env.STREAM_TOKEN_SECRET } : {}),
+    // Cloudflare sets this header itself; a client cannot forge it past the edge.
+    clientAddress: (c) => c.req.header("cf-connecting-ip") ?? "unknown",
+  });
+  return auth;
+};
+
 function servicesOf(env: CloudflareBindings): Services {
   const settings = BindingSettings.parse(env);
   const db: Db = drizzle(env.DB, { schema });
@@ -69,6 +84,7 @@ function servicesOf(env: CloudflareBindings): Services {
     clock: Date.now,
     sseHeartbeatMs: settings.SSE_HEARTBEAT_MS,
     idempotencyTtlMs: settings.IDEMPOTENCY_TTL_HOURS * 3_600_000,
+    auth: authOf(env),
   };
 }
 

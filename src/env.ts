@@ -1,5 +1,7 @@
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { AUTH_DEFAULTS } from "./auth/in-memory.ts";
+import { KEY_PATTERN } from "./auth/keys.ts";
 import { BACKEND_PREFERENCES } from "./core/spec.ts";
 
 /** Every setting of the service, read once from the environment and validated. */
@@ -23,6 +25,22 @@ const EnvSchema = z.object({
   AUTOPROG_SSE_HEARTBEAT_MS: z.coerce.number().int().min(10).default(15_000),
   AUTOPROG_IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
   AUTOPROG_LOG: z.enum(["json", "silent"]).default("json"),
+  /** The first admin key, instead of a random one, when the database has no key yet. */
+  AUTOPROG_BOOTSTRAP_KEY: z
+    .string()
+    .regex(KEY_PATTERN, "must be ap_ followed by 32 to 128 characters of A-Z a-z 0-9 _ -")
+    .optional(),
+  AUTOPROG_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(AUTH_DEFAULTS.requestsPerMinute),
+  AUTOPROG_AUTH_FAILURES_PER_MINUTE: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(AUTH_DEFAULTS.failedAuthPerMinute),
+  AUTOPROG_SSE_STREAMS_PER_KEY: z.coerce.number().int().min(1).default(AUTH_DEFAULTS.streamsPerKey),
+  /** Take the client address from X-Forwarded-For (its last entry): only behind a proxy that sets it. */
+  AUTOPROG_TRUST_PROXY: z.enum(["true", "false"]).default("false"),
+  /** Signs stream tokens; random per process when unset (tokens then die with the process). */
+  AUTOPROG_STREAM_TOKEN_SECRET: z.string().min(32).optional(),
 });
 
 export interface Settings {
@@ -39,6 +57,12 @@ export interface Settings {
   readonly sseHeartbeatMs: number;
   readonly idempotencyTtlMs: number;
   readonly log: "json" | "silent";
+  readonly bootstrapKey: string | null;
+  readonly requestsPerMinute: number;
+  readonly failedAuthPerMinute: number;
+  readonly streamsPerKey: number;
+  readonly trustProxy: boolean;
+  readonly streamTokenSecret: string | null;
 }
 
 export class SettingsError extends Error {
@@ -67,5 +91,11 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
     sseHeartbeatMs: e.AUTOPROG_SSE_HEARTBEAT_MS,
     idempotencyTtlMs: e.AUTOPROG_IDEMPOTENCY_TTL_HOURS * 3_600_000,
     log: e.AUTOPROG_LOG,
+    bootstrapKey: e.AUTOPROG_BOOTSTRAP_KEY ?? null,
+    requestsPerMinute: e.AUTOPROG_RATE_LIMIT_PER_MINUTE,
+    failedAuthPerMinute: e.AUTOPROG_AUTH_FAILURES_PER_MINUTE,
+    streamsPerKey: e.AUTOPROG_SSE_STREAMS_PER_KEY,
+    trustProxy: e.AUTOPROG_TRUST_PROXY === "true",
+    streamTokenSecret: e.AUTOPROG_STREAM_TOKEN_SECRET ?? null,
   };
 }

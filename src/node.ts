@@ -1,9 +1,14 @@
-import { rm } from "node:fs/promises";
+import { chmod, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type ServerType, serve } from "@hono/node-server";
+import { getConnInfo } from "@hono/node-server/conninfo";
+import type { Context } from "hono";
+import type { Db } from "../db/database.ts";
 import { openDatabase } from "../db/sqlite.ts";
 import { createApp } from "./app.ts";
+import { bootstrapAdminKey } from "./auth/bootstrap.ts";
+import { inMemoryAuth } from "./auth/in-memory.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { loadSettings, type Settings } from "./env.ts";
 import { InMemoryEventHub } from "./events/hub.ts";
@@ -25,6 +30,30 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/**
+ * First start: creates the admin key of project `default`, prints it once on stderr and writes
+ * it to `<data dir>/admin-key` (0600, only the owner may read it). Returns the file, or null
+ * when keys already existed.
+ */
+export async function bootstrapKeyFile(db: Db, settings: Settings): Promise<string | null> {
+  const key = await bootstrapAdminKey(db, { given: settings.bootstrapKey, now: Date.now() });
+  if (key === null) return null;
+  const file = join(settings.dataDir, "admin-key");
+  await writeFile(file, `${key}\n`, { mode: 0o600 });
+  // `mode` only applies to a new file; an older file from a wiped database keeps its own.
+  await chmod(file, 0o600);
+  process.stderr.write(`autoprog: created the first admin key (project default), also in ${file}:\n${key}\n`);
+  return file;
+}
+
+/** The socket's address; X-Forwarded-For's last entry (what our proxy saw) only when trusted. */
+function clientAddressOf(trustProxy: boolean) {
+  return (c: Context) => {
+    const forwarded = trustProxy ? c.req.header("x-forwarded-for")?.split(",").at(-1)?.trim() : undefined;
+    return forwarded || (getConnInfo(c).remote.address ?? "unknown");
+  };
+}
+
 export async function startServer(settings: Settings): Promise<RunningServer> {
   const log = (message: string, fields: Record<string, unknown> = {}) => {
     if (settings.log === "json")
@@ -34,6 +63,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
   const checkpointsOf = (runId: string) => join(runsDir, runId, "checkpoints");
   for (const file of await removeStaleTemporaries(runsDir)) log("removed an unfinished write", { file });
   const database = openDatabase(settings.databaseFile);
+  await bootstrapKeyFile(database.db, settings);
   const hub = new InMemoryEventHub();
   const sink = new StoredEventSink(database.db, hub);
   const artifacts: RunArtifacts = {
@@ -61,6 +91,13 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
       clock: Date.now,
       sseHeartbeatMs: settings.sseHeartbeatMs,
       idempotencyTtlMs: settings.idempotencyTtlMs,
+      auth: inMemoryAuth({
+        requestsPerMinute: settings.requestsPerMinute,
+        failedAuthPerMinute: settings.failedAuthPerMinute,
+        streamsPerKey: settings.streamsPerKey,
+        ...(settings.streamTokenSecret ? { streamTokenSecret: settings.streamTokenSecret } : {}),
+        clientAddress: clientAddressOf(settings.trustProxy),
+      }),
     },
     onServerError: (error, c) =>
       log("request failed", { requestId: c.get("requestId"), path: c.req.path, error: String(error) }),

@@ -1,4 +1,8 @@
+import type { Context } from "hono";
 import type { Db } from "../db/database.ts";
+import type { KeyRole } from "../db/schema.ts";
+import type { RateLimiter, StreamSlots } from "./auth/limits.ts";
+import type { StreamTokens } from "./auth/stream-token.ts";
 import type { RunControl } from "./dispatch/control.ts";
 import type { EventSink } from "./events/sink.ts";
 
@@ -6,6 +10,26 @@ import type { EventSink } from "./events/sink.ts";
 export interface RunArtifacts {
   /** Removes every file of the run. */
   remove(runId: string): Promise<void>;
+}
+
+/** Who is asking: the key that authenticated the request, its project and its role. */
+export interface Principal {
+  readonly keyId: string;
+  readonly projectId: string;
+  readonly role: KeyRole;
+}
+
+/** Authentication's runtime parts; they outlive a request (counts, the token secret). */
+export interface AuthServices {
+  /** Failed authentications per client address. */
+  readonly failedAuth: RateLimiter;
+  /** Requests per key. */
+  readonly requests: RateLimiter;
+  /** Concurrent event streams per key. */
+  readonly streams: StreamSlots;
+  readonly streamTokens: StreamTokens;
+  /** The client's address, as the runtime knows it (a proxy's header only when trusted). */
+  readonly clientAddress: (c: Context) => string;
 }
 
 /**
@@ -21,6 +45,7 @@ export interface Services {
   readonly clock: () => number;
   readonly sseHeartbeatMs: number;
   readonly idempotencyTtlMs: number;
+  readonly auth: AuthServices;
 }
 
 export interface AppEnv {
@@ -29,5 +54,7 @@ export interface AppEnv {
     requestId: string;
     /** The project the request acts in (everything it reads or writes is scoped to it). */
     projectId: string;
+    /** The key behind the request (set on every `/v1` route). */
+    principal: Principal;
   };
 }

@@ -8,11 +8,15 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
  */
 export const PROBLEMS = {
   malformed_request: { status: 400, title: "The request could not be read" },
+  unauthenticated: { status: 401, title: "A valid API key is required" },
+  forbidden: { status: 403, title: "The key's role may not do this" },
   not_found: { status: 404, title: "Not found" },
   run_not_cancellable: { status: 409, title: "The run has already ended" },
   idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still in progress" },
+  last_admin_key: { status: 409, title: "The last admin key cannot be revoked" },
   validation_failed: { status: 422, title: "The request is not valid" },
   idempotency_key_mismatch: { status: 422, title: "This Idempotency-Key was used for a different request" },
+  rate_limited: { status: 429, title: "Too many requests" },
   internal: { status: 500, title: "Internal server error" },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 
@@ -79,9 +83,19 @@ export function problemResponse(c: Context, error: ProblemError): Response {
 }
 
 /** OpenAPI `responses` entries for the problems a route can answer with. */
-export function problemResponses<const S extends readonly (400 | 404 | 409 | 422)[]>(...statuses: S) {
+export function problemResponses<const S extends readonly (400 | 401 | 403 | 404 | 409 | 422 | 429)[]>(
+  ...statuses: S
+) {
   const content = { "application/problem+json": { schema: ProblemSchema } };
-  const descriptions = { 400: "Malformed request", 404: "Unknown id", 409: "Conflict", 422: "Invalid input" };
+  const descriptions = {
+    400: "Malformed request",
+    401: "No valid API key",
+    403: "The key's role may not do this",
+    404: "Unknown id",
+    409: "Conflict",
+    422: "Invalid input",
+    429: "Too many requests (see Retry-After)",
+  };
   return Object.fromEntries(statuses.map((s) => [s, { description: descriptions[s], content }])) as {
     [K in S[number]]: { description: string; content: typeof content };
   };

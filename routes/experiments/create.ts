@@ -51,7 +51,8 @@ export const createExperimentRoute = createRoute({
 
 export function registerCreateExperiment(app: OpenAPIHono<AppEnv>) {
   const route = app as unknown as OpenAPIHono<IdempotencyEnv>;
-  route.use(createExperimentRoute.path, idempotency());
+  // Keys are per project: another project reusing a key must not get this project's answer.
+  route.use(createExperimentRoute.path, idempotency({ scope: (c) => c.var.projectId }));
   route.openapi(createExperimentRoute, async (c) => {
     const spec = c.req.valid("json");
     const { validate_only: validateOnly } = c.req.valid("query");

@@ -1,6 +1,10 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { batch } from "../../db/database.ts";
-import { deleteExperimentStatements, getExperiment, runsOfExperiments } from "../../db/experiments.ts";
+import {
+  deleteExperimentStatements,
+  getExperimentInProject,
+  runsOfExperiments,
+} from "../../db/experiments.ts";
 import { requestCancel } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
@@ -26,7 +30,7 @@ export function registerDeleteExperiment(app: OpenAPIHono<AppEnv>) {
   app.openapi(deleteExperimentRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { db, clock, dispatcher, artifacts } = c.var.services;
-    if (!(await getExperiment(db, id))) throw notFound("experiment", id);
+    if (!(await getExperimentInProject(db, id, c.var.projectId))) throw notFound("experiment", id);
     const runs = await runsOfExperiments(db, [id]);
     for (const run of runs) {
       if (await requestCancel(db, run.id, clock())) await dispatcher.cancel(run.id);

@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import { getExperiment, runsOfExperiments } from "../../db/experiments.ts";
+import { getExperimentInProject, runsOfExperiments } from "../../db/experiments.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
 import { notFound, problemResponses } from "../common/problem.ts";
@@ -21,7 +21,7 @@ export function registerGetExperiment(app: OpenAPIHono<AppEnv>) {
   app.openapi(getExperimentRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { db } = c.var.services;
-    const row = await getExperiment(db, id);
+    const row = await getExperimentInProject(db, id, c.var.projectId);
     if (!row) throw notFound("experiment", id);
     return c.json(toExperiment(row, await runsOfExperiments(db, [id])), 200);
   });

@@ -25,7 +25,11 @@ export function registerListExperiments(app: OpenAPIHono<AppEnv>) {
   app.openapi(listExperimentsRoute, async (c) => {
     const { cursor, limit } = c.req.valid("query");
     const { db } = c.var.services;
-    const rows = await listExperiments(db, { limit: limit + 1, ...(cursor ? { before: cursor.id } : {}) });
+    const rows = await listExperiments(db, {
+      projectId: c.var.projectId,
+      limit: limit + 1,
+      ...(cursor ? { before: cursor.id } : {}),
+    });
     const page = rows.slice(0, limit);
     const counts = await runCountsOfExperiments(
       db,

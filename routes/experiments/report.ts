@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { getExperiment, runsOfExperiments } from "../../db/experiments.ts";
+import { getExperimentInProject, runsOfExperiments } from "../../db/experiments.ts";
 import { stagesOfRuns } from "../../db/runs.ts";
 import { RUN_STATES } from "../../db/schema.ts";
 import type { AppEnv } from "../../src/services.ts";
@@ -79,7 +79,7 @@ export function registerReport(app: OpenAPIHono<AppEnv>) {
   app.openapi(reportRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { db } = c.var.services;
-    const experiment = await getExperiment(db, id);
+    const experiment = await getExperimentInProject(db, id, c.var.projectId);
     if (!experiment) throw notFound("experiment", id);
     const runs = await runsOfExperiments(db, [id]);
     const arms = reportTable(

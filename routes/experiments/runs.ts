@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { getExperiment, runsOfExperimentPage } from "../../db/experiments.ts";
+import { getExperimentInProject, runsOfExperimentPage } from "../../db/experiments.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { cursorParam, encodeCursor, IdParamsSchema, limitParam } from "../common/cursor.ts";
 import { notFound, problemResponses } from "../common/problem.ts";
@@ -28,7 +28,7 @@ export function registerListExperimentRuns(app: OpenAPIHono<AppEnv>) {
     const { id } = c.req.valid("param");
     const { cursor, limit } = c.req.valid("query");
     const { db } = c.var.services;
-    if (!(await getExperiment(db, id))) throw notFound("experiment", id);
+    if (!(await getExperimentInProject(db, id, c.var.projectId))) throw notFound("experiment", id);
     const rows = await runsOfExperimentPage(db, id, {
       limit: limit + 1,
       ...(cursor ? { afterPosition: cursor.position } : {}),

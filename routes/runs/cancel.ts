@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import { getRun, requestCancel } from "../../db/runs.ts";
+import { getRun, getRunInProject, requestCancel } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
 import { notFound, ProblemError, problemResponses } from "../common/problem.ts";
@@ -27,6 +27,8 @@ export function registerCancelRun(app: OpenAPIHono<AppEnv>) {
   app.openapi(cancelRunRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { db, clock, dispatcher } = c.var.services;
+    // Ownership never changes, so checking it first leaves the cancel a single statement.
+    if (!(await getRunInProject(db, id, c.var.projectId))) throw notFound("run", id);
     const flagged = await requestCancel(db, id, clock());
     if (!flagged) {
       const run = await getRun(db, id);

@@ -1,11 +1,14 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
-import { getRun } from "../../db/runs.ts";
+import { getRunInProject } from "../../db/runs.ts";
 import { followRun } from "../../src/events/follow.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
-import { notFound, problemResponses } from "../common/problem.ts";
+import { notFound, ProblemError, problemResponses } from "../common/problem.ts";
+import { BEARER_AUTH, STREAM_TOKEN } from "../common/security.ts";
 import { RunEventMessageSchema } from "./event-messages.ts";
+
+const eventsSecurity: { [scheme: string]: string[] }[] = [{ [BEARER_AUTH]: [] }, { [STREAM_TOKEN]: [] }];
 
 const seqParam = z.coerce.number().int().min(0);
 
@@ -19,13 +22,23 @@ export const runEventsRoute = createRoute({
     "`epoch.completed`, …); `data` is the event as JSON. Everything after `Last-Event-ID` (or " +
     "`?since=`) is replayed from the database, then new events follow live. A comment line every " +
     "15 s keeps idle connections open. When the run is terminal an `end` event (no id, data " +
-    '`{"state","lastSeq"}`) is sent and the stream closes.',
+    '`{"state","lastSeq"}`) is sent and the stream closes. A key holds at most ' +
+    "`AUTOPROG_SSE_STREAMS_PER_KEY` streams at once (429 beyond).",
+  security: eventsSecurity,
   request: {
     params: IdParamsSchema("run"),
     query: z.object({
       since: seqParam
         .optional()
         .openapi({ param: { name: "since", in: "query" }, description: "Replay events after this seq." }),
+      token: z
+        .string()
+        .max(512)
+        .optional()
+        .openapi({
+          param: { name: "token", in: "query" },
+          description: "A stream token (`POST /v1/runs/{id}/stream-token`) instead of `Authorization`.",
+        }),
     }),
     headers: z.object({
       "last-event-id": seqParam
@@ -48,8 +61,13 @@ export function registerRunEvents(app: OpenAPIHono<AppEnv>) {
   app.openapi(runEventsRoute, async (c) => {
     const { id } = c.req.valid("param");
     const after = c.req.valid("header")["last-event-id"] ?? c.req.valid("query").since ?? 0;
-    const { db, events, sseHeartbeatMs } = c.var.services;
-    if (!(await getRun(db, id))) throw notFound("run", id);
+    const { db, events, sseHeartbeatMs, auth } = c.var.services;
+    if (!(await getRunInProject(db, id, c.var.projectId))) throw notFound("run", id);
+    const release = auth.streams.acquire(c.var.principal.keyId);
+    if (!release) {
+      c.header("Retry-After", "10");
+      throw new ProblemError("rate_limited", "this key has as many event streams open as it may");
+    }
     const response = streamSSE(c, async (stream) => {
       const aborted = new AbortController();
       stream.onAbort(() => aborted.abort());
@@ -58,17 +76,22 @@ export function registerRunEvents(app: OpenAPIHono<AppEnv>) {
         heartbeatMs: sseHeartbeatMs,
         signal: aborted.signal,
       });
-      for await (const item of items) {
-        if (item.kind === "event") {
-          await stream.writeSSE({ id: String(item.seq), event: item.type, data: item.payload });
-        } else if (item.kind === "heartbeat") {
-          await stream.write(": heartbeat\n\n");
-        } else {
-          await stream.writeSSE({
-            event: "end",
-            data: JSON.stringify({ state: item.state, lastSeq: item.lastSeq }),
-          });
+      try {
+        for await (const item of items) {
+          if (item.kind === "event") {
+            await stream.writeSSE({ id: String(item.seq), event: item.type, data: item.payload });
+          } else if (item.kind === "heartbeat") {
+            await stream.write(": heartbeat\n\n");
+          } else {
+            await stream.writeSSE({
+              event: "end",
+              data: JSON.stringify({ state: item.state, lastSeq: item.lastSeq }),
+            });
+          }
         }
+      } finally {
+        // The slot is the key's until the stream ends, however it ends.
+        release();
       }
     });
     // The stream's body is not a JSON schema response; the declared content type documents it.

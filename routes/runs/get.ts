@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import { getRun } from "../../db/runs.ts";
+import { getRunInProject } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
 import { notFound, problemResponses } from "../common/problem.ts";
@@ -20,7 +20,7 @@ export const getRunRoute = createRoute({
 export function registerGetRun(app: OpenAPIHono<AppEnv>) {
   app.openapi(getRunRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const row = await getRun(c.var.services.db, id);
+    const row = await getRunInProject(c.var.services.db, id, c.var.projectId);
     if (!row) throw notFound("run", id);
     return c.json(toRun(row), 200);
   });

@@ -6,6 +6,7 @@ import { registerGetRun } from "./get.ts";
 import { registerListMetrics } from "./metrics.ts";
 import { registerListCandidates } from "./search.ts";
 import { registerListStages } from "./stages.ts";
+import { registerStreamToken } from "./stream-token.ts";
 
 export function registerRunRoutes(app: OpenAPIHono<AppEnv>) {
   registerGetRun(app);
@@ -14,4 +15,5 @@ export function registerRunRoutes(app: OpenAPIHono<AppEnv>) {
   registerListMetrics(app);
   registerCancelRun(app);
   registerRunEvents(app);
+  registerStreamToken(app);
 }

@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { getRun, metricsOfRun } from "../../db/runs.ts";
+import { getRunInProject, metricsOfRun } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { cursorParam, encodeCursor, IdParamsSchema, limitParam } from "../common/cursor.ts";
 import { notFound, problemResponses } from "../common/problem.ts";
@@ -38,7 +38,7 @@ export function registerListMetrics(app: OpenAPIHono<AppEnv>) {
     const { id } = c.req.valid("param");
     const { key, cursor, limit } = c.req.valid("query");
     const { db } = c.var.services;
-    if (!(await getRun(db, id))) throw notFound("run", id);
+    if (!(await getRunInProject(db, id, c.var.projectId))) throw notFound("run", id);
     const rows = await metricsOfRun(db, id, {
       ...(key !== undefined ? { key } : {}),
       ...(cursor ? { after: cursor } : {}),

@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { candidatesOfRun, getRun } from "../../db/runs.ts";
+import { candidatesOfRun, getRunInProject } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
 import { notFound, problemResponses } from "../common/problem.ts";
@@ -28,7 +28,7 @@ export function registerListCandidates(app: OpenAPIHono<AppEnv>) {
   app.openapi(listCandidatesRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { db } = c.var.services;
-    if (!(await getRun(db, id))) throw notFound("run", id);
+    if (!(await getRunInProject(db, id, c.var.projectId))) throw notFound("run", id);
     return c.json({ items: (await candidatesOfRun(db, id)).map(toCandidate) }, 200);
   });
 }

@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { getRun, stagesOfRun } from "../../db/runs.ts";
+import { getRunInProject, stagesOfRun } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
 import { notFound, problemResponses } from "../common/problem.ts";
@@ -23,7 +23,7 @@ export function registerListStages(app: OpenAPIHono<AppEnv>) {
   app.openapi(listStagesRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { db } = c.var.services;
-    if (!(await getRun(db, id))) throw notFound("run", id);
+    if (!(await getRunInProject(db, id, c.var.projectId))) throw notFound("run", id);
     return c.json({ items: (await stagesOfRun(db, id)).map(toStage) }, 200);
   });
 }

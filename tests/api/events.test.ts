@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { loadSettings } from "../../src/env.ts";
 import { startServer } from "../../src/node.ts";
 import { epochCompleted, type FakeEvent, runCompleted, runStarted } from "../../support/fixtures.ts";
-import { claimForTest, type TestApp, testApp, tinySpec } from "./helpers.ts";
+import { ADMIN_KEY, claimForTest, type TestApp, testApp, tinySpec } from "./helpers.ts";
 
 let t: TestApp;
 let closeApp: (() => void) | null = null;
@@ -132,24 +132,29 @@ describe("over a real socket", () => {
         AUTOPROG_CONCURRENCY: "0",
         AUTOPROG_SSE_HEARTBEAT_MS: "20",
         AUTOPROG_LOG: "silent",
+        AUTOPROG_BOOTSTRAP_KEY: ADMIN_KEY,
       }),
     );
+    const headers = { authorization: `Bearer ${ADMIN_KEY}` };
     try {
       const created = await fetch(`${server.url}/v1/experiments`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", ...headers },
         body: JSON.stringify(tinySpec()),
       });
       const { runs } = (await created.json()) as { runs: { id: string }[] };
       const runId = runs[0]?.id as string;
       const controllers = Array.from({ length: 5 }, () => new AbortController());
       const streams = await Promise.all(
-        controllers.map((c) => fetch(`${server.url}/v1/runs/${runId}/events`, { signal: c.signal })),
+        controllers.map((c) => fetch(`${server.url}/v1/runs/${runId}/events`, { headers, signal: c.signal })),
       );
       for (const response of streams) await response.body?.getReader().read();
       expect(server.hub.subscribers(runId)).toBe(5);
       for (const c of controllers) c.abort();
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Polled, not slept: on a loaded machine the sockets close later than a fixed pause.
+      for (let i = 0; i < 100 && server.hub.subscribers(runId) > 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       expect(server.hub.subscribers(runId)).toBe(0);
     } finally {
       await server.close();

@@ -87,8 +87,9 @@ describe("POST /v1/experiments", () => {
     const other = await t.post("/v1/experiments", tinySpec({ name: "other" }), { "idempotency-key": "k-2" });
     await expectProblem(other, 422, "idempotency_key_mismatch");
 
+    // Keys are stored under the project's scope.
     await t.db.insert(idempotencyKeys).values({
-      key: "k-3",
+      key: "default:k-3",
       fingerprint: "x",
       state: "in_flight",
       createdAt: 0,
@@ -198,6 +199,7 @@ describe("bad requests outside the body", () => {
   });
 
   it("answers 400 for malformed JSON and writes nothing", async () => {
+    const before = await tableCounts(t.db);
     const response = await t.post("/v1/experiments", "{not json");
     const problem = await expectProblem(response, 400, "malformed_request");
     expect(problem).toEqual({
@@ -209,7 +211,7 @@ describe("bad requests outside the body", () => {
       code: "malformed_request",
       requestId: response.headers.get("x-request-id"),
     });
-    expect(Object.values(await tableCounts(t.db)).every((n) => n === 0)).toBe(true);
+    expect(await tableCounts(t.db)).toEqual(before);
   });
 });
 

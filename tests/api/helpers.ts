@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { count } from "drizzle-orm";
 import { expect } from "vitest";
 import type { Db } from "../../db/database.ts";
@@ -5,17 +6,28 @@ import { claimRun } from "../../db/queue.ts";
 import * as schema from "../../db/schema.ts";
 import { openDatabase } from "../../db/sqlite.ts";
 import { createApp } from "../../src/app.ts";
+import type { AuthOptions } from "../../src/auth/in-memory.ts";
+import { inMemoryAuth } from "../../src/auth/in-memory.ts";
 import { Dispatcher } from "../../src/dispatch/dispatcher.ts";
 import { InMemoryEventHub } from "../../src/events/hub.ts";
 import { StoredEventSink } from "../../src/events/sink.ts";
 
 export { tinySpec } from "../../support/fixtures.ts";
 
+/** The keys every test app starts with, both of project `default`. */
+export const ADMIN_KEY = `ap_${"test-admin-".padEnd(43, "a")}`;
+export const MEMBER_KEY = `ap_${"test-member-".padEnd(43, "m")}`;
+
+/** SHA-256 with node:crypto: an implementation independent of the server's Web Crypto one. */
+const sha256 = (key: string) => createHash("sha256").update(key).digest("hex");
+
 /**
  * An app over a fresh in-memory database. The dispatcher is real but takes no runs
- * (concurrency 0), so runs stay queued unless a test moves them.
+ * (concurrency 0), so runs stay queued unless a test moves them. `app.request` sends the
+ * member key unless the request names its own `authorization`; `raw` sends nothing extra.
+ * The client address is the `x-test-client` header (default `test`).
  */
-export function testApp(options: { heartbeatMs?: number } = {}) {
+export function testApp(options: { heartbeatMs?: number; auth?: Omit<AuthOptions, "clientAddress"> } = {}) {
   const database = openDatabase(":memory:");
   const db = database.db;
   let now = Date.parse("2026-01-01T00:00:00Z");
@@ -34,7 +46,29 @@ export function testApp(options: { heartbeatMs?: number } = {}) {
     dataDir: "/nonexistent",
     clock,
   });
-  const app = createApp({
+  const created = Date.parse("2026-01-01T00:00:00Z");
+  db.insert(schema.projects).values({ id: schema.DEFAULT_PROJECT, createdAt: created }).run();
+  db.insert(schema.apiKeys)
+    .values([
+      {
+        id: "key_admin",
+        projectId: "default",
+        role: "admin",
+        name: "admin",
+        hash: sha256(ADMIN_KEY),
+        createdAt: created,
+      },
+      {
+        id: "key_member",
+        projectId: "default",
+        role: "member",
+        name: "member",
+        hash: sha256(MEMBER_KEY),
+        createdAt: created,
+      },
+    ])
+    .run();
+  const raw = createApp({
     services: {
       db,
       events: sink,
@@ -47,10 +81,30 @@ export function testApp(options: { heartbeatMs?: number } = {}) {
       clock,
       sseHeartbeatMs: options.heartbeatMs ?? 15_000,
       idempotencyTtlMs: 3_600_000,
+      auth: inMemoryAuth({ ...options.auth, clientAddress: (c) => c.req.header("x-test-client") ?? "test" }),
     },
   });
+  const app = {
+    request(path: string, init: RequestInit = {}) {
+      const headers = new Headers(init.headers);
+      if (!headers.has("authorization")) headers.set("authorization", `Bearer ${MEMBER_KEY}`);
+      return raw.request(path, { ...init, headers });
+    },
+  };
+  /** Creates a key (and its project) as `POST /v1/keys` would; returns the key itself. */
+  const keyFor = async (project: string, role: schema.KeyRole, name = `${project}-${role}`) => {
+    const key = `ap_${crypto.randomUUID().replaceAll("-", "")}`;
+    db.insert(schema.projects).values({ id: project, createdAt: now }).onConflictDoNothing().run();
+    const id = `key_${project}_${role}_${Math.random().toString(36).slice(2, 8)}`;
+    db.insert(schema.apiKeys)
+      .values({ id, projectId: project, role, name, hash: sha256(key), createdAt: now })
+      .run();
+    return { key, id, headers: { authorization: `Bearer ${key}` } };
+  };
   return {
     app,
+    raw,
+    keyFor,
     db,
     sink,
     hub,
@@ -87,6 +141,8 @@ export async function tableCounts(db: Db): Promise<Record<string, number>> {
     runEvents: schema.runEvents,
     metrics: schema.metrics,
     idempotencyKeys: schema.idempotencyKeys,
+    projects: schema.projects,
+    apiKeys: schema.apiKeys,
   };
   const counts: Record<string, number> = {};
   for (const [name, table] of Object.entries(tables)) {

@@ -31,12 +31,15 @@ describe("the service's own routes", () => {
       "/v1/experiments/{id}",
       "/v1/experiments/{id}/report",
       "/v1/experiments/{id}/runs",
+      "/v1/keys",
+      "/v1/keys/{id}",
       "/v1/runs/{id}",
       "/v1/runs/{id}/cancel",
       "/v1/runs/{id}/events",
       "/v1/runs/{id}/metrics",
       "/v1/runs/{id}/search",
       "/v1/runs/{id}/stages",
+      "/v1/runs/{id}/stream-token",
     ]);
     expect(doc.paths["/v1/experiments"]?.post?.responses["422"]?.content).toHaveProperty([
       "application/problem+json",

@@ -1,0 +1,42 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createKey } from "../../db/keys.ts";
+import { hashKey, newKey } from "../../src/auth/keys.ts";
+import type { AppEnv } from "../../src/services.ts";
+import { problemResponses } from "../common/problem.ts";
+import { bearerSecurity } from "../common/security.ts";
+import { CreatedKeySchema, CreateKeySchema, toKey } from "./schema.ts";
+
+export const createKeyRoute = createRoute({
+  method: "post",
+  path: "/v1/keys",
+  tags: ["keys"],
+  summary: "Create an API key for a project (admin); the project is created when new",
+  description: "The answer holds the key itself, the only time it is shown: the server keeps its SHA-256.",
+  security: bearerSecurity,
+  request: { body: { required: true, content: { "application/json": { schema: CreateKeySchema } } } },
+  responses: {
+    201: {
+      description: "The key, with its secret",
+      headers: z.object({ Location: z.string() }),
+      content: { "application/json": { schema: CreatedKeySchema } },
+    },
+    ...problemResponses(400, 401, 403, 422, 429),
+  },
+});
+
+export function registerCreateKey(app: OpenAPIHono<AppEnv>) {
+  app.openapi(createKeyRoute, async (c) => {
+    const { project, role, name } = c.req.valid("json");
+    const { db, clock } = c.var.services;
+    const key = newKey();
+    const row = await createKey(db, {
+      projectId: project,
+      role,
+      name,
+      hash: await hashKey(key),
+      now: clock(),
+    });
+    c.header("Location", `/v1/keys/${row.id}`);
+    return c.json(CreatedKeySchema.parse({ ...toKey(row), key }), 201);
+  });
+}

@@ -1,0 +1,45 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { revokeKey } from "../../db/keys.ts";
+import type { AppEnv } from "../../src/services.ts";
+import { notFound, ProblemError, problemResponses } from "../common/problem.ts";
+import { bearerSecurity } from "../common/security.ts";
+
+export const revokeKeyRoute = createRoute({
+  method: "delete",
+  path: "/v1/keys/{id}",
+  tags: ["keys"],
+  summary: "Revoke a key at once (admin); revoking a revoked key is harmless",
+  description:
+    "The next request with the key is 401, and its stream tokens stop working. The last live admin " +
+    "key cannot be revoked (409 `last_admin_key`): create another admin key first.",
+  security: bearerSecurity,
+  request: {
+    params: z.object({
+      id: z
+        .string()
+        .min(1)
+        .max(64)
+        .openapi({ param: { name: "id", in: "path" }, example: "key_01hzx3k8q4tqkz3w5v9b2m7n6c" }),
+    }),
+  },
+  responses: {
+    204: { description: "Revoked" },
+    ...problemResponses(401, 403, 404, 409, 422, 429),
+  },
+});
+
+export function registerRevokeKey(app: OpenAPIHono<AppEnv>) {
+  app.openapi(revokeKeyRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const { db, clock } = c.var.services;
+    const outcome = await revokeKey(db, id, clock());
+    if (outcome === "not_found") throw notFound("key", id);
+    if (outcome === "last_admin_key") {
+      throw new ProblemError(
+        "last_admin_key",
+        `${id} is the last live admin key; create another admin key first`,
+      );
+    }
+    return c.body(null, 204);
+  });
+}

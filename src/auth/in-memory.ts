@@ -1,0 +1,31 @@
+import type { Context } from "hono";
+import type { AuthServices } from "../services.ts";
+import { InMemoryRateLimiter, InMemoryStreamSlots } from "./limits.ts";
+import { hmacStreamTokens } from "./stream-token.ts";
+
+/** The documented defaults (README, "Authentication"); each has an AUTOPROG_* variable. */
+export const AUTH_DEFAULTS = {
+  requestsPerMinute: 600,
+  failedAuthPerMinute: 20,
+  streamsPerKey: 20,
+} as const;
+
+export interface AuthOptions {
+  readonly requestsPerMinute?: number;
+  readonly failedAuthPerMinute?: number;
+  readonly streamsPerKey?: number;
+  /** HMAC secret of stream tokens; random per process when absent. */
+  readonly streamTokenSecret?: string;
+  readonly clientAddress: (c: Context) => string;
+}
+
+/** One process's limits and token secret: create once per app, never per request. */
+export function inMemoryAuth(options: AuthOptions): AuthServices {
+  return {
+    failedAuth: new InMemoryRateLimiter(options.failedAuthPerMinute ?? AUTH_DEFAULTS.failedAuthPerMinute),
+    requests: new InMemoryRateLimiter(options.requestsPerMinute ?? AUTH_DEFAULTS.requestsPerMinute),
+    streams: new InMemoryStreamSlots(options.streamsPerKey ?? AUTH_DEFAULTS.streamsPerKey),
+    streamTokens: hmacStreamTokens(options.streamTokenSecret),
+    clientAddress: options.clientAddress,
+  };
+}
