@@ -2,6 +2,13 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 
+/**
+ * The admin key of project `default` every server started here bootstraps with
+ * (AUTOPROG_BOOTSTRAP_KEY); `getJson` and `followEvents` send it unless told otherwise.
+ */
+export const SERVER_KEY = `ap_${"e2e-admin-".padEnd(43, "e")}`;
+const AUTH = { authorization: `Bearer ${SERVER_KEY}` };
+
 /** The real server as a child process (`node --import tsx src/node.ts`) on a free port. */
 export interface ServerProcess {
   readonly url: string;
@@ -15,7 +22,13 @@ export interface ServerProcess {
 
 export async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/node.ts"], {
-    env: { ...process.env, AUTOPROG_PORT: "0", AUTOPROG_DATA_DIR: dataDir, ...env },
+    env: {
+      ...process.env,
+      AUTOPROG_PORT: "0",
+      AUTOPROG_DATA_DIR: dataDir,
+      AUTOPROG_BOOTSTRAP_KEY: SERVER_KEY,
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: string[] = [];
@@ -70,6 +83,7 @@ export async function followEvents(
   const controller = new AbortController();
   const response = await fetch(url, {
     headers: {
+      ...AUTH,
       accept: "text/event-stream",
       ...(options.lastEventId ? { "last-event-id": options.lastEventId } : {}),
     },
@@ -97,7 +111,9 @@ export async function followEvents(
 }
 
 export async function getJson<T = Record<string, unknown>>(url: string, init?: RequestInit): Promise<T> {
-  const response = await fetch(url, init);
+  const headers = new Headers(init?.headers);
+  if (!headers.has("authorization")) headers.set("authorization", AUTH.authorization);
+  const response = await fetch(url, { ...init, headers });
   if (!response.ok)
     throw new Error(`${init?.method ?? "GET"} ${url}: ${response.status} ${await response.text()}`);
   return (await response.json()) as T;

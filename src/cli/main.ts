@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { BACKEND_PREFERENCES } from "../core/spec.ts";
+import { keysCommand } from "./keys.ts";
 import { trainCommand } from "./train.ts";
 
 const program = new Command()
@@ -46,5 +47,7 @@ program
     const defined = Object.entries(flags).filter(([, value]) => value !== undefined);
     await serveUntilSignalled(loadSettings({ ...process.env, ...Object.fromEntries(defined) }));
   });
+
+program.addCommand(keysCommand());
 
 await program.parseAsync(process.argv);
