@@ -194,11 +194,14 @@ describe("/v1/keys", () => {
     );
 
     const listed = await read<{ items: Key[] }>(t.app.request("/v1/keys", { headers: admin }));
-    expect(listed.items.map((k) => [k.id, k.project, k.role])).toEqual([
-      ["key_admin", "default", "admin"],
-      ["key_member", "default", "member"],
-      [created.id, "team-a", "member"],
-    ]);
+    // Ordered by id (the fixtures' ids are not time-sortable ones, so compare as a set).
+    expect(listed.items.map((k) => [k.id, k.project, k.role]).sort()).toEqual(
+      [
+        ["key_admin", "default", "admin"],
+        ["key_member", "default", "member"],
+        [created.id, "team-a", "member"],
+      ].sort(),
+    );
     const text = JSON.stringify(listed);
     expect(text).not.toContain(created.key as string);
     expect(listed.items.every((k) => !("key" in k) && !("hash" in k))).toBe(true);
