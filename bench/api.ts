@@ -10,7 +10,7 @@ import { loadSettings } from "../src/env.ts";
 import { startServer as startInProcess } from "../src/node.ts";
 import { ReplayKeys } from "../src/worker/replay-key.ts";
 import { epochCompleted, runStarted, tinySpec } from "../support/fixtures.ts";
-import { startServer as startChild } from "../support/server-process.ts";
+import { SERVER_KEY, startServer as startChild } from "../support/server-process.ts";
 
 /**
  * `npm run bench:api`: loopback-only measurements of the service, every loop bounded in count
@@ -23,6 +23,9 @@ import { startServer as startChild } from "../support/server-process.ts";
  *    rate; the delay until the last subscriber has each event, for growing N.
  */
 const quick = process.argv.includes("--quick");
+/** The bootstrap admin key of every server started here, and limits that never bind a measurement. */
+const AUTH = { authorization: `Bearer ${SERVER_KEY}` };
+const UNLIMITED = { AUTOPROG_RATE_LIMIT_PER_MINUTE: "100000000", AUTOPROG_SSE_STREAMS_PER_KEY: "100000" };
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
 const ms = (x: number) => `${x.toFixed(2)} ms`;
@@ -30,7 +33,7 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
 async function post(url: string, body: unknown) {
   const response = await fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...AUTH },
     body: JSON.stringify(body),
   });
   return (await response.json()) as { id: string; runs: { id: string }[] };
@@ -38,7 +41,7 @@ async function post(url: string, body: unknown) {
 
 async function benchGetRun() {
   const dir = await mkdtemp(join(tmpdir(), "autoprog-bench-"));
-  const server = await startChild(dir, { AUTOPROG_CONCURRENCY: "0" });
+  const server = await startChild(dir, { AUTOPROG_CONCURRENCY: "0", ...UNLIMITED });
   try {
     const { runs } = await post(`${server.url}/v1/experiments`, tinySpec());
     const target = new URL(`${server.url}/v1/runs/${runs[0]?.id}`);
@@ -47,7 +50,7 @@ async function benchGetRun() {
       new Promise<number>((resolve, reject) => {
         const start = performance.now();
         const req = request(
-          { host: target.hostname, port: target.port, path: target.pathname, agent },
+          { host: target.hostname, port: target.port, path: target.pathname, agent, headers: AUTH },
           (res) => {
             res.resume();
             res.on("end", () =>
@@ -99,6 +102,8 @@ async function startQuietServer() {
     AUTOPROG_PORT: "0",
     AUTOPROG_CONCURRENCY: "0",
     AUTOPROG_LOG: "silent",
+    AUTOPROG_BOOTSTRAP_KEY: SERVER_KEY,
+    ...UNLIMITED,
   });
   return { dir, settings, server: await startInProcess(settings) };
 }
@@ -151,6 +156,7 @@ async function benchFanOut(subscribers: number, events: number, ratePerSecond: n
       ],
       {
         stdio: ["ignore", "pipe", "inherit"],
+        env: { ...process.env, AUTOPROG_KEY: SERVER_KEY },
       },
     );
     const lines = createInterface({ input: clients.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();

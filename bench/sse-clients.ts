@@ -17,7 +17,9 @@ let ended = 0;
 let failed = 0;
 
 async function subscribe(): Promise<void> {
-  const response = await fetch(url as string, { headers: { accept: "text/event-stream" } });
+  const response = await fetch(url as string, {
+    headers: { accept: "text/event-stream", authorization: `Bearer ${process.env.AUTOPROG_KEY ?? ""}` },
+  });
   if (!response.body) throw new Error(`no body: ${response.status}`);
   connected += 1;
   if (connected === subscribers) console.log(JSON.stringify({ connected }));
