@@ -1,4 +1,4 @@
-import { join, resolve } from "node:path";
+import { delimiter, join, resolve } from "node:path";
 import { z } from "zod";
 import { BACKEND_PREFERENCES } from "./core/spec.ts";
 
@@ -23,6 +23,8 @@ const EnvSchema = z.object({
   AUTOPROG_SSE_HEARTBEAT_MS: z.coerce.number().int().min(10).default(15_000),
   AUTOPROG_IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
   AUTOPROG_LOG: z.enum(["json", "silent"]).default("json"),
+  /** Folders a spec's `dataset.root` may name, `:`-separated; default: the data folder. */
+  AUTOPROG_DATASET_ROOTS: z.string().min(1).optional(),
 });
 
 export interface Settings {
@@ -39,6 +41,8 @@ export interface Settings {
   readonly sseHeartbeatMs: number;
   readonly idempotencyTtlMs: number;
   readonly log: "json" | "silent";
+  /** Absolute folders a spec's `dataset.root` may name. */
+  readonly datasetRoots: readonly string[];
 }
 
 export class SettingsError extends Error {
@@ -67,5 +71,10 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
     sseHeartbeatMs: e.AUTOPROG_SSE_HEARTBEAT_MS,
     idempotencyTtlMs: e.AUTOPROG_IDEMPOTENCY_TTL_HOURS * 3_600_000,
     log: e.AUTOPROG_LOG,
+    datasetRoots: e.AUTOPROG_DATASET_ROOTS
+      ? e.AUTOPROG_DATASET_ROOTS.split(delimiter)
+          .filter((folder) => folder !== "")
+          .map((folder) => resolve(folder))
+      : [dataDir],
   };
 }

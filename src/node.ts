@@ -61,6 +61,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
       clock: Date.now,
       sseHeartbeatMs: settings.sseHeartbeatMs,
       idempotencyTtlMs: settings.idempotencyTtlMs,
+      datasetRoots: { dataDir: settings.dataDir, allowed: settings.datasetRoots },
     },
     onServerError: (error, c) =>
       log("request failed", { requestId: c.get("requestId"), path: c.req.path, error: String(error) }),
