@@ -3,7 +3,9 @@ import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
 import { DEFAULT_PROJECT } from "../db/schema.ts";
+import { allowHosts, DEFAULT_MAX_BODY_BYTES, limitBody, requireJsonBody } from "../routes/common/guards.ts";
 import { validationHook } from "../routes/common/hook.ts";
 import { ProblemError, problemResponse } from "../routes/common/problem.ts";
 import { registerExperimentRoutes } from "../routes/experiments/index.ts";
@@ -16,7 +18,24 @@ export interface AppDeps {
   readonly services: Services | ((c: Context<AppEnv>) => Services);
   /** Called with every 5xx (the only errors worth a log line). */
   readonly onServerError?: (error: unknown, c: Context<AppEnv>) => void;
+  /** Larger request bodies are refused with 413 (default 1 MiB). */
+  readonly maxBodyBytes?: number;
+  /** Host names the server answers to (403 for others); null or absent: any. */
+  readonly allowedHosts?: readonly string[] | null;
+  /**
+   * The API reference page's script (Scalar's standalone bundle), served from this app so the
+   * page loads nothing from a CDN. The Node entry reads it from node_modules; absent: 404.
+   */
+  readonly referenceScript?: string;
 }
+
+/** Where the reference page loads its script from. */
+export const REFERENCE_SCRIPT_PATH = "/reference/scalar.js";
+
+/** The reference page runs Scalar's inline set-up and styles, and loads nothing from elsewhere. */
+const REFERENCE_CSP =
+  "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; " +
+  "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'";
 
 export const OPENAPI_INFO = {
   openapi: "3.1.0",
@@ -34,6 +53,11 @@ export function createApp(deps: AppDeps) {
   const resolve = typeof deps.services === "function" ? deps.services : () => deps.services as Services;
 
   app.use(requestId());
+  if (deps.allowedHosts) app.use(allowHosts(deps.allowedHosts));
+  // Hono's secure-headers: nosniff, frame and referrer policies, HSTS and the rest of Helmet's set.
+  app.use(secureHeaders());
+  app.use(limitBody(deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES));
+  app.use("/v1/*", requireJsonBody());
   app.use(async (c, next) => {
     c.set("services", resolve(c));
     // One project until API keys say which one a request belongs to.
@@ -46,7 +70,27 @@ export function createApp(deps: AppDeps) {
   registerRunRoutes(app);
 
   app.doc31("/openapi.json", OPENAPI_INFO);
-  app.get("/reference", Scalar({ url: "/openapi.json", pageTitle: "autoprog API" }));
+  app.get("/reference", async (c, next) => {
+    await next();
+    c.header("Content-Security-Policy", REFERENCE_CSP);
+  });
+  app.get(
+    "/reference",
+    Scalar({
+      url: "/openapi.json",
+      pageTitle: "autoprog API",
+      cdn: REFERENCE_SCRIPT_PATH,
+      // Scalar's fonts come from its own servers; the page uses the system's.
+      withDefaultFonts: false,
+    }),
+  );
+  app.get(REFERENCE_SCRIPT_PATH, (c) => {
+    if (deps.referenceScript === undefined) {
+      throw new ProblemError("not_found", "this server does not serve the reference script");
+    }
+    c.header("Cache-Control", "public, max-age=3600");
+    return c.body(deps.referenceScript, 200, { "Content-Type": "text/javascript; charset=utf-8" });
+  });
 
   app.notFound((c) =>
     problemResponse(c, new ProblemError("not_found", `no route ${c.req.method} ${c.req.path}`)),

@@ -23,6 +23,14 @@ const EnvSchema = z.object({
   AUTOPROG_SSE_HEARTBEAT_MS: z.coerce.number().int().min(10).default(15_000),
   AUTOPROG_IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
   AUTOPROG_LOG: z.enum(["json", "silent"]).default("json"),
+  /** Request bodies over this many bytes are refused with 413. */
+  AUTOPROG_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
+  /** Host names the server answers to, comma-separated; default: loopback names on a loopback address, else any. */
+  AUTOPROG_ALLOWED_HOSTS: z.string().min(1).optional(),
   /** Folders a spec's `dataset.root` may name, `:`-separated; default: the data folder. */
   AUTOPROG_DATASET_ROOTS: z.string().min(1).optional(),
 });
@@ -41,6 +49,9 @@ export interface Settings {
   readonly sseHeartbeatMs: number;
   readonly idempotencyTtlMs: number;
   readonly log: "json" | "silent";
+  readonly maxBodyBytes: number;
+  /** Null: the default for the listen address. */
+  readonly allowedHosts: readonly string[] | null;
   /** Absolute folders a spec's `dataset.root` may name. */
   readonly datasetRoots: readonly string[];
 }
@@ -71,6 +82,12 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
     sseHeartbeatMs: e.AUTOPROG_SSE_HEARTBEAT_MS,
     idempotencyTtlMs: e.AUTOPROG_IDEMPOTENCY_TTL_HOURS * 3_600_000,
     log: e.AUTOPROG_LOG,
+    maxBodyBytes: e.AUTOPROG_MAX_BODY_BYTES,
+    allowedHosts: e.AUTOPROG_ALLOWED_HOSTS
+      ? e.AUTOPROG_ALLOWED_HOSTS.split(",")
+          .map((h) => h.trim())
+          .filter((h) => h !== "")
+      : null,
     datasetRoots: e.AUTOPROG_DATASET_ROOTS
       ? e.AUTOPROG_DATASET_ROOTS.split(delimiter)
           .filter((folder) => folder !== "")

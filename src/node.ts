@@ -1,8 +1,9 @@
-import { rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type ServerType, serve } from "@hono/node-server";
 import { openDatabase } from "../db/sqlite.ts";
+import { isLoopback, LOOPBACK_HOSTS } from "../routes/common/guards.ts";
 import { createApp } from "./app.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { loadSettings, type Settings } from "./env.ts";
@@ -53,6 +54,10 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     log,
   });
   const app = createApp({
+    maxBodyBytes: settings.maxBodyBytes,
+    // On loopback, a page elsewhere could reach the server through DNS rebinding: answer only loopback names.
+    allowedHosts: settings.allowedHosts ?? (isLoopback(settings.host) ? [...LOOPBACK_HOSTS] : null),
+    referenceScript: await readReferenceScript(),
     services: {
       db: database.db,
       events: sink,
@@ -87,6 +92,15 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
       database.close();
     },
   };
+}
+
+/**
+ * Scalar's standalone bundle from node_modules, so /reference loads nothing from a CDN. The
+ * package does not export the file, so it is found next to its main module.
+ */
+export async function readReferenceScript(): Promise<string> {
+  const main = import.meta.resolve("@scalar/api-reference");
+  return readFile(new URL("./browser/standalone.js", main), "utf8");
 }
 
 /** Serves until SIGINT/SIGTERM, then stops cleanly (running runs go back to the queue). */

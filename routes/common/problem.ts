@@ -8,9 +8,12 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
  */
 export const PROBLEMS = {
   malformed_request: { status: 400, title: "The request could not be read" },
+  host_not_allowed: { status: 403, title: "This server does not answer to that host name" },
   not_found: { status: 404, title: "Not found" },
   run_not_cancellable: { status: 409, title: "The run has already ended" },
   idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still in progress" },
+  payload_too_large: { status: 413, title: "The request body is too large" },
+  unsupported_media_type: { status: 415, title: "The request body is not JSON" },
   validation_failed: { status: 422, title: "The request is not valid" },
   idempotency_key_mismatch: { status: 422, title: "This Idempotency-Key was used for a different request" },
   internal: { status: 500, title: "Internal server error" },

@@ -4,7 +4,7 @@ import type { Db } from "../../db/database.ts";
 import { claimRun } from "../../db/queue.ts";
 import * as schema from "../../db/schema.ts";
 import { openDatabase } from "../../db/sqlite.ts";
-import { createApp } from "../../src/app.ts";
+import { type AppDeps, createApp } from "../../src/app.ts";
 import { Dispatcher } from "../../src/dispatch/dispatcher.ts";
 import { InMemoryEventHub } from "../../src/events/hub.ts";
 import { StoredEventSink } from "../../src/events/sink.ts";
@@ -15,7 +15,7 @@ export { tinySpec } from "../../support/fixtures.ts";
  * An app over a fresh in-memory database. The dispatcher is real but takes no runs
  * (concurrency 0), so runs stay queued unless a test moves them.
  */
-export function testApp(options: { heartbeatMs?: number } = {}) {
+export function testApp(options: { heartbeatMs?: number; app?: Omit<AppDeps, "services"> } = {}) {
   const database = openDatabase(":memory:");
   const db = database.db;
   let now = Date.parse("2026-01-01T00:00:00Z");
@@ -35,6 +35,7 @@ export function testApp(options: { heartbeatMs?: number } = {}) {
     clock,
   });
   const app = createApp({
+    ...options.app,
     services: {
       db,
       events: sink,
