@@ -1,4 +1,4 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
@@ -11,6 +11,7 @@ import { ProblemError, problemResponse } from "../routes/common/problem.ts";
 import { registerExperimentRoutes } from "../routes/experiments/index.ts";
 import { registerHealth } from "../routes/health/index.ts";
 import { registerRunRoutes } from "../routes/runs/index.ts";
+import { polishDocument } from "./openapi-document.ts";
 import type { AppEnv, Services } from "./services.ts";
 
 export interface AppDeps {
@@ -46,7 +47,22 @@ export const OPENAPI_INFO = {
       "Train Vision Transformers with automated progressive learning (AutoProg): submit an experiment " +
       "(arms × seeds), follow each run's events, read the per-arm report.",
   },
-} as const;
+  servers: [{ url: "http://127.0.0.1:8787", description: "`npm start` (AUTOPROG_HOST, AUTOPROG_PORT)" }],
+};
+
+const openApiRoute = createRoute({
+  method: "get",
+  operationId: "getOpenApiDocument",
+  path: "/openapi.json",
+  tags: ["service"],
+  summary: "This OpenAPI 3.1 document",
+  responses: {
+    200: {
+      description: "The document",
+      content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+    },
+  },
+});
 
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -69,7 +85,7 @@ export function createApp(deps: AppDeps) {
   registerExperimentRoutes(app);
   registerRunRoutes(app);
 
-  app.doc31("/openapi.json", OPENAPI_INFO);
+  app.openapi(openApiRoute, (c) => c.json(openApiDocument(app), 200));
   app.get("/reference", async (c, next) => {
     await next();
     c.header("Content-Security-Policy", REFERENCE_CSP);
@@ -109,6 +125,6 @@ export function createApp(deps: AppDeps) {
 export type App = ReturnType<typeof createApp>;
 
 /** The OpenAPI 3.1 document, as served at /openapi.json and checked in as openapi/openapi.json. */
-export function openApiDocument(app: App) {
-  return app.getOpenAPI31Document(OPENAPI_INFO);
+export function openApiDocument(app: OpenAPIHono<AppEnv>) {
+  return polishDocument(app.getOpenAPI31Document(OPENAPI_INFO));
 }

@@ -11,6 +11,7 @@ import { ExperimentSchema, SpecSchema, toExperiment, ValidationResultSchema } fr
 
 export const createExperimentRoute = createRoute({
   method: "post",
+  operationId: "createExperiment",
   path: "/v1/experiments",
   tags: ["experiments"],
   summary: "Submit an experiment: one queued run per arm × seed",

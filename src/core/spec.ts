@@ -234,7 +234,9 @@ export const ExperimentSpecSchema = z
       });
     }
     // Arms that split the run into `stages` equal parts need an epoch for each.
-    const staged = spec.arms.some((arm) => arm.arm === "prog" || arm.arm === "autoprog" || arm.arm === "fixed");
+    const staged = spec.arms.some(
+      (arm) => arm.arm === "prog" || arm.arm === "autoprog" || arm.arm === "fixed",
+    );
     if (staged && spec.training.stages > spec.training.epochs) {
       ctx.addIssue({
         code: "custom",
