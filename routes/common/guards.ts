@@ -21,7 +21,9 @@ const WITH_BODY = new Set(["POST", "PUT", "PATCH"]);
 /** A request that carries a body on a JSON route must say it is JSON: 415 otherwise. */
 export function requireJsonBody(): MiddlewareHandler {
   return async (c, next) => {
-    const hasBody = c.req.raw.body !== null && c.req.header("content-length") !== "0";
+    // A client sends a body with a length or chunked; a bodiless POST (a cancel) needs no type.
+    const length = c.req.header("content-length");
+    const hasBody = length !== undefined ? length !== "0" : c.req.header("transfer-encoding") !== undefined;
     if (WITH_BODY.has(c.req.method) && hasBody && !JSON_TYPE.test(c.req.header("content-type") ?? "")) {
       throw new ProblemError("unsupported_media_type", "send the body as Content-Type: application/json");
     }

@@ -32,15 +32,23 @@ describe("request guards", () => {
     async (type) => {
       t = testApp();
       const before = await tableCounts(t.db);
+      const body = JSON.stringify(tinySpec());
+      const length = { "content-length": String(body.length) };
       const response = await t.app.request("/v1/experiments", {
         method: "POST",
-        headers: type ? { "content-type": type } : {},
-        body: JSON.stringify(tinySpec()),
+        headers: type ? { ...length, "content-type": type } : length,
+        body,
       });
       await expectProblem(response, 415, "unsupported_media_type");
       expect(await tableCounts(t.db)).toEqual(before);
     },
   );
+
+  it("lets a POST without a body through without a content type", async () => {
+    t = testApp();
+    const response = await t.app.request("/v1/runs/run_missing/cancel", { method: "POST" });
+    await expectProblem(response, 404, "not_found");
+  });
 
   it("accepts application/json with a charset", async () => {
     t = testApp();
