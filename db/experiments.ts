@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gt, inArray, lt } from "drizzle-orm";
+import { and, asc, count, desc, eq, getTableColumns, gt, inArray, lt } from "drizzle-orm";
 import type { Db } from "./database.ts";
 import { type BatchStatement, batch } from "./database.ts";
 import { experiments, metrics, runEvents, runs, searchCandidates, stages } from "./schema.ts";
@@ -14,22 +14,32 @@ export interface ExperimentRecord {
   readonly stages: readonly NewStage[];
 }
 
+/**
+ * Bound variables per statement: D1's limit (SQLite's own is higher), so one spec's rows fit
+ * every driver. A 64-run experiment in one INSERT hit "too many SQL variables".
+ */
+const MAX_VARIABLES_PER_STATEMENT = 100;
+
+/** Splits rows into inserts of at most MAX_VARIABLES_PER_STATEMENT bound values each. */
+function chunksFor<T>(rows: readonly T[], columns: number): T[][] {
+  const size = Math.max(1, Math.floor(MAX_VARIABLES_PER_STATEMENT / columns));
+  const chunks: T[][] = [];
+  for (let i = 0; i < rows.length; i += size) chunks.push(rows.slice(i, i + size));
+  return chunks;
+}
+
 /** The statements that create an experiment, its queued runs and their planned stages. */
 export function createExperimentStatements(db: Db, record: ExperimentRecord): BatchStatement<unknown>[] {
+  const runColumns = Object.keys(getTableColumns(runs)).length;
+  const stageColumns = Object.keys(getTableColumns(stages)).length;
   return [
     db.insert(experiments).values(record.experiment).returning({ id: experiments.id }),
-    db
-      .insert(runs)
-      .values([...record.runs])
-      .returning({ id: runs.id }),
-    ...(record.stages.length > 0
-      ? [
-          db
-            .insert(stages)
-            .values([...record.stages])
-            .returning({ runId: stages.runId }),
-        ]
-      : []),
+    ...chunksFor(record.runs, runColumns).map((chunk) =>
+      db.insert(runs).values(chunk).returning({ id: runs.id }),
+    ),
+    ...chunksFor(record.stages, stageColumns).map((chunk) =>
+      db.insert(stages).values(chunk).returning({ runId: stages.runId }),
+    ),
   ];
 }
 

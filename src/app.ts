@@ -1,8 +1,10 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import { allowHosts, DEFAULT_MAX_BODY_BYTES, limitBody, requireJsonBody } from "../routes/common/guards.ts";
 import { validationHook } from "../routes/common/hook.ts";
 import { ProblemError, problemResponse } from "../routes/common/problem.ts";
 import { registerSecuritySchemes } from "../routes/common/security.ts";
@@ -11,6 +13,7 @@ import { registerHealth } from "../routes/health/index.ts";
 import { registerKeyRoutes } from "../routes/keys/index.ts";
 import { registerRunRoutes } from "../routes/runs/index.ts";
 import { authenticate } from "./auth/middleware.ts";
+import { polishDocument } from "./openapi-document.ts";
 import type { AppEnv, Services } from "./services.ts";
 
 export interface AppDeps {
@@ -18,7 +21,24 @@ export interface AppDeps {
   readonly services: Services | ((c: Context<AppEnv>) => Services);
   /** Called with every 5xx (the only errors worth a log line). */
   readonly onServerError?: (error: unknown, c: Context<AppEnv>) => void;
+  /** Larger request bodies are refused with 413 (default 1 MiB). */
+  readonly maxBodyBytes?: number;
+  /** Host names the server answers to (403 for others); null or absent: any. */
+  readonly allowedHosts?: readonly string[] | null;
+  /**
+   * The API reference page's script (Scalar's standalone bundle), served from this app so the
+   * page loads nothing from a CDN. The Node entry reads it from node_modules; absent: 404.
+   */
+  readonly referenceScript?: string;
 }
+
+/** Where the reference page loads its script from. */
+export const REFERENCE_SCRIPT_PATH = "/reference/scalar.js";
+
+/** The reference page runs Scalar's inline set-up and styles, and loads nothing from elsewhere. */
+const REFERENCE_CSP =
+  "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; " +
+  "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'";
 
 export const OPENAPI_INFO = {
   openapi: "3.1.0",
@@ -29,13 +49,33 @@ export const OPENAPI_INFO = {
       "Train Vision Transformers with automated progressive learning (AutoProg): submit an experiment " +
       "(arms × seeds), follow each run's events, read the per-arm report.",
   },
-} as const;
+  servers: [{ url: "http://127.0.0.1:8787", description: "`npm start` (AUTOPROG_HOST, AUTOPROG_PORT)" }],
+};
+
+const openApiRoute = createRoute({
+  method: "get",
+  operationId: "getOpenApiDocument",
+  path: "/openapi.json",
+  tags: ["service"],
+  summary: "This OpenAPI 3.1 document",
+  responses: {
+    200: {
+      description: "The document",
+      content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+    },
+  },
+});
 
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   const resolve = typeof deps.services === "function" ? deps.services : () => deps.services as Services;
 
   app.use(requestId());
+  if (deps.allowedHosts) app.use(allowHosts(deps.allowedHosts));
+  // Hono's secure-headers: nosniff, frame and referrer policies, HSTS and the rest of Helmet's set.
+  app.use(secureHeaders());
+  app.use(limitBody(deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES));
+  app.use("/v1/*", requireJsonBody());
   app.use(async (c, next) => {
     c.set("services", resolve(c));
     await next();
@@ -49,8 +89,28 @@ export function createApp(deps: AppDeps) {
   registerKeyRoutes(app);
   registerSecuritySchemes(app);
 
-  app.doc31("/openapi.json", OPENAPI_INFO);
-  app.get("/reference", Scalar({ url: "/openapi.json", pageTitle: "autoprog API" }));
+  app.openapi(openApiRoute, (c) => c.json(openApiDocument(app), 200));
+  app.get("/reference", async (c, next) => {
+    await next();
+    c.header("Content-Security-Policy", REFERENCE_CSP);
+  });
+  app.get(
+    "/reference",
+    Scalar({
+      url: "/openapi.json",
+      pageTitle: "autoprog API",
+      cdn: REFERENCE_SCRIPT_PATH,
+      // Scalar's fonts come from its own servers; the page uses the system's.
+      withDefaultFonts: false,
+    }),
+  );
+  app.get(REFERENCE_SCRIPT_PATH, (c) => {
+    if (deps.referenceScript === undefined) {
+      throw new ProblemError("not_found", "this server does not serve the reference script");
+    }
+    c.header("Cache-Control", "public, max-age=3600");
+    return c.body(deps.referenceScript, 200, { "Content-Type": "text/javascript; charset=utf-8" });
+  });
 
   app.notFound((c) =>
     problemResponse(c, new ProblemError("not_found", `no route ${c.req.method} ${c.req.path}`)),
@@ -69,6 +129,6 @@ export function createApp(deps: AppDeps) {
 export type App = ReturnType<typeof createApp>;
 
 /** The OpenAPI 3.1 document, as served at /openapi.json and checked in as openapi/openapi.json. */
-export function openApiDocument(app: App) {
-  return app.getOpenAPI31Document(OPENAPI_INFO);
+export function openApiDocument(app: OpenAPIHono<AppEnv>) {
+  return polishDocument(app.getOpenAPI31Document(OPENAPI_INFO));
 }

@@ -1,4 +1,4 @@
-import { join, resolve } from "node:path";
+import { delimiter, join, resolve } from "node:path";
 import { z } from "zod";
 import { AUTH_DEFAULTS } from "./auth/in-memory.ts";
 import { KEY_PATTERN } from "./auth/keys.ts";
@@ -41,6 +41,16 @@ const EnvSchema = z.object({
   AUTOPROG_TRUST_PROXY: z.enum(["true", "false"]).default("false"),
   /** Signs stream tokens; random per process when unset (tokens then die with the process). */
   AUTOPROG_STREAM_TOKEN_SECRET: z.string().min(32).optional(),
+  /** Request bodies over this many bytes are refused with 413. */
+  AUTOPROG_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
+  /** Host names the server answers to, comma-separated; default: loopback names on a loopback address, else any. */
+  AUTOPROG_ALLOWED_HOSTS: z.string().min(1).optional(),
+  /** Folders a spec's `dataset.root` may name, `:`-separated; default: the data folder. */
+  AUTOPROG_DATASET_ROOTS: z.string().min(1).optional(),
 });
 
 export interface Settings {
@@ -63,6 +73,11 @@ export interface Settings {
   readonly streamsPerKey: number;
   readonly trustProxy: boolean;
   readonly streamTokenSecret: string | null;
+  readonly maxBodyBytes: number;
+  /** Null: the default for the listen address. */
+  readonly allowedHosts: readonly string[] | null;
+  /** Absolute folders a spec's `dataset.root` may name. */
+  readonly datasetRoots: readonly string[];
 }
 
 export class SettingsError extends Error {
@@ -97,5 +112,16 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
     streamsPerKey: e.AUTOPROG_SSE_STREAMS_PER_KEY,
     trustProxy: e.AUTOPROG_TRUST_PROXY === "true",
     streamTokenSecret: e.AUTOPROG_STREAM_TOKEN_SECRET ?? null,
+    maxBodyBytes: e.AUTOPROG_MAX_BODY_BYTES,
+    allowedHosts: e.AUTOPROG_ALLOWED_HOSTS
+      ? e.AUTOPROG_ALLOWED_HOSTS.split(",")
+          .map((h) => h.trim())
+          .filter((h) => h !== "")
+      : null,
+    datasetRoots: e.AUTOPROG_DATASET_ROOTS
+      ? e.AUTOPROG_DATASET_ROOTS.split(delimiter)
+          .filter((folder) => folder !== "")
+          .map((folder) => resolve(folder))
+      : [dataDir],
   };
 }

@@ -1,11 +1,13 @@
-import { chmod, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { chmod, readFile, rm, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type ServerType, serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context } from "hono";
 import type { Db } from "../db/database.ts";
 import { openDatabase } from "../db/sqlite.ts";
+import { isLoopback, LOOPBACK_HOSTS } from "../routes/common/guards.ts";
 import { createApp } from "./app.ts";
 import { bootstrapAdminKey } from "./auth/bootstrap.ts";
 import { inMemoryAuth } from "./auth/in-memory.ts";
@@ -83,6 +85,10 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     log,
   });
   const app = createApp({
+    maxBodyBytes: settings.maxBodyBytes,
+    // On loopback, a page elsewhere could reach the server through DNS rebinding: answer only loopback names.
+    allowedHosts: settings.allowedHosts ?? (isLoopback(settings.host) ? [...LOOPBACK_HOSTS] : null),
+    referenceScript: await readReferenceScript(),
     services: {
       db: database.db,
       events: sink,
@@ -98,6 +104,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
         ...(settings.streamTokenSecret ? { streamTokenSecret: settings.streamTokenSecret } : {}),
         clientAddress: clientAddressOf(settings.trustProxy),
       }),
+      datasetRoots: { dataDir: settings.dataDir, allowed: settings.datasetRoots },
     },
     onServerError: (error, c) =>
       log("request failed", { requestId: c.get("requestId"), path: c.req.path, error: String(error) }),
@@ -123,6 +130,16 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
       database.close();
     },
   };
+}
+
+/**
+ * Scalar's standalone bundle from node_modules, so /reference loads nothing from a CDN. The
+ * package does not export the file, so it is found next to its main module.
+ */
+export async function readReferenceScript(): Promise<string> {
+  // createRequire rather than import.meta.resolve, which vitest's module runner lacks.
+  const main = createRequire(import.meta.url).resolve("@scalar/api-reference");
+  return readFile(join(dirname(main), "browser", "standalone.js"), "utf8");
 }
 
 /** Serves until SIGINT/SIGTERM, then stops cleanly (running runs go back to the queue). */

@@ -46,6 +46,17 @@ export interface Services {
   readonly sseHeartbeatMs: number;
   readonly idempotencyTtlMs: number;
   readonly auth: AuthServices;
+  /** Folders a spec's `dataset.root` may name (Node: AUTOPROG_DATASET_ROOTS); absent: inside the data folder. */
+  readonly datasetRoots?: DatasetRootPolicy;
+}
+
+/**
+ * Where a spec's `dataset.root` may point: relative roots are taken from `dataDir`, and the
+ * resolved folder must lie under one of `allowed` (absolute POSIX paths).
+ */
+export interface DatasetRootPolicy {
+  readonly dataDir: string;
+  readonly allowed: readonly string[];
 }
 
 export interface AppEnv {

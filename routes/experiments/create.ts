@@ -6,10 +6,12 @@ import { planExperiment } from "../../src/core/plan.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { type IdempotencyEnv, idempotency } from "../common/idempotency.ts";
 import { problemResponses } from "../common/problem.ts";
+import { checkDatasetRoot } from "./dataset-root.ts";
 import { ExperimentSchema, SpecSchema, toExperiment, ValidationResultSchema } from "./schema.ts";
 
 export const createExperimentRoute = createRoute({
   method: "post",
+  operationId: "createExperiment",
   path: "/v1/experiments",
   tags: ["experiments"],
   summary: "Submit an experiment: one queued run per arm × seed",
@@ -56,7 +58,8 @@ export function registerCreateExperiment(app: OpenAPIHono<AppEnv>) {
   route.openapi(createExperimentRoute, async (c) => {
     const spec = c.req.valid("json");
     const { validate_only: validateOnly } = c.req.valid("query");
-    const { db, clock, dispatcher } = c.var.services;
+    const { db, clock, dispatcher, datasetRoots } = c.var.services;
+    checkDatasetRoot(spec.dataset.root, datasetRoots);
     if (validateOnly) return c.json(ValidationResultSchema.parse({ spec, arms: planExperiment(spec) }), 200);
 
     const record = experimentRows(spec, clock(), c.var.projectId);

@@ -12,6 +12,7 @@ import { notFound, problemResponses } from "../common/problem.ts";
 
 export const deleteExperimentRoute = createRoute({
   method: "delete",
+  operationId: "deleteExperiment",
   path: "/v1/experiments/{id}",
   tags: ["experiments"],
   summary: "Delete an experiment: cancel its live runs, remove its rows and its runs' files",

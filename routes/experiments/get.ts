@@ -7,6 +7,7 @@ import { ExperimentSchema, toExperiment } from "./schema.ts";
 
 export const getExperimentRoute = createRoute({
   method: "get",
+  operationId: "getExperiment",
   path: "/v1/experiments/{id}",
   tags: ["experiments"],
   summary: "One experiment with its spec and runs",

@@ -9,6 +9,7 @@ const ExperimentPosition = z.object({ id: z.string() });
 
 export const listExperimentsRoute = createRoute({
   method: "get",
+  operationId: "listExperiments",
   path: "/v1/experiments",
   tags: ["experiments"],
   summary: "Experiments, newest first, a page at a time, with their run counts by state",

@@ -64,6 +64,7 @@ export const ReportSchema = z
 
 export const reportRoute = createRoute({
   method: "get",
+  operationId: "getExperimentReport",
   path: "/v1/experiments/{id}/report",
   tags: ["experiments"],
   summary:

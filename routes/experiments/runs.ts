@@ -10,6 +10,7 @@ const RunPosition = z.object({ position: z.number().int() });
 
 export const listExperimentRunsRoute = createRoute({
   method: "get",
+  operationId: "listExperimentRuns",
   path: "/v1/experiments/{id}/runs",
   tags: ["experiments"],
   summary: "The experiment's runs in spec order (arms × seeds), a page at a time",

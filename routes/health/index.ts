@@ -6,6 +6,7 @@ export const HealthSchema = z.object({ status: z.literal("ok"), time: z.iso.date
 
 export const healthRoute = createRoute({
   method: "get",
+  operationId: "getHealth",
   path: "/healthz",
   tags: ["service"],
   summary: "Liveness: the process answers and the database responds",

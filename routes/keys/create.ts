@@ -7,6 +7,7 @@ import { bearerSecurity } from "../common/security.ts";
 import { CreatedKeySchema, CreateKeySchema, toKey } from "./schema.ts";
 
 export const createKeyRoute = createRoute({
+  operationId: "createKey",
   method: "post",
   path: "/v1/keys",
   tags: ["keys"],

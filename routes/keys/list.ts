@@ -6,6 +6,7 @@ import { bearerSecurity } from "../common/security.ts";
 import { KeyListSchema, ProjectName, toKey } from "./schema.ts";
 
 export const listKeysRoute = createRoute({
+  operationId: "listKeys",
   method: "get",
   path: "/v1/keys",
   tags: ["keys"],

@@ -5,6 +5,7 @@ import { notFound, ProblemError, problemResponses } from "../common/problem.ts";
 import { bearerSecurity } from "../common/security.ts";
 
 export const revokeKeyRoute = createRoute({
+  operationId: "revokeKey",
   method: "delete",
   path: "/v1/keys/{id}",
   tags: ["keys"],

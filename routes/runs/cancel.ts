@@ -7,6 +7,7 @@ import { RunSchema, toRun } from "./schema.ts";
 
 export const cancelRunRoute = createRoute({
   method: "post",
+  operationId: "cancelRun",
   path: "/v1/runs/{id}/cancel",
   tags: ["runs"],
   summary: "Cancel a run gracefully: it stops at the next step boundary and keeps its checkpoint",

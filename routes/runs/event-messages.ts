@@ -28,5 +28,4 @@ export const RunEventMessageSchema = z
   .union([...eventMessages, EndMessageSchema] as unknown as readonly [z.ZodType, z.ZodType, ...z.ZodType[]])
   .openapi("RunEventMessage", {
     description: "One Server-Sent Event: `id` is the seq, `event` the type, `data` the event as JSON.",
-    example: { id: "1", event: "run.started", data: { type: "run.started", startEpoch: 0 } },
   });

@@ -14,6 +14,7 @@ const seqParam = z.coerce.number().int().min(0);
 
 export const runEventsRoute = createRoute({
   method: "get",
+  operationId: "streamRunEvents",
   path: "/v1/runs/{id}/events",
   tags: ["runs"],
   summary: "The run's events as Server-Sent Events: replay, then live, then `end`",

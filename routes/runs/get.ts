@@ -7,6 +7,7 @@ import { RunSchema, toRun } from "./schema.ts";
 
 export const getRunRoute = createRoute({
   method: "get",
+  operationId: "getRun",
   path: "/v1/runs/{id}",
   tags: ["runs"],
   summary: "One run: state, attempt, backend and result summary",

@@ -11,6 +11,7 @@ export const MetricPageSchema = z
 
 export const listMetricsRoute = createRoute({
   method: "get",
+  operationId: "listRunMetrics",
   path: "/v1/runs/{id}/metrics",
   tags: ["runs"],
   summary: "Scalar series of a run (train.loss, test.best, lr, …) by key, then step",

@@ -11,6 +11,7 @@ export const CandidateListSchema = z
 
 export const listCandidatesRoute = createRoute({
   method: "get",
+  operationId: "listRunSearchCandidates",
   path: "/v1/runs/{id}/search",
   tags: ["runs"],
   summary: "Every candidate of every stage's architecture search (empty for arms that do not search)",

@@ -9,6 +9,7 @@ export const StageListSchema = z.object({ items: z.array(StageSchema) }).openapi
 
 export const listStagesRoute = createRoute({
   method: "get",
+  operationId: "listRunStages",
   path: "/v1/runs/{id}/stages",
   tags: ["runs"],
   summary: "The run's stages: planned at submission, then as trained (sub-network, growth)",

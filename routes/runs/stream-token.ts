@@ -15,6 +15,7 @@ export const StreamTokenSchema = z
   .openapi("StreamToken");
 
 export const streamTokenRoute = createRoute({
+  operationId: "createStreamToken",
   method: "post",
   path: "/v1/runs/{id}/stream-token",
   tags: ["runs"],

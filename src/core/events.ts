@@ -214,7 +214,13 @@ export const RunResultSchema = z
   .meta({ id: "RunResult" });
 export type RunResult = z.infer<typeof RunResultSchema>;
 
-export const FAILURE_REASONS = ["failed_setup", "non_finite_loss", "cancelled", "error"] as const;
+export const FAILURE_REASONS = [
+  "failed_setup",
+  "non_finite_loss",
+  "out_of_memory",
+  "cancelled",
+  "error",
+] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 const event = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>

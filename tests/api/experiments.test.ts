@@ -25,7 +25,11 @@ beforeEach(() => {
 });
 afterEach(() => t.close());
 
-const twoSeeds = tinySpec({ seeds: [0, 1], arms: [{ arm: "original" }, { arm: "prog" }] });
+const twoSeeds = tinySpec({
+  seeds: [0, 1],
+  arms: [{ arm: "original" }, { arm: "prog" }],
+  training: { epochs: 4, batchSize: 32, warmupEpochs: 0 },
+});
 
 describe("POST /v1/experiments", () => {
   it("creates the experiment with one queued run per arm × seed and their planned stages", async () => {
@@ -46,7 +50,7 @@ describe("POST /v1/experiments", () => {
         state: "queued",
         attempt: 0,
         lastSeq: 0,
-        epochs: 2,
+        epochs: 4,
         experimentId: body.id,
       });
     }

@@ -5,7 +5,7 @@ import type { Db } from "../../db/database.ts";
 import { claimRun } from "../../db/queue.ts";
 import * as schema from "../../db/schema.ts";
 import { openDatabase } from "../../db/sqlite.ts";
-import { createApp } from "../../src/app.ts";
+import { type AppDeps, createApp } from "../../src/app.ts";
 import type { AuthOptions } from "../../src/auth/in-memory.ts";
 import { inMemoryAuth } from "../../src/auth/in-memory.ts";
 import { Dispatcher } from "../../src/dispatch/dispatcher.ts";
@@ -27,7 +27,13 @@ const sha256 = (key: string) => createHash("sha256").update(key).digest("hex");
  * member key unless the request names its own `authorization`; `raw` sends nothing extra.
  * The client address is the `x-test-client` header (default `test`).
  */
-export function testApp(options: { heartbeatMs?: number; auth?: Omit<AuthOptions, "clientAddress"> } = {}) {
+export function testApp(
+  options: {
+    heartbeatMs?: number;
+    auth?: Omit<AuthOptions, "clientAddress">;
+    app?: Omit<AppDeps, "services">;
+  } = {},
+) {
   const database = openDatabase(":memory:");
   const db = database.db;
   let now = Date.parse("2026-01-01T00:00:00Z");
@@ -69,6 +75,7 @@ export function testApp(options: { heartbeatMs?: number; auth?: Omit<AuthOptions
     ])
     .run();
   const raw = createApp({
+    ...options.app,
     services: {
       db,
       events: sink,

@@ -169,7 +169,12 @@ describe("POST /v1/runs/{id}/cancel", () => {
 
 describe("GET /v1/experiments/{id}/report", () => {
   it("compares every arm with the original one (the paper's Table 3)", async () => {
-    const { id } = await submit(tinySpec({ arms: [{ arm: "original" }, { arm: "prog" }] }));
+    const { id } = await submit(
+      tinySpec({
+        arms: [{ arm: "original" }, { arm: "prog" }],
+        training: { epochs: 2, stages: 2, batchSize: 32, warmupEpochs: 0 },
+      }),
+    );
     await train([runStarted(), runCompleted({ top1: 0.8, trainSeconds: 20, flopsPerStepMean: 6e5 })]);
     await train([
       runStarted(),

@@ -27,6 +27,7 @@ describe("the service's own routes", () => {
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths).sort()).toEqual([
       "/healthz",
+      "/openapi.json",
       "/v1/experiments",
       "/v1/experiments/{id}",
       "/v1/experiments/{id}/report",

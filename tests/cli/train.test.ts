@@ -43,7 +43,7 @@ describe("autoprog train", () => {
         name: "tiny",
         dataset: { name: "mnist", trainLimit: 64, testLimit: 32 },
         model: { variant: "micro", patchSize: 7, width: 16, depth: 2, heads: 2, mlpRatio: 2 },
-        training: { epochs: 2, batchSize: 32, warmupEpochs: 0 },
+        training: { epochs: 2, stages: 2, batchSize: 32, warmupEpochs: 0 },
         arms: [{ arm: "original" }, { arm: "prog", label: "prog-identity", operator: "identity" }],
       }),
     );

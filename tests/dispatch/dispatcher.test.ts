@@ -66,6 +66,36 @@ describe("Dispatcher", () => {
     ]);
   });
 
+  it.each([
+    [
+      "a worker heap limit",
+      Object.assign(new Error("Worker terminated due to reaching memory limit: JS heap out of memory"), {
+        code: "ERR_WORKER_OUT_OF_MEMORY",
+      }),
+    ],
+    ["an ArrayBuffer the backend could not allocate", new RangeError("Array buffer allocation failed")],
+  ])(
+    "fails a run whose trainer ran out of memory (%s) once, without another attempt",
+    async (_what, error) => {
+      const { db, threads, make } = await setup({ maxAttempts: 3 });
+      const dispatcher = make();
+      await dispatcher.start();
+      await settle();
+      threads[0]?.send(runStarted());
+      threads[0]?.emit("error", error);
+      threads[0]?.emit("exit", 1);
+      await dispatcher.idle();
+      expect(threads).toHaveLength(1);
+      const run = await getRun(db, "run_0");
+      expect(run).toMatchObject({ state: "failed", failureReason: "out_of_memory", attempt: 1 });
+      expect(run?.failureMessage).toContain(error.message);
+      expect((await eventLog(db, "run_0")).map((e) => [e.type, e.attempt])).toEqual([
+        ["run.started", 1],
+        ["run.failed", 1],
+      ]);
+    },
+  );
+
   it("stores each event once when a resumed attempt replays what the interrupted one stored", async () => {
     const { db, threads, make, advance } = await setup();
     const first = make();
