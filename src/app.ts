@@ -9,6 +9,7 @@ import { ProblemError, problemResponse } from "../routes/common/problem.ts";
 import { registerExperimentRoutes } from "../routes/experiments/index.ts";
 import { registerHealth } from "../routes/health/index.ts";
 import { registerRunRoutes } from "../routes/runs/index.ts";
+import { registerWebhookRoutes } from "../routes/webhooks/index.ts";
 import type { AppEnv, Services } from "./services.ts";
 
 export interface AppDeps {
@@ -44,6 +45,7 @@ export function createApp(deps: AppDeps) {
   registerHealth(app);
   registerExperimentRoutes(app);
   registerRunRoutes(app);
+  registerWebhookRoutes(app);
 
   app.doc31("/openapi.json", OPENAPI_INFO);
   app.get("/reference", Scalar({ url: "/openapi.json", pageTitle: "autoprog API" }));

@@ -23,6 +23,12 @@ const EnvSchema = z.object({
   AUTOPROG_SSE_HEARTBEAT_MS: z.coerce.number().int().min(10).default(15_000),
   AUTOPROG_IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
   AUTOPROG_LOG: z.enum(["json", "silent"]).default("json"),
+  /** Let webhook URLs reach loopback, private and link-local addresses (local use, tests). */
+  AUTOPROG_WEBHOOK_ALLOW_PRIVATE: z.enum(["true", "false"]).default("false"),
+  /** Multiplies every wait of the webhook retry schedule (tests: 0.001). */
+  AUTOPROG_WEBHOOK_TIME_SCALE: z.coerce.number().positive().max(1).default(1),
+  /** How often the deliverer polls the outbox for due messages. */
+  AUTOPROG_WEBHOOK_POLL_MS: z.coerce.number().int().min(10).default(1_000),
 });
 
 export interface Settings {
@@ -39,6 +45,7 @@ export interface Settings {
   readonly sseHeartbeatMs: number;
   readonly idempotencyTtlMs: number;
   readonly log: "json" | "silent";
+  readonly webhooks: { readonly allowPrivate: boolean; readonly timeScale: number; readonly pollMs: number };
 }
 
 export class SettingsError extends Error {
@@ -67,5 +74,10 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
     sseHeartbeatMs: e.AUTOPROG_SSE_HEARTBEAT_MS,
     idempotencyTtlMs: e.AUTOPROG_IDEMPOTENCY_TTL_HOURS * 3_600_000,
     log: e.AUTOPROG_LOG,
+    webhooks: {
+      allowPrivate: e.AUTOPROG_WEBHOOK_ALLOW_PRIVATE === "true",
+      timeScale: e.AUTOPROG_WEBHOOK_TIME_SCALE,
+      pollMs: e.AUTOPROG_WEBHOOK_POLL_MS,
+    },
   };
 }

@@ -1,3 +1,4 @@
+import { lookup } from "node:dns/promises";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -8,6 +9,8 @@ import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { loadSettings, type Settings } from "./env.ts";
 import { InMemoryEventHub } from "./events/hub.ts";
 import { StoredEventSink } from "./events/sink.ts";
+import type { HostResolver, UrlPolicy } from "./events/webhooks/address-guard.ts";
+import { WebhookDeliverer } from "./events/webhooks/deliverer.ts";
 import type { RunArtifacts } from "./services.ts";
 import { keepNewestCheckpoints, removeStaleTemporaries } from "./worker/checkpoint-files.ts";
 import { startTrainerThread } from "./worker/start.ts";
@@ -22,6 +25,7 @@ export interface RunningServer {
   readonly dispatcher: Dispatcher;
   readonly sink: StoredEventSink;
   readonly hub: InMemoryEventHub;
+  readonly deliverer: WebhookDeliverer;
   close(): Promise<void>;
 }
 
@@ -52,12 +56,21 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     onRunFinished: (runId) => keepNewestCheckpoints(checkpointsOf(runId), settings.keepCheckpoints),
     log,
   });
+  const policy: UrlPolicy = { allowPrivate: settings.webhooks.allowPrivate, resolver: dnsResolver };
+  const deliverer = new WebhookDeliverer({
+    db: database.db,
+    policy,
+    timeScale: settings.webhooks.timeScale,
+    pollMs: settings.webhooks.pollMs,
+    log,
+  });
   const app = createApp({
     services: {
       db: database.db,
       events: sink,
       dispatcher,
       artifacts,
+      webhooks: { policy, wake: () => deliverer.wake() },
       clock: Date.now,
       sseHeartbeatMs: settings.sseHeartbeatMs,
       idempotencyTtlMs: settings.idempotencyTtlMs,
@@ -72,14 +85,18 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
   const port = typeof address === "object" && address ? address.port : settings.port;
   const url = `http://${settings.host}:${port}`;
   await dispatcher.start();
+  deliverer.start();
   log("listening", { url, database: settings.databaseFile, concurrency: settings.concurrency });
   return {
     url,
     dispatcher,
     sink,
     hub,
+    deliverer,
     async close() {
       await dispatcher.stop();
+      // After the trainers: their last events may still have queued messages; those stay due in the outbox.
+      await deliverer.stop();
       // SSE streams would hold the server open; end every connection.
       if ("closeAllConnections" in server) server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -87,6 +104,11 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     },
   };
 }
+
+/** Every address a name resolves to (IPv4 and IPv6), as the delivery's connect would see them. */
+const dnsResolver: HostResolver = {
+  resolve: async (hostname) => (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address),
+};
 
 /** Serves until SIGINT/SIGTERM, then stops cleanly (running runs go back to the queue). */
 export async function serveUntilSignalled(settings: Settings): Promise<void> {

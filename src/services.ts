@@ -1,11 +1,20 @@
 import type { Db } from "../db/database.ts";
 import type { RunControl } from "./dispatch/control.ts";
 import type { EventSink } from "./events/sink.ts";
+import type { UrlPolicy } from "./events/webhooks/address-guard.ts";
 
 /** The files a run leaves under the data folder (checkpoints); a no-op where there are none. */
 export interface RunArtifacts {
   /** Removes every file of the run. */
   remove(runId: string): Promise<void>;
+}
+
+/** What the webhook routes need of the runtime. */
+export interface WebhookServices {
+  /** Which URLs endpoints may have (checked at creation and again at every delivery). */
+  readonly policy: UrlPolicy;
+  /** A message is due now: deliver it without waiting for the next poll (no-op where a cron delivers). */
+  wake(): void;
 }
 
 /**
@@ -18,6 +27,7 @@ export interface Services {
   readonly events: EventSink;
   readonly dispatcher: RunControl;
   readonly artifacts: RunArtifacts;
+  readonly webhooks: WebhookServices;
   readonly clock: () => number;
   readonly sseHeartbeatMs: number;
   readonly idempotencyTtlMs: number;

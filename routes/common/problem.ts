@@ -10,6 +10,7 @@ export const PROBLEMS = {
   malformed_request: { status: 400, title: "The request could not be read" },
   not_found: { status: 404, title: "Not found" },
   run_not_cancellable: { status: 409, title: "The run has already ended" },
+  webhook_disabled: { status: 409, title: "The webhook endpoint is disabled" },
   idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still in progress" },
   validation_failed: { status: 422, title: "The request is not valid" },
   idempotency_key_mismatch: { status: 422, title: "This Idempotency-Key was used for a different request" },

@@ -8,6 +8,7 @@ import { createApp } from "../../src/app.ts";
 import { Dispatcher } from "../../src/dispatch/dispatcher.ts";
 import { InMemoryEventHub } from "../../src/events/hub.ts";
 import { StoredEventSink } from "../../src/events/sink.ts";
+import type { HostResolver } from "../../src/events/webhooks/address-guard.ts";
 
 export { tinySpec } from "../../support/fixtures.ts";
 
@@ -15,7 +16,10 @@ export { tinySpec } from "../../support/fixtures.ts";
  * An app over a fresh in-memory database. The dispatcher is real but takes no runs
  * (concurrency 0), so runs stay queued unless a test moves them.
  */
-export function testApp(options: { heartbeatMs?: number } = {}) {
+export function testApp(
+  options: { heartbeatMs?: number; allowPrivateWebhooks?: boolean; resolver?: HostResolver } = {},
+) {
+  const woken = { count: 0 };
   const database = openDatabase(":memory:");
   const db = database.db;
   let now = Date.parse("2026-01-01T00:00:00Z");
@@ -44,6 +48,12 @@ export function testApp(options: { heartbeatMs?: number } = {}) {
           removedArtifacts.push(runId);
         },
       },
+      webhooks: {
+        policy: { allowPrivate: options.allowPrivateWebhooks ?? true, resolver: options.resolver ?? null },
+        wake: () => {
+          woken.count++;
+        },
+      },
       clock,
       sseHeartbeatMs: options.heartbeatMs ?? 15_000,
       idempotencyTtlMs: 3_600_000,
@@ -56,6 +66,8 @@ export function testApp(options: { heartbeatMs?: number } = {}) {
     hub,
     dispatcher,
     removedArtifacts,
+    /** How often a route asked the webhook deliverer to run now. */
+    woken,
     close: database.close,
     advance: (ms: number) => {
       now += ms;
@@ -87,6 +99,9 @@ export async function tableCounts(db: Db): Promise<Record<string, number>> {
     runEvents: schema.runEvents,
     metrics: schema.metrics,
     idempotencyKeys: schema.idempotencyKeys,
+    webhookEndpoints: schema.webhookEndpoints,
+    webhookOutbox: schema.webhookOutbox,
+    webhookDeliveries: schema.webhookDeliveries,
   };
   const counts: Record<string, number> = {};
   for (const [name, table] of Object.entries(tables)) {
