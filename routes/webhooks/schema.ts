@@ -7,7 +7,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 export const WebhookEventTypeSchema = z.enum(WEBHOOK_EVENT_TYPES).openapi("WebhookEventType");
 
 export const CreateWebhookSchema = z
-  .object({
+  .strictObject({
     url: z
       .url({ protocol: /^https?$/ })
       .max(2048)
