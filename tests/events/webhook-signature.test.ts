@@ -42,7 +42,7 @@ describe("webhook signatures (Standard Webhooks)", () => {
     const [current, previous] = [newSecret(), newSecret()];
     const now = Math.floor(Date.now() / 1000);
     const headers = await webhookHeaders([current, previous], "msg_5", now, body);
-    expect(headers["webhook-signature"].split(" ")).toHaveLength(2);
+    expect(headers["webhook-signature"]?.split(" ")).toHaveLength(2);
     expect(new Webhook(current).verify(body, headers)).toBeTruthy();
     expect(new Webhook(previous).verify(body, headers)).toBeTruthy();
   });
