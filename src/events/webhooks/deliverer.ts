@@ -107,7 +107,13 @@ export class WebhookDeliverer {
         limit: this.options.batchSize ?? 16,
       });
       if (rows.length === 0) return total;
-      await Promise.all(rows.map((row) => this.attempt(row)));
+      // One attempt's failure to record (its endpoint deleted meanwhile) must not hold up the others;
+      // its row is due again once the claim lapses.
+      for (const result of await Promise.allSettled(rows.map((row) => this.attempt(row)))) {
+        if (result.status === "rejected") {
+          this.options.log?.("webhook attempt not recorded", { error: String(result.reason) });
+        }
+      }
       total += rows.length;
     }
   }
