@@ -5,7 +5,10 @@ const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
  * ordering by id is ordering by creation and keyset cursors can use the id alone. Web Crypto
  * gives the randomness on every runtime.
  */
-export function newId(prefix: "exp" | "run" | "key", now: number = Date.now()): string {
+export function newId(
+  prefix: "exp" | "run" | "key" | "whk" | "dlv" | "msg",
+  now: number = Date.now(),
+): string {
   let time = "";
   let t = now;
   for (let i = 0; i < 10; i++) {

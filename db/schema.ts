@@ -212,3 +212,84 @@ export const apiKeys = sqliteTable(
   },
   (t) => [uniqueIndex("api_keys_hash").on(t.hash), index("api_keys_project").on(t.projectId, t.id)],
 );
+
+/**
+ * Webhook endpoints of a project (Standard Webhooks). The secret is shown once, at creation or
+ * rotation; the previous one keeps signing alongside until `previousSecretExpiresAt`, so a
+ * receiver can switch without dropping a delivery.
+ */
+export const webhookEndpoints = sqliteTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id").notNull(),
+    url: text("url").notNull(),
+    description: text("description"),
+    /** The webhook types it subscribes to. */
+    events: text("events", { mode: "json" }).$type<string[]>().notNull(),
+    secret: text("secret").notNull(),
+    previousSecret: text("previous_secret"),
+    previousSecretExpiresAt: integer("previous_secret_expires_at"),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    /** Why the deliverer disabled it (410 Gone, or every attempt of a message failed). */
+    disabledReason: text("disabled_reason"),
+    disabledAt: integer("disabled_at"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("webhook_endpoints_project").on(t.projectId, t.id)],
+);
+
+export const OUTBOX_STATES = ["pending", "delivered", "failed"] as const;
+
+/**
+ * The transactional outbox: one row per message and endpoint, written in the same batch as the
+ * event that causes it. The deliverer polls rows that are due; a claim moves `nextAttemptAt`
+ * past the attempt's timeout, so a deliverer that dies mid-attempt leaves the row due again.
+ */
+export const webhookOutbox = sqliteTable(
+  "webhook_outbox",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    endpointId: text("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id),
+    /** The `webhook-id` header: the same on every attempt and redelivery of the message. */
+    messageId: text("message_id").notNull(),
+    type: text("type").notNull(),
+    /** The exact bytes that are signed and sent. */
+    body: text("body").notNull(),
+    state: text("state", { enum: OUTBOX_STATES }).notNull().default("pending"),
+    /** Failed attempts of the current schedule (a redelivery starts a new one). */
+    failures: integer("failures").notNull().default(0),
+    /** Attempts ever made (numbers the deliveries). */
+    attempts: integer("attempts").notNull().default(0),
+    /** Null once the row is no longer pending. */
+    nextAttemptAt: integer("next_attempt_at"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("webhook_outbox_message").on(t.endpointId, t.messageId),
+    index("webhook_outbox_due").on(t.state, t.nextAttemptAt),
+  ],
+);
+
+/** Every delivery attempt, as the endpoint's delivery log shows it. */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    outboxId: integer("outbox_id")
+      .notNull()
+      .references(() => webhookOutbox.id),
+    endpointId: text("endpoint_id").notNull(),
+    messageId: text("message_id").notNull(),
+    type: text("type").notNull(),
+    attempt: integer("attempt").notNull(),
+    /** The receiver's HTTP status; null when none came (refused, timeout, network error). */
+    status: integer("status"),
+    durationMs: integer("duration_ms").notNull(),
+    error: text("error"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("webhook_deliveries_endpoint").on(t.endpointId, t.id)],
+);

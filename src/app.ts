@@ -12,6 +12,7 @@ import { registerExperimentRoutes } from "../routes/experiments/index.ts";
 import { registerHealth } from "../routes/health/index.ts";
 import { registerKeyRoutes } from "../routes/keys/index.ts";
 import { registerRunRoutes } from "../routes/runs/index.ts";
+import { registerWebhookRoutes } from "../routes/webhooks/index.ts";
 import { authenticate } from "./auth/middleware.ts";
 import { polishDocument } from "./openapi-document.ts";
 import type { AppEnv, Services } from "./services.ts";
@@ -88,6 +89,7 @@ export function createApp(deps: AppDeps) {
   registerRunRoutes(app);
   registerKeyRoutes(app);
   registerSecuritySchemes(app);
+  registerWebhookRoutes(app);
 
   app.openapi(openApiRoute, (c) => c.json(openApiDocument(app), 200));
   app.get("/reference", async (c, next) => {

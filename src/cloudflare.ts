@@ -81,6 +81,9 @@ function servicesOf(env: CloudflareBindings): Services {
     dispatcher: queueOnlyControl(db, events),
     // Checkpoints live with the pull workers, not here.
     artifacts: { remove: async () => {} },
+    // Messages wait in the outbox for a cron-driven WebhookDeliverer; Workers' fetch cannot reach
+    // private networks, and without a resolver literal addresses are still checked.
+    webhooks: { policy: { allowPrivate: false, resolver: null }, wake() {} },
     clock: Date.now,
     sseHeartbeatMs: settings.SSE_HEARTBEAT_MS,
     idempotencyTtlMs: settings.IDEMPOTENCY_TTL_HOURS * 3_600_000,

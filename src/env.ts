@@ -51,6 +51,12 @@ const EnvSchema = z.object({
   AUTOPROG_ALLOWED_HOSTS: z.string().min(1).optional(),
   /** Folders a spec's `dataset.root` may name, `:`-separated; default: the data folder. */
   AUTOPROG_DATASET_ROOTS: z.string().min(1).optional(),
+  /** Let webhook URLs reach loopback, private and link-local addresses (local use, tests). */
+  AUTOPROG_WEBHOOK_ALLOW_PRIVATE: z.enum(["true", "false"]).default("false"),
+  /** Multiplies every wait of the webhook retry schedule (tests: 0.001). */
+  AUTOPROG_WEBHOOK_TIME_SCALE: z.coerce.number().positive().max(1).default(1),
+  /** How often the deliverer polls the outbox for due messages. */
+  AUTOPROG_WEBHOOK_POLL_MS: z.coerce.number().int().min(10).default(1_000),
 });
 
 export interface Settings {
@@ -78,6 +84,7 @@ export interface Settings {
   readonly allowedHosts: readonly string[] | null;
   /** Absolute folders a spec's `dataset.root` may name. */
   readonly datasetRoots: readonly string[];
+  readonly webhooks: { readonly allowPrivate: boolean; readonly timeScale: number; readonly pollMs: number };
 }
 
 export class SettingsError extends Error {
@@ -123,5 +130,10 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
           .filter((folder) => folder !== "")
           .map((folder) => resolve(folder))
       : [dataDir],
+    webhooks: {
+      allowPrivate: e.AUTOPROG_WEBHOOK_ALLOW_PRIVATE === "true",
+      timeScale: e.AUTOPROG_WEBHOOK_TIME_SCALE,
+      pollMs: e.AUTOPROG_WEBHOOK_POLL_MS,
+    },
   };
 }

@@ -1,3 +1,4 @@
+import { lookup } from "node:dns/promises";
 import { chmod, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -15,6 +16,8 @@ import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { loadSettings, type Settings } from "./env.ts";
 import { InMemoryEventHub } from "./events/hub.ts";
 import { StoredEventSink } from "./events/sink.ts";
+import type { HostResolver, UrlPolicy } from "./events/webhooks/address-guard.ts";
+import { WebhookDeliverer } from "./events/webhooks/deliverer.ts";
 import type { RunArtifacts } from "./services.ts";
 import { keepNewestCheckpoints, removeStaleTemporaries } from "./worker/checkpoint-files.ts";
 import { startTrainerThread } from "./worker/start.ts";
@@ -29,6 +32,7 @@ export interface RunningServer {
   readonly dispatcher: Dispatcher;
   readonly sink: StoredEventSink;
   readonly hub: InMemoryEventHub;
+  readonly deliverer: WebhookDeliverer;
   close(): Promise<void>;
 }
 
@@ -84,6 +88,14 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     onRunFinished: (runId) => keepNewestCheckpoints(checkpointsOf(runId), settings.keepCheckpoints),
     log,
   });
+  const policy: UrlPolicy = { allowPrivate: settings.webhooks.allowPrivate, resolver: dnsResolver };
+  const deliverer = new WebhookDeliverer({
+    db: database.db,
+    policy,
+    timeScale: settings.webhooks.timeScale,
+    pollMs: settings.webhooks.pollMs,
+    log,
+  });
   const app = createApp({
     maxBodyBytes: settings.maxBodyBytes,
     // On loopback, a page elsewhere could reach the server through DNS rebinding: answer only loopback names.
@@ -94,6 +106,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
       events: sink,
       dispatcher,
       artifacts,
+      webhooks: { policy, wake: () => deliverer.wake() },
       clock: Date.now,
       sseHeartbeatMs: settings.sseHeartbeatMs,
       idempotencyTtlMs: settings.idempotencyTtlMs,
@@ -116,14 +129,18 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
   const port = typeof address === "object" && address ? address.port : settings.port;
   const url = `http://${settings.host}:${port}`;
   await dispatcher.start();
+  deliverer.start();
   log("listening", { url, database: settings.databaseFile, concurrency: settings.concurrency });
   return {
     url,
     dispatcher,
     sink,
     hub,
+    deliverer,
     async close() {
       await dispatcher.stop();
+      // After the trainers: their last events may still have queued messages; those stay due in the outbox.
+      await deliverer.stop();
       // SSE streams would hold the server open; end every connection.
       if ("closeAllConnections" in server) server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -141,6 +158,10 @@ export async function readReferenceScript(): Promise<string> {
   const main = createRequire(import.meta.url).resolve("@scalar/api-reference");
   return readFile(join(dirname(main), "browser", "standalone.js"), "utf8");
 }
+/** Every address a name resolves to (IPv4 and IPv6), as the delivery's connect would see them. */
+const dnsResolver: HostResolver = {
+  resolve: async (hostname) => (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address),
+};
 
 /** Serves until SIGINT/SIGTERM, then stops cleanly (running runs go back to the queue). */
 export async function serveUntilSignalled(settings: Settings): Promise<void> {

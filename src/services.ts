@@ -5,6 +5,7 @@ import type { RateLimiter, StreamSlots } from "./auth/limits.ts";
 import type { StreamTokens } from "./auth/stream-token.ts";
 import type { RunControl } from "./dispatch/control.ts";
 import type { EventSink } from "./events/sink.ts";
+import type { UrlPolicy } from "./events/webhooks/address-guard.ts";
 
 /** The files a run leaves under the data folder (checkpoints); a no-op where there are none. */
 export interface RunArtifacts {
@@ -32,6 +33,14 @@ export interface AuthServices {
   readonly clientAddress: (c: Context) => string;
 }
 
+/** What the webhook routes need of the runtime. */
+export interface WebhookServices {
+  /** Which URLs endpoints may have (checked at creation and again at every delivery). */
+  readonly policy: UrlPolicy;
+  /** A message is due now: deliver it without waiting for the next poll (no-op where a cron delivers). */
+  wake(): void;
+}
+
 /**
  * What a request handler may use, as interfaces only: built per request by a middleware from
  * the runtime's bindings (Node: better-sqlite3, the in-memory hub, worker threads; tests pass
@@ -42,6 +51,7 @@ export interface Services {
   readonly events: EventSink;
   readonly dispatcher: RunControl;
   readonly artifacts: RunArtifacts;
+  readonly webhooks: WebhookServices;
   readonly clock: () => number;
   readonly sseHeartbeatMs: number;
   readonly idempotencyTtlMs: number;

@@ -45,7 +45,7 @@ export const limitParam = (fallback: number, max: number) =>
     .default(fallback)
     .openapi({ param: { name: "limit", in: "query" }, example: fallback });
 
-export const IdParamsSchema = (prefix: "exp" | "run") =>
+export const IdParamsSchema = (prefix: "exp" | "run" | "whk" | "dlv") =>
   z.object({
     id: z
       .string()

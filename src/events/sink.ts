@@ -1,7 +1,9 @@
 import type { Db } from "../../db/database.ts";
 import { derivedStatements } from "../../db/derived.ts";
 import { recordEvent } from "../../db/events.ts";
+import { runMessageStatement } from "../../db/webhooks.ts";
 import { TERMINAL_EVENT_TYPES, type TrainingEvent, TrainingEventSchema } from "../core/events.ts";
+import { runWebhookBodyParts, webhookOfEvent } from "../core/webhook-events.ts";
 import type { EventHub } from "./hub.ts";
 
 /** The one way events enter the system (the app and the dispatcher see only this). */
@@ -24,7 +26,8 @@ export interface EventSink {
 }
 
 /**
- * The sink over the database: each event is written with its derived rows in one batch. Writes
+ * The sink over the database: each event is written with its derived rows and its webhook
+ * outbox rows in one batch (a crash loses none of them). Writes
  * for one run are chained so they keep the order the trainer emitted them in, whatever the
  * database's latency.
  */
@@ -87,10 +90,22 @@ export class StoredEventSink implements EventSink {
     const event = TrainingEventSchema.parse(input);
     const now = this.clock();
     const payload = JSON.stringify(event);
+    const webhook = webhookOfEvent(event);
+    const outbox = webhook
+      ? [
+          runMessageStatement(this.db, {
+            runId,
+            replayKey,
+            type: webhook.type,
+            ...runWebhookBodyParts(webhook.type, now, runId, webhook.data),
+            now,
+          }),
+        ]
+      : [];
     const seq = await recordEvent(
       this.db,
       { runId, attempt, replayKey, type: event.type, payload, createdAt: now },
-      derivedStatements(this.db, runId, event, now),
+      [...derivedStatements(this.db, runId, event, now), ...outbox],
     );
     if (seq !== null) {
       this.hub.publish(runId, {

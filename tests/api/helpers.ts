@@ -11,6 +11,7 @@ import { inMemoryAuth } from "../../src/auth/in-memory.ts";
 import { Dispatcher } from "../../src/dispatch/dispatcher.ts";
 import { InMemoryEventHub } from "../../src/events/hub.ts";
 import { StoredEventSink } from "../../src/events/sink.ts";
+import type { HostResolver } from "../../src/events/webhooks/address-guard.ts";
 
 export { tinySpec } from "../../support/fixtures.ts";
 
@@ -32,8 +33,11 @@ export function testApp(
     heartbeatMs?: number;
     auth?: Omit<AuthOptions, "clientAddress">;
     app?: Omit<AppDeps, "services">;
+    allowPrivateWebhooks?: boolean;
+    resolver?: HostResolver;
   } = {},
 ) {
+  const woken = { count: 0 };
   const database = openDatabase(":memory:");
   const db = database.db;
   let now = Date.parse("2026-01-01T00:00:00Z");
@@ -85,6 +89,12 @@ export function testApp(
           removedArtifacts.push(runId);
         },
       },
+      webhooks: {
+        policy: { allowPrivate: options.allowPrivateWebhooks ?? true, resolver: options.resolver ?? null },
+        wake: () => {
+          woken.count++;
+        },
+      },
       clock,
       sseHeartbeatMs: options.heartbeatMs ?? 15_000,
       idempotencyTtlMs: 3_600_000,
@@ -117,6 +127,8 @@ export function testApp(
     hub,
     dispatcher,
     removedArtifacts,
+    /** How often a route asked the webhook deliverer to run now. */
+    woken,
     close: database.close,
     advance: (ms: number) => {
       now += ms;
@@ -150,6 +162,9 @@ export async function tableCounts(db: Db): Promise<Record<string, number>> {
     idempotencyKeys: schema.idempotencyKeys,
     projects: schema.projects,
     apiKeys: schema.apiKeys,
+    webhookEndpoints: schema.webhookEndpoints,
+    webhookOutbox: schema.webhookOutbox,
+    webhookDeliveries: schema.webhookDeliveries,
   };
   const counts: Record<string, number> = {};
   for (const [name, table] of Object.entries(tables)) {

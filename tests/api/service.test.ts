@@ -41,6 +41,12 @@ describe("the service's own routes", () => {
       "/v1/runs/{id}/search",
       "/v1/runs/{id}/stages",
       "/v1/runs/{id}/stream-token",
+      "/v1/webhook-deliveries/{id}/redeliver",
+      "/v1/webhooks",
+      "/v1/webhooks/{id}",
+      "/v1/webhooks/{id}/deliveries",
+      "/v1/webhooks/{id}/rotate-secret",
+      "/v1/webhooks/{id}/test",
     ]);
     expect(doc.paths["/v1/experiments"]?.post?.responses["422"]?.content).toHaveProperty([
       "application/problem+json",

@@ -1,0 +1,28 @@
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { getEndpoint } from "../../db/webhooks.ts";
+import type { AppEnv } from "../../src/services.ts";
+import { IdParamsSchema } from "../common/cursor.ts";
+import { notFound, problemResponses } from "../common/problem.ts";
+import { toWebhook, WebhookSchema } from "./schema.ts";
+
+export const getWebhookRoute = createRoute({
+  operationId: "getWebhook",
+  method: "get",
+  path: "/v1/webhooks/{id}",
+  tags: ["webhooks"],
+  summary: "One webhook endpoint (without its secret), with why it was disabled if it was",
+  request: { params: IdParamsSchema("whk") },
+  responses: {
+    200: { description: "The endpoint", content: { "application/json": { schema: WebhookSchema } } },
+    ...problemResponses(404, 422),
+  },
+});
+
+export function registerGetWebhook(app: OpenAPIHono<AppEnv>) {
+  app.openapi(getWebhookRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const row = await getEndpoint(c.var.services.db, c.var.projectId, id);
+    if (!row) throw notFound("webhook", id);
+    return c.json(toWebhook(row), 200);
+  });
+}

@@ -1,0 +1,40 @@
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { newId } from "../../db/ids.ts";
+import { enqueueMessage, getEndpoint } from "../../db/webhooks.ts";
+import { webhookBody } from "../../src/core/webhook-events.ts";
+import type { AppEnv } from "../../src/services.ts";
+import { IdParamsSchema } from "../common/cursor.ts";
+import { notFound, ProblemError, problemResponses } from "../common/problem.ts";
+import { MessageQueuedSchema } from "./schema.ts";
+
+export const testWebhookRoute = createRoute({
+  operationId: "testWebhook",
+  method: "post",
+  path: "/v1/webhooks/{id}/test",
+  tags: ["webhooks"],
+  summary: "Send a `webhook.test` message to the endpoint now",
+  description:
+    "The message is queued due now and the deliverer is woken; its attempts show in " +
+    "`/v1/webhooks/{id}/deliveries` and follow the same retry schedule as any message.",
+  request: { params: IdParamsSchema("whk") },
+  responses: {
+    202: { description: "Queued", content: { "application/json": { schema: MessageQueuedSchema } } },
+    ...problemResponses(404, 409, 422),
+  },
+});
+
+export function registerTestWebhook(app: OpenAPIHono<AppEnv>) {
+  app.openapi(testWebhookRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const { db, clock, webhooks } = c.var.services;
+    const endpoint = await getEndpoint(db, c.var.projectId, id);
+    if (!endpoint) throw notFound("webhook", id);
+    if (!endpoint.enabled) throw new ProblemError("webhook_disabled", endpoint.disabledReason ?? undefined);
+    const now = clock();
+    const messageId = newId("msg", now);
+    const body = webhookBody("webhook.test", now, { webhookId: id, message: "a test message from autoprog" });
+    await enqueueMessage(db, { endpointId: id, messageId, type: "webhook.test", body, now });
+    webhooks.wake();
+    return c.json({ messageId, webhookId: id, type: "webhook.test" }, 202);
+  });
+}
