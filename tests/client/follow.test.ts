@@ -77,19 +77,17 @@ const send = (res: ServerResponse, from: number, to: number) => {
   for (let seq = from; seq <= to; seq++) res.write(frame(seq));
 };
 const problem = (res: ServerResponse, status: number, title: string, detail: string) =>
-  res
-    .writeHead(status, { "content-type": "application/problem+json" })
-    .end(
-      JSON.stringify({
-        type: "about:blank",
-        title,
-        status,
-        detail,
-        instance: "/",
-        code: "x",
-        requestId: "r",
-      }),
-    );
+  res.writeHead(status, { "content-type": "application/problem+json" }).end(
+    JSON.stringify({
+      type: "about:blank",
+      title,
+      status,
+      detail,
+      instance: "/",
+      code: "x",
+      requestId: "r",
+    }),
+  );
 
 async function collect(iterable: AsyncIterable<FollowedEvent>): Promise<FollowedEvent[]> {
   const out: FollowedEvent[] = [];
