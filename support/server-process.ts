@@ -20,7 +20,12 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
-export async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+export async function startServer(
+  dataDir: string,
+  env: Record<string, string> = {},
+  /** How long the server may take to log "listening" (longer on a loaded machine). */
+  startTimeoutMs = 60_000,
+): Promise<ServerProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/node.ts"], {
     env: {
       ...process.env,
@@ -37,7 +42,7 @@ export async function startServer(dataDir: string, env: Record<string, string> =
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`the server did not start:\n${logs.join("\n")}`)),
-      60_000,
+      startTimeoutMs,
     );
     void exited.then((code) => reject(new Error(`the server exited (${code}):\n${logs.join("\n")}`)));
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {

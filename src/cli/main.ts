@@ -1,7 +1,11 @@
 import { Command, Option } from "commander";
 import { BACKEND_PREFERENCES } from "../core/spec.ts";
+import { reportErrors, withClientOptions } from "./client-options.ts";
 import { keysCommand } from "./keys.ts";
-import { trainCommand } from "./train.ts";
+import { cancelRunCommand, listRunsCommand, showRunCommand } from "./runs.ts";
+import { submitCommand } from "./submit.ts";
+import type { TrainCommandOptions } from "./train.ts";
+import { watchCommand } from "./watch.ts";
 
 const program = new Command()
   .name("autoprog")
@@ -23,7 +27,10 @@ program
     Number.parseInt(v, 10),
   )
   .option("--no-progress", "plain log lines instead of a progress bar")
-  .action(trainCommand);
+  // Loaded here so the client commands never load tfjs.
+  .action(async (spec: string, options: TrainCommandOptions) =>
+    (await import("./train.ts")).trainCommand(spec, options),
+  );
 
 program
   .command("serve")
@@ -49,5 +56,52 @@ program
   });
 
 program.addCommand(keysCommand());
+// The client commands talk to a server through autoprog/client (src/client), never to its code.
+const positiveInt = (v: string) => {
+  const n = Number.parseInt(v, 10);
+  if (!(n > 0)) throw new Error(`not a positive integer: ${v}`);
+  return n;
+};
+
+withClientOptions(
+  program
+    .command("submit")
+    .description("create an experiment from a spec on the server and list its runs")
+    .argument("<spec>", "experiment spec (JSON file)")
+    .option("--watch", "follow each run to its end (exit code 1 if one does not complete)")
+    .option("--no-progress", "with --watch: plain lines instead of a progress bar")
+    .option("--json", "print the created experiment as JSON"),
+).action(reportErrors(submitCommand));
+
+withClientOptions(
+  program
+    .command("watch")
+    .description(
+      "follow a run's events to its end: epochs, growth, search, result (exit code 1 unless it completes)",
+    )
+    .argument("<run>", "run id")
+    .option("--no-progress", "plain lines instead of a progress bar"),
+).action(reportErrors(watchCommand));
+
+const runs = program.command("runs").description("list, show and cancel runs on a server");
+withClientOptions(
+  runs
+    .command("list")
+    .description("runs of one experiment, or of the newest experiments")
+    .option("--experiment <id>", "only this experiment's runs")
+    .option("--limit <n>", "page size: runs with --experiment, else experiments", positiveInt)
+    .option("--cursor <cursor>", "the next page (printed after a full page)")
+    .option("--json", "print the page as JSON"),
+).action(reportErrors(listRunsCommand));
+withClientOptions(
+  runs.command("show").description("one run").argument("<run>", "run id").option("--json", "print JSON"),
+).action(reportErrors(showRunCommand));
+withClientOptions(
+  runs
+    .command("cancel")
+    .description("cancel a queued or running run (it stops at the next step boundary)")
+    .argument("<run>", "run id")
+    .option("--json", "print the run as JSON"),
+).action(reportErrors(cancelRunCommand));
 
 await program.parseAsync(process.argv);

@@ -5,6 +5,7 @@ import type { TrainingEvent } from "../core/events.ts";
 import { armLabel, type ExperimentSpec, parseSpec, SpecError } from "../core/spec.ts";
 import { DirectoryCheckpointStore } from "../train/checkpoint.ts";
 import { runTraining, type StepProgress, TrainingFailure } from "../train/run.ts";
+import { eventLine, percent, resultLine } from "./event-lines.ts";
 
 export interface TrainCommandOptions {
   readonly arm?: string;
@@ -16,8 +17,6 @@ export interface TrainCommandOptions {
   readonly saveModel?: string;
   readonly progress: boolean;
 }
-
-const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
 
 export async function trainCommand(specPath: string, options: TrainCommandOptions): Promise<void> {
   let spec: ExperimentSpec;
@@ -58,10 +57,7 @@ export async function trainCommand(specPath: string, options: TrainCommandOption
       ...(bar ? { onProgress: (p: StepProgress) => bar.update(p) } : {}),
     });
     bar?.stop();
-    console.log(
-      `done: top-1 ${percent(result.top1)} (best ${percent(result.bestTop1)}), ${result.wallSeconds.toFixed(1)} s, ` +
-        `${result.backend.name} on ${result.backend.device}`,
-    );
+    console.log(resultLine(result));
     if (options.out) {
       await mkdir(dirname(options.out), { recursive: true });
       await writeFile(options.out, `${JSON.stringify(result, null, 2)}\n`);
@@ -75,69 +71,12 @@ export async function trainCommand(specPath: string, options: TrainCommandOption
 }
 
 function logEvent(event: TrainingEvent): void {
-  switch (event.type) {
-    case "run.started":
-      console.log(
-        `${event.arm} seed ${event.seed}: ${event.trainImages} train / ${event.testImages} test images, ` +
-          `${event.epochs} epochs × ${event.stepsPerEpoch} steps, ${(event.parameters / 1e3).toFixed(0)}k params, ` +
-          `backend ${event.backend.name} (${event.backend.threads} thread${event.backend.threads > 1 ? "s" : ""}, ${event.backend.device})` +
-          (event.startEpoch > 0 ? `, resumed at epoch ${event.startEpoch}` : ""),
-      );
-      break;
-    case "epoch.completed":
-      console.log(
-        `epoch ${event.epoch + 1}: loss ${event.trainLoss.toFixed(4)}, train ${percent(event.trainAccuracy)}, ` +
-          (event.evaluation
-            ? `test ${percent(event.evaluation.online)} (best ${percent(event.evaluation.best)} ${event.evaluation.bestSource}), `
-            : "") +
-          `${event.imagesPerSecond.toFixed(1)} img/s, lr ${event.lr.toExponential(2)}, ` +
-          `depth ${event.architecture.depth} side ${event.architecture.side}`,
-      );
-      break;
-    case "stage.started":
-      console.log(
-        `stage ${event.stage + 1}: epochs ${event.startEpoch + 1}–${event.startEpoch + event.epochs}, ` +
-          `depth ${event.depth}, side ${event.side} (${event.tokens} tokens)`,
-      );
-      break;
-    case "stage.grown":
-      console.log(
-        `  grown (${event.operator}): ${event.from.depth}@${event.from.side} → ${event.to.depth}@${event.to.side}, ` +
-          `${(event.flopsBefore / 1e6).toFixed(1)} → ${(event.flopsAfter / 1e6).toFixed(1)} MFLOPs/image`,
-      );
-      break;
-    case "stage.search.started":
-      console.log(
-        `  search: ${event.candidates.length} candidates, supernet for ${event.supernetSteps} steps: ` +
-          event.candidates.map((c) => `${c.depth}@${c.side}`).join(" "),
-      );
-      break;
-    case "stage.search.completed":
-      console.log(
-        `  search done in ${event.searchSeconds.toFixed(1)} s (${event.selection}` +
-          (event.selection === "paired"
-            ? `, z ${event.z}`
-            : `, a1 ${event.a1.toFixed(3)}, w ${event.w.toFixed(3)}`) +
-          "; * chosen, = tied): " +
-          event.candidates
-            .map(
-              (c) =>
-                `${c.chosen ? "*" : ""}${c.tied ? "=" : ""}${c.depth}@${c.side} L=${c.loss.toFixed(3)}` +
-                (event.selection === "paired"
-                  ? ` Δ=${c.meanDifference.toFixed(4)}±${c.standardError.toFixed(4)}`
-                  : ` S=${c.score.toPrecision(3)}`),
-            )
-            .join(", "),
-      );
-      break;
-    case "checkpoint.saved":
-      break;
-    case "run.completed":
-      break;
-    case "run.failed":
-      console.error(`run failed (${event.reason}): ${event.message}`);
-      break;
-  }
+  // The result line is printed once training returns, after the bar is gone.
+  if (event.type === "run.completed") return;
+  const line = eventLine(event);
+  if (line === undefined) return;
+  if (event.type === "run.failed") console.error(line);
+  else console.log(line);
 }
 
 function progressBar() {

@@ -1,0 +1,76 @@
+import type { RunResult, TrainingEvent } from "../core/events.ts";
+
+/**
+ * One line of text per training event, shared by `autoprog train` (events from the local
+ * trainer) and `autoprog watch` (the same events over SSE), so both read alike.
+ */
+
+export const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+/** The line that closes a run: what it reached and what it cost. */
+export function resultLine(result: RunResult): string {
+  return (
+    `done: top-1 ${percent(result.top1)} (best ${percent(result.bestTop1)}), ${result.wallSeconds.toFixed(1)} s, ` +
+    `${result.backend.name} on ${result.backend.device}`
+  );
+}
+
+/** The line an event prints as, or undefined for events not worth a line (checkpoints). */
+export function eventLine(event: TrainingEvent): string | undefined {
+  switch (event.type) {
+    case "run.started":
+      return (
+        `${event.arm} seed ${event.seed}: ${event.trainImages} train / ${event.testImages} test images, ` +
+        `${event.epochs} epochs × ${event.stepsPerEpoch} steps, ${(event.parameters / 1e3).toFixed(0)}k params, ` +
+        `backend ${event.backend.name} (${event.backend.threads} thread${event.backend.threads > 1 ? "s" : ""}, ${event.backend.device})` +
+        (event.startEpoch > 0 ? `, resumed at epoch ${event.startEpoch}` : "")
+      );
+    case "epoch.completed":
+      return (
+        `epoch ${event.epoch + 1}: loss ${event.trainLoss.toFixed(4)}, train ${percent(event.trainAccuracy)}, ` +
+        (event.evaluation
+          ? `test ${percent(event.evaluation.online)} (best ${percent(event.evaluation.best)} ${event.evaluation.bestSource}), `
+          : "") +
+        `${event.imagesPerSecond.toFixed(1)} img/s, lr ${event.lr.toExponential(2)}, ` +
+        `depth ${event.architecture.depth} side ${event.architecture.side}`
+      );
+    case "stage.started":
+      return (
+        `stage ${event.stage + 1}: epochs ${event.startEpoch + 1}–${event.startEpoch + event.epochs}, ` +
+        `depth ${event.depth}, side ${event.side} (${event.tokens} tokens)`
+      );
+    case "stage.grown":
+      return (
+        `  grown (${event.operator}): ${event.from.depth}@${event.from.side} → ${event.to.depth}@${event.to.side}, ` +
+        `${(event.flopsBefore / 1e6).toFixed(1)} → ${(event.flopsAfter / 1e6).toFixed(1)} MFLOPs/image`
+      );
+    case "stage.search.started":
+      return (
+        `  search: ${event.candidates.length} candidates, supernet for ${event.supernetSteps} steps: ` +
+        event.candidates.map((c) => `${c.depth}@${c.side}`).join(" ")
+      );
+    case "stage.search.completed":
+      return (
+        `  search done in ${event.searchSeconds.toFixed(1)} s (${event.selection}` +
+        (event.selection === "paired"
+          ? `, z ${event.z}`
+          : `, a1 ${event.a1.toFixed(3)}, w ${event.w.toFixed(3)}`) +
+        "; * chosen, = tied): " +
+        event.candidates
+          .map(
+            (c) =>
+              `${c.chosen ? "*" : ""}${c.tied ? "=" : ""}${c.depth}@${c.side} L=${c.loss.toFixed(3)}` +
+              (event.selection === "paired"
+                ? ` Δ=${c.meanDifference.toFixed(4)}±${c.standardError.toFixed(4)}`
+                : ` S=${c.score.toPrecision(3)}`),
+          )
+          .join(", ")
+      );
+    case "checkpoint.saved":
+      return undefined;
+    case "run.completed":
+      return resultLine(event.result);
+    case "run.failed":
+      return `run failed (${event.reason}): ${event.message}`;
+  }
+}
