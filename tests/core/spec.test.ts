@@ -57,7 +57,7 @@ describe("experiment spec", () => {
       "training.ema.1.name",
     ],
     [{ model: { mlpRatio: 0.001 } }, "model.mlpRatio"],
-    [{ training: { epochs: 2, stages: 4 } }, "training.stages"],
+    [{ training: { epochs: 2, stages: 4 }, arms: [{ arm: "prog" }] }, "training.stages"],
     [{ dataset: { name: "mnist", root: "cifar" } }, "dataset.root"],
     [
       {
