@@ -23,7 +23,8 @@ describe("the generated SDK", () => {
  * document into a fresh folder, a usage file, and `tsc --strict` run there the way a user's
  * project would. A right call must compile and a wrong one must not.
  */
-describe("a client generated from a minimal spec", () => {
+// tsc is a fresh process per test: seconds on an idle machine, minutes on a loaded one.
+describe("a client generated from a minimal spec", { timeout: 600_000 }, () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "autoprog-sdk-"));
