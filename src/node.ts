@@ -17,6 +17,7 @@ import { loadSettings, type Settings } from "./env.ts";
 import { InMemoryEventHub } from "./events/hub.ts";
 import { StoredEventSink } from "./events/sink.ts";
 import type { HostResolver, UrlPolicy } from "./events/webhooks/address-guard.ts";
+import { publicOnlyFetch } from "./events/webhooks/connect-guard.ts";
 import { WebhookDeliverer } from "./events/webhooks/deliverer.ts";
 import type { RunArtifacts } from "./services.ts";
 import { keepNewestCheckpoints, removeStaleTemporaries } from "./worker/checkpoint-files.ts";
@@ -94,6 +95,8 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     policy,
     timeScale: settings.webhooks.timeScale,
     pollMs: settings.webhooks.pollMs,
+    // The address is checked again on the socket's own lookup (DNS rebinding).
+    ...(settings.webhooks.allowPrivate ? {} : { fetch: publicOnlyFetch() }),
     log,
   });
   const app = createApp({
