@@ -1,7 +1,7 @@
 import { mkdtemp, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Db } from "../../db/database.ts";
 import { getRun, requestCancel } from "../../db/runs.ts";
 import { experiments } from "../../db/schema.ts";
@@ -35,7 +35,10 @@ describe("Dispatcher", () => {
     threads[0]?.finish();
     await settle();
     expect((await getRun(db, "run_0"))?.state).toBe("completed");
-    expect(threads.map((t) => t.job.runId)).toEqual(["run_0", "run_1"]);
+    // The next claim follows the finish asynchronously: wait for it rather than for a fixed time (flaky under load).
+    await vi.waitFor(() => expect(threads.map((t) => t.job.runId)).toEqual(["run_0", "run_1"]), {
+      timeout: 10_000,
+    });
     expect((await eventLog(db, "run_0")).map((e) => e.seq)).toEqual([1, 2, 3]);
     await dispatcher.stop();
     expect(await getRun(db, "run_1")).toMatchObject({ state: "queued", attempt: 0 });
