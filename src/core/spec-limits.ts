@@ -1,4 +1,5 @@
 import { parameterCount } from "./flops.ts";
+import type { ViTConfig } from "./model-config.ts";
 
 /**
  * Ceilings on what one experiment may ask for. A spec past one is refused up front (422 naming
@@ -18,18 +19,6 @@ export const SPEC_LIMITS = {
   runs: 64,
 } as const;
 
-/** The model numbers the ceilings depend on, resolved from variant, overrides and dataset. */
-export interface ResolvedModel {
-  readonly imageSize: number;
-  readonly patchSize: number;
-  readonly channels: number;
-  readonly width: number;
-  readonly depth: number;
-  readonly heads: number;
-  readonly mlpRatio: number;
-  readonly numClasses: number;
-}
-
 export interface LimitIssue {
   readonly path: (string | number)[];
   readonly message: string;
@@ -40,20 +29,20 @@ export interface LimitIssue {
  * projection, the MLP's hidden layer before and after GELU, and the attention probabilities
  * (heads × N per token). An estimate in elements, not bytes, good to a small factor.
  */
-export function activationsPerImage(model: ResolvedModel, tokens: number): number {
+export function activationsPerImage(model: ViTConfig, tokens: number): number {
   const hidden = model.mlpRatio * model.width;
   const perToken = 8 * model.width + 2 * hidden + 2 * model.heads * tokens;
   return model.depth * tokens * perToken;
 }
 
-const grid = (model: ResolvedModel, side: number) => (side / model.patchSize) ** 2 + 1;
+const grid = (model: ViTConfig, side: number) => (side / model.patchSize) ** 2 + 1;
 
 /**
  * Issues for every ceiling the spec passes. `sizeField` is the model field the user set that
  * most likely made the model too big (it is where the parameter issue is reported).
  */
 export function limitIssues(
-  model: ResolvedModel,
+  model: ViTConfig,
   training: { readonly batchSize: number; readonly evalSides: readonly number[] },
   sizeField: string,
 ): LimitIssue[] {
