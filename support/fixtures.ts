@@ -90,6 +90,7 @@ export const searchCompleted = (stage: number): EventOfType<"stage.search.comple
   cost: "time",
   selection: "paired",
   z: 2,
+  tolerance: 0,
   winner: { depth: 1, side: 14 },
   searchSeconds: 0.5,
   timedArchitectures: 3,

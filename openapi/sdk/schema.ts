@@ -923,6 +923,8 @@ export type components = {
                     selection: "paired" | "paper";
                     /** @default 2 */
                     z: number;
+                    /** @default 0 */
+                    tolerance: number;
                 };
             } | {
                 /** @enum {string} */
@@ -1189,6 +1191,8 @@ export type components = {
             selection: "paired" | "paper";
             /** @default null */
             z: number | null;
+            /** @default null */
+            tolerance: number | null;
             winner: {
                 depth: number;
                 side: number;
@@ -1320,6 +1324,8 @@ export type components = {
             selection: "paired" | "paper";
             /** @default null */
             z: number | null;
+            /** @default null */
+            tolerance: number | null;
             winner: {
                 depth: number;
                 side: number;
@@ -1630,6 +1636,8 @@ export type components = {
                     selection?: "paired" | "paper";
                     /** @description Default: `2`. */
                     z?: number;
+                    /** @description Default: `0`. */
+                    tolerance?: number;
                 };
             } | {
                 /** @enum {string} */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DEFAULT_TIE_Z } from "./paired-selection.ts";
+import { DEFAULT_TIE_Z, DEFAULT_TOLERANCE } from "./paired-selection.ts";
 
 /**
  * The arms of an experiment (autoprog-spec §4–§5): one zod schema per schedule, joined in a
@@ -73,6 +73,12 @@ const SearchSchema = z
     selection: z.enum(SELECTION_RULES).default("paired"),
     /** Standard errors within which a paired difference counts as noise ("paired" only). */
     z: z.number().min(0).max(10).default(DEFAULT_TIE_Z),
+    /**
+     * Equivalence margin ("paired" only): a candidate also ties when its paired mean loss is at
+     * most this fraction of the reference's mean loss above it (beyond the z standard errors).
+     * 0 (default): only noise ties. E.g. 0.01 trades up to 1% of search loss for a cheaper net.
+     */
+    tolerance: z.number().min(0).max(1).default(DEFAULT_TOLERANCE),
   })
   .strict();
 

@@ -135,6 +135,8 @@ const searchRecord = {
   selection: z.enum(SELECTION_RULES).default("paper"),
   /** Standard errors within which a paired difference is a tie (null under "paper"). */
   z: z.number().nullable().default(null),
+  /** Equivalence margin, a fraction of the reference's loss ("paired"; null in older records). */
+  tolerance: z.number().nullable().default(null),
   winner: z.object({ depth: count, side: count }),
   /** Seconds spent measuring candidates (loss passes and step timing). */
   searchSeconds: z.number(),

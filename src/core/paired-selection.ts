@@ -5,8 +5,11 @@
  *
  * The lowest-mean candidate is the reference. A candidate is tied with it when the paired mean
  * difference (candidate − reference, over the same images) is within `z` standard errors of
- * that difference (SE = sd of the per-image differences / √n). Among the tied candidates (the
- * reference included) the cheapest wins; equal costs go to the lower mean loss.
+ * that difference (SE = sd of the per-image differences / √n), plus an optional equivalence
+ * margin: `tolerance` × the reference's mean loss. The margin states a trade-off the noise test
+ * cannot: a loss edge that is real but small this early in training is not worth a costlier net.
+ * Among the tied candidates (the reference included) the cheapest wins; equal costs go to the
+ * lower mean loss.
  */
 
 export interface PairedCandidate {
@@ -23,7 +26,7 @@ export interface PairedComparison {
   readonly meanDifference: number;
   /** Standard error of that mean difference; 0 for the reference. */
   readonly standardError: number;
-  /** Within z standard errors of the reference (the reference is tied with itself). */
+  /** Within z standard errors (plus the margin) of the reference (the reference is tied with itself). */
   readonly tied: boolean;
 }
 
@@ -55,15 +58,24 @@ export function pairedDifference(
   return { meanDifference, standardError: Math.sqrt(variance / n) };
 }
 
-export function selectPaired(candidates: readonly PairedCandidate[], z: number): PairedSelection {
+/** No equivalence margin: only noise ties. */
+export const DEFAULT_TOLERANCE = 0;
+
+export function selectPaired(
+  candidates: readonly PairedCandidate[],
+  z: number,
+  tolerance: number = DEFAULT_TOLERANCE,
+): PairedSelection {
   if (candidates.length === 0) throw new Error("no candidates to select from");
   if (!(z >= 0)) throw new Error(`z must be ≥ 0, got ${z}`);
+  if (!(tolerance >= 0)) throw new Error(`tolerance must be ≥ 0, got ${tolerance}`);
   const means = candidates.map((c) => mean(c.imageLosses));
   let reference = 0;
   means.forEach((m, i) => {
     if (m < (means[reference] as number)) reference = i;
   });
   const referenceLosses = (candidates[reference] as PairedCandidate).imageLosses;
+  const margin = tolerance * (means[reference] as number);
   const comparisons = candidates.map((c, i): PairedComparison => {
     if (i === reference)
       return { meanLoss: means[i] as number, meanDifference: 0, standardError: 0, tied: true };
@@ -72,7 +84,7 @@ export function selectPaired(candidates: readonly PairedCandidate[], z: number):
       meanLoss: means[i] as number,
       meanDifference,
       standardError,
-      tied: meanDifference <= z * standardError,
+      tied: meanDifference <= z * standardError + margin,
     };
   });
   let winner = reference;

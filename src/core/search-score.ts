@@ -96,6 +96,7 @@ export interface SearchDecision {
   readonly winner: number;
   readonly selection: SelectionRule;
   readonly z: number;
+  readonly tolerance: number;
 }
 
 /**
@@ -106,9 +107,10 @@ export function decideSearch(
   measures: readonly PairedMeasure[],
   rule: SelectionRule,
   z: number,
+  tolerance = 0,
 ): SearchDecision {
   const paper = scoreCandidates(measures);
-  const paired = selectPaired(measures, z);
+  const paired = selectPaired(measures, z, tolerance);
   const winner = rule === "paper" ? paper.winner : paired.winner;
   const candidates = measures.map((m, i): DecidedCandidate => {
     const comparison = paired.comparisons[i] as PairedComparison;
@@ -125,5 +127,5 @@ export function decideSearch(
       tied: comparison.tied,
     };
   });
-  return { candidates, a1: paper.a1, w: paper.w, winner, selection: rule, z };
+  return { candidates, a1: paper.a1, w: paper.w, winner, selection: rule, z, tolerance };
 }

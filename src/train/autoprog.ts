@@ -179,7 +179,7 @@ export async function finishSearch(
       imageLosses: (supernet.imageLosses[c] ?? []).map((sum) => sum / points),
     });
   }
-  const scored = decideSearch(measures, search.selection, search.z);
+  const scored = decideSearch(measures, search.selection, search.z, search.tolerance);
   const winner = supernet.space[scored.winner] as Architecture;
   const searchSeconds = supernet.searchSeconds + (performance.now() - began) / 1000;
   const record: SearchRecord = {
@@ -190,6 +190,7 @@ export async function finishSearch(
     cost: search.cost,
     selection: scored.selection,
     z: scored.z,
+    tolerance: scored.tolerance,
     timedArchitectures,
     winner,
     searchSeconds,

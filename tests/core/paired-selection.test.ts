@@ -79,4 +79,20 @@ describe("paired (noise-aware) selection", () => {
       ).winner,
     ).toBe(0);
   });
+
+  it("an equivalence margin ties a real but small loss edge, and only up to the margin", () => {
+    // The mean loss is about 2.25; the cheaper candidate is 0.02 worse (≈0.9%), far beyond noise.
+    const candidates = [
+      { imageLosses: syntheticLosses(difficulty, 0.02, 0.02, 10), cost: 1 },
+      { imageLosses: syntheticLosses(difficulty, 0, 0.02, 11), cost: 3 },
+      { imageLosses: syntheticLosses(difficulty, 0.2, 0.02, 12), cost: 0.5 },
+    ];
+    const noiseOnly = selectPaired(candidates, 2);
+    expect(noiseOnly.winner).toBe(1);
+    const withMargin = selectPaired(candidates, 2, 0.01);
+    expect(withMargin.comparisons.map((c) => c.tied)).toEqual([true, true, false]);
+    expect(withMargin.winner).toBe(0);
+    expect(selectPaired(candidates, 2, 0.005).winner).toBe(1);
+    expect(() => selectPaired(candidates, 2, -0.1)).toThrow(/tolerance/);
+  });
 });
