@@ -731,7 +731,7 @@ export type components = {
             /** @description The request path. */
             instance: string;
             /** @enum {string} */
-            code: "malformed_request" | "unauthenticated" | "forbidden" | "not_found" | "run_not_cancellable" | "webhook_disabled" | "idempotency_key_in_use" | "last_admin_key" | "host_not_allowed" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_mismatch" | "rate_limited" | "internal";
+            code: "malformed_request" | "unauthenticated" | "forbidden" | "not_found" | "run_not_cancellable" | "webhook_disabled" | "idempotency_key_in_use" | "last_admin_key" | "host_not_allowed" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_mismatch" | "rate_limited" | "internal" | "not_bootstrapped";
             requestId: string;
             errors?: components["schemas"]["FieldError"][];
         };
@@ -1714,6 +1714,16 @@ export type components = {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description No API key exists yet: on Workers, set the `AUTOPROG_BOOTSTRAP_KEY` secret */
+        NotBootstrapped: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
     };
     parameters: never;
     requestBodies: never;
@@ -1789,6 +1799,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     createExperiment: {
@@ -1867,6 +1878,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     getExperiment: {
@@ -1914,6 +1926,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     deleteExperiment: {
@@ -1959,6 +1972,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     getExperimentReport: {
@@ -2006,6 +2020,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     listExperimentRuns: {
@@ -2057,6 +2072,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     getRun: {
@@ -2104,6 +2120,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     listRunStages: {
@@ -2151,6 +2168,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     listRunSearchCandidates: {
@@ -2198,6 +2216,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     listRunMetrics: {
@@ -2250,6 +2269,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     cancelRun: {
@@ -2307,6 +2327,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     streamRunEvents: {
@@ -2362,6 +2383,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     createStreamToken: {
@@ -2436,6 +2458,7 @@ export interface operations {
                 };
             };
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     listKeys: {
@@ -2501,6 +2524,7 @@ export interface operations {
                 };
             };
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     createKey: {
@@ -2580,6 +2604,7 @@ export interface operations {
                 };
             };
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     revokeKey: {
@@ -2662,6 +2687,7 @@ export interface operations {
                 };
             };
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     listWebhooks: {
@@ -2701,6 +2727,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     createWebhook: {
@@ -2753,6 +2780,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     getWebhook: {
@@ -2800,6 +2828,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     deleteWebhook: {
@@ -2845,6 +2874,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     rotateWebhookSecret: {
@@ -2892,6 +2922,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     testWebhook: {
@@ -2949,6 +2980,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     listWebhookDeliveries: {
@@ -3000,6 +3032,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     redeliverWebhookDelivery: {
@@ -3057,6 +3090,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     getOpenApiDocument: {
