@@ -136,5 +136,6 @@ async function deliverWebhooks(env: CloudflareBindings): Promise<void> {
  */
 export default {
   fetch: app.fetch,
-  scheduled: (_controller, env, ctx) => ctx.waitUntil(deliverWebhooks(env)),
+  // Awaited rather than left to waitUntil: a failed pass shows as the cron event's exception.
+  scheduled: async (_controller, env) => deliverWebhooks(env),
 } satisfies Omit<ExportedHandler<CloudflareBindings>, "fetch"> & { fetch: typeof app.fetch };
