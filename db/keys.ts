@@ -69,6 +69,11 @@ export async function keyById(db: Db, id: string): Promise<KeyRow | undefined> {
   return db.select().from(apiKeys).where(eq(apiKeys.id, id)).get();
 }
 
+/** Whether any key exists, revoked or not (the first-start check). */
+export async function anyKeyExists(db: Db): Promise<boolean> {
+  return (await db.select({ id: apiKeys.id }).from(apiKeys).limit(1).get()) !== undefined;
+}
+
 /** Every key, or a project's, oldest first (keys are few: no paging). */
 export async function listKeys(db: Db, options: { projectId?: string } = {}): Promise<KeyRow[]> {
   return db

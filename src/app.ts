@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
@@ -31,6 +31,8 @@ export interface AppDeps {
    * page loads nothing from a CDN. The Node entry reads it from node_modules; absent: 404.
    */
   readonly referenceScript?: string;
+  /** Runs on `/v1` before authentication (Workers: creates the first admin key from a secret). */
+  readonly beforeAuth?: MiddlewareHandler<AppEnv>;
 }
 
 /** Where the reference page loads its script from. */
@@ -82,6 +84,7 @@ export function createApp(deps: AppDeps) {
     await next();
   });
   // Everything under /v1 needs a key; /healthz, /openapi.json and /reference stay public.
+  if (deps.beforeAuth) app.use("/v1/*", deps.beforeAuth);
   app.use("/v1/*", authenticate());
 
   registerHealth(app);

@@ -1,23 +1,31 @@
-import { type AnyD1Database, drizzle } from "drizzle-orm/d1";
+import type { D1Database, ExportedHandler } from "@cloudflare/workers-types";
+import { drizzle } from "drizzle-orm/d1";
 import { z } from "zod";
 import type { Db } from "../db/database.ts";
 import { getRun } from "../db/runs.ts";
 import * as schema from "../db/schema.ts";
 import { createApp } from "./app.ts";
+import { bootstrapFromSetting } from "./auth/bootstrap-guard.ts";
 import { inMemoryAuth } from "./auth/in-memory.ts";
 import type { RunControl } from "./dispatch/control.ts";
 import type { EventHub } from "./events/hub.ts";
 import { StoredEventSink } from "./events/sink.ts";
+import type { UrlPolicy } from "./events/webhooks/address-guard.ts";
+import { WebhookDeliverer } from "./events/webhooks/deliverer.ts";
 import type { AuthServices, Services } from "./services.ts";
 
 /**
  * The Workers entry: the same app over D1 (drizzle's D1 driver; migrations are db/migrations,
  * applied with `wrangler d1 migrations apply`). Workers offer no GPU and no threads, so nothing
  * trains here: runs are trained by pull workers elsewhere, which claim them from the queue.
- * Nothing in this file may import a Node module (the neutral-bundle test bundles it).
+ * Webhooks are delivered by the cron trigger (wrangler.toml), which runs `scheduled` each minute.
+ * Nothing in this file may import a Node module (the neutral-bundle test bundles it, and
+ * tests/cloudflare/ builds it with wrangler and runs it in workerd).
  */
 export interface CloudflareBindings {
-  readonly DB: AnyD1Database;
+  readonly DB: D1Database;
+  /** The first admin key (a secret), used while the keys table is empty. */
+  readonly AUTOPROG_BOOTSTRAP_KEY?: string;
   readonly SSE_HEARTBEAT_MS?: string;
   readonly IDEMPOTENCY_TTL_HOURS?: string;
   /** Signs stream tokens; set it, or a token minted by one isolate fails in another. */
@@ -71,9 +79,17 @@ const authOf = (env: CloudflareBindings) => {
   return auth;
 };
 
+/**
+ * Workers' fetch cannot reach private networks and there is no DNS resolver to ask, so URLs are
+ * checked on their literal addresses only (a name is not resolved before an attempt).
+ */
+const webhookPolicy: UrlPolicy = { allowPrivate: false, resolver: null };
+
+const databaseOf = (env: CloudflareBindings): Db => drizzle(env.DB, { schema });
+
 function servicesOf(env: CloudflareBindings): Services {
   const settings = BindingSettings.parse(env);
-  const db: Db = drizzle(env.DB, { schema });
+  const db = databaseOf(env);
   const events = new StoredEventSink(db, pollingHub);
   return {
     db,
@@ -81,9 +97,8 @@ function servicesOf(env: CloudflareBindings): Services {
     dispatcher: queueOnlyControl(db, events),
     // Checkpoints live with the pull workers, not here.
     artifacts: { remove: async () => {} },
-    // Messages wait in the outbox for a cron-driven WebhookDeliverer; Workers' fetch cannot reach
-    // private networks, and without a resolver literal addresses are still checked.
-    webhooks: { policy: { allowPrivate: false, resolver: null }, wake() {} },
+    // Messages wait in the outbox for the cron's delivery pass (`scheduled` below).
+    webhooks: { policy: webhookPolicy, wake() {} },
     clock: Date.now,
     sseHeartbeatMs: settings.SSE_HEARTBEAT_MS,
     idempotencyTtlMs: settings.IDEMPOTENCY_TTL_HOURS * 3_600_000,
@@ -91,12 +106,36 @@ function servicesOf(env: CloudflareBindings): Services {
   };
 }
 
+const logLine = (message: string, fields: Record<string, unknown> = {}) =>
+  console.log(JSON.stringify({ message, ...fields }));
+
 const app = createApp({
   services: (c) => servicesOf(c.env as CloudflareBindings),
+  // No data folder to write a generated key to: the first admin key is a secret.
+  beforeAuth: bootstrapFromSetting((c) => ({
+    name: "AUTOPROG_BOOTSTRAP_KEY",
+    key: (c.env as CloudflareBindings).AUTOPROG_BOOTSTRAP_KEY,
+  })),
   onServerError: (error, c) =>
     console.error(
       JSON.stringify({ message: "request failed", requestId: c.get("requestId"), error: String(error) }),
     ),
 });
 
-export default { fetch: app.fetch };
+/** The cron trigger: one delivery pass over the outbox (no timers outlive an invocation here). */
+async function deliverWebhooks(env: CloudflareBindings): Promise<void> {
+  const deliverer = new WebhookDeliverer({ db: databaseOf(env), policy: webhookPolicy, log: logLine });
+  const delivered = await deliverer.deliverDue();
+  if (delivered > 0) logLine("webhook delivery pass", { attempts: delivered });
+}
+
+/**
+ * `scheduled` is typed by Cloudflare's handler type; `fetch` by Hono, whose standard `Request`
+ * and Cloudflare's (with `cf`, without some browser-only fields) are each missing fields of the
+ * other, though workerd passes one object that is both.
+ */
+export default {
+  fetch: app.fetch,
+  // Awaited rather than left to waitUntil: a failed pass shows as the cron event's exception.
+  scheduled: async (_controller, env) => deliverWebhooks(env),
+} satisfies Omit<ExportedHandler<CloudflareBindings>, "fetch"> & { fetch: typeof app.fetch };

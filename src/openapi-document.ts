@@ -35,6 +35,10 @@ const RESPONSES: Record<string, { status: string; body: Json }> = {
     }),
   },
   InternalError: { status: "500", body: problem("The server could not complete the request") },
+  NotBootstrapped: {
+    status: "503",
+    body: problem("No API key exists yet: on Workers, set the `AUTOPROG_BOOTSTRAP_KEY` secret"),
+  },
 };
 
 const HEADERS: Json = {
@@ -180,6 +184,7 @@ function polishOperation(path: string, operation: Json): string[] {
   }
   if (!isPublic) wanted.push("TooManyRequests");
   wanted.push("InternalError");
+  if (!isPublic) wanted.push("NotBootstrapped");
   const referenced: string[] = [];
   for (const name of wanted) {
     const { status } = RESPONSES[name] as { status: string };

@@ -731,7 +731,7 @@ export type components = {
             /** @description The request path. */
             instance: string;
             /** @enum {string} */
-            code: "malformed_request" | "unauthenticated" | "forbidden" | "not_found" | "run_not_cancellable" | "webhook_disabled" | "idempotency_key_in_use" | "last_admin_key" | "host_not_allowed" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_mismatch" | "rate_limited" | "internal";
+            code: "malformed_request" | "unauthenticated" | "forbidden" | "not_found" | "run_not_cancellable" | "webhook_disabled" | "idempotency_key_in_use" | "last_admin_key" | "host_not_allowed" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_mismatch" | "rate_limited" | "internal" | "not_bootstrapped";
             requestId: string;
             errors?: components["schemas"]["FieldError"][];
         };
@@ -1722,6 +1722,16 @@ export type components = {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description No API key exists yet: on Workers, set the `AUTOPROG_BOOTSTRAP_KEY` secret */
+        NotBootstrapped: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
     };
     parameters: never;
     requestBodies: never;
@@ -1797,6 +1807,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     createExperiment: {
@@ -1875,6 +1886,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     getExperiment: {
@@ -1922,6 +1934,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     deleteExperiment: {
@@ -1967,6 +1980,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     getExperimentReport: {
@@ -2014,6 +2028,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     listExperimentRuns: {
@@ -2065,6 +2080,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     getRun: {
@@ -2112,6 +2128,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     listRunStages: {
@@ -2159,6 +2176,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     listRunSearchCandidates: {
@@ -2206,6 +2224,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     listRunMetrics: {
@@ -2258,6 +2277,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     cancelRun: {
@@ -2315,6 +2335,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     streamRunEvents: {
@@ -2370,6 +2391,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     createStreamToken: {
@@ -2444,6 +2466,7 @@ export interface operations {
                 };
             };
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     listKeys: {
@@ -2509,6 +2532,7 @@ export interface operations {
                 };
             };
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     createKey: {
@@ -2588,6 +2612,7 @@ export interface operations {
                 };
             };
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     revokeKey: {
@@ -2670,6 +2695,7 @@ export interface operations {
                 };
             };
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     listWebhooks: {
@@ -2709,6 +2735,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     createWebhook: {
@@ -2761,6 +2788,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     getWebhook: {
@@ -2808,6 +2836,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     deleteWebhook: {
@@ -2853,6 +2882,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     rotateWebhookSecret: {
@@ -2900,6 +2930,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     testWebhook: {
@@ -2957,6 +2988,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     listWebhookDeliveries: {
@@ -3008,6 +3040,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     redeliverWebhookDelivery: {
@@ -3065,6 +3098,7 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
         };
     };
     getOpenApiDocument: {

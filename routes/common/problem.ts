@@ -22,6 +22,7 @@ export const PROBLEMS = {
   idempotency_key_mismatch: { status: 422, title: "This Idempotency-Key was used for a different request" },
   rate_limited: { status: 429, title: "Too many requests" },
   internal: { status: 500, title: "Internal server error" },
+  not_bootstrapped: { status: 503, title: "The service has no API key yet" },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 
 export type ProblemCode = keyof typeof PROBLEMS;

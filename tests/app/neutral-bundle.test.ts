@@ -6,7 +6,9 @@ import { describe, expect, it } from "vitest";
 /**
  * The request path must run on runtimes that are not Node (Cloudflare Workers with D1): the
  * HTTP app with its routes, the db repositories, the event sink/hub/follower and the run queue
- * are bundled for a neutral platform, and nothing Node-only may be pulled in.
+ * are bundled for a neutral platform, and nothing Node-only may be pulled in. The Workers entry's
+ * real bundle (`npm run cf:build`, wrangler) is checked in tests/cloudflare/worker.test.ts, and
+ * each core file's imports in tests/app/boundary.test.ts.
  */
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 

@@ -1,0 +1,170 @@
+import { readFile } from "node:fs/promises";
+import { gzipSync } from "node:zlib";
+import { type Request as MiniflareRequest, Response as MiniflareResponse } from "miniflare";
+import { Webhook } from "standardwebhooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tinySpec } from "../../support/fixtures.ts";
+import {
+  BUNDLE,
+  type BuildOutput,
+  buildWorker,
+  migratedDatabase,
+  type RunningWorker,
+  readUntilEnd,
+  startWorker,
+} from "./harness.ts";
+
+/**
+ * The Workers deployment, built by wrangler and run in workerd over a local D1: the bundle stays
+ * free of the trainer, the first admin key comes from the secret, and the API works end to end
+ * (nothing trains here: runs stay queued for pull workers).
+ */
+const BOOTSTRAP_KEY = `ap_${"cloudflare-bootstrap-".padEnd(43, "k")}`;
+/** Workers' limit for a compressed Worker on the free plan. */
+const FREE_PLAN_LIMIT_BYTES = 3 * 1024 * 1024;
+
+let build: BuildOutput;
+let worker: RunningWorker;
+/** The Worker's outbound fetches (webhook deliveries), as this process received them. */
+const outbound: { url: string; headers: Headers; body: string }[] = [];
+
+async function receive(request: MiniflareRequest) {
+  outbound.push({ url: request.url, headers: new Headers([...request.headers]), body: await request.text() });
+  return new MiniflareResponse(null, { status: 204 });
+}
+
+beforeAll(async () => {
+  // The two wrangler commands are independent: build and migrate at once.
+  const [built, database] = await Promise.all([buildWorker(), migratedDatabase()]);
+  build = built;
+  expect(database.log).toContain("0004_webhooks.sql");
+  // The first start has no secret: the operator has not set it yet.
+  worker = await startWorker({ persistTo: database.persistTo, outbound: receive });
+  // Two wrangler processes and workerd's start: minutes on a loaded two-core machine.
+}, 600_000);
+
+afterAll(async () => {
+  await worker?.stop();
+});
+
+describe("the wrangler bundle (npm run cf:build)", () => {
+  it("builds without warnings", () => {
+    expect(build.log).toContain("--dry-run: exiting now.");
+    expect(build.log).not.toMatch(/WARNING|\[warn/i);
+  });
+
+  it("holds no tfjs, better-sqlite3 or worker_threads and fits the free plan's compressed limit", async () => {
+    const code = await readFile(BUNDLE);
+    const text = code.toString("utf8");
+    expect(text).toContain("run_events");
+    expect(text).not.toContain("@tensorflow");
+    expect(text).not.toContain("better-sqlite3");
+    expect(text).not.toContain("worker_threads");
+    expect(gzipSync(code).length).toBeLessThan(FREE_PLAN_LIMIT_BYTES);
+  });
+});
+
+describe("the Worker in workerd over a local D1", () => {
+  it("answers 503 not_bootstrapped until the bootstrap secret is set, then takes it as the admin key", async () => {
+    const health = await worker.fetch("/healthz");
+    expect(health.status).toBe(200);
+    const early = await worker.fetchWithKey(BOOTSTRAP_KEY, "/v1/experiments");
+    expect(early.status).toBe(503);
+    expect(await early.json()).toMatchObject({
+      code: "not_bootstrapped",
+      detail: expect.stringContaining("AUTOPROG_BOOTSTRAP_KEY"),
+    });
+
+    await worker.restart({ bootstrapKey: BOOTSTRAP_KEY });
+    const keys = await worker.fetchWithKey(BOOTSTRAP_KEY, "/v1/keys");
+    expect(keys.status).toBe(200);
+    expect(await keys.json()).toMatchObject({
+      items: [{ project: "default", role: "admin", name: "bootstrap" }],
+    });
+    // Without a key the API stays closed.
+    const anonymous = await worker.fetch("/v1/experiments");
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get("www-authenticate")).toBe('Bearer realm="autoprog"');
+  });
+
+  it("takes an experiment, keeps its runs queued, reports on them and cancels one", async () => {
+    const created = await worker.fetchWithKey(BOOTSTRAP_KEY, "/v1/experiments", {
+      method: "POST",
+      json: tinySpec({
+        arms: [{ arm: "original" }, { arm: "prog" }],
+        training: { epochs: 2, stages: 2, batchSize: 32, warmupEpochs: 0 },
+      }),
+    });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const experiment = (await created.json()) as { id: string; runs: { id: string; state: string }[] };
+    expect(experiment.runs.map((r) => r.state)).toEqual(["queued", "queued"]);
+
+    const runs = await worker.fetchWithKey(BOOTSTRAP_KEY, `/v1/experiments/${experiment.id}/runs`);
+    expect(((await runs.json()) as { items: { state: string }[] }).items.map((r) => r.state)).toEqual([
+      "queued",
+      "queued",
+    ]);
+
+    const report = await worker.fetchWithKey(BOOTSTRAP_KEY, `/v1/experiments/${experiment.id}/report`);
+    expect(report.status).toBe(200);
+    expect(await report.json()).toMatchObject({
+      experimentId: experiment.id,
+      finished: false,
+      arms: [
+        { arm: "original", completed: 0 },
+        { arm: "prog", completed: 0 },
+      ],
+    });
+
+    const runId = experiment.runs[0]?.id ?? "";
+    const cancelled = await worker.fetchWithKey(BOOTSTRAP_KEY, `/v1/runs/${runId}/cancel`, {
+      method: "POST",
+    });
+    expect(cancelled.status).toBe(202);
+    const run = await worker.fetchWithKey(BOOTSTRAP_KEY, `/v1/runs/${runId}`);
+    expect(await run.json()).toMatchObject({ id: runId, state: "cancelled" });
+
+    // The stored events replay over SSE, then `end` closes the stream of the finished run.
+    const stream = await worker.fetchWithKey(BOOTSTRAP_KEY, `/v1/runs/${runId}/events`);
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get("content-type")).toContain("text/event-stream");
+    const messages = await readUntilEnd(stream);
+    expect(messages.map((m) => [m.id, m.event])).toEqual([
+      ["1", "run.failed"],
+      [undefined, "end"],
+    ]);
+    expect(JSON.parse(messages[0]?.data ?? "{}")).toMatchObject({ type: "run.failed", reason: "cancelled" });
+    expect(JSON.parse(messages[1]?.data ?? "{}")).toEqual({ state: "cancelled", lastSeq: 1 });
+  });
+
+  it("delivers due webhooks, signed, when the cron trigger runs", async () => {
+    const created = await worker.fetchWithKey(BOOTSTRAP_KEY, "/v1/webhooks", {
+      method: "POST",
+      json: { url: "https://hooks.example.com/autoprog", events: ["webhook.test"] },
+    });
+    expect(created.status).toBe(201);
+    const endpoint = (await created.json()) as { id: string; secret: string };
+    const queued = await worker.fetchWithKey(BOOTSTRAP_KEY, `/v1/webhooks/${endpoint.id}/test`, {
+      method: "POST",
+    });
+    expect(queued.status).toBe(202);
+    expect(outbound).toEqual([]);
+
+    expect(await worker.scheduled()).toBe("ok");
+    expect(outbound.map((o) => o.url)).toEqual(["https://hooks.example.com/autoprog"]);
+    const [delivery] = outbound;
+    const verified = new Webhook(endpoint.secret).verify(
+      delivery?.body ?? "",
+      Object.fromEntries(delivery?.headers ?? []),
+    );
+    expect(verified).toMatchObject({ type: "webhook.test", data: { webhookId: endpoint.id } });
+
+    const deliveries = await worker.fetchWithKey(BOOTSTRAP_KEY, `/v1/webhooks/${endpoint.id}/deliveries`);
+    expect(await deliveries.json()).toMatchObject({
+      items: [{ type: "webhook.test", attempt: 1, status: 204 }],
+    });
+    // Nothing is due any more: a second pass sends nothing.
+    expect(await worker.scheduled()).toBe("ok");
+    expect(outbound).toHaveLength(1);
+  });
+});
