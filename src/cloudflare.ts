@@ -3,8 +3,10 @@ import { z } from "zod";
 import type { Db } from "../db/database.ts";
 import { getRun } from "../db/runs.ts";
 import * as schema from "../db/schema.ts";
+import { WORKER_DEFAULTS } from "../routes/workers/lease-state.ts";
 import { createApp } from "./app.ts";
 import { inMemoryAuth } from "./auth/in-memory.ts";
+import { type R2BucketLike, r2CheckpointStore } from "./checkpoints/r2-store.ts";
 import type { RunControl } from "./dispatch/control.ts";
 import type { EventHub } from "./events/hub.ts";
 import { StoredEventSink } from "./events/sink.ts";
@@ -22,6 +24,8 @@ export interface CloudflareBindings {
   readonly IDEMPOTENCY_TTL_HOURS?: string;
   /** Signs stream tokens; set it, or a token minted by one isolate fails in another. */
   readonly STREAM_TOKEN_SECRET?: string;
+  /** Pull workers' checkpoints (an R2 bucket); unbound: the checkpoint routes answer 503. */
+  readonly CHECKPOINTS?: R2BucketLike;
 }
 
 const BindingSettings = z.object({
@@ -88,6 +92,10 @@ function servicesOf(env: CloudflareBindings): Services {
     sseHeartbeatMs: settings.SSE_HEARTBEAT_MS,
     idempotencyTtlMs: settings.IDEMPOTENCY_TTL_HOURS * 3_600_000,
     auth: authOf(env),
+    workers: {
+      ...WORKER_DEFAULTS,
+      checkpoints: env.CHECKPOINTS ? r2CheckpointStore(env.CHECKPOINTS) : null,
+    },
   };
 }
 
