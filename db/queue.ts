@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Db } from "./database.ts";
 import type { RunRow } from "./runs.ts";
-import { runs } from "./schema.ts";
+import { experiments, runs } from "./schema.ts";
 
 /**
  * The run queue's statements. A running run is leased: `lease_owner` trains it until
@@ -10,15 +10,28 @@ import { runs } from "./schema.ts";
  * conditional statement, so two servers on one database never take the same run.
  */
 
-/** Takes the oldest queued run nobody asked to cancel, leases it and counts the attempt. */
+/**
+ * Takes the oldest queued run nobody asked to cancel, leases it and counts the attempt. With
+ * `projectId`, only that project's runs (a pull worker's key belongs to one project).
+ */
 export async function claimRun(
   db: Db,
-  lease: { owner: string; now: number; leaseMs: number },
+  lease: { owner: string; now: number; leaseMs: number; projectId?: string },
 ): Promise<RunRow | undefined> {
+  const inProject =
+    lease.projectId === undefined
+      ? undefined
+      : inArray(
+          runs.experimentId,
+          db
+            .select({ id: experiments.id })
+            .from(experiments)
+            .where(eq(experiments.projectId, lease.projectId)),
+        );
   const next = db
     .select({ id: runs.id })
     .from(runs)
-    .where(and(eq(runs.state, "queued"), eq(runs.cancelRequested, false)))
+    .where(and(eq(runs.state, "queued"), eq(runs.cancelRequested, false), inProject))
     .orderBy(asc(runs.createdAt), asc(runs.position))
     .limit(1);
   const [claimed] = await db
@@ -38,18 +51,23 @@ export async function claimRun(
 
 /**
  * Extends the owner's lease. `held` is false when the run is no longer this owner's to train;
- * `cancelRequested` carries a cancel asked of another server to the one that trains the run.
+ * `cancelRequested` carries a cancel asked of another server to the one that trains the run;
+ * `attempt` is the attempt the lease is for.
  */
 export async function extendLease(
   db: Db,
   lease: { runId: string; owner: string; now: number; leaseMs: number },
-): Promise<{ held: boolean; cancelRequested: boolean }> {
+): Promise<{ held: boolean; cancelRequested: boolean; attempt: number }> {
   const [row] = await db
     .update(runs)
     .set({ leaseExpiresAt: lease.now + lease.leaseMs })
     .where(and(eq(runs.id, lease.runId), eq(runs.state, "running"), eq(runs.leaseOwner, lease.owner)))
-    .returning({ cancelRequested: runs.cancelRequested });
-  return { held: row !== undefined, cancelRequested: row?.cancelRequested ?? false };
+    .returning({ cancelRequested: runs.cancelRequested, attempt: runs.attempt });
+  return {
+    held: row !== undefined,
+    cancelRequested: row?.cancelRequested ?? false,
+    attempt: row?.attempt ?? 0,
+  };
 }
 
 /**

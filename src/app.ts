@@ -13,6 +13,8 @@ import { registerHealth } from "../routes/health/index.ts";
 import { registerKeyRoutes } from "../routes/keys/index.ts";
 import { registerRunRoutes } from "../routes/runs/index.ts";
 import { registerWebhookRoutes } from "../routes/webhooks/index.ts";
+import { registerWorkerRoutes } from "../routes/workers/index.ts";
+import { isCheckpointUpload } from "../routes/workers/lease-state.ts";
 import { authenticate } from "./auth/middleware.ts";
 import { polishDocument } from "./openapi-document.ts";
 import type { AppEnv, Services } from "./services.ts";
@@ -77,8 +79,11 @@ export function createApp(deps: AppDeps) {
   if (deps.allowedHosts) app.use(allowHosts(deps.allowedHosts));
   // Hono's secure-headers: nosniff, frame and referrer policies, HSTS and the rest of Helmet's set.
   app.use(secureHeaders());
-  app.use(limitBody(deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES));
-  app.use("/v1/*", requireJsonBody());
+  // A checkpoint upload is binary and has its own ceiling (routes/workers/checkpoints.ts).
+  const jsonBodyLimit = limitBody(deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+  const jsonOnly = requireJsonBody();
+  app.use((c, next) => (isCheckpointUpload(c) ? next() : jsonBodyLimit(c, next)));
+  app.use("/v1/*", (c, next) => (isCheckpointUpload(c) ? next() : jsonOnly(c, next)));
   app.use(async (c, next) => {
     c.set("services", resolve(c));
     await next();
@@ -93,6 +98,7 @@ export function createApp(deps: AppDeps) {
   registerKeyRoutes(app);
   registerSecuritySchemes(app);
   registerWebhookRoutes(app);
+  registerWorkerRoutes(app);
 
   app.openapi(openApiRoute, (c) => c.json(openApiDocument(app), 200));
   app.get("/reference", async (c, next) => {

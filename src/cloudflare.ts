@@ -4,10 +4,13 @@ import { z } from "zod";
 import type { Db } from "../db/database.ts";
 import { getRun } from "../db/runs.ts";
 import * as schema from "../db/schema.ts";
+import { WORKER_DEFAULTS } from "../routes/workers/lease-state.ts";
 import { createApp } from "./app.ts";
 import { bootstrapFromSetting } from "./auth/bootstrap-guard.ts";
 import { inMemoryAuth } from "./auth/in-memory.ts";
+import { type R2BucketLike, r2CheckpointStore } from "./checkpoints/r2-store.ts";
 import type { RunControl } from "./dispatch/control.ts";
+import { Dispatcher } from "./dispatch/dispatcher.ts";
 import type { EventHub } from "./events/hub.ts";
 import { StoredEventSink } from "./events/sink.ts";
 import type { UrlPolicy } from "./events/webhooks/address-guard.ts";
@@ -18,7 +21,8 @@ import type { AuthServices, Services } from "./services.ts";
  * The Workers entry: the same app over D1 (drizzle's D1 driver; migrations are db/migrations,
  * applied with `wrangler d1 migrations apply`). Workers offer no GPU and no threads, so nothing
  * trains here: runs are trained by pull workers elsewhere, which claim them from the queue.
- * Webhooks are delivered by the cron trigger (wrangler.toml), which runs `scheduled` each minute.
+ * Webhooks are delivered, and expired pull-worker leases swept, by the cron trigger (wrangler.toml),
+ * which runs `scheduled` each minute.
  * Nothing in this file may import a Node module (the neutral-bundle test bundles it, and
  * tests/cloudflare/ builds it with wrangler and runs it in workerd).
  */
@@ -30,12 +34,23 @@ export interface CloudflareBindings {
   readonly IDEMPOTENCY_TTL_HOURS?: string;
   /** Signs stream tokens; set it, or a token minted by one isolate fails in another. */
   readonly STREAM_TOKEN_SECRET?: string;
+  /** Pull workers' checkpoints (an R2 bucket); unbound: the checkpoint routes answer 503. */
+  readonly CHECKPOINTS?: R2BucketLike;
+  /** A pull worker's lease (seconds past its last heartbeat or event batch). */
+  readonly LEASE_SECONDS?: string;
+  /** Starts allowed per run before an expired lease fails it instead of re-queueing it. */
+  readonly MAX_ATTEMPTS?: string;
 }
 
 const BindingSettings = z.object({
   // One isolate cannot wake another: SSE followers poll the log every heartbeat, so keep it short.
   SSE_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2_000),
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
+  LEASE_SECONDS: z.coerce
+    .number()
+    .positive()
+    .default(WORKER_DEFAULTS.leaseMs / 1000),
+  MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
 });
 
 /** No in-process fan-out on Workers: followers find new events by reading the log. */
@@ -103,6 +118,11 @@ function servicesOf(env: CloudflareBindings): Services {
     sseHeartbeatMs: settings.SSE_HEARTBEAT_MS,
     idempotencyTtlMs: settings.IDEMPOTENCY_TTL_HOURS * 3_600_000,
     auth: authOf(env),
+    workers: {
+      ...WORKER_DEFAULTS,
+      leaseMs: settings.LEASE_SECONDS * 1000,
+      checkpoints: env.CHECKPOINTS ? r2CheckpointStore(env.CHECKPOINTS) : null,
+    },
   };
 }
 
@@ -130,6 +150,28 @@ async function deliverWebhooks(env: CloudflareBindings): Promise<void> {
 }
 
 /**
+ * The cron trigger's reaper: no dispatcher runs here, so runs whose pull worker stopped
+ * heartbeating are re-queued (or failed when out of attempts) by the same sweep as on Node.
+ */
+async function sweepExpiredLeases(env: CloudflareBindings): Promise<void> {
+  const settings = BindingSettings.parse(env);
+  const db = databaseOf(env);
+  const reaper = new Dispatcher({
+    db,
+    sink: new StoredEventSink(db, pollingHub),
+    startTrainer: () => {
+      throw new Error("nothing trains on Workers");
+    },
+    concurrency: 0,
+    maxAttempts: settings.MAX_ATTEMPTS,
+    leaseMs: settings.LEASE_SECONDS * 1000,
+    dataDir: "",
+    log: logLine,
+  });
+  await reaper.sweep();
+}
+
+/**
  * `scheduled` is typed by Cloudflare's handler type; `fetch` by Hono, whose standard `Request`
  * and Cloudflare's (with `cf`, without some browser-only fields) are each missing fields of the
  * other, though workerd passes one object that is both.
@@ -137,5 +179,7 @@ async function deliverWebhooks(env: CloudflareBindings): Promise<void> {
 export default {
   fetch: app.fetch,
   // Awaited rather than left to waitUntil: a failed pass shows as the cron event's exception.
-  scheduled: async (_controller, env) => deliverWebhooks(env),
+  scheduled: async (_controller, env) => {
+    await Promise.all([deliverWebhooks(env), sweepExpiredLeases(env)]);
+  },
 } satisfies Omit<ExportedHandler<CloudflareBindings>, "fetch"> & { fetch: typeof app.fetch };

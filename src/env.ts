@@ -15,6 +15,14 @@ const EnvSchema = z.object({
   AUTOPROG_DB: z.string().min(1).optional(),
   /** Runs trained at once in worker threads; 0 serves the API only. */
   AUTOPROG_CONCURRENCY: z.coerce.number().int().min(0).max(64).default(1),
+  /** `embedded`: this process trains queued runs in worker threads; `workers`: only pull workers do. */
+  AUTOPROG_DISPATCH: z.enum(["embedded", "workers"]).default("embedded"),
+  /** Checkpoint uploads of pull workers over this many bytes are refused with 413. */
+  AUTOPROG_MAX_CHECKPOINT_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(256 * 1024 * 1024),
   AUTOPROG_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
   /** A running run's lease: re-queued when its trainer shows no sign of life for this long. */
   AUTOPROG_LEASE_SECONDS: z.coerce.number().positive().default(120),
@@ -66,6 +74,8 @@ export interface Settings {
   readonly databaseFile: string;
   readonly cacheDir: string;
   readonly concurrency: number;
+  readonly dispatch: "embedded" | "workers";
+  readonly maxCheckpointBytes: number;
   readonly maxAttempts: number;
   readonly leaseMs: number;
   readonly keepCheckpoints: number;
@@ -106,6 +116,8 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
     databaseFile: e.AUTOPROG_DB ?? join(dataDir, "autoprog.sqlite"),
     cacheDir: join(dataDir, "cache"),
     concurrency: e.AUTOPROG_CONCURRENCY,
+    dispatch: e.AUTOPROG_DISPATCH,
+    maxCheckpointBytes: e.AUTOPROG_MAX_CHECKPOINT_BYTES,
     maxAttempts: e.AUTOPROG_MAX_ATTEMPTS,
     leaseMs: e.AUTOPROG_LEASE_SECONDS * 1000,
     keepCheckpoints: e.AUTOPROG_KEEP_CHECKPOINTS,

@@ -12,6 +12,7 @@ import { isLoopback, LOOPBACK_HOSTS } from "../routes/common/guards.ts";
 import { createApp } from "./app.ts";
 import { bootstrapAdminKey } from "./auth/bootstrap.ts";
 import { inMemoryAuth } from "./auth/in-memory.ts";
+import { directoryCheckpointStore } from "./checkpoints/directory-store.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { loadSettings, type Settings } from "./env.ts";
 import { InMemoryEventHub } from "./events/hub.ts";
@@ -76,17 +77,20 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
   const artifacts: RunArtifacts = {
     remove: (runId) => rm(join(runsDir, runId), { recursive: true, force: true }),
   };
+  const onRunFinished = (runId: string) =>
+    keepNewestCheckpoints(checkpointsOf(runId), settings.keepCheckpoints);
   const dispatcher = new Dispatcher({
     db: database.db,
     sink,
     startTrainer: startTrainerThread,
-    concurrency: settings.concurrency,
+    // With pull workers this process trains nothing; it still sweeps expired leases.
+    concurrency: settings.dispatch === "workers" ? 0 : settings.concurrency,
     maxAttempts: settings.maxAttempts,
     leaseMs: settings.leaseMs,
     dataDir: settings.dataDir,
     backend: settings.backend,
     cacheDir: settings.cacheDir,
-    onRunFinished: (runId) => keepNewestCheckpoints(checkpointsOf(runId), settings.keepCheckpoints),
+    onRunFinished,
     log,
   });
   const policy: UrlPolicy = { allowPrivate: settings.webhooks.allowPrivate, resolver: dnsResolver };
@@ -121,6 +125,13 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
         clientAddress: clientAddressOf(settings.trustProxy),
       }),
       datasetRoots: { dataDir: settings.dataDir, allowed: settings.datasetRoots },
+      workers: {
+        leaseMs: settings.leaseMs,
+        checkpoints: directoryCheckpointStore(runsDir),
+        maxCheckpointBytes: settings.maxCheckpointBytes,
+        pollMs: 250,
+        onRunFinished,
+      },
     },
     onServerError: (error, c) =>
       log("request failed", { requestId: c.get("requestId"), path: c.req.path, error: String(error) }),
@@ -133,7 +144,12 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
   const url = `http://${settings.host}:${port}`;
   await dispatcher.start();
   deliverer.start();
-  log("listening", { url, database: settings.databaseFile, concurrency: settings.concurrency });
+  log("listening", {
+    url,
+    database: settings.databaseFile,
+    dispatch: settings.dispatch,
+    concurrency: settings.dispatch === "workers" ? 0 : settings.concurrency,
+  });
   return {
     url,
     dispatcher,

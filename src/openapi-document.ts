@@ -120,7 +120,7 @@ export function polishDocument<T extends object>(generated: T): T {
   if (spec !== undefined) {
     schemas.ExperimentSpecInput = withoutDefaults(spec);
     schemas.ExperimentSpec = defaultsRequired(spec);
-    for (const holder of ["Experiment", "ExperimentSummary", "ExperimentPlan"]) {
+    for (const holder of ["Experiment", "ExperimentSummary", "ExperimentPlan", "WorkerLease"]) {
       const properties = (schemas[holder] as Json | undefined)?.properties as Json | undefined;
       if (properties?.spec) {
         properties.spec = {

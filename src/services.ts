@@ -13,6 +13,34 @@ export interface RunArtifacts {
   remove(runId: string): Promise<void>;
 }
 
+/**
+ * Where pull workers' checkpoints live (one packed body per run and epoch, src/checkpoints/wire.ts).
+ * Not the trainer's own store (src/train/checkpoint.ts): this one holds what the API accepted.
+ * Node: a folder under the data folder; Workers: an R2 bucket.
+ */
+export interface CheckpointStore {
+  /** Stores the packed checkpoint, replacing one of the same epoch; a reader never sees half of it. */
+  put(runId: string, epoch: number, body: Uint8Array): Promise<void>;
+  /** The packed checkpoint, or null when there is none for that epoch. */
+  get(runId: string, epoch: number): Promise<Uint8Array<ArrayBuffer> | null>;
+  /** Removes every checkpoint of the run. */
+  remove(runId: string): Promise<void>;
+}
+
+/** What the pull-worker routes need (routes/workers). */
+export interface WorkerServices {
+  /** A lease lasts this long past its last heartbeat or accepted event batch. */
+  readonly leaseMs: number;
+  /** Null: no store is bound; the checkpoint routes answer 503. */
+  readonly checkpoints: CheckpointStore | null;
+  /** Larger checkpoint uploads are refused with 413. */
+  readonly maxCheckpointBytes: number;
+  /** How often a long-polling lease request looks at the queue again. */
+  readonly pollMs: number;
+  /** Called once a run ends through a worker's terminal event (Node prunes its checkpoints). */
+  readonly onRunFinished?: (runId: string) => Promise<void>;
+}
+
 /** Who is asking: the key that authenticated the request, its project and its role. */
 export interface Principal {
   readonly keyId: string;
@@ -56,6 +84,8 @@ export interface Services {
   readonly sseHeartbeatMs: number;
   readonly idempotencyTtlMs: number;
   readonly auth: AuthServices;
+  /** The pull-worker protocol's settings and checkpoint store; absent: defaults, no store. */
+  readonly workers?: WorkerServices;
   /** Folders a spec's `dataset.root` may name (Node: AUTOPROG_DATASET_ROOTS); absent: inside the data folder. */
   readonly datasetRoots?: DatasetRootPolicy;
 }

@@ -198,7 +198,11 @@ export type paths = {
          */
         get: operations["streamRunEvents"];
         put?: never;
-        post?: never;
+        /**
+         * Report a batch of a leased run's training events (pull workers; `worker` keys only)
+         * @description Stored in `seq` order through the same sink as the embedded trainer's events, and the lease is extended. Retrying a batch is safe: an event already stored (same replay key; `run.started` and `run.failed` count once per attempt) is counted in `duplicates`. Upload a checkpoint before the `checkpoint.saved` event that names it. A terminal event ends the run.
+         */
+        post: operations["postRunEvents"];
         delete?: never;
         options?: never;
         head?: never;
@@ -373,6 +377,87 @@ export type paths = {
         put?: never;
         /** Send a delivery's message again now, with the same `webhook-id`, on a fresh retry schedule */
         post: operations["redeliverWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workers/lease": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Lease the oldest queued run of the key's project (pull workers; `worker` keys only)
+         * @description Answers the run, its spec, the checkpoint to resume from and a lease. Keep the lease with `POST /v1/workers/heartbeat` (or event batches) well within `lease.seconds`; an expired lease re-queues the run from its last checkpoint. With `wait`, the request waits up to that many seconds for a run to be queued, then answers 204.
+         */
+        post: operations["leaseRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workers/heartbeat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Extend a run's lease; says whether to go on or cancel
+         * @description 409 `lease_lost` when the token no longer holds the lease (it expired and the run was re-queued, or the run ended): stop training that run.
+         */
+        post: operations["heartbeatLease"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workers/release": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hand a leased run back to the queue without using an attempt (a worker that shuts down)
+         * @description The run is queued again and resumes, on any worker, from the newest checkpoint its log names; work since that checkpoint is redone.
+         */
+        post: operations["releaseLease"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/runs/{id}/checkpoints/{epoch}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download a leased run's epoch checkpoint to resume from (pull workers; `worker` keys only) */
+        get: operations["getCheckpoint"];
+        /**
+         * Upload a leased run's epoch checkpoint (pull workers; `worker` keys only)
+         * @description The body is the packed checkpoint (`application/octet-stream`, see the README), at most `AUTOPROG_MAX_CHECKPOINT_BYTES`; the 1 MiB JSON body limit does not apply. Upload it before posting the `checkpoint.saved` event that names it. 503 when the server has no checkpoint store.
+         */
+        put: operations["putCheckpoint"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -731,7 +816,7 @@ export type components = {
             /** @description The request path. */
             instance: string;
             /** @enum {string} */
-            code: "malformed_request" | "unauthenticated" | "forbidden" | "not_found" | "run_not_cancellable" | "webhook_disabled" | "idempotency_key_in_use" | "last_admin_key" | "host_not_allowed" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_mismatch" | "rate_limited" | "internal" | "not_bootstrapped";
+            code: "malformed_request" | "unauthenticated" | "forbidden" | "not_found" | "run_not_cancellable" | "webhook_disabled" | "idempotency_key_in_use" | "last_admin_key" | "lease_lost" | "host_not_allowed" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_mismatch" | "rate_limited" | "internal" | "not_bootstrapped" | "checkpoint_store_unavailable";
             requestId: string;
             errors?: components["schemas"]["FieldError"][];
         };
@@ -1129,7 +1214,10 @@ export type components = {
             data: components["schemas"]["RunFailedEvent"];
         } | components["schemas"]["RunEventsEndMessage"];
         RunStartedEvent: {
-            /** @enum {string} */
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
             type: "run.started";
             arm: string;
             seed: number;
@@ -1143,7 +1231,10 @@ export type components = {
             startEpoch: number;
         };
         StageStartedEvent: {
-            /** @enum {string} */
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
             type: "stage.started";
             stage: number;
             startEpoch: number;
@@ -1153,7 +1244,10 @@ export type components = {
             tokens: number;
         };
         StageGrownEvent: {
-            /** @enum {string} */
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
             type: "stage.grown";
             stage: number;
             from: components["schemas"]["ArchitectureReport"];
@@ -1166,7 +1260,10 @@ export type components = {
             secondsSoFar: number;
         };
         StageSearchStartedEvent: {
-            /** @enum {string} */
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
             type: "stage.search.started";
             stage: number;
             startEpoch: number;
@@ -1176,7 +1273,10 @@ export type components = {
             candidates: components["schemas"]["ArchitectureReport"][];
         };
         StageSearchCompletedEvent: {
-            /** @enum {string} */
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
             type: "stage.search.completed";
             stage: number;
             candidates: components["schemas"]["ScoredCandidate"][];
@@ -1205,7 +1305,10 @@ export type components = {
             supernetSteps: number;
         };
         EpochCompletedEvent: {
-            /** @enum {string} */
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
             type: "epoch.completed";
             epoch: number;
             /** @enum {string} */
@@ -1231,14 +1334,20 @@ export type components = {
             bestSource: string;
         } | null;
         CheckpointSavedEvent: {
-            /** @enum {string} */
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
             type: "checkpoint.saved";
             epoch: number;
             step: number;
             location: string;
         };
         RunCompletedEvent: {
-            /** @enum {string} */
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
             type: "run.completed";
             result: components["schemas"]["RunResult"];
         };
@@ -1352,7 +1461,10 @@ export type components = {
             best: number;
         };
         RunFailedEvent: {
-            /** @enum {string} */
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
             type: "run.failed";
             /** @enum {string} */
             reason: "failed_setup" | "non_finite_loss" | "out_of_memory" | "cancelled" | "error";
@@ -1471,6 +1583,93 @@ export type components = {
             /** Format: date-time */
             createdAt: string;
         };
+        WorkerLease: {
+            run: {
+                /** @example run_01hzx3k8q4tqkz3w5v9b2m7n6c */
+                id: string;
+                experimentId: string;
+                /** @description This attempt's number, from 1. */
+                attempt: number;
+                /** @description The arm's label within the spec. */
+                arm: string;
+                seed: number;
+            };
+            /** @description The normalised spec. */
+            spec: components["schemas"]["ExperimentSpec"];
+            /** @description The newest checkpoint the run's log names: resume from it. Null: start afresh. */
+            checkpoint: {
+                /** @description Epochs the checkpoint covers. */
+                epoch: number;
+                /** @description Its path on this API (`GET` it with the lease token). */
+                url: string;
+            } | null;
+            lease: components["schemas"]["Lease"];
+        };
+        Lease: {
+            /** @description The lease token from `POST /v1/workers/lease`: only its holder may act on the run. */
+            token: string;
+            /** Format: date-time */
+            expiresAt: string;
+            /** @description The lease's length: heartbeat well within it (a third). */
+            seconds: number;
+        };
+        LeaseRequest: {
+            /** @description The worker's name, for logs. */
+            worker: string;
+            /**
+             * @description Seconds to wait for a queued run (long poll) before answering 204.
+             * @default 0
+             */
+            wait: number;
+        };
+        Heartbeat: {
+            /**
+             * @description `cancel`: someone cancelled the run; stop at the next step and report `run.failed` (cancelled).
+             * @enum {string}
+             */
+            action: "continue" | "cancel";
+            /** Format: date-time */
+            expiresAt: string;
+        };
+        HeartbeatRequest: {
+            /** @example run_01hzx3k8q4tqkz3w5v9b2m7n6c */
+            runId: string;
+            /** @description The lease token from `POST /v1/workers/lease`: only its holder may act on the run. */
+            token: string;
+        };
+        Released: {
+            /** @description False: the lease was not this token's any more. */
+            released: boolean;
+        };
+        ReleaseRequest: {
+            /** @example run_01hzx3k8q4tqkz3w5v9b2m7n6c */
+            runId: string;
+            /** @description The lease token from `POST /v1/workers/lease`: only its holder may act on the run. */
+            token: string;
+        };
+        EventBatchResult: {
+            /** @description Events stored now. */
+            accepted: number;
+            /** @description Events stored by an earlier try of the batch. */
+            duplicates: number;
+            /**
+             * @description `cancel`: someone cancelled the run; stop at the next step and report `run.failed` (cancelled).
+             * @enum {string}
+             */
+            action: "continue" | "cancel";
+        };
+        EventBatch: {
+            /** @description The lease token from `POST /v1/workers/lease`: only its holder may act on the run. */
+            token: string;
+            events: {
+                /** @description The worker's own counter in this attempt, from 0. */
+                seq: number;
+                event: components["schemas"]["TrainingEvent"];
+                /** @description The event's place in the attempt (`type@epoch#n`); null for `run.started` and `run.failed`. */
+                replayKey: string | null;
+            }[];
+        };
+        TrainingEvent: components["schemas"]["RunStartedEvent"] | components["schemas"]["StageStartedEvent"] | components["schemas"]["StageGrownEvent"] | components["schemas"]["StageSearchStartedEvent"] | components["schemas"]["StageSearchCompletedEvent"] | components["schemas"]["EpochCompletedEvent"] | components["schemas"]["CheckpointSavedEvent"] | components["schemas"]["RunCompletedEvent"] | components["schemas"]["RunFailedEvent"];
         /** @description An experiment spec; omitted fields take their defaults (see `validate_only`). */
         ExperimentSpecInput: {
             name: string;
@@ -2394,6 +2593,79 @@ export interface operations {
             503: components["responses"]["NotBootstrapped"];
         };
     };
+    postRunEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventBatch"];
+            };
+        };
+        responses: {
+            /** @description Stored */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventBatchResult"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
+        };
+    };
     createStreamToken: {
         parameters: {
             query?: never;
@@ -3099,6 +3371,372 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["NotBootstrapped"];
+        };
+    };
+    leaseRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LeaseRequest"];
+            };
+        };
+        responses: {
+            /** @description A run, leased */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkerLease"];
+                };
+            };
+            /** @description Nothing was queued within `wait` */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
+        };
+    };
+    heartbeatLease: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HeartbeatRequest"];
+            };
+        };
+        responses: {
+            /** @description The lease, extended */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Heartbeat"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
+        };
+    };
+    releaseLease: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReleaseRequest"];
+            };
+        };
+        responses: {
+            /** @description Handed back (or not held) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Released"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
+        };
+    };
+    getCheckpoint: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The lease token from `POST /v1/workers/lease`: only its holder may act on the run. */
+                "autoprog-lease-token": string;
+            };
+            path: {
+                id: string;
+                /** @description Epochs the checkpoint covers. */
+                epoch: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The packed checkpoint */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            /** @description Not available on this server */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putCheckpoint: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The lease token from `POST /v1/workers/lease`: only its holder may act on the run. */
+                "autoprog-lease-token": string;
+            };
+            path: {
+                id: string;
+                /** @description Epochs the checkpoint covers. */
+                epoch: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Stored */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            /** @description Not available on this server */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getOpenApiDocument: {

@@ -15,6 +15,7 @@ export const PROBLEMS = {
   webhook_disabled: { status: 409, title: "The webhook endpoint is disabled" },
   idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still in progress" },
   last_admin_key: { status: 409, title: "The last admin key cannot be revoked" },
+  lease_lost: { status: 409, title: "The lease is no longer this token's" },
   host_not_allowed: { status: 403, title: "This server does not answer to that host name" },
   payload_too_large: { status: 413, title: "The request body is too large" },
   unsupported_media_type: { status: 415, title: "The request body is not JSON" },
@@ -23,6 +24,7 @@ export const PROBLEMS = {
   rate_limited: { status: 429, title: "Too many requests" },
   internal: { status: 500, title: "Internal server error" },
   not_bootstrapped: { status: 503, title: "The service has no API key yet" },
+  checkpoint_store_unavailable: { status: 503, title: "No checkpoint store is configured" },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 
 export type ProblemCode = keyof typeof PROBLEMS;
@@ -88,9 +90,9 @@ export function problemResponse(c: Context, error: ProblemError): Response {
 }
 
 /** OpenAPI `responses` entries for the problems a route can answer with. */
-export function problemResponses<const S extends readonly (400 | 401 | 403 | 404 | 409 | 422 | 429)[]>(
-  ...statuses: S
-) {
+export function problemResponses<
+  const S extends readonly (400 | 401 | 403 | 404 | 409 | 413 | 422 | 429 | 503)[],
+>(...statuses: S) {
   const content = { "application/problem+json": { schema: ProblemSchema } };
   const descriptions = {
     400: "Malformed request",
@@ -98,8 +100,10 @@ export function problemResponses<const S extends readonly (400 | 401 | 403 | 404
     403: "The key's role may not do this",
     404: "Unknown id",
     409: "Conflict",
+    413: "The body is over the limit",
     422: "Invalid input",
     429: "Too many requests (see Retry-After)",
+    503: "Not available on this server",
   };
   return Object.fromEntries(statuses.map((s) => [s, { description: descriptions[s], content }])) as {
     [K in S[number]]: { description: string; content: typeof content };

@@ -8,11 +8,14 @@ import { hashKey } from "./keys.ts";
 import type { Verdict } from "./limits.ts";
 
 /**
- * Who may call what, by path prefix; every other `/v1` route is a project's member route.
- * `worker` keys are reserved for the pull-worker protocol and may call nothing yet.
+ * Who may call what, by method and path; every other `/v1` route is a project's member route.
+ * `worker` keys may call the pull-worker protocol only, and only they may call it.
  */
-const ROLE_RULES: readonly { prefix: string; roles: readonly KeyRole[] }[] = [
-  { prefix: "/v1/keys", roles: ["admin"] },
+const ROLE_RULES: readonly { method?: string; path: RegExp; roles: readonly KeyRole[] }[] = [
+  { path: /^\/v1\/keys(?:\/|$)/, roles: ["admin"] },
+  { path: /^\/v1\/workers(?:\/|$)/, roles: ["worker"] },
+  { method: "POST", path: /^\/v1\/runs\/[^/]+\/events$/, roles: ["worker"] },
+  { path: /^\/v1\/runs\/[^/]+\/checkpoints(?:\/|$)/, roles: ["worker"] },
 ];
 const MEMBER_ROLES: readonly KeyRole[] = ["admin", "member"];
 
@@ -25,11 +28,9 @@ function rateLimited(c: Context, verdict: Verdict, detail: string): ProblemError
   return new ProblemError("rate_limited", detail);
 }
 
-export function rolesFor(path: string): readonly KeyRole[] {
-  return (
-    ROLE_RULES.find((rule) => path === rule.prefix || path.startsWith(`${rule.prefix}/`))?.roles ??
-    MEMBER_ROLES
-  );
+export function rolesFor(path: string, method = "GET"): readonly KeyRole[] {
+  const rule = ROLE_RULES.find((r) => (r.method === undefined || r.method === method) && r.path.test(path));
+  return rule?.roles ?? MEMBER_ROLES;
 }
 
 /** The key behind `Authorization: Bearer`, or a stream token on its run's events route. */
@@ -80,11 +81,15 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
     }
     const verdict = auth.requests.hit(principal.keyId, now);
     if (!verdict.allowed) throw rateLimited(c, verdict, "this key's request rate is over its limit");
-    if (!rolesFor(c.req.path).includes(principal.role)) {
-      throw new ProblemError(
-        "forbidden",
-        `a ${principal.role} key may not call ${c.req.method} ${c.req.path}`,
-      );
+    const roles = rolesFor(c.req.path, c.req.method);
+    if (!roles.includes(principal.role)) {
+      const why =
+        principal.role === "worker"
+          ? "worker keys are reserved for pull workers"
+          : roles.includes("worker")
+            ? "this route is reserved for pull workers' keys"
+            : `a ${principal.role} key may not call it`;
+      throw new ProblemError("forbidden", `${c.req.method} ${c.req.path}: ${why}`);
     }
     c.set("principal", principal);
     c.set("projectId", principal.projectId);

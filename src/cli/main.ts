@@ -6,6 +6,7 @@ import { cancelRunCommand, listRunsCommand, showRunCommand } from "./runs.ts";
 import { submitCommand } from "./submit.ts";
 import type { TrainCommandOptions } from "./train.ts";
 import { watchCommand } from "./watch.ts";
+import { workerCommand } from "./worker.ts";
 
 const program = new Command()
   .name("autoprog")
@@ -56,6 +57,7 @@ program
   });
 
 program.addCommand(keysCommand());
+program.addCommand(workerCommand());
 // The client commands talk to a server through autoprog/client (src/client), never to its code.
 const positiveInt = (v: string) => {
   const n = Number.parseInt(v, 10);

@@ -199,6 +199,7 @@ describe("/v1/keys", () => {
       [
         ["key_admin", "default", "admin"],
         ["key_member", "default", "member"],
+        ["key_worker", "default", "worker"],
         [created.id, "team-a", "member"],
       ].sort(),
     );

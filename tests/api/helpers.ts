@@ -12,12 +12,34 @@ import { Dispatcher } from "../../src/dispatch/dispatcher.ts";
 import { InMemoryEventHub } from "../../src/events/hub.ts";
 import { StoredEventSink } from "../../src/events/sink.ts";
 import type { HostResolver } from "../../src/events/webhooks/address-guard.ts";
+import type { CheckpointStore, WorkerServices } from "../../src/services.ts";
 
 export { tinySpec } from "../../support/fixtures.ts";
 
 /** The keys every test app starts with, both of project `default`. */
 export const ADMIN_KEY = `ap_${"test-admin-".padEnd(43, "a")}`;
 export const MEMBER_KEY = `ap_${"test-member-".padEnd(43, "m")}`;
+/** A pull worker's key of project `default`. */
+export const WORKER_KEY = `ap_${"test-worker-".padEnd(43, "w")}`;
+export const WORKER = { authorization: `Bearer ${WORKER_KEY}` };
+
+/** A checkpoint store in memory (what the Node folder store and R2 do, without files). */
+export function memoryCheckpointStore(): CheckpointStore & { readonly blobs: Map<string, Uint8Array> } {
+  const blobs = new Map<string, Uint8Array>();
+  return {
+    blobs,
+    put: async (runId, epoch, body) => {
+      blobs.set(`${runId}/${epoch}`, new Uint8Array(body));
+    },
+    get: async (runId, epoch) => {
+      const body = blobs.get(`${runId}/${epoch}`);
+      return body ? new Uint8Array(body) : null;
+    },
+    remove: async (runId) => {
+      for (const key of [...blobs.keys()]) if (key.startsWith(`${runId}/`)) blobs.delete(key);
+    },
+  };
+}
 
 /** SHA-256 with node:crypto: an implementation independent of the server's Web Crypto one. */
 const sha256 = (key: string) => createHash("sha256").update(key).digest("hex");
@@ -35,6 +57,7 @@ export function testApp(
     app?: Omit<AppDeps, "services">;
     allowPrivateWebhooks?: boolean;
     resolver?: HostResolver;
+    workers?: Partial<WorkerServices>;
   } = {},
 ) {
   const woken = { count: 0 };
@@ -45,6 +68,8 @@ export function testApp(
   const hub = new InMemoryEventHub();
   const sink = new StoredEventSink(db, hub, clock);
   const removedArtifacts: string[] = [];
+  const checkpoints = memoryCheckpointStore();
+  const finishedRuns: string[] = [];
   const dispatcher = new Dispatcher({
     db,
     sink,
@@ -76,6 +101,14 @@ export function testApp(
         hash: sha256(MEMBER_KEY),
         createdAt: created,
       },
+      {
+        id: "key_worker",
+        projectId: "default",
+        role: "worker",
+        name: "worker",
+        hash: sha256(WORKER_KEY),
+        createdAt: created,
+      },
     ])
     .run();
   const raw = createApp({
@@ -99,6 +132,16 @@ export function testApp(
       sseHeartbeatMs: options.heartbeatMs ?? 15_000,
       idempotencyTtlMs: 3_600_000,
       auth: inMemoryAuth({ ...options.auth, clientAddress: (c) => c.req.header("x-test-client") ?? "test" }),
+      workers: {
+        leaseMs: 60_000,
+        checkpoints,
+        maxCheckpointBytes: 1024 * 1024,
+        pollMs: 20,
+        onRunFinished: async (runId) => {
+          finishedRuns.push(runId);
+        },
+        ...options.workers,
+      },
     },
   });
   const app = {
@@ -127,6 +170,9 @@ export function testApp(
     hub,
     dispatcher,
     removedArtifacts,
+    /** The pull workers' checkpoint store, and the runs a worker's terminal event ended. */
+    checkpoints,
+    finishedRuns,
     /** How often a route asked the webhook deliverer to run now. */
     woken,
     close: database.close,

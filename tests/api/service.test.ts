@@ -36,6 +36,7 @@ describe("the service's own routes", () => {
       "/v1/keys/{id}",
       "/v1/runs/{id}",
       "/v1/runs/{id}/cancel",
+      "/v1/runs/{id}/checkpoints/{epoch}",
       "/v1/runs/{id}/events",
       "/v1/runs/{id}/metrics",
       "/v1/runs/{id}/search",
@@ -47,6 +48,9 @@ describe("the service's own routes", () => {
       "/v1/webhooks/{id}/deliveries",
       "/v1/webhooks/{id}/rotate-secret",
       "/v1/webhooks/{id}/test",
+      "/v1/workers/heartbeat",
+      "/v1/workers/lease",
+      "/v1/workers/release",
     ]);
     expect(doc.paths["/v1/experiments"]?.post?.responses["422"]?.content).toHaveProperty([
       "application/problem+json",

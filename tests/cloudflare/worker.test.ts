@@ -3,7 +3,13 @@ import { gzipSync } from "node:zlib";
 import { type Request as MiniflareRequest, Response as MiniflareResponse } from "miniflare";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tinySpec } from "../../support/fixtures.ts";
+import {
+  checkpointSaved,
+  epochCompleted,
+  runCompleted,
+  runStarted,
+  tinySpec,
+} from "../../support/fixtures.ts";
 import {
   BUNDLE,
   type BuildOutput,
@@ -135,6 +141,65 @@ describe("the Worker in workerd over a local D1", () => {
     ]);
     expect(JSON.parse(messages[0]?.data ?? "{}")).toMatchObject({ type: "run.failed", reason: "cancelled" });
     expect(JSON.parse(messages[1]?.data ?? "{}")).toEqual({ state: "cancelled", lastSeq: 1 });
+  });
+
+  it("serves a pull worker: lease, a batch of events (retried without duplicates), the report", async () => {
+    const keyResponse = await worker.fetchWithKey(BOOTSTRAP_KEY, "/v1/keys", {
+      method: "POST",
+      json: { project: "default", name: "gpu-1", role: "worker" },
+    });
+    expect(keyResponse.status, await keyResponse.clone().text()).toBe(201);
+    const workerKey = ((await keyResponse.json()) as { key: string }).key;
+    const created = await worker.fetchWithKey(BOOTSTRAP_KEY, "/v1/experiments", {
+      method: "POST",
+      json: tinySpec({ name: "pulled", arms: [{ arm: "original" }], training: { epochs: 1 } }),
+    });
+    expect(created.status).toBe(201);
+    const experiment = (await created.json()) as { id: string; runs: { id: string }[] };
+    const runId = experiment.runs[0]?.id ?? "";
+
+    // The test above left a queued run: the oldest is leased first, then this one.
+    let grant: { run: { id: string; attempt: number }; lease: { token: string } } | undefined;
+    for (let tries = 0; tries < 3; tries++) {
+      const leased = await worker.fetchWithKey(workerKey, "/v1/workers/lease", {
+        method: "POST",
+        json: { worker: "gpu-1" },
+      });
+      expect(leased.status, await leased.clone().text()).toBe(200);
+      grant = (await leased.json()) as typeof grant;
+      if (grant?.run.id === runId) break;
+    }
+    expect(grant?.run.attempt).toBe(1);
+    const token = grant?.lease.token ?? "";
+    const batch = {
+      token,
+      events: [runStarted(0, 1), epochCompleted(0), checkpointSaved(1), runCompleted({ top1: 0.7 })].map(
+        (event, seq) => ({ seq, event, replayKey: seq === 0 ? null : `${event.type}@0#0` }),
+      ),
+    };
+    const posted = await worker.fetchWithKey(workerKey, `/v1/runs/${runId}/events`, {
+      method: "POST",
+      json: batch,
+    });
+    expect(posted.status, await posted.clone().text()).toBe(200);
+    expect(await posted.json()).toMatchObject({ accepted: 4, duplicates: 0 });
+    // A retry of the same batch (its answer lost) stores nothing twice.
+    const retried = await worker.fetchWithKey(workerKey, `/v1/runs/${runId}/events`, {
+      method: "POST",
+      json: batch,
+    });
+    expect([200, 409]).toContain(retried.status);
+    const run = await worker.fetchWithKey(BOOTSTRAP_KEY, `/v1/runs/${runId}`);
+    expect(await run.json()).toMatchObject({ id: runId, state: "completed" });
+    const messages = await readUntilEnd(await worker.fetchWithKey(BOOTSTRAP_KEY, `/v1/runs/${runId}/events`));
+    expect(messages.filter((m) => m.event !== "end").map((m) => [m.id, m.event])).toEqual([
+      ["1", "run.started"],
+      ["2", "epoch.completed"],
+      ["3", "checkpoint.saved"],
+      ["4", "run.completed"],
+    ]);
+    const report = await worker.fetchWithKey(BOOTSTRAP_KEY, `/v1/experiments/${experiment.id}/report`);
+    expect(await report.json()).toMatchObject({ finished: true, arms: [{ arm: "original", completed: 1 }] });
   });
 
   it("delivers due webhooks, signed, when the cron trigger runs", async () => {

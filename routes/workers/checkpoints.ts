@@ -1,0 +1,86 @@
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { CheckpointFormatError, checkpointEpochOf, unpackCheckpoint } from "../../src/checkpoints/wire.ts";
+import type { AppEnv } from "../../src/services.ts";
+import { limitBody } from "../common/guards.ts";
+import { notFound, ProblemError, problemResponses } from "../common/problem.ts";
+import { checkpointStoreOf, holdLease, workerSettings } from "./lease-state.ts";
+import {
+  CheckpointBodySchema,
+  CheckpointParamsSchema,
+  LEASE_TOKEN_HEADER,
+  LeaseTokenHeaderSchema,
+} from "./schema.ts";
+
+const BINARY = "application/octet-stream";
+
+export const putCheckpointRoute = createRoute({
+  method: "put",
+  operationId: "putCheckpoint",
+  path: "/v1/runs/{id}/checkpoints/{epoch}",
+  tags: ["workers"],
+  summary: "Upload a leased run's epoch checkpoint (pull workers; `worker` keys only)",
+  description:
+    "The body is the packed checkpoint (`application/octet-stream`, see the README), at most " +
+    "`AUTOPROG_MAX_CHECKPOINT_BYTES`; the 1 MiB JSON body limit does not apply. Upload it before " +
+    "posting the `checkpoint.saved` event that names it. 503 when the server has no checkpoint store.",
+  request: {
+    params: CheckpointParamsSchema,
+    headers: LeaseTokenHeaderSchema,
+    body: { content: { [BINARY]: { schema: CheckpointBodySchema } }, required: true },
+  },
+  responses: {
+    204: { description: "Stored" },
+    ...problemResponses(403, 404, 409, 413, 422, 503),
+  },
+});
+
+export const getCheckpointRoute = createRoute({
+  method: "get",
+  operationId: "getCheckpoint",
+  path: "/v1/runs/{id}/checkpoints/{epoch}",
+  tags: ["workers"],
+  summary: "Download a leased run's epoch checkpoint to resume from (pull workers; `worker` keys only)",
+  request: { params: CheckpointParamsSchema, headers: LeaseTokenHeaderSchema },
+  responses: {
+    200: { description: "The packed checkpoint", content: { [BINARY]: { schema: CheckpointBodySchema } } },
+    ...problemResponses(403, 404, 409, 422, 503),
+  },
+});
+
+export function registerCheckpointRoutes(app: OpenAPIHono<AppEnv>) {
+  // Its own ceiling, after authentication: no unauthenticated client streams 256 MiB at us.
+  app.use("/v1/runs/:id/checkpoints/:epoch", async (c, next) => {
+    if (c.req.method !== "PUT") return next();
+    return limitBody(workerSettings(c).maxCheckpointBytes)(c, next);
+  });
+
+  app.openapi(putCheckpointRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const epoch = Number(c.req.valid("param").epoch);
+    const store = checkpointStoreOf(c);
+    await holdLease(c, id, c.req.valid("header")[LEASE_TOKEN_HEADER]);
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    try {
+      const covered = checkpointEpochOf(unpackCheckpoint(body));
+      if (covered !== epoch)
+        throw new CheckpointFormatError(`the checkpoint covers ${covered} epochs, not ${epoch}`);
+    } catch (error) {
+      if (!(error instanceof CheckpointFormatError)) throw error;
+      throw new ProblemError("validation_failed", "the body is not a packed checkpoint", [
+        { location: "body", path: "", message: error.message },
+      ]);
+    }
+    await store.put(id, epoch, body);
+    return c.body(null, 204);
+  });
+
+  app.openapi(getCheckpointRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const epoch = Number(c.req.valid("param").epoch);
+    const store = checkpointStoreOf(c);
+    await holdLease(c, id, c.req.valid("header")[LEASE_TOKEN_HEADER]);
+    const body = await store.get(id, epoch);
+    if (!body) throw notFound("checkpoint", `${id}/${epoch}`);
+    return c.body(body, 200, { "Content-Type": BINARY });
+  });
+}

@@ -1,0 +1,63 @@
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { checkpointStem } from "../../src/checkpoints/wire.ts";
+import { TERMINAL_EVENT_TYPES, type TrainingEvent } from "../../src/core/events.ts";
+import type { AppEnv } from "../../src/services.ts";
+import { IdParamsSchema } from "../common/cursor.ts";
+import { problemResponses } from "../common/problem.ts";
+import { holdLease, workerSettings } from "./lease-state.ts";
+import { EventBatchResultSchema, EventBatchSchema } from "./schema.ts";
+
+export const postRunEventsRoute = createRoute({
+  method: "post",
+  operationId: "postRunEvents",
+  path: "/v1/runs/{id}/events",
+  tags: ["workers"],
+  summary: "Report a batch of a leased run's training events (pull workers; `worker` keys only)",
+  description:
+    "Stored in `seq` order through the same sink as the embedded trainer's events, and the lease " +
+    "is extended. Retrying a batch is safe: an event already stored (same replay key; " +
+    "`run.started` and `run.failed` count once per attempt) is counted in `duplicates`. Upload a " +
+    "checkpoint before the `checkpoint.saved` event that names it. A terminal event ends the run.",
+  request: {
+    params: IdParamsSchema("run"),
+    body: { content: { "application/json": { schema: EventBatchSchema } }, required: true },
+  },
+  responses: {
+    200: { description: "Stored", content: { "application/json": { schema: EventBatchResultSchema } } },
+    ...problemResponses(403, 404, 409, 422),
+  },
+});
+
+/** Events that are new once per attempt get a key of their attempt, so a retried batch stores them once. */
+const replayKeyOf = (event: TrainingEvent, given: string | null, attempt: number) =>
+  given ?? `${event.type}#attempt${attempt}`;
+
+/** The worker's checkpoint path means nothing here: name the copy in this server's store. */
+function normalised(event: TrainingEvent, runId: string): TrainingEvent {
+  if (event.type !== "checkpoint.saved") return event;
+  return { ...event, location: `runs/${runId}/checkpoints/${checkpointStem(event.epoch)}.json` };
+}
+
+export function registerPostRunEvents(app: OpenAPIHono<AppEnv>) {
+  app.openapi(postRunEventsRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const { token, events } = c.req.valid("json");
+    const lease = await holdLease(c, id, token);
+    const sink = c.var.services.events;
+    let accepted = 0;
+    let duplicates = 0;
+    let ended = false;
+    for (const entry of [...events].sort((a, b) => a.seq - b.seq)) {
+      const key = replayKeyOf(entry.event, entry.replayKey, lease.attempt);
+      const seq = await sink.record(id, lease.attempt, normalised(entry.event, id), key);
+      if (seq === null) duplicates++;
+      else accepted++;
+      if (seq !== null && TERMINAL_EVENT_TYPES.has(entry.event.type)) ended = true;
+    }
+    if (ended) await workerSettings(c).onRunFinished?.(id);
+    return c.json(
+      { accepted, duplicates, action: lease.cancelRequested ? ("cancel" as const) : ("continue" as const) },
+      200,
+    );
+  });
+}

@@ -1,0 +1,35 @@
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../../src/services.ts";
+import { problemResponses } from "../common/problem.ts";
+import { holdLease } from "./lease-state.ts";
+import { HeartbeatRequestSchema, HeartbeatSchema } from "./schema.ts";
+
+export const heartbeatRoute = createRoute({
+  method: "post",
+  operationId: "heartbeatLease",
+  path: "/v1/workers/heartbeat",
+  tags: ["workers"],
+  summary: "Extend a run's lease; says whether to go on or cancel",
+  description:
+    "409 `lease_lost` when the token no longer holds the lease (it expired and the run was " +
+    "re-queued, or the run ended): stop training that run.",
+  request: { body: { content: { "application/json": { schema: HeartbeatRequestSchema } }, required: true } },
+  responses: {
+    200: { description: "The lease, extended", content: { "application/json": { schema: HeartbeatSchema } } },
+    ...problemResponses(403, 404, 409, 422),
+  },
+});
+
+export function registerHeartbeat(app: OpenAPIHono<AppEnv>) {
+  app.openapi(heartbeatRoute, async (c) => {
+    const { runId, token } = c.req.valid("json");
+    const lease = await holdLease(c, runId, token);
+    return c.json(
+      {
+        action: lease.cancelRequested ? ("cancel" as const) : ("continue" as const),
+        expiresAt: new Date(lease.expiresAt).toISOString(),
+      },
+      200,
+    );
+  });
+}

@@ -1,0 +1,58 @@
+import type { Context } from "hono";
+import { extendLease } from "../../db/queue.ts";
+import { getRunInProject } from "../../db/runs.ts";
+import type { AppEnv, CheckpointStore, WorkerServices } from "../../src/services.ts";
+import { notFound, ProblemError } from "../common/problem.ts";
+
+/** The defaults where a runtime wires no worker settings (120 s leases, no checkpoint store). */
+export const WORKER_DEFAULTS: WorkerServices = {
+  leaseMs: 120_000,
+  checkpoints: null,
+  maxCheckpointBytes: 256 * 1024 * 1024,
+  pollMs: 250,
+};
+
+export const workerSettings = (c: Context<AppEnv>): WorkerServices =>
+  c.var.services.workers ?? WORKER_DEFAULTS;
+
+/** A lease token: the lease's owner in the queue, random and unguessable, so only its holder acts. */
+export function newLeaseToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return `lt_${btoa(String.fromCharCode(...bytes))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replace(/=+$/, "")}`;
+}
+
+export interface HeldLease {
+  readonly attempt: number;
+  readonly cancelRequested: boolean;
+  /** Epoch milliseconds. */
+  readonly expiresAt: number;
+}
+
+/**
+ * Extends the lease of a run of the caller's project when `token` holds it (every sign of life
+ * does): 404 for another project's run, 409 `lease_lost` when the token no longer holds it
+ * (expired and re-queued, handed back, or the run ended).
+ */
+export async function holdLease(c: Context<AppEnv>, runId: string, token: string): Promise<HeldLease> {
+  const { db, clock } = c.var.services;
+  if (!(await getRunInProject(db, runId, c.var.projectId))) throw notFound("run", runId);
+  const { leaseMs } = workerSettings(c);
+  const now = clock();
+  const lease = await extendLease(db, { runId, owner: token, now, leaseMs });
+  if (!lease.held) throw new ProblemError("lease_lost", `this token no longer holds run ${runId}'s lease`);
+  return { attempt: lease.attempt, cancelRequested: lease.cancelRequested, expiresAt: now + leaseMs };
+}
+
+export function checkpointStoreOf(c: Context<AppEnv>): CheckpointStore {
+  const store = workerSettings(c).checkpoints;
+  if (!store)
+    throw new ProblemError("checkpoint_store_unavailable", "this server has no checkpoint store bound");
+  return store;
+}
+
+/** `PUT /v1/runs/{id}/checkpoints/{epoch}`: its body is a checkpoint, not JSON, and may be large. */
+export const isCheckpointUpload = (c: Context) =>
+  c.req.method === "PUT" && /^\/v1\/runs\/[^/]+\/checkpoints\/[^/]+$/.test(c.req.path);

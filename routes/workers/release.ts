@@ -1,0 +1,36 @@
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { releaseRun } from "../../db/queue.ts";
+import { getRunInProject } from "../../db/runs.ts";
+import type { AppEnv } from "../../src/services.ts";
+import { notFound, problemResponses } from "../common/problem.ts";
+import { ReleasedSchema, ReleaseRequestSchema } from "./schema.ts";
+
+export const releaseRoute = createRoute({
+  method: "post",
+  operationId: "releaseLease",
+  path: "/v1/workers/release",
+  tags: ["workers"],
+  summary: "Hand a leased run back to the queue without using an attempt (a worker that shuts down)",
+  description:
+    "The run is queued again and resumes, on any worker, from the newest checkpoint its log names; " +
+    "work since that checkpoint is redone.",
+  request: { body: { content: { "application/json": { schema: ReleaseRequestSchema } }, required: true } },
+  responses: {
+    200: {
+      description: "Handed back (or not held)",
+      content: { "application/json": { schema: ReleasedSchema } },
+    },
+    ...problemResponses(403, 404, 422),
+  },
+});
+
+export function registerRelease(app: OpenAPIHono<AppEnv>) {
+  app.openapi(releaseRoute, async (c) => {
+    const { runId, token } = c.req.valid("json");
+    const { db, clock, dispatcher } = c.var.services;
+    if (!(await getRunInProject(db, runId, c.var.projectId))) throw notFound("run", runId);
+    const released = await releaseRun(db, { runId, owner: token, now: clock(), refundAttempt: true });
+    if (released) dispatcher.wake();
+    return c.json({ released }, 200);
+  });
+}

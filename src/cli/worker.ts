@@ -1,0 +1,77 @@
+import { mkdir } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join, resolve } from "node:path";
+import { Command, Option } from "commander";
+import { createAutoprogClient, DEFAULT_API_URL } from "../client/index.ts";
+import { BACKEND_PREFERENCES, type ExperimentSpec } from "../core/spec.ts";
+import { PullWorker } from "../worker/remote.ts";
+import { WorkerApi } from "../worker/remote-api.ts";
+import { startTrainerThread } from "../worker/start.ts";
+
+interface WorkerFlags {
+  readonly api: string;
+  readonly key?: string;
+  readonly concurrency: number;
+  readonly backend?: ExperimentSpec["backend"];
+  readonly dataDir: string;
+  readonly name?: string;
+}
+
+const positiveInt = (v: string) => {
+  const n = Number.parseInt(v, 10);
+  if (!(n > 0)) throw new Error(`not a positive integer: ${v}`);
+  return n;
+};
+
+/** `autoprog worker`: a pull worker that trains the runs it leases from an API (src/worker/remote.ts). */
+export function workerCommand(): Command {
+  return new Command("worker")
+    .description(
+      "lease queued runs from an autoprog API and train them here (a pull worker; needs a worker key)",
+    )
+    .addOption(new Option("--api <url>", "the autoprog API").env("AUTOPROG_API_URL").default(DEFAULT_API_URL))
+    .addOption(new Option("--key <key>", "a worker key of the project").env("AUTOPROG_API_KEY"))
+    .addOption(new Option("--concurrency <n>", "runs trained at once").argParser(positiveInt).default(1))
+    .addOption(
+      new Option("--backend <name>", "tfjs backend for every run (or AUTOPROG_BACKEND)")
+        .choices([...BACKEND_PREFERENCES])
+        .env("AUTOPROG_BACKEND"),
+    )
+    .addOption(
+      new Option("--data-dir <dir>", "datasets, caches and scratch checkpoints")
+        .env("AUTOPROG_DATA_DIR")
+        .default("data"),
+    )
+    .option("--name <name>", "this worker's name in the API's logs (default: host and pid)")
+    .action(async (flags: WorkerFlags) => {
+      if (!flags.key) {
+        console.error("error: a worker key is required (--key or AUTOPROG_API_KEY)");
+        process.exitCode = 1;
+        return;
+      }
+      const dataDir = resolve(flags.dataDir);
+      await mkdir(join(dataDir, "runs"), { recursive: true });
+      const log = (message: string, fields: Record<string, unknown> = {}) =>
+        console.log(JSON.stringify({ time: new Date().toISOString(), message, ...fields }));
+      const worker = new PullWorker({
+        api: new WorkerApi(createAutoprogClient({ api: flags.api, key: flags.key })),
+        startTrainer: startTrainerThread,
+        name: flags.name ?? `${hostname()}-${process.pid}`,
+        concurrency: flags.concurrency,
+        dataDir,
+        backend: flags.backend ?? null,
+        log,
+      });
+      const stop = () => {
+        log("stopping: handing the runs back");
+        void worker.stop().then(() => {
+          log("stopped");
+          process.exit(0);
+        });
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+      log("worker started", { api: flags.api, concurrency: flags.concurrency, dataDir });
+      await worker.start();
+    });
+}

@@ -1,0 +1,255 @@
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { checkpointStem, packCheckpoint, unpackCheckpoint } from "../checkpoints/wire.ts";
+import type { TrainingEvent } from "../core/events.ts";
+import { type ExperimentSpec, ExperimentSpecSchema } from "../core/spec.ts";
+import type { FromTrainer, StartTrainer, TrainerThread } from "../dispatch/protocol.ts";
+import { eventWithoutDataDir } from "../dispatch/server-paths.ts";
+import { LeaseLostError, type OutgoingEvent, type WorkerApi, type WorkerLease } from "./remote-api.ts";
+
+/** Events are sent in batches: at most this many, or after this delay. */
+const BATCH_EVENTS = 50;
+const BATCH_DELAY_MS = 250;
+
+export interface RemoteRunOptions {
+  readonly api: WorkerApi;
+  readonly startTrainer: StartTrainer;
+  /** Relative dataset roots resolve against it; paths under it are not sent to the API. */
+  readonly dataDir: string;
+  /** This run's scratch folder (its checkpoints); removed when the run is done here. */
+  readonly workDir: string;
+  readonly backend: ExperimentSpec["backend"] | null;
+  readonly cacheDir: string | null;
+  readonly log: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+/** How a run ended on this worker. */
+export type RemoteRunEnd = "reported" | "lease_lost" | "stopped" | "crashed";
+
+interface Pending {
+  readonly entry: OutgoingEvent;
+  /** Resolves once what the event names is on the API (a checkpoint upload). */
+  readonly ready: Promise<void>;
+}
+
+/**
+ * One leased run on a pull worker: fetch the checkpoint, train it in a trainer thread, forward
+ * its events in batches (each checkpoint uploaded before the event naming it), keep the lease,
+ * and obey the API: `cancel` cancels the trainer, `lease_lost` drops the run.
+ */
+export class RemoteRun {
+  readonly runId: string;
+  private readonly token: string;
+  private readonly checkpointDir: string;
+  private thread: TrainerThread | null = null;
+  private readonly pending: Pending[] = [];
+  private sending: Promise<void> = Promise.resolve();
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
+  private nextSeq = 0;
+  private end: RemoteRunEnd | null = null;
+  private sawTerminal = false;
+  private readonly exited: Promise<void>;
+  private onExit: () => void = () => {};
+
+  constructor(
+    private readonly grant: WorkerLease,
+    private readonly options: RemoteRunOptions,
+  ) {
+    this.runId = grant.run.id;
+    this.token = grant.lease.token;
+    this.checkpointDir = join(options.workDir, "checkpoints");
+    this.exited = new Promise((resolve) => {
+      this.onExit = resolve;
+    });
+  }
+
+  /** Trains the run until it is reported, lost or stopped; never throws. */
+  async run(): Promise<RemoteRunEnd> {
+    const { log } = this.options;
+    try {
+      this.heartbeatTimer = setInterval(() => void this.heartbeat(), (this.grant.lease.seconds * 1000) / 3);
+      const spec = await this.prepare();
+      if (spec) this.startThread(spec);
+      await this.exited;
+      await this.flush();
+      this.end ??= this.sawTerminal ? "reported" : "crashed";
+    } catch (error) {
+      this.end ??= error instanceof LeaseLostError ? "lease_lost" : "crashed";
+      log("the run could not go on here", { runId: this.runId, error: String(error) });
+      await this.thread?.terminate();
+    } finally {
+      this.stopTimers();
+      await rm(this.options.workDir, { recursive: true, force: true });
+    }
+    // A crash without a terminal event: the lease runs out and the API re-queues the run (the attempt counts).
+    log("run done here", { runId: this.runId, attempt: this.grant.run.attempt, end: this.end });
+    return this.end;
+  }
+
+  /**
+   * Shutdown: stops the trainer now (work since its last epoch checkpoint is redone), sends the
+   * events it produced, and hands the run back without using an attempt.
+   */
+  async stop(): Promise<void> {
+    if (this.end) return;
+    this.end = "stopped";
+    await this.thread?.terminate();
+    this.onExit();
+    try {
+      await this.flush();
+      await this.options.api.release(this.runId, this.token);
+    } catch (error) {
+      this.options.log("could not hand the run back; its lease will expire", {
+        runId: this.runId,
+        error: String(error),
+      });
+    }
+  }
+
+  /** The spec, and the checkpoint to resume from in the scratch folder; null after a failed set-up was reported. */
+  private async prepare(): Promise<ExperimentSpec | null> {
+    await mkdir(this.checkpointDir, { recursive: true });
+    if (this.grant.checkpoint) {
+      const { epoch } = this.grant.checkpoint;
+      const body = await this.options.api.getCheckpoint(this.runId, epoch, this.token);
+      const { meta, data } = unpackCheckpoint(body);
+      const base = join(this.checkpointDir, checkpointStem(epoch));
+      await writeFile(`${base}.bin`, data);
+      await writeFile(`${base}.json`, meta);
+    }
+    const parsed = ExperimentSpecSchema.safeParse(this.grant.spec);
+    if (parsed.success) return parsed.data;
+    this.enqueue(
+      {
+        type: "run.failed",
+        reason: "failed_setup",
+        message: `this worker cannot read the spec: ${parsed.error.message}`,
+        epoch: null,
+        step: null,
+      },
+      null,
+    );
+    this.onExit();
+    return null;
+  }
+
+  private startThread(spec: ExperimentSpec): void {
+    const { dataDir, backend, cacheDir } = this.options;
+    const root = spec.dataset.root;
+    const resolved =
+      root === undefined || root.startsWith("/")
+        ? spec
+        : { ...spec, dataset: { ...spec.dataset, root: join(dataDir, root) } };
+    const thread = this.options.startTrainer({
+      runId: this.runId,
+      attempt: this.grant.run.attempt,
+      spec: resolved,
+      arm: this.grant.run.arm,
+      seed: this.grant.run.seed,
+      checkpointDir: this.checkpointDir,
+      resumeEpoch: this.grant.checkpoint?.epoch ?? null,
+      backend,
+      cacheDir,
+      cancelled: false,
+    });
+    this.thread = thread;
+    thread.on("message", (message: FromTrainer) => {
+      if (message.type === "event") this.enqueue(message.event, message.replayKey);
+      // The trainer is done: end the thread rather than wait for its handles to close.
+      else if (message.type === "finished") void thread.terminate();
+    });
+    thread.on("error", (error: Error) =>
+      this.options.log("trainer error", { runId: this.runId, error: error.message }),
+    );
+    thread.on("exit", () => this.onExit());
+  }
+
+  private enqueue(event: TrainingEvent, replayKey: string | null): void {
+    if (this.end === "lease_lost") return;
+    const { dataDir, workDir } = this.options;
+    const clean = eventWithoutDataDir(eventWithoutDataDir(event, workDir), dataDir);
+    if (event.type === "run.completed" || event.type === "run.failed") this.sawTerminal = true;
+    const ready = event.type === "checkpoint.saved" ? this.upload(event.epoch) : Promise.resolve();
+    // A failed upload fails the batch that carries its event, not the process.
+    ready.catch(() => undefined);
+    this.pending.push({ entry: { seq: this.nextSeq++, event: clean, replayKey }, ready });
+    if (this.pending.length >= BATCH_EVENTS) this.scheduleFlush(0);
+    else this.scheduleFlush(BATCH_DELAY_MS);
+  }
+
+  /** Read at once: the trainer keeps only its newest checkpoints and writes the next within an epoch. */
+  private async upload(epoch: number): Promise<void> {
+    const base = join(this.checkpointDir, checkpointStem(epoch));
+    const [meta, data] = await Promise.all([readFile(`${base}.json`), readFile(`${base}.bin`)]);
+    await this.options.api.putCheckpoint(this.runId, epoch, this.token, packCheckpoint({ meta, data }));
+  }
+
+  private scheduleFlush(delayMs: number): void {
+    if (this.flushTimer && delayMs > 0) return;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      void this.flush().catch(() => undefined);
+    }, delayMs);
+  }
+
+  /** Sends everything queued so far, in order, one batch at a time. */
+  private flush(): Promise<void> {
+    this.sending = this.sending.then(async () => {
+      while (this.pending.length > 0 && this.end !== "lease_lost") {
+        const batch = this.pending.slice(0, BATCH_EVENTS);
+        try {
+          for (const item of batch) await item.ready;
+          const result = await this.options.api.postEvents(
+            this.runId,
+            this.token,
+            batch.map((item) => item.entry),
+          );
+          this.pending.splice(0, batch.length);
+          if (result.action === "cancel") this.thread?.postMessage({ type: "cancel" });
+        } catch (error) {
+          this.fail(error);
+          throw error;
+        }
+      }
+    });
+    return this.sending;
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.end) return;
+    try {
+      const action = await this.options.api.heartbeat(this.runId, this.token);
+      if (action === "cancel") this.thread?.postMessage({ type: "cancel" });
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /** The lease is gone, or the API stayed out of reach past every retry: this worker drops the run. */
+  private fail(error: unknown): void {
+    if (this.end) return;
+    this.end = error instanceof LeaseLostError ? "lease_lost" : "crashed";
+    this.options.log(
+      error instanceof LeaseLostError
+        ? "lost the lease; the trainer stops"
+        : "the API failed; the run is dropped",
+      {
+        runId: this.runId,
+        error: String(error),
+      },
+    );
+    this.pending.splice(0);
+    this.stopTimers();
+    void this.thread?.terminate();
+    this.onExit();
+  }
+
+  private stopTimers(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.heartbeatTimer = null;
+    this.flushTimer = null;
+  }
+}
