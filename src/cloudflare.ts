@@ -10,7 +10,7 @@ import { bootstrapFromSetting } from "./auth/bootstrap-guard.ts";
 import { inMemoryAuth } from "./auth/in-memory.ts";
 import { type R2BucketLike, r2CheckpointStore } from "./checkpoints/r2-store.ts";
 import type { RunControl } from "./dispatch/control.ts";
-import { Dispatcher } from "./dispatch/dispatcher.ts";
+import { reapExpiredLeases } from "./dispatch/reaper.ts";
 import type { EventHub } from "./events/hub.ts";
 import { StoredEventSink } from "./events/sink.ts";
 import type { UrlPolicy } from "./events/webhooks/address-guard.ts";
@@ -156,19 +156,13 @@ async function deliverWebhooks(env: CloudflareBindings): Promise<void> {
 async function sweepExpiredLeases(env: CloudflareBindings): Promise<void> {
   const settings = BindingSettings.parse(env);
   const db = databaseOf(env);
-  const reaper = new Dispatcher({
-    db,
-    sink: new StoredEventSink(db, pollingHub),
-    startTrainer: () => {
-      throw new Error("nothing trains on Workers");
-    },
-    concurrency: 0,
+  const { requeued, ended } = await reapExpiredLeases(db, new StoredEventSink(db, pollingHub), {
+    now: Date.now(),
     maxAttempts: settings.MAX_ATTEMPTS,
     leaseMs: settings.LEASE_SECONDS * 1000,
-    dataDir: "",
-    log: logLine,
   });
-  await reaper.sweep();
+  if (requeued.length + ended.length > 0)
+    logLine("lease sweep", { requeued: requeued.map((r) => r.id), ended: ended.map((r) => r.id) });
 }
 
 /**

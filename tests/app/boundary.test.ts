@@ -23,6 +23,7 @@ const PORTABLE = [
   "src/auth",
   "src/events",
   "src/dispatch",
+  "src/checkpoints",
   "src/app.ts",
   "src/services.ts",
   "src/openapi-document.ts",
@@ -44,6 +45,8 @@ const NODE_ONLY = [
   // The embedded dispatcher drives worker threads; only src/node.ts wires it.
   "src/dispatch/dispatcher.ts",
   "src/dispatch/server-paths.ts",
+  // The checkpoint store over a directory (the R2 store and the wire format are portable).
+  "src/checkpoints/directory-store.ts",
   // undici's connect hook re-checks webhook addresses on Node's sockets.
   "src/events/webhooks/connect-guard.ts",
 ];
