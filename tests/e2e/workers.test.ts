@@ -56,7 +56,7 @@ async function until<T>(
   }
 }
 
-async function setUp(name: string, seeds: number[]) {
+async function setUp(name: string, seeds: number[], epochs = EPOCHS) {
   const dataDir = await mkdtemp(join(tmpdir(), `autoprog-${name}-`));
   const server = await startServer(dataDir, SERVER_ENV);
   servers.push(server);
@@ -68,7 +68,7 @@ async function setUp(name: string, seeds: number[]) {
   const spec = tinySpec({
     name,
     seeds,
-    training: { epochs: EPOCHS, batchSize: 32, warmupEpochs: 0, evalBatchSize: 64 },
+    training: { epochs, batchSize: 32, warmupEpochs: 0, evalBatchSize: 64 },
   });
   const created = await getJson<{ runs: { id: string }[] }>(`${server.url}/v1/experiments`, {
     method: "POST",
@@ -140,7 +140,8 @@ describe("two pull workers on loopback", () => {
   }, 420_000);
 
   it("a worker stopped with SIGTERM hands its run back with the attempt refunded and exits 0", async () => {
-    const { key, runIds, database } = await setUp("stop", [0]);
+    // Many epochs: the run must still be training when the signal arrives.
+    const { key, runIds, database } = await setUp("stop", [0], 20);
     const runId = runIds[0] as string;
     const worker = startWorker(servers[0]?.url as string, key, "stopper");
     await until("the run's first epoch", () =>
