@@ -12,6 +12,7 @@ import { registerExperimentRoutes } from "../routes/experiments/index.ts";
 import { registerHealth } from "../routes/health/index.ts";
 import { registerKeyRoutes } from "../routes/keys/index.ts";
 import { registerRunRoutes } from "../routes/runs/index.ts";
+import { registerUi, type UiAssets } from "../routes/ui/index.ts";
 import { registerWebhookRoutes } from "../routes/webhooks/index.ts";
 import { authenticate } from "./auth/middleware.ts";
 import { polishDocument } from "./openapi-document.ts";
@@ -31,6 +32,8 @@ export interface AppDeps {
    * page loads nothing from a CDN. The Node entry reads it from node_modules; absent: 404.
    */
   readonly referenceScript?: string;
+  /** The dashboard's built script and styles (src/ui/dist), served under /ui; absent: 404. */
+  readonly ui?: UiAssets;
 }
 
 /** Where the reference page loads its script from. */
@@ -81,7 +84,7 @@ export function createApp(deps: AppDeps) {
     c.set("services", resolve(c));
     await next();
   });
-  // Everything under /v1 needs a key; /healthz, /openapi.json and /reference stay public.
+  // Everything under /v1 needs a key; /healthz, /openapi.json, /reference and /ui stay public.
   app.use("/v1/*", authenticate());
 
   registerHealth(app);
@@ -113,6 +116,8 @@ export function createApp(deps: AppDeps) {
     c.header("Cache-Control", "public, max-age=3600");
     return c.body(deps.referenceScript, 200, { "Content-Type": "text/javascript; charset=utf-8" });
   });
+
+  registerUi(app, deps.ui);
 
   app.notFound((c) =>
     problemResponse(c, new ProblemError("not_found", `no route ${c.req.method} ${c.req.path}`)),
