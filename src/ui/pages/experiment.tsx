@@ -10,6 +10,11 @@ import { useSession } from "../session.ts";
 
 const ACTIVE = new Set(["queued", "running"]);
 
+function cancelLabel(cancelling: boolean, active: number): string {
+  if (cancelling) return "Cancelling…";
+  return active === 0 ? "No active run" : `Cancel ${active} active run${active === 1 ? "" : "s"}`;
+}
+
 /**
  * One experiment: its report as the paper's table, test top-1 against seconds for every run, its
  * runs, and a cancel button. Refreshed every 3 s while a run is queued or running.
@@ -61,7 +66,7 @@ export function ExperimentPage({ id }: { id: string }) {
           onClick={() => void cancel()}
           disabled={cancelling || active.length === 0}
         >
-          {cancelling ? "Cancelling…" : `Cancel ${active.length} active run${active.length === 1 ? "" : "s"}`}
+          {cancelLabel(cancelling, active.length)}
         </button>
       </div>
       <p class="muted mono">{id}</p>
