@@ -12,6 +12,7 @@ import { registerExperimentRoutes } from "../routes/experiments/index.ts";
 import { registerHealth } from "../routes/health/index.ts";
 import { registerKeyRoutes } from "../routes/keys/index.ts";
 import { registerRunRoutes } from "../routes/runs/index.ts";
+import { registerUi, type UiAssets } from "../routes/ui/index.ts";
 import { registerWebhookRoutes } from "../routes/webhooks/index.ts";
 import { registerWorkerRoutes } from "../routes/workers/index.ts";
 import { isCheckpointUpload } from "../routes/workers/lease-state.ts";
@@ -35,6 +36,8 @@ export interface AppDeps {
   readonly referenceScript?: string;
   /** Runs on `/v1` before authentication (Workers: creates the first admin key from a secret). */
   readonly beforeAuth?: MiddlewareHandler<AppEnv>;
+  /** The dashboard's built script and styles (src/ui/dist), served under /ui; absent: 404. */
+  readonly ui?: UiAssets;
 }
 
 /** Where the reference page loads its script from. */
@@ -88,7 +91,7 @@ export function createApp(deps: AppDeps) {
     c.set("services", resolve(c));
     await next();
   });
-  // Everything under /v1 needs a key; /healthz, /openapi.json and /reference stay public.
+  // Everything under /v1 needs a key; /healthz, /openapi.json, /reference and /ui stay public.
   if (deps.beforeAuth) app.use("/v1/*", deps.beforeAuth);
   app.use("/v1/*", authenticate());
 
@@ -122,6 +125,8 @@ export function createApp(deps: AppDeps) {
     c.header("Cache-Control", "public, max-age=3600");
     return c.body(deps.referenceScript, 200, { "Content-Type": "text/javascript; charset=utf-8" });
   });
+
+  registerUi(app, deps.ui);
 
   app.notFound((c) =>
     problemResponse(c, new ProblemError("not_found", `no route ${c.req.method} ${c.req.path}`)),

@@ -21,6 +21,7 @@ import type { HostResolver, UrlPolicy } from "./events/webhooks/address-guard.ts
 import { publicOnlyFetch } from "./events/webhooks/connect-guard.ts";
 import { WebhookDeliverer } from "./events/webhooks/deliverer.ts";
 import type { RunArtifacts } from "./services.ts";
+import { readUiDist } from "./ui-bundle/dist.ts";
 import { keepNewestCheckpoints, removeStaleTemporaries } from "./worker/checkpoint-files.ts";
 import { startTrainerThread } from "./worker/start.ts";
 
@@ -108,6 +109,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     // On loopback, a page elsewhere could reach the server through DNS rebinding: answer only loopback names.
     allowedHosts: settings.allowedHosts ?? (isLoopback(settings.host) ? [...LOOPBACK_HOSTS] : null),
     referenceScript: await readReferenceScript(),
+    ui: await readUiDist(),
     services: {
       db: database.db,
       events: sink,

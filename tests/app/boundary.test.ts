@@ -45,6 +45,8 @@ const NODE_ONLY = [
   // The embedded dispatcher drives worker threads; only src/node.ts wires it.
   "src/dispatch/dispatcher.ts",
   "src/dispatch/server-paths.ts",
+  // Builds and reads the dashboard's bundle from disk (the Node entry serves it).
+  "src/ui-bundle",
   // The checkpoint store over a directory (the R2 store and the wire format are portable).
   "src/checkpoints/directory-store.ts",
   // undici's connect hook re-checks webhook addresses on Node's sockets.
@@ -100,7 +102,8 @@ describe("the portable API core", () => {
     const unclassified = entries
       .map((e) => `src/${e.name}`)
       .filter((path) => !PORTABLE.some((p) => isUnder(path, p) || isUnder(p, path)) && !isNodeOnly(path));
-    // The client SDK is neither: it runs wherever its callers do and imports nothing of the server.
-    expect(unclassified).toEqual(["src/client"]);
+    // Neither: the client SDK runs wherever its callers do, the dashboard in the browser
+    // (both import nothing of the server).
+    expect(unclassified).toEqual(["src/client", "src/ui"]);
   });
 });

@@ -1,0 +1,55 @@
+import type { components } from "../../client/index.ts";
+import { compact, speedup } from "../format.ts";
+
+type Plan = components["schemas"]["ExperimentPlan"];
+
+/** `validate_only`'s answer: each arm's stage plan and its FLOPs per image against the full model. */
+export function PlanView({ plan }: { plan: Plan }) {
+  return (
+    <section class="panel" aria-labelledby="plan-title" data-testid="plan">
+      <h2 id="plan-title">Plan</h2>
+      {plan.arms.map((arm) => (
+        <div key={arm.arm} class="table-wrap">
+          <table aria-label={`Stage plan of arm ${arm.arm}`}>
+            <caption>
+              <strong>{arm.arm}</strong> ({arm.kind}): full model {compact(arm.flopsFull)} FLOPs/img, mean{" "}
+              {compact(arm.flopsPerImageMean)}, FLOPs speed-up {speedup(arm.flopsSpeedup)}
+            </caption>
+            <thead>
+              <tr>
+                <th scope="col">Stage</th>
+                <th scope="col">Epochs</th>
+                <th scope="col">Depth</th>
+                <th scope="col">Side</th>
+                <th scope="col">Tokens</th>
+                <th scope="col">FLOPs/img</th>
+              </tr>
+            </thead>
+            <tbody>
+              {arm.stages.map((s) => (
+                <tr key={s.stage}>
+                  <td>{s.stage}</td>
+                  <td>
+                    {s.startEpoch}–{s.startEpoch + s.epochs - 1}
+                  </td>
+                  {s.architecture ? (
+                    <>
+                      <td>{s.architecture.depth}</td>
+                      <td>{s.architecture.side}</td>
+                      <td>{s.architecture.tokens}</td>
+                      <td>{compact(s.architecture.flopsPerImage)}</td>
+                    </>
+                  ) : (
+                    <td colSpan={4} class="muted">
+                      chosen by the search
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ))}
+    </section>
+  );
+}

@@ -1,0 +1,73 @@
+import type { components } from "../../client/index.ts";
+import { percent, seconds, speedup } from "../format.ts";
+import { Link } from "./link.tsx";
+
+type Report = components["schemas"]["ExperimentReport"];
+
+/**
+ * The paper's Table 3 for one experiment: per arm, top-1 and best top-1 (means over completed
+ * seeds), wall seconds, the speed-ups against `original` (wall, the paper's train + search T,
+ * and FLOPs), the share of time spent scoring candidates, and the schedule found.
+ */
+export function ReportTable({ report }: { report: Report }) {
+  return (
+    <div class="table-wrap">
+      <table data-testid="report-table" aria-label={`Report of ${report.name}`}>
+        <caption>
+          Speed-ups against {report.baseline ?? "the full model's FLOPs (no completed original arm)"}
+          {report.finished ? "" : " · still training"}
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">Arm</th>
+            <th scope="col">Runs</th>
+            <th scope="col">Top-1</th>
+            <th scope="col">Best</th>
+            <th scope="col">Wall</th>
+            <th scope="col">Wall speed-up</th>
+            <th scope="col">Train+search speed-up</th>
+            <th scope="col">FLOPs speed-up</th>
+            <th scope="col">Search share</th>
+            <th scope="col">Schedule (depth × side from epoch)</th>
+          </tr>
+        </thead>
+        <tbody>
+          {report.arms.map((arm) => (
+            <tr key={arm.arm} data-testid="report-row" data-arm={arm.arm}>
+              <th scope="row">
+                {arm.arm}
+                {arm.kind !== arm.arm && <span class="muted"> ({arm.kind})</span>}
+              </th>
+              <td>
+                {arm.completed}/{arm.runs}{" "}
+                {arm.seeds.map((s) => (
+                  <Link
+                    key={s.runId}
+                    to={{ page: "run", id: s.runId }}
+                    label={`run of ${arm.arm} seed ${s.seed}`}
+                  >
+                    <span class={`chip state-${s.state}`}>seed {s.seed}</span>
+                  </Link>
+                ))}
+              </td>
+              <td data-col="top1">{percent(arm.top1)}</td>
+              <td>{percent(arm.bestTop1)}</td>
+              <td>{seconds(arm.wallSeconds)}</td>
+              <td>{speedup(arm.wallSpeedup)}</td>
+              <td>{speedup(arm.trainSearchSpeedup)}</td>
+              <td>{speedup(arm.flopsSpeedup)}</td>
+              <td>{percent(arm.searchShare, 1)}</td>
+              <td class="schedule">
+                {arm.schedule.map((s) => (
+                  <span key={s.stage} class="chip">
+                    {s.depth ?? "?"} × {s.side ?? "?"} @{s.startEpoch}
+                  </span>
+                ))}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

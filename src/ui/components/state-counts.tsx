@@ -1,0 +1,15 @@
+/** Run counts by state, as small labelled chips (zero counts left out). */
+export function StateCounts({ counts }: { counts: Readonly<Record<string, number>> }) {
+  const states = ["queued", "running", "completed", "failed", "cancelled"].filter(
+    (s) => (counts[s] ?? 0) > 0,
+  );
+  return (
+    <span class="counts">
+      {states.map((s) => (
+        <span key={s} class={`chip state-${s}`}>
+          {counts[s]} {s}
+        </span>
+      ))}
+    </span>
+  );
+}

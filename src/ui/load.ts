@@ -1,0 +1,54 @@
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { ApiError, problemText } from "../client/client.ts";
+
+export interface Loaded<T> {
+  readonly data: T | undefined;
+  readonly error: string | null;
+  readonly loading: boolean;
+  readonly reload: () => void;
+}
+
+/** What a person reads when a request fails: the problem's title, detail and fields. */
+export function errorText(error: unknown): string {
+  if (error instanceof ApiError) return error.problem ? problemText(error.problem) : error.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Loads once per change of `deps`, and again on `reload()` or every `refreshMs` while
+ * `keepRefreshing(data)` holds (an experiment that is still training).
+ */
+export function useLoad<T>(
+  load: () => Promise<T>,
+  deps: readonly unknown[],
+  refresh?: { readonly everyMs: number; readonly while: (data: T) => boolean },
+): Loaded<T> {
+  const [state, setState] = useState<{ data: T | undefined; error: string | null; loading: boolean }>({
+    data: undefined,
+    error: null,
+    loading: true,
+  });
+  const [tick, setTick] = useState(0);
+  const reload = useCallback(() => setTick((t) => t + 1), []);
+  const refreshRef = useRef(refresh);
+  refreshRef.current = refresh;
+  useEffect(() => {
+    let live = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    setState((s) => ({ ...s, loading: true }));
+    load().then(
+      (data) => {
+        if (!live) return;
+        setState({ data, error: null, loading: false });
+        const again = refreshRef.current;
+        if (again?.while(data)) timer = setTimeout(() => setTick((t) => t + 1), again.everyMs);
+      },
+      (error: unknown) => live && setState((s) => ({ ...s, error: errorText(error), loading: false })),
+    );
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [...deps, tick]);
+  return { ...state, reload };
+}
