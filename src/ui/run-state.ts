@@ -48,6 +48,11 @@ export interface RunView {
   /** Newest first, at most LOG_LINES. */
   readonly log: readonly LogLine[];
   readonly outcome: { readonly state: "completed" | "failed"; readonly text: string } | null;
+  /**
+   * A growth into a stage not announced yet: a scheduled growth (e.g. MoGrow into the last
+   * stage) is emitted before its `stage.started`, and the band takes its operator when it opens.
+   */
+  readonly pendingGrowth: EventOfType<"stage.grown"> | null;
 }
 
 export const LOG_LINES = 300;
@@ -60,6 +65,7 @@ export const EMPTY_RUN_VIEW: RunView = {
   searches: [],
   log: [],
   outcome: null,
+  pendingGrowth: null,
 };
 
 export function applyEvent(view: RunView, seq: number, event: TrainingEvent): RunView {
@@ -72,11 +78,15 @@ export function applyEvent(view: RunView, seq: number, event: TrainingEvent): Ru
   switch (event.type) {
     case "run.started":
       return { ...next, started: event };
-    case "stage.started":
-      return { ...next, stages: upsertStage(view.stages, bandOf(event)) };
+    case "stage.started": {
+      const band = bandOf(event);
+      const growth = view.pendingGrowth?.stage === event.stage ? view.pendingGrowth : null;
+      const opened = growth ? { ...band, operator: growth.operator, flopsPerImage: growth.flopsAfter } : band;
+      return { ...next, stages: upsertStage(view.stages, opened), pendingGrowth: null };
+    }
     case "stage.grown": {
       const stage = view.stages.find((s) => s.stage === event.stage);
-      if (!stage) return next;
+      if (!stage) return { ...next, pendingGrowth: event };
       // A searched stage is announced with the supernet's size; the growth says what it trains.
       const grown = { ...stage, ...event.to, operator: event.operator, flopsPerImage: event.flopsAfter };
       return { ...next, stages: upsertStage(view.stages, grown) };

@@ -90,6 +90,36 @@ describe("the run page's view of a run's events", () => {
     ]);
   });
 
+  it("gives a stage the operator of a growth announced before the stage itself (MoGrow into the last stage)", () => {
+    const view = fold([
+      [1, stageStarted(0, 0, 1, 14)],
+      [
+        2,
+        {
+          type: "stage.grown",
+          stage: 1,
+          from: { depth: 1, side: 14, tokens: 5 },
+          to: { depth: 2, side: 28, tokens: 17 },
+          operator: "mogrow",
+          parametersBefore: 10,
+          parametersAfter: 20,
+          flopsBefore: 3e4,
+          flopsAfter: 2e5,
+          secondsSoFar: 1,
+        },
+      ],
+      [3, stageStarted(1, 2, 2, 28)],
+    ]);
+    expect(view.stages[1]).toMatchObject({
+      stage: 1,
+      depth: 2,
+      side: 28,
+      operator: "mogrow",
+      flopsPerImage: 2e5,
+    });
+    expect(view.pendingGrowth).toBeNull();
+  });
+
   it("keeps test top-1 per EMA and the outcome", () => {
     const view = fold([
       [1, epochCompleted(0)],
