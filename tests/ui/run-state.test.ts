@@ -1,25 +1,15 @@
 import { describe, expect, it } from "vitest";
 import type { TrainingEvent } from "../../src/core/events.ts";
 import { applyEvent, EMPTY_RUN_VIEW, emaNames, type RunView } from "../../src/ui/run-state.ts";
-import { epochCompleted } from "../../support/fixtures.ts";
+import { epochCompleted, stageStarted } from "../../support/fixtures.ts";
 
 const fold = (events: readonly [number, TrainingEvent][], from: RunView = EMPTY_RUN_VIEW) =>
   events.reduce((view, [seq, event]) => applyEvent(view, seq, event), from);
 
-const stageStarted = (stage: number, startEpoch: number, depth: number, side: number): TrainingEvent => ({
-  type: "stage.started",
-  stage,
-  startEpoch,
-  epochs: 2,
-  depth,
-  side,
-  tokens: (side / 7) ** 2 + 1,
-});
-
 describe("the run page's view of a run's events", () => {
   it("ignores an event at or below the last seq, so a replay around a reconnect adds no point", () => {
     const first = fold([
-      [1, stageStarted(0, 0, 2, 28)],
+      [1, stageStarted(0, 2, 28, 0)],
       [2, epochCompleted(0)],
       [3, epochCompleted(1)],
     ]);
@@ -47,7 +37,7 @@ describe("the run page's view of a run's events", () => {
 
   it("draws a searched stage as what its growth trains, with the operator and FLOPs", () => {
     const view = fold([
-      [1, stageStarted(0, 0, 2, 28)],
+      [1, stageStarted(0, 2, 28, 0)],
       [
         2,
         {
@@ -63,7 +53,7 @@ describe("the run page's view of a run's events", () => {
           secondsSoFar: 1,
         },
       ],
-      [3, stageStarted(1, 2, 2, 28)],
+      [3, stageStarted(1, 2, 28, 2)],
       [4, { ...epochCompleted(2), flopsPerImage: 2e5 }],
     ]);
     expect(view.stages).toEqual([
@@ -92,7 +82,7 @@ describe("the run page's view of a run's events", () => {
 
   it("gives a stage the operator of a growth announced before the stage itself (MoGrow into the last stage)", () => {
     const view = fold([
-      [1, stageStarted(0, 0, 1, 14)],
+      [1, stageStarted(0, 1, 14, 0)],
       [
         2,
         {
@@ -108,7 +98,7 @@ describe("the run page's view of a run's events", () => {
           secondsSoFar: 1,
         },
       ],
-      [3, stageStarted(1, 2, 2, 28)],
+      [3, stageStarted(1, 2, 28, 2)],
     ]);
     expect(view.stages[1]).toMatchObject({
       stage: 1,
