@@ -8,6 +8,7 @@ import type { EventSink } from "../events/sink.ts";
 import type { RunControl } from "./control.ts";
 import type { FromTrainer, StartTrainer, TrainerJob, TrainerThread } from "./protocol.ts";
 import { type AttemptEnd, type RunQueue, sqlRunQueue } from "./queue.ts";
+import { expiredRunEnd } from "./reaper.ts";
 import { eventWithoutDataDir, specForTrainer, withoutDataDir } from "./server-paths.ts";
 
 export interface DispatcherOptions {
@@ -107,11 +108,8 @@ export class Dispatcher implements RunControl {
     for (const run of toEnd) {
       const mine = this.active.get(run.id);
       if (mine) this.forget(mine);
-      if (run.cancelRequested) {
-        await this.endRun(run, "cancelled", "the run was cancelled");
-      } else {
-        await this.endRun(run, "error", `interrupted ${run.attempt} times; not trying again`);
-      }
+      const { reason, message } = expiredRunEnd(run);
+      await this.endRun(run, reason, message);
     }
     if (requeued.length > 0) this.wake();
   }

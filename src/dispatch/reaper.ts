@@ -1,7 +1,15 @@
 import type { Db } from "../../db/database.ts";
 import type { RunRow } from "../../db/runs.ts";
+import type { FailureReason } from "../core/events.ts";
 import type { EventSink } from "../events/sink.ts";
 import { sqlRunQueue } from "./queue.ts";
+
+/** How a run whose lease expired with no attempt left (or cancelled meanwhile) ends. */
+export function expiredRunEnd(run: RunRow): { reason: FailureReason; message: string } {
+  return run.cancelRequested
+    ? { reason: "cancelled", message: "the run was cancelled" }
+    : { reason: "error", message: `interrupted ${run.attempt} times; not trying again` };
+}
 
 /**
  * The lease sweep where no dispatcher runs (Cloudflare's cron): runs whose pull worker stopped
@@ -19,15 +27,7 @@ export async function reapExpiredLeases(
     await sink.record(
       run.id,
       run.attempt,
-      {
-        type: "run.failed",
-        reason: run.cancelRequested ? "cancelled" : "error",
-        message: run.cancelRequested
-          ? "the run was cancelled"
-          : `interrupted ${run.attempt} times; not trying again`,
-        epoch: null,
-        step: null,
-      },
+      { type: "run.failed", ...expiredRunEnd(run), epoch: null, step: null },
       null,
     );
   }
