@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { TrainingEvent } from "../../src/core/events.ts";
 import { applyEvent, EMPTY_RUN_VIEW, emaNames, type RunView } from "../../src/ui/run-state.ts";
-import { epochCompleted, stageStarted } from "../../support/fixtures.ts";
+import { epochCompleted, stageGrown, stageStarted } from "../../support/fixtures.ts";
 
 const fold = (events: readonly [number, TrainingEvent][], from: RunView = EMPTY_RUN_VIEW) =>
   events.reduce((view, [seq, event]) => applyEvent(view, seq, event), from);
@@ -83,21 +83,7 @@ describe("the run page's view of a run's events", () => {
   it("gives a stage the operator of a growth announced before the stage itself (MoGrow into the last stage)", () => {
     const view = fold([
       [1, stageStarted(0, 1, 14, 0)],
-      [
-        2,
-        {
-          type: "stage.grown",
-          stage: 1,
-          from: { depth: 1, side: 14, tokens: 5 },
-          to: { depth: 2, side: 28, tokens: 17 },
-          operator: "mogrow",
-          parametersBefore: 10,
-          parametersAfter: 20,
-          flopsBefore: 3e4,
-          flopsAfter: 2e5,
-          secondsSoFar: 1,
-        },
-      ],
+      [2, stageGrown(1)],
       [3, stageStarted(1, 2, 28, 2)],
     ]);
     expect(view.stages[1]).toMatchObject({
@@ -105,7 +91,7 @@ describe("the run page's view of a run's events", () => {
       depth: 2,
       side: 28,
       operator: "mogrow",
-      flopsPerImage: 2e5,
+      flopsPerImage: 6e5,
     });
     expect(view.pendingGrowth).toBeNull();
   });
