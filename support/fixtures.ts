@@ -91,6 +91,7 @@ export const searchCompleted = (stage: number): EventOfType<"stage.search.comple
   selection: "paired",
   z: 2,
   tolerance: 0,
+  sideFloor: "none",
   winner: { depth: 1, side: 14 },
   searchSeconds: 0.5,
   timedArchitectures: 3,

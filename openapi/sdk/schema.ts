@@ -1010,6 +1010,11 @@ export type components = {
                     z: number;
                     /** @default 0 */
                     tolerance: number;
+                    /**
+                     * @default none
+                     * @enum {string}
+                     */
+                    sideFloor: "none" | "schedule";
                 };
             } | {
                 /** @enum {string} */
@@ -1293,6 +1298,11 @@ export type components = {
             z: number | null;
             /** @default null */
             tolerance: number | null;
+            /**
+             * @default none
+             * @enum {string}
+             */
+            sideFloor: "none" | "schedule";
             winner: {
                 depth: number;
                 side: number;
@@ -1435,6 +1445,11 @@ export type components = {
             z: number | null;
             /** @default null */
             tolerance: number | null;
+            /**
+             * @default none
+             * @enum {string}
+             */
+            sideFloor: "none" | "schedule";
             winner: {
                 depth: number;
                 side: number;
@@ -1837,6 +1852,11 @@ export type components = {
                     z?: number;
                     /** @description Default: `0`. */
                     tolerance?: number;
+                    /**
+                     * @description Default: `"none"`.
+                     * @enum {string}
+                     */
+                    sideFloor?: "none" | "schedule";
                 };
             } | {
                 /** @enum {string} */

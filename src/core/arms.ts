@@ -79,6 +79,13 @@ const SearchSchema = z
      * 0 (default): only noise ties. E.g. 0.01 trades up to 1% of search loss for a cheaper net.
      */
     tolerance: z.number().min(0).max(1).default(DEFAULT_TOLERANCE),
+    /**
+     * "schedule": from stage 1 on, the smallest side offered is the manual schedule's r_k, so
+     * token growth may run ahead of prog's schedule but never behind it. The search loss favours
+     * the side the network has trained at (measured, README Results), so a choice to stay small
+     * is the one it cannot be trusted with. "none" (default): the paper's {current, next}.
+     */
+    sideFloor: z.enum(["none", "schedule"]).default("none"),
   })
   .strict();
 

@@ -137,6 +137,8 @@ const searchRecord = {
   z: z.number().nullable().default(null),
   /** Equivalence margin, a fraction of the reference's loss ("paired"; null in older records). */
   tolerance: z.number().nullable().default(null),
+  /** "schedule": sides below the manual schedule's r_k were not offered (older records: "none"). */
+  sideFloor: z.enum(["none", "schedule"]).default("none"),
   winner: z.object({ depth: count, side: count }),
   /** Seconds spent measuring candidates (loss passes and step timing). */
   searchSeconds: z.number(),

@@ -96,11 +96,16 @@ export function growthGrid(options: GrowthSpaceOptions): Architecture[] {
  * depths — it holds the full model, so the search can fall back to ordinary training.
  * Stage k ≥ 1: side ∈ {current, next larger}, depth ∈ the next up to three depths above the
  * current one (the current depth when already full). Duplicates after rounding are dropped.
+ *
+ * `sideFloor` (stage k ≥ 1): the smallest side the stage may train. With the manual schedule's
+ * r_k as floor, a network still below it is offered {r_k, next larger} instead of
+ * {current, next}: token growth may run ahead of the schedule, never behind it.
  */
 export function stageSpace(
   options: GrowthSpaceOptions,
   stage: number,
   current: Architecture,
+  sideFloor = 0,
 ): Architecture[] {
   if (stage === 0) {
     // Indices into the per-stage lists: first, "medium" (index 2 of 4), last.
@@ -115,8 +120,9 @@ export function stageSpace(
   }
   const depths = distinctSorted(depthList(options));
   const sides = distinctSorted(sideList(options));
-  const nextSide = sides.find((s) => s > current.side);
-  const stageSides = nextSide === undefined ? [current.side] : [current.side, nextSide];
+  const lowest = sides.find((s) => s >= Math.max(current.side, sideFloor)) ?? current.side;
+  const nextSide = sides.find((s) => s > lowest);
+  const stageSides = nextSide === undefined ? [lowest] : [lowest, nextSide];
   const above = depths.filter((d) => d > current.depth).slice(0, 3);
   return grid(stageSides, above.length > 0 ? above : [current.depth]);
 }

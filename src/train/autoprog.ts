@@ -1,6 +1,12 @@
 import { lookupCost } from "../core/cost-table.ts";
 import type { SearchRecord } from "../core/events.ts";
-import { type Architecture, growthSpaceOptions, isLargestInSpace, stageSpace } from "../core/growth-space.ts";
+import {
+  type Architecture,
+  growthSpaceOptions,
+  isLargestInSpace,
+  sideList,
+  stageSpace,
+} from "../core/growth-space.ts";
 import { createRandom, RANDOM_STREAMS } from "../core/random.ts";
 import { decideSearch } from "../core/search-score.ts";
 import type { ArmSpec, ExperimentSpec } from "../core/spec.ts";
@@ -57,7 +63,9 @@ export function isSearchArm(arm: ArmSpec): arm is SearchArm {
 
 function spaceOf(context: SearchContext, k: number, current: Architecture): Architecture[] {
   const options = growthSpaceOptions(context.spec, context.config, context.arm.initialRatio);
-  return stageSpace(options, k, current);
+  const floor =
+    context.arm.arm === "autoprog" && context.arm.search.sideFloor === "schedule" ? sideList(options)[k] : 0;
+  return stageSpace(options, k, current, floor);
 }
 
 /** The architecture a search arm's model is created at: the largest of Ω_0. */
@@ -191,6 +199,7 @@ export async function finishSearch(
     selection: scored.selection,
     z: scored.z,
     tolerance: scored.tolerance,
+    sideFloor: search.sideFloor,
     timedArchitectures,
     winner,
     searchSeconds,

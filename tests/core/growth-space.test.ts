@@ -77,6 +77,32 @@ describe("stage spaces Ω_k", () => {
     ]);
   });
 
+  it("with the schedule's side as floor, a network behind it is offered {r_k, next}; one ahead keeps {current, next}", () => {
+    const micro = { depth: 6, side: 28, patchSize: 4, stages: 4, initialRatio: 0.5 };
+    const floor = sideList(micro)[2] as number; // 24
+    // Behind the schedule (still 16 px at stage 2): 16 is no longer offered.
+    expect(stageSpace(micro, 2, { depth: 4, side: 16 }, floor)).toEqual([
+      { depth: 5, side: 24 },
+      { depth: 6, side: 24 },
+      { depth: 5, side: 28 },
+      { depth: 6, side: 28 },
+    ]);
+    // Without the floor the same network may stay at 16 px.
+    expect(stageSpace(micro, 2, { depth: 4, side: 16 }).map((a) => a.side)).toEqual([16, 16, 24, 24]);
+    // Ahead of (or on) the schedule the floor changes nothing: growth may run ahead.
+    expect(stageSpace(micro, 1, { depth: 5, side: 24 }, sideList(micro)[1])).toEqual(
+      stageSpace(micro, 1, { depth: 5, side: 24 }),
+    );
+    // A full-depth network behind the schedule must still grow its side.
+    const full = { depth: 6, side: 16 };
+    const space = stageSpace(micro, 2, full, floor);
+    expect(space).toEqual([
+      { depth: 6, side: 24 },
+      { depth: 6, side: 28 },
+    ]);
+    expect(isLargestInSpace(space, full)).toBe(false);
+  });
+
   it("collapses to the current architecture when it is already full, and says so", () => {
     const current = { depth: 12, side: 224 };
     const space = stageSpace(deitSmall, 2, current);
