@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { costEntries } from "../../src/core/cost-table.ts";
+import { growthSpaceOptions, sideList } from "../../src/core/growth-space.ts";
 import type { ExperimentSpecInput } from "../../src/core/spec.ts";
 import { DirectoryCheckpointStore } from "../../src/train/checkpoint.ts";
 import { runTraining } from "../../src/train/run.ts";
@@ -72,6 +73,26 @@ describe("AutoProg end to end on a tiny MNIST slice", () => {
     expect(second.result.search.map((s) => s.candidates.map((c) => c.loss))).toEqual(
       first.result.search.map((s) => s.candidates.map((c) => c.loss)),
     );
+  });
+
+  it("with sideFloor: schedule never offers a side below prog's r_k, even when the cheapest would win", async () => {
+    // tolerance 1 ties every candidate, so without the floor the cheapest (the smallest side) wins.
+    const floored = {
+      ...autoprog,
+      search: { ...autoprog.search, tolerance: 1, sideFloor: "schedule" as const },
+    };
+    const { result } = await run(spec([floored]), "autoprog");
+    const sides = sideList(
+      growthSpaceOptions({ training: { stages: 4 } }, { depth: 4, imageSize: 28, patchSize: 7 }),
+    );
+    expect(sides).toEqual([14, 14, 28, 28]);
+    expect(result.search.length).toBeGreaterThanOrEqual(1);
+    for (const record of result.search) {
+      expect(record.sideFloor).toBe("schedule");
+      for (const c of record.candidates) expect(c.side).toBeGreaterThanOrEqual(sides[record.stage] as number);
+    }
+    // Stage 2 trains at least r_2 = 28 px whatever the search saw.
+    expect(result.stages[2]?.side).toBe(28);
   });
 
   it("supernet arm trains Ω_0 for the whole run and ends as the full model", async () => {
