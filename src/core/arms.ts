@@ -11,6 +11,8 @@ const positiveInt = z.number().int().positive();
 /** How a search picks its winner from the measured candidates. */
 export const SELECTION_RULES = ["paired", "paper"] as const;
 export type SelectionRule = (typeof SELECTION_RULES)[number];
+/** `search.sideFloor`: no floor (the paper), or the manual schedule's side r_k. */
+export const SIDE_FLOORS = ["none", "schedule"] as const;
 
 export const GROWTH_OPERATORS = ["randinit", "stacking", "interpolation", "identity", "mogrow"] as const;
 export type GrowthOperatorName = (typeof GROWTH_OPERATORS)[number];
@@ -85,7 +87,7 @@ const SearchSchema = z
      * the side the network has trained at (measured, README Results), so a choice to stay small
      * is the one it cannot be trusted with. "none" (default): the paper's {current, next}.
      */
-    sideFloor: z.enum(["none", "schedule"]).default("none"),
+    sideFloor: z.enum(SIDE_FLOORS).default("none"),
   })
   .strict();
 

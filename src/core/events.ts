@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { SELECTION_RULES } from "./arms.ts";
+import { SELECTION_RULES, SIDE_FLOORS } from "./arms.ts";
 
 /**
  * The typed event stream: the single contract between the trainer and everything else
@@ -138,7 +138,7 @@ const searchRecord = {
   /** Equivalence margin, a fraction of the reference's loss ("paired"; null in older records). */
   tolerance: z.number().nullable().default(null),
   /** "schedule": sides below the manual schedule's r_k were not offered (older records: "none"). */
-  sideFloor: z.enum(["none", "schedule"]).default("none"),
+  sideFloor: z.enum(SIDE_FLOORS).default("none"),
   winner: z.object({ depth: count, side: count }),
   /** Seconds spent measuring candidates (loss passes and step timing). */
   searchSeconds: z.number(),
