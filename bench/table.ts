@@ -45,10 +45,14 @@ export function baselines(runs: readonly TableRun[]): Baselines {
   return { wall: armTimes(originals), cpu: armTimes(originals.map(asCpu)) };
 }
 
-/** Wall, CPU, train+search and FLOPs speedups of a group of runs (their means) over the baseline. */
-export function groupSpeedups(base: Baselines, runs: readonly TableRun[]) {
-  const wall = base.wall ? speedups(base.wall, armTimes(runs)) : null;
-  const cpu = base.cpu ? speedups(base.cpu, armTimes(runs.map(asCpu))) : null;
+/**
+ * Wall, CPU, train+search and FLOPs speedups of a group of runs (their means) over the baseline.
+ * Times come from `timed` (the runs measured under comparable load; all of them by default), the
+ * FLOPs from every run, since FLOPs do not depend on the machine's load.
+ */
+export function groupSpeedups(base: Baselines, runs: readonly TableRun[], timed: readonly TableRun[] = runs) {
+  const wall = base.wall ? speedups(base.wall, armTimes(timed)) : null;
+  const cpu = base.cpu ? speedups(base.cpu, armTimes(timed.map(asCpu))) : null;
   return {
     wall: wall?.wallSpeedup ?? null,
     cpu: cpu?.wallSpeedup ?? null,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { armRows, paperTable } from "../../bench/paper-table.ts";
+import { armRows, paperTable, targetRows } from "../../bench/paper-table.ts";
 import type { TableRun } from "../../bench/table.ts";
 
 const full = { depth: 6, side: 28 };
@@ -61,5 +61,59 @@ describe("bench/paper-table", () => {
     expect(lines[4]).toBe(
       "| autoprog-paired | 0 | 80.00 | 80.00 | 50 | 40 | +100.0% | +150.0% | +200.0% | 5.0% | 20.0% | 3@16 4@16 5@24 6@28 |",
     );
+  });
+
+  it("checks issue 10's target: speedup, original's seed range, and prog's speedup or top-1", () => {
+    const withTarget = [
+      ...runs,
+      // +100% CPU (50 s against 100), 80% top-1: inside original's 80–82% range; below prog's
+      // +150% CPU speedup but above prog's 79% top-1.
+      run("autoprog-in-range", 0, { cpuSeconds: 50 }),
+      // Inside the range but only +66.7% CPU.
+      run("autoprog-slow", 0, { cpuSeconds: 60, top1: 0.81 }),
+      // Fast but below original's lowest seed.
+      run("autoprog-lossy", 0, { cpuSeconds: 30, top1: 0.795 }),
+    ];
+    const targets = targetRows(armRows(withTarget));
+    expect(targets.map((t) => t.arm)).toEqual([
+      "autoprog-paired",
+      "autoprog-in-range",
+      "autoprog-slow",
+      "autoprog-lossy",
+    ]);
+    const [, inRange, slow, lossy] = targets;
+    expect(inRange).toMatchObject({ fastEnough: true, withinOriginalRange: true, met: true });
+    expect(inRange?.matchesProg).toEqual({ speedup: false, top1: true });
+    expect(inRange?.top1Gap).toBeCloseTo(-0.01);
+    expect(slow).toMatchObject({ fastEnough: false, withinOriginalRange: true, met: false });
+    expect(lossy).toMatchObject({ fastEnough: true, withinOriginalRange: false, met: false });
+    expect(lossy?.matchesProg).toEqual({ speedup: true, top1: true });
+    expect(paperTable(withTarget)).toContain(
+      "| autoprog-lossy | +233.3% | yes | -1.50 | no | yes | yes | no |",
+    );
+  });
+
+  it("prints no target check without both references", () => {
+    expect(targetRows(armRows(runs.filter((r) => r.arm !== "prog")))).toEqual([]);
+    expect(paperTable(runs.filter((r) => r.arm !== "prog"))).not.toContain("Target");
+  });
+
+  it("leaves untimed runs out of every time figure but keeps their accuracy and FLOPs", () => {
+    const slowOriginal = runs.find((r) => r.arm === "original" && r.seed === 1);
+    const prog = runs.find((r) => r.arm === "prog");
+    if (!slowOriginal || !prog) throw new Error("fixture changed");
+    const rows = armRows(runs, new Set([slowOriginal, prog]));
+    const [original, progRow, autoprog] = rows;
+    // Original's baseline is seed 0 alone (80 s wall, 90 s CPU); its top-1 still has both seeds.
+    expect(original?.timedSeeds).toEqual([0]);
+    expect(original?.wallSeconds).toBe(80);
+    expect(original?.top1).toEqual([0.8, 0.82]);
+    expect(autoprog?.speedups).toMatchObject({ wall: 1, cpu: 0.8, flops: 2 });
+    // An arm with no timed run shows no times, but its FLOPs speedup stays.
+    expect(progRow?.timedSeeds).toEqual([]);
+    expect(progRow?.speedups).toMatchObject({ wall: null, cpu: null, flops: 1 });
+    const lines = paperTable(runs, new Set([slowOriginal, prog])).split("\n");
+    expect(lines[2]).toContain("| original | 0, 1 (times: 0) | 81.00 (80.00 / 82.00) | 82.00 | 90 | 80 |");
+    expect(lines[3]).toContain("| prog | 0 (times: none) | 79.00 | 80.00 | — | — | — | — | +100.0% |");
   });
 });
