@@ -983,7 +983,7 @@ export type components = {
                 initialRatio: number;
                 /** @default 0.08 */
                 supernetFraction: number;
-                /** @default 300 */
+                /** @default 50 */
                 supernetMinSteps: number;
                 supernetEpochs?: number;
                 /** @default {} */
@@ -1008,10 +1008,10 @@ export type components = {
                     selection: "paired" | "paper";
                     /** @default 2 */
                     z: number;
-                    /** @default 0 */
+                    /** @default 0.01 */
                     tolerance: number;
                     /**
-                     * @default none
+                     * @default schedule
                      * @enum {string}
                      */
                     sideFloor: "none" | "schedule";
@@ -1825,7 +1825,7 @@ export type components = {
                 initialRatio?: number;
                 /** @description Default: `0.08`. */
                 supernetFraction?: number;
-                /** @description Default: `300`. */
+                /** @description Default: `50`. */
                 supernetMinSteps?: number;
                 supernetEpochs?: number;
                 /** @description Default: `{}`. */
@@ -1850,10 +1850,10 @@ export type components = {
                     selection?: "paired" | "paper";
                     /** @description Default: `2`. */
                     z?: number;
-                    /** @description Default: `0`. */
+                    /** @description Default: `0.01`. */
                     tolerance?: number;
                     /**
-                     * @description Default: `"none"`.
+                     * @description Default: `"schedule"`.
                      * @enum {string}
                      */
                     sideFloor?: "none" | "schedule";

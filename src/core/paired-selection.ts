@@ -58,7 +58,7 @@ export function pairedDifference(
   return { meanDifference, standardError: Math.sqrt(variance / n) };
 }
 
-/** No equivalence margin: only noise ties. */
+/** The rule's own default, no equivalence margin (only noise ties); a spec's default is in core/arms.ts. */
 export const DEFAULT_TOLERANCE = 0;
 
 export function selectPaired(
