@@ -2,7 +2,6 @@ import { lookup } from "node:dns/promises";
 import { chmod, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { type ServerType, serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context } from "hono";
@@ -28,7 +27,7 @@ import { startTrainerThread } from "./worker/start.ts";
 /**
  * The Node entry, the only place that wires the Node implementations: better-sqlite3 under the
  * data folder, the in-memory event hub, the worker-thread trainer and the HTTP server.
- * `npm start` and `autoprog serve` both land here.
+ * `npm start` (src/serve.ts) and `autoprog serve` both land here; importing it starts nothing.
  */
 export interface RunningServer {
   readonly url: string;
@@ -196,8 +195,4 @@ export async function serveUntilSignalled(settings: Settings): Promise<void> {
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await serveUntilSignalled(loadSettings());
 }

@@ -9,7 +9,7 @@ import { createParser, type EventSourceMessage } from "eventsource-parser";
 export const SERVER_KEY = `ap_${"e2e-admin-".padEnd(43, "e")}`;
 const AUTH = { authorization: `Bearer ${SERVER_KEY}` };
 
-/** The real server as a child process (`node --import tsx src/node.ts`) on a free port. */
+/** The real server as a child process (`node --import tsx src/serve.ts`, as `npm start`) on a free port. */
 export interface ServerProcess {
   readonly url: string;
   readonly child: ChildProcess;
@@ -26,7 +26,7 @@ export async function startServer(
   /** How long the server may take to log "listening" (longer on a loaded machine). */
   startTimeoutMs = 60_000,
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/node.ts"], {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/serve.ts"], {
     env: {
       ...process.env,
       AUTOPROG_PORT: "0",

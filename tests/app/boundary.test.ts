@@ -33,6 +33,7 @@ const PORTABLE = [
 /** Node-only: the core may not import these (nor do the files inside the folders above count as core). */
 const NODE_ONLY = [
   "src/node.ts",
+  "src/serve.ts",
   "src/env.ts",
   "src/cli",
   "src/worker",
