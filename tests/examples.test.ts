@@ -14,4 +14,10 @@ describe("examples/", async () => {
     expect(spec.description).toMatch(/\d+%|minutes|README/);
     expect(planExperiment(spec)).toHaveLength(spec.arms.length);
   });
+  it("fashion-mnist-paper's autoprog-tiny arm is the search defaults (as README says), bar its 512 search images", async () => {
+    const spec = parseSpec(JSON.parse(await readFile(join("examples", "fashion-mnist-paper.json"), "utf8")));
+    const tiny = spec.arms.find((arm) => arm.label === "autoprog-tiny");
+    const defaults = parseSpec({ ...spec, arms: [{ arm: "autoprog", search: { subsetSize: 512 } }] }).arms[0];
+    expect(tiny).toEqual({ ...defaults, label: "autoprog-tiny" });
+  });
 });

@@ -981,9 +981,9 @@ export type components = {
                 adaptiveRegularization: boolean;
                 /** @default 0.5 */
                 initialRatio: number;
-                /** @default 0.08 */
+                /** @default 0.005 */
                 supernetFraction: number;
-                /** @default 50 */
+                /** @default 8 */
                 supernetMinSteps: number;
                 supernetEpochs?: number;
                 /** @default {} */
@@ -993,7 +993,7 @@ export type components = {
                     /** @default 3 */
                     points: number;
                     /**
-                     * @default time
+                     * @default flops
                      * @enum {string}
                      */
                     cost: "time" | "flops";
@@ -1823,9 +1823,9 @@ export type components = {
                 adaptiveRegularization?: boolean;
                 /** @description Default: `0.5`. */
                 initialRatio?: number;
-                /** @description Default: `0.08`. */
+                /** @description Default: `0.005`. */
                 supernetFraction?: number;
-                /** @description Default: `50`. */
+                /** @description Default: `8`. */
                 supernetMinSteps?: number;
                 supernetEpochs?: number;
                 /** @description Default: `{}`. */
@@ -1835,7 +1835,7 @@ export type components = {
                     /** @description Default: `3`. */
                     points?: number;
                     /**
-                     * @description Default: `"time"`.
+                     * @description Default: `"flops"`.
                      * @enum {string}
                      */
                     cost?: "time" | "flops";
