@@ -15,15 +15,7 @@ spec=$1
 runs=$2
 out=${OUT:-/tmp/gpu-out}
 mkdir -p "$out"
-[ -d .gpu/cli ] || tar -C .gpu -xJf .gpu/cli.tar.xz
-# NODE set (a rehearsal on a CPU machine, with BACKEND=cpu): nothing is unpacked into /.
-node=${NODE:-/tmp/node}
-if [ -z "${NODE:-}" ]; then
-  # run.sh unpacks Node to /tmp/node, Dawn and the loader libraries; --help only proves the CLI loads.
-  bash .gpu/run.sh --help >/dev/null
-  icd=$(ls /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json 2>/dev/null | head -1)
-  [ -n "$icd" ] && export VK_DRIVER_FILES=$icd VK_ICD_FILENAMES=$icd
-fi
+source bench/gpu-node.sh
 results=/tmp/gpu-seeds
 rm -rf "$results" && mkdir -p "$results"
 start=$(date +%s)

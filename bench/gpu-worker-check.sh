@@ -51,17 +51,7 @@ fi
 spec=${1:-examples/mnist-micro-gpu.json}
 out=${OUT:-/tmp/gpu-out}
 mkdir -p "$out"
-# NODE set (a rehearsal on a CPU machine, with BACKEND=cpu): nothing is unpacked into /.
-node=${NODE:-/tmp/node}
-[ -d .gpu/cli ] || tar -C .gpu -xJf .gpu/cli.tar.xz
-if [ -z "${NODE:-}" ]; then
-  # run.sh unpacks Node to /tmp/node, Dawn and the loader libraries; --help only proves the CLI loads.
-  bash .gpu/run.sh --help >/dev/null
-  icd=$(ls /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json 2>/dev/null | head -1)
-  [ -n "$icd" ] && export VK_DRIVER_FILES=$icd VK_ICD_FILENAMES=$icd
-else
-  xz -dc .gpu/dawn.node.xz >.gpu/node_modules/webgpu/dist/linux-x64/dawn.node
-fi
+source bench/gpu-node.sh
 # Background processes are started without this function, so that $! is Node itself (SIGTERM reaches it).
 cli() { "$node" .gpu/cli/entry.mjs "$@"; }
 data=/tmp/autoprog-check
