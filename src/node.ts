@@ -13,7 +13,7 @@ import { bootstrapAdminKey } from "./auth/bootstrap.ts";
 import { inMemoryAuth } from "./auth/in-memory.ts";
 import { directoryCheckpointStore } from "./checkpoints/directory-store.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
-import { loadSettings, type Settings } from "./env.ts";
+import type { Settings } from "./env.ts";
 import { InMemoryEventHub } from "./events/hub.ts";
 import { StoredEventSink } from "./events/sink.ts";
 import type { HostResolver, UrlPolicy } from "./events/webhooks/address-guard.ts";
