@@ -92,6 +92,7 @@ export const searchCompleted = (stage: number): EventOfType<"stage.search.comple
   z: 2,
   tolerance: 0,
   sideFloor: "none",
+  winnerWeights: "supernet",
   winner: { depth: 1, side: 14 },
   searchSeconds: 0.5,
   timedArchitectures: 3,

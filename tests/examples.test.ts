@@ -20,4 +20,15 @@ describe("examples/", async () => {
     const defaults = parseSpec({ ...spec, arms: [{ arm: "autoprog", search: { subsetSize: 512 } }] }).arms[0];
     expect(tiny).toEqual({ ...defaults, label: "autoprog-tiny" });
   });
+  it("fashion-mnist-paper's autoprog-regrow arm is autoprog-tiny with the look-ahead search", async () => {
+    const spec = parseSpec(JSON.parse(await readFile(join("examples", "fashion-mnist-paper.json"), "utf8")));
+    const tiny = spec.arms.find((arm) => arm.label === "autoprog-tiny");
+    const regrow = spec.arms.find((arm) => arm.label === "autoprog-regrow");
+    if (tiny?.arm !== "autoprog") throw new Error("the example lost its autoprog-tiny arm");
+    expect(regrow).toEqual({
+      ...tiny,
+      label: "autoprog-regrow",
+      search: { ...tiny.search, winnerWeights: "regrow" },
+    });
+  });
 });

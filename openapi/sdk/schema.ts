@@ -1015,6 +1015,11 @@ export type components = {
                      * @enum {string}
                      */
                     sideFloor: "none" | "schedule";
+                    /**
+                     * @default supernet
+                     * @enum {string}
+                     */
+                    winnerWeights: "supernet" | "regrow";
                 };
             } | {
                 /** @enum {string} */
@@ -1303,6 +1308,11 @@ export type components = {
              * @enum {string}
              */
             sideFloor: "none" | "schedule";
+            /**
+             * @default supernet
+             * @enum {string}
+             */
+            winnerWeights: "supernet" | "regrow";
             winner: {
                 depth: number;
                 side: number;
@@ -1450,6 +1460,11 @@ export type components = {
              * @enum {string}
              */
             sideFloor: "none" | "schedule";
+            /**
+             * @default supernet
+             * @enum {string}
+             */
+            winnerWeights: "supernet" | "regrow";
             winner: {
                 depth: number;
                 side: number;
@@ -1857,6 +1872,11 @@ export type components = {
                      * @enum {string}
                      */
                     sideFloor?: "none" | "schedule";
+                    /**
+                     * @description Default: `"supernet"`.
+                     * @enum {string}
+                     */
+                    winnerWeights?: "supernet" | "regrow";
                 };
             } | {
                 /** @enum {string} */

@@ -15,6 +15,13 @@ export type SelectionRule = (typeof SELECTION_RULES)[number];
 export const SIDE_FLOORS = ["none", "schedule"] as const;
 /** `search.cost`: measured seconds per step, or analytic FLOPs. */
 export const SEARCH_COSTS = ["time", "flops"] as const;
+/**
+ * `search.winnerWeights`: where the winner's weights come from. "supernet" (the paper): read out
+ * of the trained supernet, whose phase counts toward the stage. "regrow": the supernet trains on
+ * a copy that is then dropped; the winner grows from the stage's starting weights with the arm's
+ * operator (MoGrow) and trains the whole stage, as a fixed schedule would.
+ */
+export const WINNER_WEIGHTS = ["supernet", "regrow"] as const;
 
 /*
  * The search defaults are the recipe measured best where seed noise is small (README Results,
@@ -113,6 +120,14 @@ const SearchSchema = z
      * is the one it cannot be trusted with (the default). "none": the paper's {current, next}.
      */
     sideFloor: z.enum(SIDE_FLOORS).default(DEFAULT_SIDE_FLOOR),
+    /**
+     * "supernet" (the paper): the winner's weights are read out of the trained supernet.
+     * "regrow": the supernet phase is a look-ahead on a copy of the model, dropped after the
+     * search; the winner grows from the stage's starting weights with the arm's operator and
+     * trains the whole stage, so a search that picks prog's schedule trains exactly as prog does
+     * and costs only its phase and passes (both reported in the search and supernet shares).
+     */
+    winnerWeights: z.enum(WINNER_WEIGHTS).default("supernet"),
   })
   .strict();
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { SELECTION_RULES, SIDE_FLOORS } from "./arms.ts";
+import { SELECTION_RULES, SIDE_FLOORS, WINNER_WEIGHTS } from "./arms.ts";
 
 /**
  * The typed event stream: the single contract between the trainer and everything else
@@ -139,6 +139,8 @@ const searchRecord = {
   tolerance: z.number().nullable().default(null),
   /** "schedule": sides below the manual schedule's r_k were not offered (older records: "none"). */
   sideFloor: z.enum(SIDE_FLOORS).default("none"),
+  /** "regrow": the supernet trained on a copy; the winner grew from the stage's starting weights. */
+  winnerWeights: z.enum(WINNER_WEIGHTS).default("supernet"),
   winner: z.object({ depth: count, side: count }),
   /** Seconds spent measuring candidates (loss passes and step timing). */
   searchSeconds: z.number(),

@@ -147,7 +147,8 @@ export function supernetSampler(state: ModelState, supernet: SupernetState, seed
 
 /**
  * Scores the candidates, recycles the winner's weights (exactly the scored mask; the deepest
- * winner takes the momentum network's weights) and records the search.
+ * winner takes the momentum network's weights) and records the search. Under "regrow" it only
+ * records: the supernet was a look-ahead copy (search-ahead.ts).
  */
 export async function finishSearch(
   state: ModelState,
@@ -200,6 +201,7 @@ export async function finishSearch(
     z: scored.z,
     tolerance: scored.tolerance,
     sideFloor: search.sideFloor,
+    winnerWeights: search.winnerWeights,
     timedArchitectures,
     winner,
     searchSeconds,
@@ -209,6 +211,11 @@ export async function finishSearch(
   state.search.push(record);
   state.searchSeconds += searchSeconds;
   context.emit({ type: "stage.search.completed", ...record });
+  if (search.winnerWeights === "regrow") {
+    // A look-ahead's supernet is a copy: the caller grows the winner on the run's own model.
+    state.supernet = null;
+    return;
+  }
   recycle(state, context, supernet, winner);
 }
 

@@ -59,6 +59,8 @@ export interface EpochSettings {
   readonly measure?:
     | { readonly steps: ReadonlySet<number>; readonly run: (step: number) => Promise<void> }
     | undefined;
+  /** Runs only the epoch's first `stepLimit` steps (a look-ahead that ends inside it); all by default. */
+  readonly stepLimit?: number | undefined;
 }
 
 export interface EpochTotals {
@@ -117,6 +119,7 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
   let inFlight: { result: Promise<StepResult>; size: number; index: number; sampled: boolean } | null = null;
   let sampledSteps = 0;
   let supernetSeconds = 0;
+  const steps = Math.min(slices.length, settings.stepLimit ?? slices.length);
   const finish = async () => {
     if (!inFlight) return;
     const { result: pending, size, index, sampled } = inFlight;
@@ -143,7 +146,7 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
       imagesPerSecond: seen / ((performance.now() - start) / 1000 - measureSeconds),
     });
   };
-  for (let b = 0; b < slices.length; b++) {
+  for (let b = 0; b < steps; b++) {
     if (settings.signal?.aborted) throw new RunInterrupted("cancelled", "the run was cancelled");
     if (settings.measure?.steps.has(b)) await finish(); // measure the weights after step b−1, untimed
     await measure(b);
@@ -184,12 +187,12 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
     inFlight = { result, size: batch.size, index: b, sampled: drawn !== undefined };
   }
   await finish();
-  await measure(slices.length);
+  await measure(steps);
   return {
     loss: lossSum / Math.max(1, seen),
     accuracy: correct / Math.max(1, seen),
     images: seen,
-    steps: slices.length,
+    steps,
     lastLr: lr,
     batchSize,
     seconds: (performance.now() - start) / 1000 - measureSeconds,

@@ -9,6 +9,7 @@ import { evaluate } from "./evaluate.ts";
 import { epochRecord, evaluationReport } from "./report.ts";
 import type { RunContext } from "./run-context.ts";
 import type { SearchSubset } from "./search.ts";
+import { searchAhead } from "./search-ahead.ts";
 import { buildSearchSubset, epochMeasurementSteps, searchPoint } from "./search-points.ts";
 import { activeDepth, enterStage, regularisationScale } from "./stages.ts";
 import { type ModelState, saveModelState } from "./state.ts";
@@ -20,19 +21,26 @@ export async function trainRemainingEpochs(run: RunContext): Promise<void> {
 
 async function runEpoch(run: RunContext): Promise<void> {
   const clock = startClock();
-  enterScheduledStage(run);
+  await enterScheduledStage(run);
   const totals = await trainStageEpoch(run);
   const evaluation = await evaluateIfDue(run);
   completeEpoch(run, totals, evaluation, clock());
   await saveCheckpoint(run);
 }
 
-/** Opens the stage the epoch belongs to when the schedule moves on; a searched one opens a supernet. */
-function enterScheduledStage({ state, plan }: RunContext): void {
+/**
+ * Opens the stage the epoch belongs to when the schedule moves on; a searched one opens a
+ * supernet, or under `winnerWeights: "regrow"` searches on a copy first and grows the winner.
+ */
+async function enterScheduledStage(run: RunContext): Promise<void> {
+  const { state, plan } = run;
   const k = stageIndexAt(plan.stages, state.epoch);
   if (k === state.stage) return;
-  if (plan.searchContext && !plan.stages[k]?.architecture) beginSearchStage(state, k, plan.searchContext);
-  else enterStage(state, k, plan.stageContext);
+  const search = plan.searchContext;
+  if (!search || plan.stages[k]?.architecture) enterStage(state, k, plan.stageContext);
+  else if (search.arm.arm === "autoprog" && search.arm.search.winnerWeights === "regrow")
+    await searchAhead(run, k, trainStageEpoch);
+  else beginSearchStage(state, k, search);
 }
 
 /**
@@ -40,14 +48,14 @@ function enterScheduledStage({ state, plan }: RunContext): void {
  * the scoring window every candidate is measured on a fixed subset, and at the phase's end (which
  * may fall inside the epoch) the winner is recycled and the rest of the epoch trains it.
  */
-async function trainStageEpoch(run: RunContext): Promise<EpochTotals> {
+async function trainStageEpoch(run: RunContext, stepLimit?: number): Promise<EpochTotals> {
   const { state } = run;
   const search = run.plan.searchContext;
   const supernet = state.supernet;
   const points = search ? epochMeasurementSteps(state, search) : [];
   const subset = search && points.length > 0 ? buildSearchSubset(state, search) : null;
   try {
-    const totals = await trainEpoch(state, epochSettings(run, subset, points));
+    const totals = await trainEpoch(state, { ...epochSettings(run, subset, points), stepLimit });
     state.supernetSeconds += totals.supernetSeconds;
     if (search && supernet && state.supernet === supernet && state.step === supernet.endStep) {
       // Only the supernet arm gets here: an autoprog search finished at its last point.

@@ -1,9 +1,9 @@
 import type * as tf from "@tensorflow/tfjs";
 import type { ViTConfig } from "../model/config.ts";
 import { type DepthMap, type GrowthOperator, insertedBlocks } from "../model/depth-map.ts";
-import { growWeights, restoreWeights } from "../model/growth.ts";
+import { growWeights, restoreWeights, sameDepth } from "../model/growth.ts";
 import { disposeWeights, initWeights, isDecayed } from "../model/params.ts";
-import { encodeTensors, takeGroup, withPrefix } from "../model/weights-io.ts";
+import { decodeTensors, encodeTensors, takeGroup, withPrefix } from "../model/weights-io.ts";
 import { ADAMW_DEFAULTS, AdamW } from "./adamw.ts";
 import type { Checkpoint, CheckpointStore } from "./checkpoint.ts";
 import {
@@ -119,6 +119,28 @@ export function growState(state: ModelState, request: GrowthRequest): void {
   state.activeBlocks = Array.from({ length: map.length }, () => true);
 }
 
+/**
+ * Sets an untrained model to a smaller architecture by keeping its first blocks (stage 0 of a
+ * search whose supernet ran on a copy). A parameter's initial values follow from its name and
+ * the seed, so this is the model a run created at that architecture starts from. Not a growth:
+ * the count stays.
+ */
+export function shrinkInitialModel(state: ModelState, to: { depth: number; side: number }): void {
+  if (state.step !== 0) throw new Error("only an untrained model can be shrunk");
+  if (to.depth < state.depth) {
+    const growths = state.growths;
+    growState(state, {
+      map: sameDepth(to.depth),
+      operator: "interpolation",
+      momentumEma: "",
+      carryOptimizerState: false,
+      seed: 0,
+    });
+    state.growths = growths;
+  }
+  state.side = to.side;
+}
+
 export function restoreModelState(
   config: ViTConfig,
   checkpoint: Checkpoint,
@@ -154,6 +176,27 @@ export async function saveModelState(
   state: ModelState,
   run: { arm: string; seed: number; specHash: string },
 ): Promise<string> {
+  const { meta, data } = await encodeModelState(state, run);
+  return store.save(meta, data);
+}
+
+/**
+ * An independent copy of the state (tensors and bookkeeping), made the way a checkpoint is
+ * written and read back, so it continues exactly as the original would.
+ */
+export async function copyModelState(state: ModelState, weightDecay: number): Promise<ModelState> {
+  const { meta, data } = await encodeModelState(state, { arm: "", seed: 0, specHash: "" });
+  return restoreModelState(
+    state.config,
+    { meta: structuredClone(meta), tensors: decodeTensors(meta.index, data) },
+    weightDecay,
+  );
+}
+
+async function encodeModelState(
+  state: ModelState,
+  run: { arm: string; seed: number; specHash: string },
+): Promise<{ meta: CheckpointMeta; data: Uint8Array }> {
   const moments = state.optimizer.moments();
   const groups = new Map<string, tf.Tensor>([
     ...withPrefix("online", state.weights),
@@ -173,7 +216,7 @@ export async function saveModelState(
     emaDecays: Object.fromEntries(state.emas.map((e) => [e.name, e.decay])),
     index,
   };
-  return store.save(meta, data);
+  return { meta, data };
 }
 
 export function disposeModelState(state: ModelState): void {

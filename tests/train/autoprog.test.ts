@@ -1,8 +1,10 @@
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { costEntries } from "../../src/core/cost-table.ts";
+import type { TrainingEvent } from "../../src/core/events.ts";
 import { growthSpaceOptions, sideList } from "../../src/core/growth-space.ts";
 import type { ExperimentSpecInput } from "../../src/core/spec.ts";
 import { DirectoryCheckpointStore } from "../../src/train/checkpoint.ts";
@@ -195,5 +197,62 @@ describe("AutoProg resume", () => {
     expect(a.equals(b)).toBe(true);
     expect(resumed.search).toHaveLength(straight.search.length);
     expect(resumed.search.map((r) => r.candidates)).toEqual(straight.search.map((r) => r.candidates));
+  });
+});
+
+describe("AutoProg with winnerWeights: regrow (the supernet as a look-ahead on a copy)", () => {
+  const regrow = {
+    arm: "autoprog" as const,
+    search: { ...autoprog.search, winnerWeights: "regrow" as const },
+  };
+
+  it("trains exactly as the fixed arm of its own schedule, and counts the look-ahead's cost", async () => {
+    // Two-epoch phases: the look-ahead spans a whole stage's epochs, then the stage trains in full.
+    const s = spec([{ ...regrow, supernetEpochs: 2 }]);
+    const searchedDir = await mkdtemp(join(tmpdir(), "autoprog-regrow-"));
+    const fixedDir = await mkdtemp(join(tmpdir(), "autoprog-regrow-fixed-"));
+    const before = tf.memory().numTensors;
+    const events: TrainingEvent[] = [];
+    const searched = await runTraining(s, {
+      checkpoints: new DirectoryCheckpointStore(searchedDir, 20),
+      onEvent: (e) => events.push(e),
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    const fixedSpec = spec([{ arm: "fixed", schedule: [...searched.schedule] }]);
+    const fixed = await runTraining(fixedSpec, { checkpoints: new DirectoryCheckpointStore(fixedDir, 20) });
+    const a = await readFile(join(searchedDir, "epoch-0008.bin"));
+    const b = await readFile(join(fixedDir, "epoch-0008.bin"));
+    expect(a.equals(b)).toBe(true);
+    expect(searched.top1).toBe(fixed.top1);
+    // Every stage opened by a search is recorded, scored on the copy, and never trained as a supernet.
+    expect(searched.search.length).toBeGreaterThanOrEqual(1);
+    for (const record of searched.search)
+      expect(record).toMatchObject({ winnerWeights: "regrow", supernetSteps: 4 });
+    expect(searched.history.every((h) => h.phase === "train")).toBe(true);
+    expect(events.filter((e) => e.type === "stage.started")).toHaveLength(4);
+    expect(events.filter((e) => e.type === "stage.search.completed")).toHaveLength(searched.search.length);
+    for (const grown of events.filter((e) => e.type === "stage.grown")) {
+      expect(grown.operator).toBe("mogrow");
+    }
+    // The look-ahead's steps cost FLOPs and seconds the fixed run does not spend.
+    expect(searched.supernetSeconds).toBeGreaterThan(0);
+    expect(searched.searchSeconds).toBeGreaterThan(0);
+    expect(searched.steps).toBe(fixed.steps);
+    expect(searched.flopsPerStepMean).toBeGreaterThan(fixed.flopsPerStepMean);
+  });
+
+  it("resumes across a look-ahead to exactly the weights of an uninterrupted run", async () => {
+    const s = spec([{ ...regrow, supernetFraction: 0.5, supernetMinSteps: 1 }]);
+    const straightDir = await mkdtemp(join(tmpdir(), "autoprog-regrow-straight-"));
+    const resumedDir = await mkdtemp(join(tmpdir(), "autoprog-regrow-resumed-"));
+    const straight = await runTraining(s, { checkpoints: new DirectoryCheckpointStore(straightDir, 20) });
+    await runUntilCheckpoint(s, resumedDir, 2); // the next epoch opens stage 1 with a look-ahead
+    const resumed = await runTraining(s, { checkpoints: new DirectoryCheckpointStore(resumedDir, 20) });
+    const a = await readFile(join(straightDir, "epoch-0008.bin"));
+    const b = await readFile(join(resumedDir, "epoch-0008.bin"));
+    expect(a.equals(b)).toBe(true);
+    expect(resumed.search).toEqual(
+      straight.search.map((r) => ({ ...r, searchSeconds: expect.any(Number) as number })),
+    );
   });
 });
