@@ -2,8 +2,8 @@
  * The paper's Table 3 from result JSONs (not a test): one row per arm, its seeds averaged, with
  * top-1, best top-1, CPU and wall seconds, CPU / wall / FLOPs speedup over the mean of the
  * `original` runs, the share of wall time spent in search passes and in supernet epochs, and the
- * schedule of each seed. Below it, issue 10's target checked arm by arm (`targetRows`). Per-run
- * rows: bench/compare.ts.
+ * schedule of each seed. Below it, issue 10's target checked arm by arm (`targetRows`), and each
+ * arm's top-1 against `original`'s at the same seed (`pairedRows`). Per-run rows: bench/compare.ts.
  *
  * Accuracy and FLOPs do not depend on the machine's load, times do: `--untimed FILE` (repeatable)
  * keeps a run's accuracy and FLOPs but leaves its seconds out, e.g. a run measured beside a build.
@@ -171,11 +171,67 @@ const TARGET_COLUMNS: readonly Column<TargetRow>[] = [
   ["target met", (r) => mark(r.met)],
 ];
 
+export interface PairedRow {
+  readonly arm: string;
+  /** Seeds both this arm and `original` ran. */
+  readonly seeds: readonly number[];
+  /** Per shared seed: this arm's top-1 minus original's at the same seed. */
+  readonly differences: readonly number[];
+  readonly mean: number;
+  /** Standard error of the mean difference (sample sd / √n); null with one seed. */
+  readonly standardError: number | null;
+}
+
+/**
+ * Each arm against `original` seed by seed. A seed fixes the data order, the augmentations and
+ * every parameter's initial values (a smaller model's are the first blocks of the full one's),
+ * so the difference at one seed is paired and its spread is narrower than the two arms' spreads.
+ * Arms that share no seed with `original` are left out.
+ */
+export function pairedRows(rows: readonly ArmRow[]): PairedRow[] {
+  const original = rows.find((r) => r.arm === "original");
+  if (!original) return [];
+  const originalTop1 = new Map(original.seeds.map((seed, i) => [seed, original.top1[i] as number]));
+  return rows.flatMap((row) => {
+    if (row === original) return [];
+    const pairs = row.seeds.flatMap((seed, i) => {
+      const base = originalTop1.get(seed);
+      return base === undefined ? [] : [{ seed, difference: (row.top1[i] as number) - base }];
+    });
+    if (pairs.length === 0) return [];
+    const differences = pairs.map((p) => p.difference);
+    const average = differences.reduce((a, b) => a + b, 0) / differences.length;
+    const n = differences.length;
+    const variance = n > 1 ? differences.reduce((a, d) => a + (d - average) ** 2, 0) / (n - 1) : null;
+    return [
+      {
+        arm: row.arm,
+        seeds: pairs.map((p) => p.seed),
+        differences,
+        mean: average,
+        standardError: variance === null ? null : Math.sqrt(variance / n),
+      },
+    ];
+  });
+}
+
+const PAIRED_COLUMNS: readonly Column<PairedRow>[] = [
+  ["arm", (r) => r.arm],
+  ["seeds", (r) => r.seeds.join(", ")],
+  ["top-1 − original, same seed (points)", (r) => r.differences.map(points).join(" / ")],
+  ["mean", (r) => points(r.mean)],
+  ["standard error", (r) => (r.standardError === null ? "—" : (100 * r.standardError).toFixed(2))],
+];
+
 export function paperTable(runs: readonly TableRun[], untimed: ReadonlySet<TableRun> = new Set()): string {
   const rows = armRows(runs, untimed);
+  const sections = [markdownTable(COLUMNS, rows)];
   const targets = targetRows(rows);
-  if (targets.length === 0) return markdownTable(COLUMNS, rows);
-  return `${markdownTable(COLUMNS, rows)}\n\nTarget (issue 10):\n\n${markdownTable(TARGET_COLUMNS, targets)}`;
+  if (targets.length > 0) sections.push(`Target (issue 10):\n\n${markdownTable(TARGET_COLUMNS, targets)}`);
+  const paired = pairedRows(rows);
+  if (paired.length > 0)
+    sections.push(`Paired by seed against original:\n\n${markdownTable(PAIRED_COLUMNS, paired)}`);
+  return sections.join("\n\n");
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

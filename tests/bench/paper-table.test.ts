@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { armRows, paperTable, targetRows } from "../../bench/paper-table.ts";
+import { armRows, pairedRows, paperTable, targetRows } from "../../bench/paper-table.ts";
 import type { TableRun } from "../../bench/table.ts";
 
 const full = { depth: 6, side: 28 };
@@ -91,6 +91,28 @@ describe("bench/paper-table", () => {
     expect(paperTable(withTarget)).toContain(
       "| autoprog-lossy | +233.3% | yes | -1.50 | no | yes | yes | no |",
     );
+  });
+
+  it("pairs each arm with original seed by seed, leaving out seeds original did not run", () => {
+    const paired = pairedRows(
+      armRows([
+        ...runs,
+        run("prog", 1, { top1: 0.83 }),
+        run("prog", 2, { top1: 0.9 }), // original has no seed 2
+        run("other-seeds", 7, {}),
+      ]),
+    );
+    expect(paired.map((p) => p.arm)).toEqual(["prog", "autoprog-paired"]);
+    const [prog, autoprog] = paired;
+    expect(prog?.seeds).toEqual([0, 1]);
+    expect(prog?.differences[0]).toBeCloseTo(-0.01);
+    expect(prog?.differences[1]).toBeCloseTo(0.01);
+    expect(prog?.mean).toBeCloseTo(0);
+    // sd of (−0.01, +0.01) is 0.01·√2; over √2 seeds: 0.01.
+    expect(prog?.standardError).toBeCloseTo(0.01);
+    expect(autoprog).toMatchObject({ seeds: [0], standardError: null });
+    expect(autoprog?.mean).toBeCloseTo(0);
+    expect(paperTable(runs)).toContain("| prog | 0 | -1.00 | -1.00 | — |");
   });
 
   it("prints no target check without both references", () => {
