@@ -32,6 +32,8 @@ export function eventLine(event: TrainingEvent): string | undefined {
           ? `test ${percent(event.evaluation.online)} (best ${percent(event.evaluation.best)} ${event.evaluation.bestSource}), `
           : "") +
         `${event.imagesPerSecond.toFixed(1)} img/s, lr ${event.lr.toExponential(2)}, ` +
+        // A supernet epoch trained sampled sub-networks (and maybe the winner after its phase).
+        (event.phase === "supernet" ? "supernet up to " : "") +
         `depth ${event.architecture.depth} side ${event.architecture.side}`
       );
     case "stage.started":
@@ -52,6 +54,7 @@ export function eventLine(event: TrainingEvent): string | undefined {
     case "stage.search.completed":
       return (
         `  search done in ${event.searchSeconds.toFixed(1)} s (${event.selection}` +
+        (event.winnerWeights === "regrow" ? ", look-ahead" : "") +
         (event.selection === "paired"
           ? `, z ${event.z}`
           : `, a1 ${event.a1.toFixed(3)}, w ${event.w.toFixed(3)}`) +
