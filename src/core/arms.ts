@@ -29,8 +29,8 @@ export const WINNER_WEIGHTS = ["supernet", "regrow"] as const;
  * a short MNIST regime on a GPU): the paired rule with a 1% margin, the side floor, FLOPs costs
  * and a supernet phase of a few steps. Without the floor 3 of 4 runs lost 2–4 points. On the same
  * schedule a phase of 27% of a stage cost about 2 points and one of 21% (234-step stages on a GPU)
- * 8–38, while 8% (the paper's share) and 8 steps ended alike, near prog and 0.3–0.5 below the
- * full model; the 8-step phase is the faster of the two. Training sampled sub-networks costs the
+ * 8–38, while 8% (the paper's share) and 8 steps ended alike, near prog and 0.4–0.8 below the
+ * full model's five seeds; the 8-step phase is the faster of the two. Training sampled sub-networks costs the
  * model more than the search's extra information gains at this scale.
  */
 /** Equivalence margin of the paired rule: up to 1% of search loss is traded for a cheaper net. */
