@@ -15,6 +15,7 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { pairedDifference } from "../src/core/paired-selection.ts";
 import { mean } from "../src/core/speedup.ts";
 import {
   baselines,
@@ -196,20 +197,20 @@ export function pairedRows(rows: readonly ArmRow[]): PairedRow[] {
     if (row === original) return [];
     const pairs = row.seeds.flatMap((seed, i) => {
       const base = originalTop1.get(seed);
-      return base === undefined ? [] : [{ seed, difference: (row.top1[i] as number) - base }];
+      return base === undefined ? [] : [{ seed, top1: row.top1[i] as number, base }];
     });
     if (pairs.length === 0) return [];
-    const differences = pairs.map((p) => p.difference);
-    const average = differences.reduce((a, b) => a + b, 0) / differences.length;
-    const n = differences.length;
-    const variance = n > 1 ? differences.reduce((a, d) => a + (d - average) ** 2, 0) / (n - 1) : null;
+    const { meanDifference, standardError } = pairedDifference(
+      pairs.map((p) => p.top1),
+      pairs.map((p) => p.base),
+    );
     return [
       {
         arm: row.arm,
         seeds: pairs.map((p) => p.seed),
-        differences,
-        mean: average,
-        standardError: variance === null ? null : Math.sqrt(variance / n),
+        differences: pairs.map((p) => p.top1 - p.base),
+        mean: meanDifference,
+        standardError: pairs.length > 1 ? standardError : null,
       },
     ];
   });

@@ -74,17 +74,23 @@ export function initialSearchArchitecture(context: SearchContext): Architecture 
   return { depth: Math.max(...space.map((a) => a.depth)), side: Math.max(...space.map((a) => a.side)) };
 }
 
+/** False when stage k has nothing to search: the current sub-network is already the largest of Ω_k. */
+export function stageSearches(state: ModelState, k: number, context: SearchContext): boolean {
+  const current = { depth: activeDepth(state), side: state.side };
+  return k === 0 || !isLargestInSpace(spaceOf(context, k, current), current);
+}
+
 /**
  * Opens stage k of a search arm. Returns false when there is nothing to search (the current
  * sub-network is already the largest of Ω_k): the stage then simply continues with it.
  */
 export function beginSearchStage(state: ModelState, k: number, context: SearchContext): boolean {
   const current = { depth: activeDepth(state), side: state.side };
-  const space = spaceOf(context, k, current);
-  if (k > 0 && isLargestInSpace(space, current)) {
+  if (!stageSearches(state, k, context)) {
     enterStage(state, k, context, current);
     return false;
   }
+  const space = spaceOf(context, k, current);
   const span = stageSpan(context, k);
   const { stepsPerEpoch } = context;
   const phase = supernetPhase({

@@ -1,5 +1,5 @@
 import type { Architecture } from "../core/growth-space.ts";
-import { beginSearchStage } from "./autoprog.ts";
+import { beginSearchStage, stageSearches } from "./autoprog.ts";
 import type { EpochTotals } from "./epoch.ts";
 import type { RunContext } from "./run-context.ts";
 import { activeDepth, enterStage } from "./stages.ts";
@@ -21,15 +21,15 @@ export async function searchAhead(
   const { state } = run;
   const context = run.plan.searchContext;
   if (!context) throw new Error("the run has no search");
+  if (!stageSearches(state, k, context)) {
+    enterStage(state, k, context, { depth: activeDepth(state), side: state.side });
+    return;
+  }
   const copy = await copyModelState(state, run.spec.training.weightDecay);
   let winner: Architecture;
   try {
     // The copy's own stage events would describe a model the run never trains.
-    const copyContext = { ...context, emit: searchEventsOf(context.emit) };
-    if (!beginSearchStage(copy, k, copyContext)) {
-      enterStage(state, k, context, { depth: activeDepth(state), side: state.side });
-      return;
-    }
+    beginSearchStage(copy, k, { ...context, emit: searchEventsOf(context.emit) });
     winner = await trainLookAhead({ ...run, state: copy }, trainEpochOf);
     takeSearchCosts(state, copy);
   } finally {
@@ -46,16 +46,14 @@ async function trainLookAhead(
 ): Promise<Architecture> {
   const copy = copyRun.state;
   const searched = copy.search.length;
-  let flops = 0;
   while (copy.supernet) {
     const totals = await trainEpochOf(copyRun, copy.supernet.endStep - copy.step);
     if (totals.steps === 0) throw new Error("the supernet phase made no progress");
-    flops += totals.flopsSum;
+    copy.flopsSum += totals.flopsSum;
     if (copy.supernet) copy.epoch += 1; // a whole epoch of the phase ran; the next one continues it
   }
   const record = copy.search[searched];
   if (!record) throw new Error("the supernet phase ended without a search record");
-  copy.flopsSum += flops;
   return record.winner;
 }
 
