@@ -265,9 +265,15 @@ describe("/v1/keys", () => {
       "validation_failed",
     );
     expect((operatorRole.errors as { path: string }[]).map((e) => e.path)).toEqual(["role"]);
-    // The default project's admin does not see the operator key homed there either.
+    // The default project's admin does not see, nor revoke, the operator key homed there either.
     const defaults = await read<{ items: Key[] }>(t.app.request("/v1/keys", { headers: admin }));
     expect(defaults.items.map((k) => k.id).sort()).toEqual(["key_admin", "key_member", "key_worker"]);
+    await expectProblem(
+      await t.app.request(`/v1/keys/${operator.id}`, { method: "DELETE", headers: admin }),
+      404,
+      "not_found",
+    );
+    expect((await t.app.request("/v1/keys", { headers: operator.headers })).status).toBe(200);
   });
 
   it("refuses a bad project, role or name with 422 and writes nothing", async () => {
