@@ -23,7 +23,7 @@ import { SERVER_KEY, startServer as startChild } from "../support/server-process
  *    rate; the delay until the last subscriber has each event, for growing N.
  */
 const quick = process.argv.includes("--quick");
-/** The bootstrap admin key of every server started here, and limits that never bind a measurement. */
+/** The bootstrap (operator) key of every server started here, and limits that never bind a measurement. */
 const AUTH = { authorization: `Bearer ${SERVER_KEY}` };
 const UNLIMITED = { AUTOPROG_RATE_LIMIT_PER_MINUTE: "100000000", AUTOPROG_SSE_STREAMS_PER_KEY: "100000" };
 const percentile = (sorted: number[], p: number) =>

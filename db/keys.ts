@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull, lt, or, sql } from "drizzle-orm";
+import { and, asc, eq, isNull, lt, ne, notInArray, or, sql } from "drizzle-orm";
 import type { Db } from "./database.ts";
 import { batch } from "./database.ts";
 import { newId } from "./ids.ts";
@@ -74,12 +74,23 @@ export async function anyKeyExists(db: Db): Promise<boolean> {
   return (await db.select({ id: apiKeys.id }).from(apiKeys).limit(1).get()) !== undefined;
 }
 
-/** Every key, or a project's, oldest first (keys are few: no paging). */
-export async function listKeys(db: Db, options: { projectId?: string } = {}): Promise<KeyRow[]> {
+/**
+ * Every key, or a project's, oldest first (keys are few: no paging). `withOperators: false`
+ * leaves out operator keys: they are homed in a project but belong to none (a project admin's view).
+ */
+export async function listKeys(
+  db: Db,
+  options: { projectId?: string; withOperators?: boolean } = {},
+): Promise<KeyRow[]> {
   return db
     .select()
     .from(apiKeys)
-    .where(options.projectId !== undefined ? eq(apiKeys.projectId, options.projectId) : undefined)
+    .where(
+      and(
+        options.projectId !== undefined ? eq(apiKeys.projectId, options.projectId) : undefined,
+        options.withOperators === false ? ne(apiKeys.role, "operator") : undefined,
+      ),
+    )
     .orderBy(asc(apiKeys.id));
 }
 
@@ -91,18 +102,38 @@ export async function touchKey(db: Db, id: string, now: number, everyMs = 60_000
     .where(and(eq(apiKeys.id, id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, now - everyMs))));
 }
 
-export type RevokeOutcome = "revoked" | "already_revoked" | "not_found" | "last_admin_key";
+export type RevokeOutcome =
+  | "revoked"
+  | "already_revoked"
+  | "not_found"
+  | "last_admin_key"
+  | "last_operator_key";
+
+/** Keys a project admin may see and revoke: its project's, never an operator key. */
+export interface KeyScope {
+  readonly projectId: string;
+}
+
+const inScope = (row: KeyRow, scope: KeyScope | null) =>
+  scope === null || (row.projectId === scope.projectId && row.role !== "operator");
 
 /**
- * Revokes a key at once. The last live admin key is refused (`last_admin_key`): without one,
- * nobody could manage keys over HTTP. The guard sits in the statement itself, so two revocations
- * racing for the last two admin keys cannot both succeed.
+ * Revokes a key at once; with `scope`, only a key of that project (any other is `not_found`, so
+ * another project's keys are not even known to exist). A project's last live admin key is refused
+ * (`last_admin_key`), and so is the last live operator key (`last_operator_key`): without them
+ * nobody could manage the project's keys, or create projects, over HTTP. The guards sit in the
+ * statement itself (correlated counts), so two revocations racing for the last two cannot both win.
  */
-export async function revokeKey(db: Db, id: string, now: number): Promise<RevokeOutcome> {
-  const liveAdmins = db
-    .select({ n: sql<number>`count(*)` })
-    .from(apiKeys)
-    .where(and(eq(apiKeys.role, "admin"), isNull(apiKeys.revokedAt)));
+export async function revokeKey(
+  db: Db,
+  id: string,
+  now: number,
+  scope: KeyScope | null = null,
+): Promise<RevokeOutcome> {
+  const liveAdminsOfProject = sql`(select count(*) from ${apiKeys} as peer
+    where peer.role = 'admin' and peer.revoked_at is null and peer.project_id = "api_keys"."project_id")`;
+  const liveOperators = sql`(select count(*) from ${apiKeys} as peer
+    where peer.role = 'operator' and peer.revoked_at is null)`;
   const revoked = await db
     .update(apiKeys)
     .set({ revokedAt: now })
@@ -110,12 +141,20 @@ export async function revokeKey(db: Db, id: string, now: number): Promise<Revoke
       and(
         eq(apiKeys.id, id),
         isNull(apiKeys.revokedAt),
-        or(sql`${apiKeys.role} <> 'admin'`, sql`(${liveAdmins}) > 1`),
+        scope !== null
+          ? and(eq(apiKeys.projectId, scope.projectId), ne(apiKeys.role, "operator"))
+          : undefined,
+        or(
+          notInArray(apiKeys.role, ["admin", "operator"]),
+          and(eq(apiKeys.role, "admin"), sql`${liveAdminsOfProject} > 1`),
+          and(eq(apiKeys.role, "operator"), sql`${liveOperators} > 1`),
+        ),
       ),
     )
     .returning({ id: apiKeys.id });
   if (revoked.length > 0) return "revoked";
   const row = await keyById(db, id);
-  if (!row) return "not_found";
-  return row.revokedAt !== null ? "already_revoked" : "last_admin_key";
+  if (!row || !inScope(row, scope)) return "not_found";
+  if (row.revokedAt !== null) return "already_revoked";
+  return row.role === "operator" ? "last_operator_key" : "last_admin_key";
 }

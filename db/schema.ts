@@ -187,8 +187,15 @@ export const projects = sqliteTable("projects", {
   createdAt: integer("created_at").notNull(),
 });
 
-export const KEY_ROLES = ["admin", "member", "worker"] as const;
+/**
+ * `operator` keys create projects and manage every project's keys; they are made only by the
+ * first start (the bootstrap key) or `autoprog keys create --role operator` on the database,
+ * never over HTTP. The other roles are a project's: `admin` manages its project's keys.
+ */
+export const KEY_ROLES = ["operator", "admin", "member", "worker"] as const;
 export type KeyRole = (typeof KEY_ROLES)[number];
+/** The roles a key created over HTTP may have. */
+export const PROJECT_KEY_ROLES = ["admin", "member", "worker"] as const satisfies readonly KeyRole[];
 
 /**
  * API keys. Only the SHA-256 of a key is stored (the key itself is shown once, at creation);

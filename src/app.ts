@@ -34,7 +34,7 @@ export interface AppDeps {
    * page loads nothing from a CDN. The Node entry reads it from node_modules; absent: 404.
    */
   readonly referenceScript?: string;
-  /** Runs on `/v1` before authentication (Workers: creates the first admin key from a secret). */
+  /** Runs on `/v1` before authentication (Workers: creates the first, operator, key from a secret). */
   readonly beforeAuth?: MiddlewareHandler<AppEnv>;
   /** The dashboard's built script and styles (src/ui/dist), served under /ui; absent: 404. */
   readonly ui?: UiAssets;

@@ -28,7 +28,7 @@ import type { AuthServices, Services } from "./services.ts";
  */
 export interface CloudflareBindings {
   readonly DB: D1Database;
-  /** The first admin key (a secret), used while the keys table is empty. */
+  /** The first key (operator; a secret), used while the keys table is empty. */
   readonly AUTOPROG_BOOTSTRAP_KEY?: string;
   readonly SSE_HEARTBEAT_MS?: string;
   readonly IDEMPOTENCY_TTL_HOURS?: string;
@@ -131,7 +131,7 @@ const logLine = (message: string, fields: Record<string, unknown> = {}) =>
 
 const app = createApp({
   services: (c) => servicesOf(c.env as CloudflareBindings),
-  // No data folder to write a generated key to: the first admin key is a secret.
+  // No data folder to write a generated key to: the first (operator) key is a secret.
   beforeAuth: bootstrapFromSetting((c) => ({
     name: "AUTOPROG_BOOTSTRAP_KEY",
     key: (c.env as CloudflareBindings).AUTOPROG_BOOTSTRAP_KEY,

@@ -33,7 +33,7 @@ const EnvSchema = z.object({
   AUTOPROG_SSE_HEARTBEAT_MS: z.coerce.number().int().min(10).default(15_000),
   AUTOPROG_IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
   AUTOPROG_LOG: z.enum(["json", "silent"]).default("json"),
-  /** The first admin key, instead of a random one, when the database has no key yet. */
+  /** The first key (operator, src/auth/bootstrap.ts), instead of a random one, when the database has no key yet. */
   AUTOPROG_BOOTSTRAP_KEY: z
     .string()
     .regex(KEY_PATTERN, "must be ap_ followed by 32 to 128 characters of A-Z a-z 0-9 _ -")

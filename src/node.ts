@@ -39,7 +39,7 @@ export interface RunningServer {
 }
 
 /**
- * First start: creates the admin key of project `default`, prints it once on stderr and writes
+ * First start: creates the operator key (home project `default`), prints it once on stderr and writes
  * it to `<data dir>/admin-key` (0600, only the owner may read it). Returns the file, or null
  * when keys already existed.
  */
@@ -50,7 +50,9 @@ export async function bootstrapKeyFile(db: Db, settings: Settings): Promise<stri
   await writeFile(file, `${key}\n`, { mode: 0o600 });
   // `mode` only applies to a new file; an older file from a wiped database keeps its own.
   await chmod(file, 0o600);
-  process.stderr.write(`autoprog: created the first admin key (project default), also in ${file}:\n${key}\n`);
+  process.stderr.write(
+    `autoprog: created the first key (operator, home project default), also in ${file}:\n${key}\n`,
+  );
   return file;
 }
 

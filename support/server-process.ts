@@ -3,7 +3,7 @@ import { createInterface } from "node:readline";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 
 /**
- * The admin key of project `default` every server started here bootstraps with
+ * The operator key (home project `default`) every server started here bootstraps with
  * (AUTOPROG_BOOTSTRAP_KEY); `getJson` and `followEvents` send it unless told otherwise.
  */
 export const SERVER_KEY = `ap_${"e2e-admin-".padEnd(43, "e")}`;

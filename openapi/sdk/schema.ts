@@ -236,12 +236,15 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** Every project's keys, revoked ones included, oldest first (admin; no secrets) */
+        /**
+         * The keys the caller manages, revoked ones included, oldest first (no secrets)
+         * @description An admin key sees its own project's keys (operator keys left out); `project` naming another project is 403. An operator key sees every project's keys, or `project`'s.
+         */
         get: operations["listKeys"];
         put?: never;
         /**
-         * Create an API key for a project (admin); the project is created when new
-         * @description The answer holds the key itself, the only time it is shown: the server keeps its SHA-256.
+         * Create an API key: an admin for its own project, an operator for any (creating it when new)
+         * @description The answer holds the key itself, the only time it is shown: the server keeps its SHA-256. `project` left out is the caller's own; an admin key naming another project is 403 (the problem names `project`). Operator keys are never created over HTTP.
          */
         post: operations["createKey"];
         delete?: never;
@@ -261,8 +264,8 @@ export type paths = {
         put?: never;
         post?: never;
         /**
-         * Revoke a key at once (admin); revoking a revoked key is harmless
-         * @description The next request with the key is 401, and its stream tokens stop working. The last live admin key cannot be revoked (409 `last_admin_key`): create another admin key first.
+         * Revoke a key at once; revoking a revoked key is harmless
+         * @description The next request with the key is 401, and its stream tokens stop working. An admin key revokes its own project's keys (any other id is 404); an operator key any key. A project's last live admin key, and the last live operator key, cannot be revoked (409 `last_admin_key`): create another first.
          */
         delete: operations["revokeKey"];
         options?: never;
@@ -1529,10 +1532,10 @@ export type components = {
             /** @example default */
             project: string;
             /**
-             * @description `admin` manages projects and keys (and uses its own project); `member` uses its project's experiments, runs and webhooks; `worker` is reserved for pull workers.
+             * @description `operator` creates projects and manages every project's keys (and uses its own project as an admin does; made only by the first start or the CLI); `admin` manages its project's keys and uses its project; `member` uses its project's experiments, runs and webhooks; `worker` is reserved for pull workers.
              * @enum {string}
              */
-            role: "admin" | "member" | "worker";
+            role: "operator" | "admin" | "member" | "worker";
             name: string;
             /** Format: date-time */
             createdAt: string;
@@ -1546,10 +1549,10 @@ export type components = {
         };
         CreateApiKey: {
             /**
-             * @description Created when new.
+             * @description Left out: the caller's own project. Another project only with an operator key (created when new).
              * @example default
              */
-            project: string;
+            project?: string;
             /** @enum {string} */
             role: "admin" | "member" | "worker";
             /** @example ci */
@@ -2784,7 +2787,7 @@ export interface operations {
     listKeys: {
         parameters: {
             query?: {
-                /** @description Only this project's keys. */
+                /** @description Only this project's keys (an admin key: its own project only). */
                 project?: string;
             };
             header?: never;

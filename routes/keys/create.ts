@@ -5,14 +5,18 @@ import type { AppEnv } from "../../src/services.ts";
 import { problemResponses } from "../common/problem.ts";
 import { bearerSecurity } from "../common/security.ts";
 import { CreatedKeySchema, CreateKeySchema, toKey } from "./schema.ts";
+import { projectOfRequest } from "./scope.ts";
 
 export const createKeyRoute = createRoute({
   operationId: "createKey",
   method: "post",
   path: "/v1/keys",
   tags: ["keys"],
-  summary: "Create an API key for a project (admin); the project is created when new",
-  description: "The answer holds the key itself, the only time it is shown: the server keeps its SHA-256.",
+  summary: "Create an API key: an admin for its own project, an operator for any (creating it when new)",
+  description:
+    "The answer holds the key itself, the only time it is shown: the server keeps its SHA-256. " +
+    "`project` left out is the caller's own; an admin key naming another project is 403 (the " +
+    "problem names `project`). Operator keys are never created over HTTP.",
   security: bearerSecurity,
   request: { body: { required: true, content: { "application/json": { schema: CreateKeySchema } } } },
   responses: {
@@ -28,10 +32,11 @@ export const createKeyRoute = createRoute({
 export function registerCreateKey(app: OpenAPIHono<AppEnv>) {
   app.openapi(createKeyRoute, async (c) => {
     const { project, role, name } = c.req.valid("json");
+    const projectId = projectOfRequest(c, project, "body");
     const { db, clock } = c.var.services;
     const key = newKey();
     const row = await createKey(db, {
-      projectId: project,
+      projectId,
       role,
       name,
       hash: await hashKey(key),

@@ -4,7 +4,10 @@ import { registerCreateKey } from "./create.ts";
 import { registerListKeys } from "./list.ts";
 import { registerRevokeKey } from "./revoke.ts";
 
-/** Admin routes (the role check is src/auth/middleware.ts's, by path). */
+/**
+ * Key management: admins for their own project, operators for every project (the role check is
+ * src/auth/middleware.ts's, by path; the project scope is ./scope.ts's).
+ */
 export function registerKeyRoutes(app: OpenAPIHono<AppEnv>) {
   registerCreateKey(app);
   registerListKeys(app);

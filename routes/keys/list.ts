@@ -4,19 +4,23 @@ import type { AppEnv } from "../../src/services.ts";
 import { problemResponses } from "../common/problem.ts";
 import { bearerSecurity } from "../common/security.ts";
 import { KeyListSchema, ProjectName, toKey } from "./schema.ts";
+import { keyScopeOf, projectOfRequest } from "./scope.ts";
 
 export const listKeysRoute = createRoute({
   operationId: "listKeys",
   method: "get",
   path: "/v1/keys",
   tags: ["keys"],
-  summary: "Every project's keys, revoked ones included, oldest first (admin; no secrets)",
+  summary: "The keys the caller manages, revoked ones included, oldest first (no secrets)",
+  description:
+    "An admin key sees its own project's keys (operator keys left out); `project` naming another " +
+    "project is 403. An operator key sees every project's keys, or `project`'s.",
   security: bearerSecurity,
   request: {
     query: z.object({
       project: ProjectName.optional().openapi({
         param: { name: "project", in: "query" },
-        description: "Only this project's keys.",
+        description: "Only this project's keys (an admin key: its own project only).",
       }),
     }),
   },
@@ -29,7 +33,12 @@ export const listKeysRoute = createRoute({
 export function registerListKeys(app: OpenAPIHono<AppEnv>) {
   app.openapi(listKeysRoute, async (c) => {
     const { project } = c.req.valid("query");
-    const rows = await listKeys(c.var.services.db, project !== undefined ? { projectId: project } : {});
+    const scope = keyScopeOf(c);
+    const projectId = project === undefined ? scope?.projectId : projectOfRequest(c, project, "query");
+    const rows = await listKeys(c.var.services.db, {
+      ...(projectId !== undefined ? { projectId } : {}),
+      withOperators: scope === null,
+    });
     return c.json({ items: rows.map(toKey) }, 200);
   });
 }

@@ -3,16 +3,19 @@ import { revokeKey } from "../../db/keys.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { notFound, ProblemError, problemResponses } from "../common/problem.ts";
 import { bearerSecurity } from "../common/security.ts";
+import { keyScopeOf } from "./scope.ts";
 
 export const revokeKeyRoute = createRoute({
   operationId: "revokeKey",
   method: "delete",
   path: "/v1/keys/{id}",
   tags: ["keys"],
-  summary: "Revoke a key at once (admin); revoking a revoked key is harmless",
+  summary: "Revoke a key at once; revoking a revoked key is harmless",
   description:
-    "The next request with the key is 401, and its stream tokens stop working. The last live admin " +
-    "key cannot be revoked (409 `last_admin_key`): create another admin key first.",
+    "The next request with the key is 401, and its stream tokens stop working. An admin key revokes " +
+    "its own project's keys (any other id is 404); an operator key any key. A project's last live " +
+    "admin key, and the last live operator key, cannot be revoked (409 `last_admin_key`): create " +
+    "another first.",
   security: bearerSecurity,
   request: {
     params: z.object({
@@ -33,13 +36,11 @@ export function registerRevokeKey(app: OpenAPIHono<AppEnv>) {
   app.openapi(revokeKeyRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { db, clock } = c.var.services;
-    const outcome = await revokeKey(db, id, clock());
+    const outcome = await revokeKey(db, id, clock(), keyScopeOf(c));
     if (outcome === "not_found") throw notFound("key", id);
-    if (outcome === "last_admin_key") {
-      throw new ProblemError(
-        "last_admin_key",
-        `${id} is the last live admin key; create another admin key first`,
-      );
+    if (outcome === "last_admin_key" || outcome === "last_operator_key") {
+      const what = outcome === "last_admin_key" ? "admin key of its project" : "operator key";
+      throw new ProblemError("last_admin_key", `${id} is the last live ${what}; create another first`);
     }
     return c.body(null, 204);
   });

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { KeyRow } from "../../db/keys.ts";
-import { KEY_ROLES } from "../../db/schema.ts";
+import { KEY_ROLES, PROJECT_KEY_ROLES } from "../../db/schema.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const Time = z.iso.datetime();
@@ -19,8 +19,10 @@ export const KeySchema = z
     project: ProjectName,
     role: z.enum(KEY_ROLES).openapi({
       description:
-        "`admin` manages projects and keys (and uses its own project); `member` uses its project's " +
-        "experiments, runs and webhooks; `worker` is reserved for pull workers.",
+        "`operator` creates projects and manages every project's keys (and uses its own project as " +
+        "an admin does; made only by the first start or the CLI); `admin` manages its project's keys " +
+        "and uses its project; `member` uses its project's experiments, runs and webhooks; `worker` " +
+        "is reserved for pull workers.",
     }),
     name: z.string(),
     createdAt: Time,
@@ -35,8 +37,11 @@ export const CreatedKeySchema = KeySchema.extend({
 
 export const CreateKeySchema = z
   .object({
-    project: ProjectName.openapi({ description: "Created when new." }),
-    role: z.enum(KEY_ROLES),
+    project: ProjectName.optional().openapi({
+      description:
+        "Left out: the caller's own project. Another project only with an operator key (created when new).",
+    }),
+    role: z.enum(PROJECT_KEY_ROLES),
     name: z.string().min(1).max(100).openapi({ example: "ci" }),
   })
   .openapi("CreateApiKey");

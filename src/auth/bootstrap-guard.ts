@@ -15,7 +15,7 @@ export interface BootstrapSource {
 
 /**
  * The first admin key where nothing can be written to disk (Workers): before authentication,
- * while the keys table is empty, `source.key` becomes the admin key of project `default`; it is
+ * while the keys table is empty, `source.key` becomes the operator key (src/auth/bootstrap.ts); it is
  * ignored once any key exists. Without a key and without the setting (or with one that is not a
  * key) every request answers 503 `not_bootstrapped` naming the setting. Once a key is found the
  * check is not made again for this guard's life (one per isolate on Workers).
@@ -34,7 +34,7 @@ export function bootstrapFromSetting(
           throw new ProblemError(
             "not_bootstrapped",
             key === undefined
-              ? `no API key exists yet: set the ${source.name} secret to the first admin key (\`wrangler secret put ${source.name}\`)`
+              ? `no API key exists yet: set the ${source.name} secret to the first (operator) key (\`wrangler secret put ${source.name}\`)`
               : `${source.name} is not a key: it must be ap_ followed by 32 to 128 characters of A-Z a-z 0-9 _ -`,
           );
         }

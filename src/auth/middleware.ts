@@ -12,12 +12,12 @@ import type { Verdict } from "./limits.ts";
  * `worker` keys may call the pull-worker protocol only, and only they may call it.
  */
 const ROLE_RULES: readonly { method?: string; path: RegExp; roles: readonly KeyRole[] }[] = [
-  { path: /^\/v1\/keys(?:\/|$)/, roles: ["admin"] },
+  { path: /^\/v1\/keys(?:\/|$)/, roles: ["operator", "admin"] },
   { path: /^\/v1\/workers(?:\/|$)/, roles: ["worker"] },
   { method: "POST", path: /^\/v1\/runs\/[^/]+\/events$/, roles: ["worker"] },
   { path: /^\/v1\/runs\/[^/]+\/checkpoints(?:\/|$)/, roles: ["worker"] },
 ];
-const MEMBER_ROLES: readonly KeyRole[] = ["admin", "member"];
+const MEMBER_ROLES: readonly KeyRole[] = ["operator", "admin", "member"];
 
 const EVENTS_PATH = /^\/v1\/runs\/([^/]+)\/events$/;
 const BEARER = /^Bearer\s+(\S+)\s*$/i;

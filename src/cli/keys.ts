@@ -1,12 +1,13 @@
 import { Command, Option } from "commander";
 import { createKey, listKeys, revokeKey } from "../../db/keys.ts";
-import { KEY_ROLES, type KeyRole } from "../../db/schema.ts";
+import { DEFAULT_PROJECT, KEY_ROLES, type KeyRole } from "../../db/schema.ts";
 import { hashKey, newKey } from "../auth/keys.ts";
 import { loadSettings } from "../env.ts";
 
 /**
- * `autoprog keys create|list|revoke`: what `/v1/keys` does, against the database file directly
- * (AUTOPROG_DATA_DIR / AUTOPROG_DB, or --data-dir), for operators with access to the host.
+ * `autoprog keys create|list|revoke`: what `/v1/keys` does for an operator key, against the
+ * database file directly (AUTOPROG_DATA_DIR / AUTOPROG_DB, or --data-dir), for operators with
+ * access to the host; the only way, besides the first start, to make an operator key.
  */
 async function openFrom(options: { dataDir?: string }) {
   // Loaded here, as `serve` does, so `autoprog train` never loads better-sqlite3.
@@ -27,14 +28,27 @@ export function keysCommand(): Command {
   keys
     .command("create")
     .description("create a key (and its project when new); the key is printed once, on stdout")
-    .requiredOption("--project <name>", "the project it acts in")
-    .addOption(new Option("--role <role>", "what it may do").choices([...KEY_ROLES]).default("member"))
+    .option(
+      "--project <name>",
+      `the project it acts in (an operator key's home project; default ${DEFAULT_PROJECT})`,
+    )
+    .addOption(
+      new Option(
+        "--role <role>",
+        "what it may do (operator: create projects and manage every project's keys)",
+      )
+        .choices([...KEY_ROLES])
+        .default("member"),
+    )
     .requiredOption("--name <name>", "what it is for (shown in lists)")
     .addOption(dataDir())
-    .action(async (options: { project: string; role: KeyRole; name: string; dataDir?: string }) => {
-      if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(options.project)) {
+    .action(async (options: { project?: string; role: KeyRole; name: string; dataDir?: string }) => {
+      const project = options.project ?? (options.role === "operator" ? DEFAULT_PROJECT : undefined);
+      if (project === undefined || !/^[a-z0-9][a-z0-9_-]{0,62}$/.test(project)) {
         process.stderr.write(
-          "autoprog keys: --project takes lower-case letters, digits, _ and - (at most 63)\n",
+          project === undefined
+            ? "autoprog keys: --project is required (but for --role operator)\n"
+            : "autoprog keys: --project takes lower-case letters, digits, _ and - (at most 63)\n",
         );
         process.exitCode = 2;
         return;
@@ -43,7 +57,7 @@ export function keysCommand(): Command {
       try {
         const key = newKey();
         const row = await createKey(database.db, {
-          projectId: options.project,
+          projectId: project,
           role: options.role,
           name: options.name,
           hash: await hashKey(key),
@@ -79,7 +93,7 @@ export function keysCommand(): Command {
 
   keys
     .command("revoke")
-    .description("revoke a key at once (not the last live admin key)")
+    .description("revoke a key at once (not a project's last live admin key, nor the last operator key)")
     .argument("<id>", "the key's id (key_…)")
     .addOption(dataDir())
     .action(async (id: string, options: { dataDir?: string }) => {
@@ -90,7 +104,8 @@ export function keysCommand(): Command {
           revoked: `revoked ${id}`,
           already_revoked: `${id} was already revoked`,
           not_found: `no key ${id}`,
-          last_admin_key: `${id} is the last live admin key; create another admin key first`,
+          last_admin_key: `${id} is the last live admin key of its project; create another admin key first`,
+          last_operator_key: `${id} is the last live operator key; create another operator key first`,
         };
         const ok = outcome === "revoked" || outcome === "already_revoked";
         (ok ? process.stdout : process.stderr).write(`${messages[outcome]}\n`);

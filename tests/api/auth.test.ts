@@ -176,8 +176,13 @@ describe("/v1/keys", () => {
     }
   });
 
-  it("creates a key (and its project) shown once; it works at once, in its project only", async () => {
-    const response = await t.post("/v1/keys", { project: "team-a", role: "member", name: "ci" }, admin);
+  it("creates a key shown once; it works at once, in its project only (an operator names any project)", async () => {
+    const operator = await t.keyFor("default", "operator");
+    const response = await t.post(
+      "/v1/keys",
+      { project: "team-a", role: "member", name: "ci" },
+      operator.headers,
+    );
     expect(response.status).toBe(201);
     const created = await read<Key>(response);
     expect(created).toMatchObject({ project: "team-a", role: "member", name: "ci", revokedAt: null });
@@ -193,13 +198,14 @@ describe("/v1/keys", () => {
       "not_found",
     );
 
-    const listed = await read<{ items: Key[] }>(t.app.request("/v1/keys", { headers: admin }));
+    const listed = await read<{ items: Key[] }>(t.app.request("/v1/keys", { headers: operator.headers }));
     // Ordered by id (the fixtures' ids are not time-sortable ones, so compare as a set).
     expect(listed.items.map((k) => [k.id, k.project, k.role]).sort()).toEqual(
       [
         ["key_admin", "default", "admin"],
         ["key_member", "default", "member"],
         ["key_worker", "default", "worker"],
+        [operator.id, "default", "operator"],
         [created.id, "team-a", "member"],
       ].sort(),
     );
@@ -208,8 +214,66 @@ describe("/v1/keys", () => {
     expect(listed.items.every((k) => !("key" in k) && !("hash" in k))).toBe(true);
     // Used once just now: the use is recorded.
     expect(listed.items.find((k) => k.id === created.id)?.lastUsedAt).toBe("2026-01-01T00:00:00.000Z");
-    const onlyA = await read<{ items: Key[] }>(t.app.request("/v1/keys?project=team-a", { headers: admin }));
+    const onlyA = await read<{ items: Key[] }>(
+      t.app.request("/v1/keys?project=team-a", { headers: operator.headers }),
+    );
     expect(onlyA.items.map((k) => k.id)).toEqual([created.id]);
+  });
+
+  it("lets an admin key manage its own project's keys only (issue 23: it was every project's)", async () => {
+    const adminB = await t.keyFor("team-b", "admin");
+    const operator = await t.keyFor("default", "operator");
+    const before = await tableCounts(t.db);
+    // Lists only its project's keys, and refuses to look at another's.
+    const listed = await read<{ items: Key[] }>(t.app.request("/v1/keys", { headers: adminB.headers }));
+    expect(listed.items.map((k) => k.id)).toEqual([adminB.id]);
+    for (const project of ["default", "nowhere"]) {
+      const refused = await expectProblem(
+        await t.app.request(`/v1/keys?project=${project}`, { headers: adminB.headers }),
+        403,
+        "forbidden",
+      );
+      expect(refused.errors).toEqual([{ location: "query", path: "project", message: expect.any(String) }]);
+    }
+    // Creating a key for another project is 403 naming `project`, whether that project exists or not.
+    for (const project of ["default", "nowhere"]) {
+      const refused = await expectProblem(
+        await t.post("/v1/keys", { project, role: "admin", name: "takeover" }, adminB.headers),
+        403,
+        "forbidden",
+      );
+      expect(refused.errors).toEqual([{ location: "body", path: "project", message: expect.any(String) }]);
+    }
+    // Another project's keys, operator keys included, do not exist for it.
+    for (const id of ["key_admin", "key_member", operator.id]) {
+      await expectProblem(
+        await t.app.request(`/v1/keys/${id}`, { method: "DELETE", headers: adminB.headers }),
+        404,
+        "not_found",
+      );
+    }
+    expect(await tableCounts(t.db)).toEqual(before);
+    expect((await t.app.request("/v1/keys", { headers: admin })).status).toBe(200);
+    // Its own project: `project` left out or named; operator keys are the CLI's only (422 on `role`).
+    const own = await read<Key>(t.post("/v1/keys", { role: "member", name: "ci" }, adminB.headers));
+    expect(own).toMatchObject({ project: "team-b", role: "member" });
+    const named = await t.post("/v1/keys", { project: "team-b", role: "worker", name: "w" }, adminB.headers);
+    expect(named.status).toBe(201);
+    const operatorRole = await expectProblem(
+      await t.post("/v1/keys", { role: "operator", name: "root" }, adminB.headers),
+      422,
+      "validation_failed",
+    );
+    expect((operatorRole.errors as { path: string }[]).map((e) => e.path)).toEqual(["role"]);
+    // The default project's admin does not see, nor revoke, the operator key homed there either.
+    const defaults = await read<{ items: Key[] }>(t.app.request("/v1/keys", { headers: admin }));
+    expect(defaults.items.map((k) => k.id).sort()).toEqual(["key_admin", "key_member", "key_worker"]);
+    await expectProblem(
+      await t.app.request(`/v1/keys/${operator.id}`, { method: "DELETE", headers: admin }),
+      404,
+      "not_found",
+    );
+    expect((await t.app.request("/v1/keys", { headers: operator.headers })).status).toBe(200);
   });
 
   it("refuses a bad project, role or name with 422 and writes nothing", async () => {
@@ -224,7 +288,7 @@ describe("/v1/keys", () => {
     expect(await tableCounts(t.db)).toEqual(before);
   });
 
-  it("revokes at once, harmlessly twice; unknown is 404; the last live admin key is 409", async () => {
+  it("revokes at once, harmlessly twice; unknown is 404; a project's last live admin key is 409", async () => {
     expect((await t.app.request("/v1/keys/key_member", { method: "DELETE", headers: admin })).status).toBe(
       204,
     );
@@ -240,14 +304,50 @@ describe("/v1/keys", () => {
 
     const last = await t.app.request("/v1/keys/key_admin", { method: "DELETE", headers: admin });
     await expectProblem(last, 409, "last_admin_key");
-    // With a second admin key (of any project) the first may go.
-    const second = await t.keyFor("ops", "admin");
+    // Another project's admin keys do not count (issue 23: they did), and it cannot revoke it anyway.
+    const elsewhere = await t.keyFor("ops", "admin");
+    await expectProblem(
+      await t.app.request("/v1/keys/key_admin", { method: "DELETE", headers: elsewhere.headers }),
+      404,
+      "not_found",
+    );
+    const operator = await t.keyFor("ops", "operator");
+    await expectProblem(
+      await t.app.request("/v1/keys/key_admin", { method: "DELETE", headers: operator.headers }),
+      409,
+      "last_admin_key",
+    );
+    // A second admin key of the project lets the first go.
+    const second = await t.keyFor("default", "admin");
     expect(
       (await t.app.request("/v1/keys/key_admin", { method: "DELETE", headers: second.headers })).status,
     ).toBe(204);
     await expectProblem(await t.app.request("/v1/keys", { headers: admin }), 401, "unauthenticated");
     const listed = await read<{ items: Key[] }>(t.app.request("/v1/keys", { headers: second.headers }));
     expect(listed.items.find((k) => k.id === "key_admin")?.revokedAt).toBe("2026-01-01T00:00:00.000Z");
+  });
+
+  it("lets an operator revoke any project's key, but not the last live operator key", async () => {
+    const operator = await t.keyFor("default", "operator");
+    const theirs = await t.keyFor("team-b", "member");
+    expect(
+      (await t.app.request(`/v1/keys/${theirs.id}`, { method: "DELETE", headers: operator.headers })).status,
+    ).toBe(204);
+    const last = await expectProblem(
+      await t.app.request(`/v1/keys/${operator.id}`, { method: "DELETE", headers: operator.headers }),
+      409,
+      "last_admin_key",
+    );
+    expect(last.detail).toContain("last live operator key");
+    const another = await t.keyFor("ops", "operator");
+    expect(
+      (await t.app.request(`/v1/keys/${operator.id}`, { method: "DELETE", headers: another.headers })).status,
+    ).toBe(204);
+    await expectProblem(
+      await t.app.request("/v1/keys", { headers: operator.headers }),
+      401,
+      "unauthenticated",
+    );
   });
 });
 

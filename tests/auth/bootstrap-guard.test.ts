@@ -39,13 +39,15 @@ describe("the bootstrap guard", () => {
     expect((await t.raw.request("/healthz")).status).toBe(200);
   });
 
-  it("creates the admin key of project default from the setting, once, and then lets it in", async () => {
+  it("creates the operator key (home project default) from the setting, once, and then lets it in", async () => {
     const setting: { key: string | undefined } = { key: undefined };
     const t = appWithSetting(setting, { emptyKeys: true });
     expect((await t.get(SECRET)).status).toBe(503);
     setting.key = SECRET;
     expect((await t.get(SECRET)).status).toBe(200);
-    expect(await listKeys(t.db)).toMatchObject([{ projectId: "default", role: "admin", name: "bootstrap" }]);
+    expect(await listKeys(t.db)).toMatchObject([
+      { projectId: "default", role: "operator", name: "bootstrap" },
+    ]);
     expect((await t.get(SECRET)).status).toBe(200);
     expect(await listKeys(t.db)).toHaveLength(1);
   });

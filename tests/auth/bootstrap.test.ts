@@ -24,7 +24,7 @@ async function firstStart(env: Record<string, string> = {}) {
 }
 
 describe("the first start", () => {
-  it("creates an admin key of project default, prints it once and writes <data dir>/admin-key (0600)", async () => {
+  it("creates an operator key homed in project default, prints it once and writes <data dir>/admin-key (0600)", async () => {
     const { dataDir, settings, database, file, printed } = await firstStart();
     expect(file).toBe(join(dataDir, "admin-key"));
     const key = (await readFile(join(dataDir, "admin-key"), "utf8")).trim();
@@ -32,7 +32,7 @@ describe("the first start", () => {
     expect((await stat(join(dataDir, "admin-key"))).mode & 0o777).toBe(0o600);
     expect(printed).toContain(key);
     const keys = await listKeys(database.db);
-    expect(keys).toMatchObject([{ projectId: "default", role: "admin", revokedAt: null }]);
+    expect(keys).toMatchObject([{ projectId: "default", role: "operator", revokedAt: null }]);
     // Stored as its SHA-256 only.
     expect(keys[0]?.hash).toBe(createHash("sha256").update(key).digest("hex"));
     // A second start finds a key and creates none.

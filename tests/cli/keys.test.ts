@@ -77,4 +77,24 @@ describe("autoprog keys", () => {
     expect(last).toMatchObject({ code: 1 });
     expect(last.stderr).toContain("last live admin key");
   });
+
+  it("creates an operator key (home project default unless named); other roles need --project", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "autoprog-keys-"));
+    const operator = await keys(["create", "--role", "operator", "--name", "root", "--data-dir", dir]);
+    expect(operator.code).toBe(0);
+    expect(operator.stderr).toMatch(/created key_\w+ \(operator of default\)/);
+    const database = openDatabase(join(dir, "autoprog.sqlite"));
+    expect(await keyByHash(database.db, await hashKey(operator.stdout.trim()))).toMatchObject({
+      projectId: "default",
+      role: "operator",
+    });
+    database.close();
+    const missing = await keys(["create", "--role", "admin", "--name", "x", "--data-dir", dir]);
+    expect(missing).toMatchObject({ code: 2, stdout: "" });
+    expect(missing.stderr).toContain("--project is required");
+    const operatorId = /created (key_\w+)/.exec(operator.stderr)?.[1] as string;
+    const last = await keys(["revoke", operatorId, "--data-dir", dir]);
+    expect(last).toMatchObject({ code: 1 });
+    expect(last.stderr).toContain("last live operator key");
+  });
 });

@@ -71,7 +71,7 @@ describe("the wrangler bundle (npm run cf:build)", () => {
 });
 
 describe("the Worker in workerd over a local D1", () => {
-  it("answers 503 not_bootstrapped until the bootstrap secret is set, then takes it as the admin key", async () => {
+  it("answers 503 not_bootstrapped until the bootstrap secret is set, then takes it as the operator key", async () => {
     const health = await worker.fetch("/healthz");
     expect(health.status).toBe(200);
     const early = await worker.fetchWithKey(BOOTSTRAP_KEY, "/v1/experiments");
@@ -84,9 +84,25 @@ describe("the Worker in workerd over a local D1", () => {
     await worker.restart({ bootstrapKey: BOOTSTRAP_KEY });
     const keys = await worker.fetchWithKey(BOOTSTRAP_KEY, "/v1/keys");
     expect(keys.status).toBe(200);
-    expect(await keys.json()).toMatchObject({
-      items: [{ project: "default", role: "admin", name: "bootstrap" }],
+    const [bootstrap] = ((await keys.json()) as { items: { id: string }[] }).items;
+    expect(bootstrap).toMatchObject({ project: "default", role: "operator", name: "bootstrap" });
+    // The operator creates a project's admin; that admin reaches its own project's keys only (on D1).
+    const created = await worker.fetchWithKey(BOOTSTRAP_KEY, "/v1/keys", {
+      method: "POST",
+      json: { project: "team-b", role: "admin", name: "b" },
     });
+    expect(created.status).toBe(201);
+    const adminB = (await created.json()) as { id: string; key: string };
+    const revoke = await worker.fetchWithKey(adminB.key, `/v1/keys/${bootstrap?.id}`, { method: "DELETE" });
+    expect(revoke.status).toBe(404);
+    const takeover = await worker.fetchWithKey(adminB.key, "/v1/keys", {
+      method: "POST",
+      json: { project: "default", role: "admin", name: "takeover" },
+    });
+    expect(takeover.status).toBe(403);
+    // team-b's only admin key: the count is per project (the operator key is not one of them).
+    const last = await worker.fetchWithKey(BOOTSTRAP_KEY, `/v1/keys/${adminB.id}`, { method: "DELETE" });
+    expect(last.status).toBe(409);
     // Without a key the API stays closed.
     const anonymous = await worker.fetch("/v1/experiments");
     expect(anonymous.status).toBe(401);

@@ -1,7 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { generateSQLiteDrizzleJson, generateSQLiteMigration } from "drizzle-kit/api";
+import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { listKeys } from "../../db/keys.ts";
 import * as schema from "../../db/schema.ts";
+import { openDatabase } from "../../db/sqlite.ts";
 
 /** drizzle-kit's own diff of db/schema.ts against the newest migration snapshot. */
 describe("db/migrations", () => {
@@ -14,5 +17,47 @@ describe("db/migrations", () => {
     const previous = JSON.parse(await readFile(snapshotFile, "utf8"));
     const current = await generateSQLiteDrizzleJson(schema as Record<string, unknown>, previous.id);
     expect(await generateSQLiteMigration(previous, current)).toEqual([]);
+  });
+});
+
+describe("0005_operator_keys", () => {
+  const keyRow = (id: string, name: string, projectId: string, role: schema.KeyRole, createdAt: number) => ({
+    id,
+    projectId,
+    role,
+    name,
+    hash: id,
+    createdAt,
+  });
+
+  /** A database as it was before 0005 (every admin a superuser), with 0005's statement run on it. */
+  async function upgraded(keys: ReturnType<typeof keyRow>[]) {
+    const database = openDatabase(":memory:");
+    const { db } = database;
+    for (const id of ["default", "team-a"]) db.insert(schema.projects).values({ id, createdAt: 0 }).run();
+    db.insert(schema.apiKeys).values(keys).run();
+    db.run(sql.raw(await readFile("db/migrations/0005_operator_keys.sql", "utf8")));
+    const roles = Object.fromEntries((await listKeys(db)).map((k) => [k.id, k.role]));
+    database.close();
+    return roles;
+  }
+
+  it("makes the first start's key an operator key, and no other", async () => {
+    expect(
+      await upgraded([
+        keyRow("key_b", "bootstrap", "default", "admin", 1),
+        keyRow("key_c", "bootstrap", "default", "admin", 2),
+        keyRow("key_d", "ops", "team-a", "admin", 3),
+      ]),
+    ).toEqual({ key_b: "operator", key_c: "admin", key_d: "admin" });
+  });
+
+  it("leaves a database whose first key came from elsewhere (the CLI) as it is", async () => {
+    expect(
+      await upgraded([
+        keyRow("key_a", "root", "team-a", "admin", 1),
+        keyRow("key_b", "bootstrap", "default", "admin", 2),
+      ]),
+    ).toEqual({ key_a: "admin", key_b: "admin" });
   });
 });
