@@ -10,6 +10,7 @@ import {
   skippedBackends,
   webgpuBackendInfo,
 } from "../../src/backend/select.ts";
+import { withNoVulkanDriver } from "../support/webgpu-adapter.ts";
 
 // Tests run in order in one module: the first needs no backend chosen yet (auto keeps a chosen one).
 const savedNavigator = Object.getOwnPropertyDescriptor(globalThis, "navigator");
@@ -75,17 +76,11 @@ describe("webgpu backend selection", () => {
     "skips the real Dawn path with a reason when the Vulkan loader finds no driver",
     async () => {
       Reflect.deleteProperty(globalThis, "navigator");
-      // A driver list naming no file hides any installed ICD (lavapipe included) from a new Dawn instance.
-      const saved = process.env.VK_DRIVER_FILES;
-      process.env.VK_DRIVER_FILES = "/nonexistent/autoprog-test-icd.json";
-      try {
-        await expect(initBackend({ preference: "webgpu" })).rejects.toThrow(
+      await withNoVulkanDriver(() =>
+        expect(initBackend({ preference: "webgpu" })).rejects.toThrow(
           /webgpu: no adapter \(Dawn (found no Vulkan loader|found no usable Vulkan device with VK_DRIVER_FILES=\/nonexistent)/,
-        );
-      } finally {
-        if (saved === undefined) delete process.env.VK_DRIVER_FILES;
-        else process.env.VK_DRIVER_FILES = saved;
-      }
+        ),
+      );
       // Nothing was exposed for tfjs-backend-webgpu to register against.
       expect((globalThis as { navigator?: unknown }).navigator).toBeUndefined();
     },

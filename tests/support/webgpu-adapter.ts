@@ -35,12 +35,15 @@ export type WebGpuProbe = WebGpuForTests | { readonly skip: string };
 const INSTALL_HINT =
   "bash .ci/install-lavapipe.sh installs Mesa 25's lavapipe from bookworm-backports (.ci/run does it)";
 
+/** A Vulkan driver list naming no file (see withNoVulkanDriver). */
+const NO_DRIVER = "/nonexistent/autoprog-test-icd.json";
+
 let probe: Promise<WebGpuProbe> | undefined;
 const liveDevices = new Set<GPUDevice>();
 
-/** Dawn's adapter here, or why there is none. Throws instead of skipping when CI is set. */
+/** Dawn's adapter here, or why there is none, resolved once per process. Throws when CI is set. */
 export function webgpuForTests(): Promise<WebGpuProbe> {
-  probe ??= resolveAdapter();
+  probe ??= probeWebGpu();
   return probe;
 }
 
@@ -63,7 +66,8 @@ export function destroyDevices(): void {
   liveDevices.clear();
 }
 
-async function resolveAdapter(): Promise<WebGpuProbe> {
+/** A new Dawn instance's adapter now (with this process' VK_DRIVER_FILES), or why there is none. */
+export async function probeWebGpu(): Promise<WebGpuProbe> {
   ensureRuntimeDir();
   let reason: string;
   try {
@@ -103,4 +107,20 @@ function ensureRuntimeDir(): void {
   const dir = mkdtempSync(join(tmpdir(), "autoprog-xdg-"));
   process.env.XDG_RUNTIME_DIR = dir;
   process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+}
+
+/**
+ * Runs `body` with the Vulkan loader pointed at a driver list naming no file, which hides every
+ * installed ICD (lavapipe included) from the Dawn instances created meanwhile: "no adapter" on any
+ * Linux machine. VK_DRIVER_FILES is restored afterwards.
+ */
+export async function withNoVulkanDriver<T>(body: () => Promise<T>): Promise<T> {
+  const saved = process.env.VK_DRIVER_FILES;
+  process.env.VK_DRIVER_FILES = NO_DRIVER;
+  try {
+    return await body();
+  } finally {
+    if (saved === undefined) delete process.env.VK_DRIVER_FILES;
+    else process.env.VK_DRIVER_FILES = saved;
+  }
 }
