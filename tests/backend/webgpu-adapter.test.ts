@@ -27,8 +27,17 @@ describeWebGpu("backend selection on this machine's WebGPU adapter (Dawn)", (gpu
     expect(info).toMatchObject({ name: "webgpu", gpu: true, adapter: gpu.info });
   });
 
-  it("an explicit webgpu choice trains on the adapter and reports whether it is a fallback", async () => {
-    const info = await initBackend({ preference: "webgpu" });
+  // The first case loads the backend, the second finds it chosen: either way an explicit choice.
+  it.each([
+    ["AUTOPROG_BACKEND=webgpu under a spec's auto", "auto", "webgpu"],
+    ["--backend webgpu", "webgpu", undefined],
+  ] as const)("%s trains on the adapter and reports whether it is a fallback", async (_, preference, env) => {
+    const saved = process.env.AUTOPROG_BACKEND;
+    if (env) process.env.AUTOPROG_BACKEND = env;
+    const info = await initBackend({ preference }).finally(() => {
+      if (saved === undefined) delete process.env.AUTOPROG_BACKEND;
+      else process.env.AUTOPROG_BACKEND = saved;
+    });
     expect(info).toMatchObject({ name: "webgpu", gpu: !software, adapter: gpu.info });
     expect(info.device.includes("fallback")).toBe(software);
     expect(tf.getBackend()).toBe("webgpu");
