@@ -18,8 +18,11 @@ BACKPORTS_SOURCE="$APT/sources.list.d/bookworm-backports.sources"
 DRY_RUN=false
 [ "${1:-}" = "--dry-run" ] && DRY_RUN=true
 
+# The installed version of mesa-vulkan-drivers; empty when absent or removed (config files left).
 installed_version() {
-  dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true
+  local status version
+  read -r status version < <(dpkg-query -W -f='${db:Status-Status} ${Version}\n' mesa-vulkan-drivers 2>/dev/null || true)
+  [ "${status:-}" = "installed" ] && echo "$version" || true
 }
 
 # The ICD file is there and the package that ships it is Mesa ≥ 25.

@@ -26,6 +26,7 @@ Signed-By: /usr/share/keyrings/other.gpg
 `;
 
 interface FakeMachine {
+  /** The installed mesa-vulkan-drivers' version; "removed" leaves only its config files. */
   readonly mesa: string | null;
   readonly icd: boolean;
   readonly codename?: string;
@@ -46,7 +47,13 @@ function dryRun(name: string, machine: FakeMachine): { status: number | null; ou
       "deb http://deb.debian.org/debian bookworm-backports main\n",
     );
   if (machine.icd) writeFileSync(join(root, "usr/share/vulkan/icd.d/lvp_icd.json"), "{}");
-  const query = machine.mesa === null ? "exit 1" : `printf '%s' '${machine.mesa}'`;
+  // dpkg-query -W -f='${db:Status-Status} ${Version}\n' mesa-vulkan-drivers
+  const query =
+    machine.mesa === null
+      ? "exit 1"
+      : machine.mesa === "removed"
+        ? "echo 'config-files 25.0.7-2~bpo12+1'"
+        : `echo 'installed ${machine.mesa}'`;
   writeFileSync(join(bin, "dpkg-query"), `#!/bin/sh\n${query}\n`);
   chmodSync(join(bin, "dpkg-query"), 0o755);
   const result = spawnSync("bash", [SCRIPT, "--dry-run"], {
@@ -67,6 +74,7 @@ describe.runIf(hasDpkg)(".ci/install-lavapipe.sh (dry run)", () => {
   it.each<[string, FakeMachine]>([
     ["Debian 12's own Mesa 22.3", { mesa: "22.3.6-1+deb12u1", icd: true }],
     ["no Mesa Vulkan drivers", { mesa: null, icd: false }],
+    ["Mesa 25 removed, its config files left", { mesa: "removed", icd: true }],
     ["Mesa 25 without the ICD file", { mesa: "25.0.7-2~bpo12+1", icd: false }],
   ])("installs from bookworm-backports with the system's mirror and keyring: %s", (_, machine) => {
     const { status, out } = dryRun(machine.mesa ?? "none", machine);
