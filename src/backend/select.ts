@@ -96,7 +96,7 @@ export async function initBackend(request: BackendRequest = {}): Promise<Backend
   let chosen: BackendInfo | null = null;
   for (const name of candidates) {
     try {
-      chosen = await load(name, request);
+      chosen = await load(name, request, preference === "auto");
       if (chosen && request.requireGpu && !chosen.gpu && candidates.length > 1) {
         failures.push(`${name}: ${chosen.device} is not a GPU`);
         chosen = null;
@@ -127,7 +127,8 @@ function check(info: BackendInfo, request: BackendRequest): BackendInfo {
   return info;
 }
 
-async function load(name: BackendName, request: BackendRequest): Promise<BackendInfo | null> {
+/** `auto`: chosen without being asked for, so a software WebGPU adapter is passed over. */
+async function load(name: BackendName, request: BackendRequest, auto: boolean): Promise<BackendInfo | null> {
   const cpuModel = os.cpus()[0]?.model?.trim() ?? "unknown CPU";
   if (name === "tensorflow") {
     for (const native of NATIVE_PACKAGES) {
@@ -144,7 +145,7 @@ async function load(name: BackendName, request: BackendRequest): Promise<Backend
     }
     return null;
   }
-  if (name === "webgpu") return loadWebgpu(request);
+  if (name === "webgpu") return loadWebgpu(request, auto);
   if (name === "wasm") {
     await import("@tensorflow/tfjs-backend-wasm");
     installWasmSlice();
@@ -162,11 +163,13 @@ async function load(name: BackendName, request: BackendRequest): Promise<Backend
 /**
  * WebGPU: `navigator.gpu` when the runtime (or a test) provides one, else Dawn from the `webgpu`
  * package. We ask for the adapter ourselves first so that "no adapter" is a clean skip with a
- * reason, and a fallback adapter fails `requireGpu` before any backend is registered.
+ * reason, and a fallback adapter fails `requireGpu` before any backend is registered. Under `auto` a
+ * software adapter is passed over too: llvmpipe trains ~10–30× slower than wasm and looks hung;
+ * asking for `webgpu` by name still uses it (CI's kernel tests run on lavapipe).
  * tfjs' webgpu flags stay at their defaults: WEBGPU_CPU_FORWARD=false and a larger
  * WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE measured no gain on H100/H200 (docs/tfjs-notes.md).
  */
-async function loadWebgpu(request: BackendRequest): Promise<BackendInfo | null> {
+async function loadWebgpu(request: BackendRequest, auto: boolean): Promise<BackendInfo | null> {
   const existing = navigatorGpu();
   let gpu: GpuLike;
   let dawnGlobals: object | null = null;
@@ -189,6 +192,8 @@ async function loadWebgpu(request: BackendRequest): Promise<BackendInfo | null> 
   const label = existing ? "WebGPU" : dawnBackendLabel();
   const info = webgpuBackendInfo(found, label, existing ? "navigator.gpu" : "webgpu (Dawn)");
   if (request.requireGpu && !info.gpu) throw new Error(`${info.device} is not a GPU`);
+  if (auto && !info.gpu)
+    throw new Error(`${info.device} is a software adapter (ask for backend webgpu to train on it)`);
   if (dawnGlobals) exposeDawn(gpu, dawnGlobals);
   // Registers the backend at import time, and only if navigator.gpu exists by then.
   await import("@tensorflow/tfjs-backend-webgpu");
@@ -206,6 +211,8 @@ export async function requestGpuAdapter(gpu: GpuLike): Promise<AdapterReport | n
 }
 
 const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|basic render driver/i;
+/** Dawn reports lavapipe's architecture as "software"; Dawn-native's adapter type says "CPU". */
+const SOFTWARE_KIND = /^(cpu|software)$/i;
 
 /** Adapter info in our shape; `isFallback` also covers software rasterisers that Dawn does not flag. */
 export function describeAdapter(adapter: AdapterLike, info: AdapterInfoLike): AdapterReport {
@@ -213,7 +220,9 @@ export function describeAdapter(adapter: AdapterLike, info: AdapterInfoLike): Ad
   const description = text(info.description);
   const flagged = info.isFallbackAdapter === true || adapter.isFallbackAdapter === true;
   const software =
-    /^cpu$/i.test(text(info.adapterType)) || SOFTWARE_ADAPTER.test(`${info.device} ${description}`);
+    SOFTWARE_KIND.test(text(info.adapterType)) ||
+    SOFTWARE_KIND.test(text(info.architecture)) ||
+    SOFTWARE_ADAPTER.test(`${info.device} ${description}`);
   // Dawn on Vulkan: description is the driver's "NVIDIA: 580.95.05"; take the version from it.
   const driver = text(info.driver) || /\d+(?:\.\d+)+/.exec(description)?.[0];
   return {
@@ -263,15 +272,21 @@ function dawnBackendLabel(): string {
 
 /** What tfjs-backend-webgpu expects of a browser: GPU* constants and `navigator.gpu`. Never clobbers. */
 function exposeDawn(gpu: GpuLike, dawnGlobals: object): void {
+  exposeGpuConstants(dawnGlobals);
   const scope = globalThis as Record<string, unknown>;
-  for (const [key, value] of Object.entries(dawnGlobals)) if (scope[key] === undefined) scope[key] = value;
   const nav = scope.navigator as { gpu?: GpuLike } | undefined;
   if (nav === undefined) scope.navigator = { gpu };
   else if (nav.gpu === undefined) Object.defineProperty(nav, "gpu", { value: gpu, configurable: true });
 }
 
+/** Dawn's `globals` (`GPUBufferUsage`, `GPUMapMode`, …) on globalThis, as a browser has them. Never clobbers. */
+export function exposeGpuConstants(dawnGlobals: object): void {
+  const scope = globalThis as Record<string, unknown>;
+  for (const [key, value] of Object.entries(dawnGlobals)) if (scope[key] === undefined) scope[key] = value;
+}
+
 /** Dawn prints the loader's error to stderr; this names the likely cause in the skip reason. */
-function noAdapterReason(fromNavigator: boolean): string {
+export function noAdapterReason(fromNavigator: boolean): string {
   if (fromNavigator) return "navigator.gpu.requestAdapter() returned null";
   if (process.platform !== "linux") return "Dawn found no adapter";
   const dirs = (process.env.LD_LIBRARY_PATH ?? "").split(":").filter(Boolean);

@@ -22,7 +22,10 @@ program
   .option("--save-model <path>", "save the final model as <path>.json + <path>.bin")
   .option("--checkpoints <dir>", "checkpoint folder; an existing checkpoint there is resumed")
   .addOption(
-    new Option("--backend <name>", "tfjs backend (or AUTOPROG_BACKEND)").choices([...BACKEND_PREFERENCES]),
+    new Option(
+      "--backend <name>",
+      "tfjs backend (or AUTOPROG_BACKEND); auto skips software WebGPU adapters, webgpu forces one",
+    ).choices([...BACKEND_PREFERENCES]),
   )
   .option("--workers <n>", "threads sharing each step, data parallel (or AUTOPROG_WORKERS; default 1)", (v) =>
     Number.parseInt(v, 10),

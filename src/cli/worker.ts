@@ -33,7 +33,10 @@ export function workerCommand(): Command {
     .addOption(new Option("--key <key>", "a worker key of the project").env("AUTOPROG_API_KEY"))
     .addOption(new Option("--concurrency <n>", "runs trained at once").argParser(positiveInt).default(1))
     .addOption(
-      new Option("--backend <name>", "tfjs backend for every run (or AUTOPROG_BACKEND)")
+      new Option(
+        "--backend <name>",
+        "tfjs backend for every run (or AUTOPROG_BACKEND); auto skips software WebGPU adapters, webgpu forces one",
+      )
         .choices([...BACKEND_PREFERENCES])
         .env("AUTOPROG_BACKEND"),
     )
