@@ -1,7 +1,9 @@
+import { totalmem } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import { z } from "zod";
 import { AUTH_DEFAULTS } from "./auth/in-memory.ts";
 import { KEY_PATTERN } from "./auth/keys.ts";
+import { DEFAULT_RUN_CEILINGS, type RunCeilings } from "./core/run-cost.ts";
 import { BACKEND_PREFERENCES } from "./core/spec.ts";
 
 /** Every setting of the service, read once from the environment and validated. */
@@ -65,7 +67,27 @@ const EnvSchema = z.object({
   AUTOPROG_WEBHOOK_TIME_SCALE: z.coerce.number().positive().max(1).default(1),
   /** How often the deliverer polls the outbox for due messages. */
   AUTOPROG_WEBHOOK_POLL_MS: z.coerce.number().int().min(10).default(1_000),
+  /** Peak memory one run may need by its estimate (GB); default: half the machine's memory per trainer. */
+  AUTOPROG_MAX_RUN_GB: z.coerce.number().positive().optional(),
+  /** Total work one run may need by its estimate (PFLOP, training and evaluation). */
+  AUTOPROG_MAX_RUN_PFLOPS: z.coerce
+    .number()
+    .positive()
+    .default(DEFAULT_RUN_CEILINGS.maxRunFlops / 1e15),
 });
+
+/** Share of the machine's memory the default run ceiling leaves to the trainers together. */
+export const TRAINER_MEMORY_SHARE = 0.5;
+
+/**
+ * The default memory ceiling of one run: half the machine's memory, split among the trainers
+ * that run at once (at least one: with pull workers the server cannot know their machines, and
+ * assumes its own). The other half is left to the OS, the API, and what a trainer's process
+ * holds beyond its tensors (the runtime and the decoded dataset, ~0.3 GB at our sizes).
+ */
+export function defaultMaxRunBytes(totalMemoryBytes: number, trainers: number): number {
+  return (TRAINER_MEMORY_SHARE * totalMemoryBytes) / Math.max(1, trainers);
+}
 
 export interface Settings {
   readonly host: string;
@@ -95,6 +117,7 @@ export interface Settings {
   /** Absolute folders a spec's `dataset.root` may name. */
   readonly datasetRoots: readonly string[];
   readonly webhooks: { readonly allowPrivate: boolean; readonly timeScale: number; readonly pollMs: number };
+  readonly runCeilings: RunCeilings;
 }
 
 export class SettingsError extends Error {
@@ -146,6 +169,13 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
       allowPrivate: e.AUTOPROG_WEBHOOK_ALLOW_PRIVATE === "true",
       timeScale: e.AUTOPROG_WEBHOOK_TIME_SCALE,
       pollMs: e.AUTOPROG_WEBHOOK_POLL_MS,
+    },
+    runCeilings: {
+      maxRunBytes:
+        e.AUTOPROG_MAX_RUN_GB !== undefined
+          ? e.AUTOPROG_MAX_RUN_GB * 1e9
+          : defaultMaxRunBytes(totalmem(), e.AUTOPROG_DISPATCH === "workers" ? 1 : e.AUTOPROG_CONCURRENCY),
+      maxRunFlops: e.AUTOPROG_MAX_RUN_PFLOPS * 1e15,
     },
   };
 }

@@ -126,6 +126,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
         clientAddress: clientAddressOf(settings.trustProxy),
       }),
       datasetRoots: { dataDir: settings.dataDir, allowed: settings.datasetRoots },
+      runCeilings: settings.runCeilings,
       workers: {
         leaseMs: settings.leaseMs,
         checkpoints: directoryCheckpointStore(runsDir),

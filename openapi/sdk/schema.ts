@@ -33,7 +33,7 @@ export type paths = {
         put?: never;
         /**
          * Submit an experiment: one queued run per arm × seed
-         * @description With `validate_only=true` nothing is created: the answer is the normalised spec and each arm's stage plan and FLOPs estimate. An `Idempotency-Key` makes retries safe: the same key and body replay the first answer, a different body is 422, and a request still in progress is 409.
+         * @description With `validate_only=true` nothing is created: the answer is the normalised spec and each arm's stage plan, FLOPs and run-cost estimate (peak memory, total work). A spec whose run would need more than the server's ceilings (`AUTOPROG_MAX_RUN_GB`, `AUTOPROG_MAX_RUN_PFLOPS`) is refused with 422, naming the field and giving the estimate, with or without `validate_only`. An `Idempotency-Key` makes retries safe: the same key and body replay the first answer, a different body is 422, and a request still in progress is 409.
          */
         post: operations["createExperiment"];
         delete?: never;
@@ -716,6 +716,7 @@ export type components = {
             /** @description The normalised spec. */
             spec: components["schemas"]["ExperimentSpec"];
             arms: components["schemas"]["ArmPlan"][];
+            ceilings: components["schemas"]["RunCeilings"];
         };
         ArmPlan: {
             /** @description The arm's name within the experiment. */
@@ -739,8 +740,53 @@ export type components = {
             flopsPerImageMean: number | null;
             /** @description flopsFull / mean − 1, when every stage is known. */
             flopsSpeedup: number | null;
+            cost: components["schemas"]["ArmCost"];
         } & {
             [key: string]: unknown;
+        };
+        /** @description What one run of the arm will take, by estimate. */
+        ArmCost: {
+            arm: string;
+            memory: {
+                /** @description Estimated peak bytes of one run's tensors. */
+                bytes: number;
+                /** @description Bytes; the peak is state + the largest of the other three. */
+                parts: {
+                    /** @description Weights, AdamW state and EMAs, held throughout. */
+                    state: number;
+                    /** @description The largest step's activations and gradient. */
+                    step: number;
+                    /** @description AdamW's update working set. */
+                    update: number;
+                    /** @description The largest evaluation batch. */
+                    evaluation: number;
+                };
+                largestStep: {
+                    depth: number;
+                    side: number;
+                    tokens: number;
+                    batch: number;
+                };
+                evaluation: {
+                    depth: number;
+                    side: number;
+                    tokens: number;
+                    batch: number;
+                };
+            };
+            flops: {
+                train: number;
+                evaluation: number;
+                /** @description What AUTOPROG_MAX_RUN_PFLOPS is compared with. */
+                total: number;
+            };
+        };
+        /** @description What this server allows one run. */
+        RunCeilings: {
+            /** @description AUTOPROG_MAX_RUN_GB, in bytes. */
+            maxRunBytes: number;
+            /** @description AUTOPROG_MAX_RUN_PFLOPS, in FLOPs. */
+            maxRunFlops: number;
         };
         Experiment: {
             id: string;
