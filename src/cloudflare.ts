@@ -45,6 +45,8 @@ export interface CloudflareBindings {
   readonly MAX_RUN_GB?: string;
   /** Total work one run may need by its estimate, in PFLOP. */
   readonly MAX_RUN_PFLOPS?: string;
+  /** Runs one project may have running at once; unset: no quota. */
+  readonly PROJECT_MAX_RUNNING?: string;
 }
 
 const BindingSettings = z.object({
@@ -64,6 +66,7 @@ const BindingSettings = z.object({
     .number()
     .positive()
     .default(DEFAULT_RUN_CEILINGS.maxRunFlops / 1e15),
+  PROJECT_MAX_RUNNING: z.coerce.number().int().min(1).optional(),
 });
 
 /** No in-process fan-out on Workers: followers find new events by reading the log. */
@@ -132,6 +135,7 @@ function servicesOf(env: CloudflareBindings): Services {
     idempotencyTtlMs: settings.IDEMPOTENCY_TTL_HOURS * 3_600_000,
     auth: authOf(env),
     runCeilings: { maxRunBytes: settings.MAX_RUN_GB * 1e9, maxRunFlops: settings.MAX_RUN_PFLOPS * 1e15 },
+    queuePolicy: { projectMaxRunning: settings.PROJECT_MAX_RUNNING ?? null },
     workers: {
       ...WORKER_DEFAULTS,
       leaseMs: settings.LEASE_SECONDS * 1000,

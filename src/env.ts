@@ -26,6 +26,8 @@ const EnvSchema = z.object({
     .positive()
     .default(256 * 1024 * 1024),
   AUTOPROG_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
+  /** Runs one project may have running at once; unset: no quota (claims are fair across projects either way). */
+  AUTOPROG_PROJECT_MAX_RUNNING: z.coerce.number().int().min(1).optional(),
   /** A running run's lease: re-queued when its trainer shows no sign of life for this long. */
   AUTOPROG_LEASE_SECONDS: z.coerce.number().positive().default(120),
   /** Checkpoints kept per finished run (the newest ones); 0 removes them all. */
@@ -99,6 +101,8 @@ export interface Settings {
   readonly dispatch: "embedded" | "workers";
   readonly maxCheckpointBytes: number;
   readonly maxAttempts: number;
+  /** Null: no per-project quota. */
+  readonly projectMaxRunning: number | null;
   readonly leaseMs: number;
   readonly keepCheckpoints: number;
   readonly backend: (typeof BACKEND_PREFERENCES)[number] | null;
@@ -142,6 +146,7 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
     dispatch: e.AUTOPROG_DISPATCH,
     maxCheckpointBytes: e.AUTOPROG_MAX_CHECKPOINT_BYTES,
     maxAttempts: e.AUTOPROG_MAX_ATTEMPTS,
+    projectMaxRunning: e.AUTOPROG_PROJECT_MAX_RUNNING ?? null,
     leaseMs: e.AUTOPROG_LEASE_SECONDS * 1000,
     keepCheckpoints: e.AUTOPROG_KEEP_CHECKPOINTS,
     backend: e.AUTOPROG_BACKEND ?? null,

@@ -91,6 +91,14 @@ export interface Services {
   readonly datasetRoots?: DatasetRootPolicy;
   /** What one run may need (AUTOPROG_MAX_RUN_GB / _PFLOPS); absent: core's DEFAULT_RUN_CEILINGS. */
   readonly runCeilings?: RunCeilings;
+  /** How the queue shares trainers among projects; absent: no quota. */
+  readonly queuePolicy?: QueuePolicy;
+}
+
+/** How the queue shares trainers among projects (claims are fair across them either way). */
+export interface QueuePolicy {
+  /** Runs one project may have running at once (AUTOPROG_PROJECT_MAX_RUNNING); null: no quota. */
+  readonly projectMaxRunning: number | null;
 }
 
 /**

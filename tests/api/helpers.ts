@@ -13,7 +13,7 @@ import { Dispatcher } from "../../src/dispatch/dispatcher.ts";
 import { InMemoryEventHub } from "../../src/events/hub.ts";
 import { StoredEventSink } from "../../src/events/sink.ts";
 import type { HostResolver } from "../../src/events/webhooks/address-guard.ts";
-import type { CheckpointStore, WorkerServices } from "../../src/services.ts";
+import type { CheckpointStore, QueuePolicy, WorkerServices } from "../../src/services.ts";
 
 export { tinySpec } from "../../support/fixtures.ts";
 
@@ -60,6 +60,7 @@ export function testApp(
     resolver?: HostResolver;
     workers?: Partial<WorkerServices>;
     runCeilings?: RunCeilings;
+    queuePolicy?: QueuePolicy;
   } = {},
 ) {
   const woken = { count: 0 };
@@ -135,6 +136,7 @@ export function testApp(
       idempotencyTtlMs: 3_600_000,
       auth: inMemoryAuth({ ...options.auth, clientAddress: (c) => c.req.header("x-test-client") ?? "test" }),
       ...(options.runCeilings ? { runCeilings: options.runCeilings } : {}),
+      ...(options.queuePolicy ? { queuePolicy: options.queuePolicy } : {}),
       workers: {
         leaseMs: 60_000,
         checkpoints,
