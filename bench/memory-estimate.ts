@@ -1,12 +1,12 @@
 /**
  * The run-cost memory estimate (src/core/run-cost.ts) against what the trainer really holds
- * (not a test). Each case trains one epoch of two steps and one evaluation on wasm inside
+ * (not a test). Each case trains a few steps (two per epoch) and evaluations on wasm inside
  * `tf.profile`, whose `peakBytes` is the largest total of live tensor bytes after any kernel —
  * the quantity the estimate counts and the trainer's memory guard watches. The process's
  * peak RSS (which adds the runtime, the wasm heap's slack and the decoded dataset) is shown
  * beside it. Each case runs in a child process of its own, so the peaks do not mix.
  *
- *   npx tsx bench/memory-estimate.ts [--cases micro,wide-tokens,tiny-3ema] [--json]
+ *   npx tsx bench/memory-estimate.ts [--cases micro,wide-tokens,tiny-3ema,prog-stages,autoprog-search] [--json]
  */
 import { fork } from "node:child_process";
 import { parseArgs } from "node:util";
@@ -15,7 +15,7 @@ import { armCost } from "../src/core/run-cost.ts";
 import { type ExperimentSpecInput, parseSpec } from "../src/core/spec.ts";
 import { runTraining } from "../src/train/run.ts";
 
-/** Small specs, each under a minute on one wasm thread: two training steps and one evaluation. */
+/** Small specs, each under a minute on one wasm thread: two training steps per epoch and an evaluation. */
 const CASES: Record<string, ExperimentSpecInput> = {
   // The CI-sized model at its default shape (50 tokens), two EMAs.
   micro: {
@@ -47,6 +47,22 @@ const CASES: Record<string, ExperimentSpecInput> = {
         { name: "slower", horizon: 0.2 },
       ],
     },
+  },
+  // A growing arm: four stages of one epoch, the largest step and evaluation reached in the last.
+  "prog-stages": {
+    name: "prog-stages",
+    dataset: { name: "mnist", trainLimit: 64, testLimit: 32 },
+    model: { variant: "micro" },
+    training: { epochs: 4, stages: 4, batchSize: 32, evalBatchSize: 32, warmupEpochs: 0 },
+    arms: [{ arm: "prog" }],
+  },
+  // A searched arm: the supernet phase keeps its image subset while it trains and scores candidates.
+  "autoprog-search": {
+    name: "autoprog-search",
+    dataset: { name: "mnist", trainLimit: 64, testLimit: 32 },
+    model: { variant: "micro" },
+    training: { epochs: 2, stages: 2, batchSize: 16, evalBatchSize: 32, warmupEpochs: 0 },
+    arms: [{ arm: "autoprog", supernetMinSteps: 2, search: { subsetSize: 64, points: 2 } }],
   },
 };
 

@@ -67,7 +67,7 @@ export const UPDATE_COPIES = 16;
 export const GRADIENT_COPIES = 1;
 
 export interface MemoryParts {
-  /** Weights, AdamW state and EMAs, held between steps (doubled during a look-ahead search). */
+  /** Weights, AdamW state and EMAs, held between steps (doubled during a look-ahead search), and a search's image subset. */
   readonly state: number;
   /** The largest step: activations kept for the backward pass at its batch, plus its gradient. */
   readonly step: number;

@@ -137,8 +137,14 @@ export function armCost(spec: ExperimentSpec, arm: ArmSpec): ArmCost {
   const emas = t.ema.length;
   // A look-ahead search trains a copy of the whole state beside the run's own.
   const lookAhead = arm.arm === "autoprog" && arm.search.winnerWeights === "regrow" ? 2 : 1;
+  // A search keeps its subset of training images as tensors (images and one-hot targets) throughout its phase.
+  const subset =
+    arm.arm === "autoprog"
+      ? Math.min(arm.search.subsetSize, images.train) *
+        (config.imageSize ** 2 * config.channels + 2 * config.numClasses)
+      : 0;
   const parts: MemoryParts = {
-    state: lookAhead * persistentCopies(emas) * parameters * BYTES_PER_ELEMENT,
+    state: (lookAhead * persistentCopies(emas) * parameters + subset) * BYTES_PER_ELEMENT,
     step: (activations(largestStep) + GRADIENT_COPIES * parameters) * BYTES_PER_ELEMENT,
     update: UPDATE_COPIES * parameters * BYTES_PER_ELEMENT,
     evaluation: (evalActivations(evaluation) + emas * parameters) * BYTES_PER_ELEMENT,

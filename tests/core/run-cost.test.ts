@@ -110,7 +110,7 @@ describe("run cost estimate", () => {
     expect(ceilingIssues(micro.spec, micro.costs, DEFAULT_RUN_CEILINGS)).toEqual([]);
   });
 
-  it("doubles the state while a look-ahead search trains a copy", () => {
+  it("counts a search's image subset, and the state twice while a look-ahead search trains a copy", () => {
     const spec = parseSpec({
       name: "r",
       dataset: { name: "mnist" },
@@ -121,6 +121,11 @@ describe("run cost estimate", () => {
       ],
     });
     const [plain, regrow] = spec.arms.map((arm) => armCost(spec, arm));
-    expect(regrow?.memory.parts.state).toBe(2 * (plain?.memory.parts.state ?? 0));
+    const config = modelConfigOf(spec);
+    const stateBytes = 4 * 7 * parameterCount(config, config.depth); // weights, AdamW's four, two EMAs
+    // Both keep the search subset: 256 images of 28 × 28 × 1 with their labels and targets.
+    const subsetBytes = 4 * 256 * (28 * 28 + 2 * 10);
+    expect(plain?.memory.parts.state).toBe(stateBytes + subsetBytes);
+    expect(regrow?.memory.parts.state).toBe(2 * stateBytes + subsetBytes);
   });
 });
