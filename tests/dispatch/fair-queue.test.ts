@@ -59,11 +59,19 @@ function trainers(options: { slots: number; projectMaxRunning?: number }) {
   return { threads, dispatcher };
 }
 
-/** Ends the thread's run as a trainer would, and lets the dispatcher claim the next. */
-async function complete(thread: FakeThread) {
+/** Waits (a loaded machine may be slow) until the dispatcher has started `count` trainers. */
+async function untilStarted(threads: readonly FakeThread[], count: number) {
+  for (let waited = 0; threads.length < count && waited < 5_000; waited += 20) await settle();
+  expect(threads.length).toBeGreaterThanOrEqual(count);
+}
+
+/** Ends the thread's run as a trainer would; the dispatcher then claims the next run, if any. */
+async function complete(threads: readonly FakeThread[], thread: FakeThread, next = true) {
+  const before = threads.length;
   thread.send(runStarted(0, 2));
   thread.send(runCompleted());
   thread.finish();
+  if (next) await untilStarted(threads, before + 1);
   await settle();
 }
 
@@ -80,14 +88,14 @@ describe("fair queue across projects", () => {
     const fewIds = new Set(few.runs.map((r) => r.id));
     const { threads, dispatcher: d } = trainers({ slots: 2 });
     await d.start();
-    await settle();
+    await untilStarted(threads, 2);
     // Two trainers, the oldest first: one run of each project.
     expect(threads.map((th) => fewIds.has(th.job.runId))).toEqual([false, true]);
     // Finish runs in start order until both of b's runs have started.
     for (let i = 0; threads.filter((th) => fewIds.has(th.job.runId)).length < 2; i++) {
       const next = threads[i];
       if (!next) throw new Error("no trainer left to finish");
-      await complete(next);
+      await complete(threads, next);
     }
     const started = threads.map((th) => th.job.runId);
     // b's second run started third or fourth, while default still had at least 16 runs queued.
@@ -107,12 +115,12 @@ describe("fair queue across projects", () => {
     const fewIds = new Set(few.runs.map((r) => r.id));
     const { threads, dispatcher: d } = trainers({ slots: 1 });
     await d.start();
-    await settle();
+    await untilStarted(threads, 1);
     for (let i = 0; i < 4; i++) {
       const thread = threads[i];
       if (!thread) throw new Error(`trainer ${i} never started`);
       await new Promise((resolve) => setTimeout(resolve, 5)); // starts at distinct milliseconds
-      await complete(thread);
+      await complete(threads, thread);
     }
     expect(threads.slice(0, 4).map((th) => (fewIds.has(th.job.runId) ? "b" : "default"))).toEqual([
       "default",
@@ -126,15 +134,17 @@ describe("fair queue across projects", () => {
     await submit(twenty);
     const { threads, dispatcher: d } = trainers({ slots: 3, projectMaxRunning: 1 });
     await d.start();
+    await untilStarted(threads, 1);
     await settle();
     // Three free trainers, one project at its quota of one: two stay idle.
     expect(threads).toHaveLength(1);
     const few = await submit(two, b.headers);
     d.wake();
+    await untilStarted(threads, 2);
     await settle();
     expect(threads).toHaveLength(2);
     expect(threads[1]?.job.runId).toBe(few.runs[0]?.id);
-    await complete(threads[0] as FakeThread);
+    await complete(threads, threads[0] as FakeThread);
     // default's run ended: its next one takes the freed slot; b stays at its one.
     expect(threads).toHaveLength(3);
     expect(
@@ -154,7 +164,7 @@ describe("GET /v1/queue", () => {
     const few = await submit(two, b.headers);
     const { threads, dispatcher: d } = trainers({ slots: 2 });
     await d.start();
-    await settle();
+    await untilStarted(threads, 2);
     expect(threads).toHaveLength(2);
 
     const first = await read<QueuePage>(t.app.request("/v1/queue?limit=8"));
