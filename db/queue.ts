@@ -13,7 +13,9 @@ import { experiments, runs } from "./schema.ts";
 
 /**
  * Each project's load: its running runs and the newest start of any of its runs (when it was
- * last served). A derived table the claim joins, so the choice and the lease are one statement.
+ * last served; a re-queued run keeps its first start, so resuming one does not count as a turn).
+ * A derived table the claim joins, so the choice and the lease are one statement. It reads every
+ * run once per claim: fine for thousands of runs, a per-project counter table beyond that.
  */
 function projectLoad(db: Db) {
   const r = alias(runs, "load_runs");
