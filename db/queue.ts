@@ -1,4 +1,5 @@
-import { and, asc, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, inArray, lt, sql } from "drizzle-orm";
+import { alias } from "drizzle-orm/sqlite-core";
 import type { Db } from "./database.ts";
 import type { RunRow } from "./runs.ts";
 import { experiments, runs } from "./schema.ts";
@@ -11,28 +12,67 @@ import { experiments, runs } from "./schema.ts";
  */
 
 /**
- * Takes the oldest queued run nobody asked to cancel, leases it and counts the attempt. With
- * `projectId`, only that project's runs (a pull worker's key belongs to one project).
+ * Each project's load: its running runs and the newest start of any of its runs (when it was
+ * last served; a re-queued run keeps its first start, so resuming one does not count as a turn).
+ * A derived table the claim joins, so the choice and the lease are one statement. It reads every
+ * run once per claim: fine for thousands of runs, a per-project counter table beyond that.
+ */
+function projectLoad(db: Db) {
+  const r = alias(runs, "load_runs");
+  const e = alias(experiments, "load_experiments");
+  return db
+    .select({
+      projectId: e.projectId,
+      running: sql<number>`sum(${r.state} = 'running')`.as("running"),
+      lastStart: sql<number | null>`max(${r.startedAt})`.as("last_start"),
+    })
+    .from(r)
+    .innerJoin(e, eq(e.id, r.experimentId))
+    .groupBy(e.projectId)
+    .as("load");
+}
+
+/**
+ * Takes a queued run nobody asked to cancel, leases it and counts the attempt — fairly across
+ * projects: from the project with the fewest running runs, then the one served longest ago
+ * (round robin among equals), then its oldest run. A project already running
+ * `projectMaxRunning` runs gets none. With `projectId`, only that project's runs (a pull
+ * worker's key belongs to one project). One statement: the choice, the quota and the lease
+ * cannot be split by another claimer, on SQLite and D1 alike.
  */
 export async function claimRun(
   db: Db,
-  lease: { owner: string; now: number; leaseMs: number; projectId?: string },
+  lease: {
+    owner: string;
+    now: number;
+    leaseMs: number;
+    projectId?: string;
+    projectMaxRunning?: number | null;
+  },
 ): Promise<RunRow | undefined> {
-  const inProject =
-    lease.projectId === undefined
-      ? undefined
-      : inArray(
-          runs.experimentId,
-          db
-            .select({ id: experiments.id })
-            .from(experiments)
-            .where(eq(experiments.projectId, lease.projectId)),
-        );
+  const load = projectLoad(db);
+  const running = sql`coalesce(${load.running}, 0)`;
+  const quota = lease.projectMaxRunning ?? null;
   const next = db
     .select({ id: runs.id })
     .from(runs)
-    .where(and(eq(runs.state, "queued"), eq(runs.cancelRequested, false), inProject))
-    .orderBy(asc(runs.createdAt), asc(runs.position))
+    .innerJoin(experiments, eq(experiments.id, runs.experimentId))
+    .leftJoin(load, eq(load.projectId, experiments.projectId))
+    .where(
+      and(
+        eq(runs.state, "queued"),
+        eq(runs.cancelRequested, false),
+        lease.projectId === undefined ? undefined : eq(experiments.projectId, lease.projectId),
+        quota === null ? undefined : sql`${running} < ${quota}`,
+      ),
+    )
+    .orderBy(
+      asc(running),
+      asc(sql`coalesce(${load.lastStart}, 0)`),
+      asc(runs.createdAt),
+      asc(runs.position),
+      asc(runs.id),
+    )
     .limit(1);
   const [claimed] = await db
     .update(runs)
@@ -118,4 +158,63 @@ export async function cancelledInQueue(db: Db): Promise<RunRow[]> {
     .from(runs)
     .where(and(eq(runs.state, "queued"), eq(runs.cancelRequested, true)))
     .orderBy(asc(runs.createdAt));
+}
+
+/** Where a project's queued runs stand: its running and queued counts, and how many projects wait. */
+export async function projectQueueCounts(
+  db: Db,
+  projectId: string,
+): Promise<{ running: number; queued: number; projectsQueued: number }> {
+  const [row] = await db
+    .select({
+      running: sql<number>`coalesce(sum(${runs.state} = 'running' and ${experiments.projectId} = ${projectId}), 0)`,
+      queued: sql<number>`coalesce(sum(${runs.state} = 'queued' and ${experiments.projectId} = ${projectId}), 0)`,
+      projectsQueued: sql<number>`count(distinct case when ${runs.state} = 'queued' then ${experiments.projectId} end)`,
+    })
+    .from(runs)
+    .innerJoin(experiments, eq(experiments.id, runs.experimentId))
+    .where(and(inArray(runs.state, ["queued", "running"]), eq(runs.cancelRequested, false)));
+  return {
+    running: Number(row?.running ?? 0),
+    queued: Number(row?.queued ?? 0),
+    projectsQueued: Number(row?.projectsQueued ?? 0),
+  };
+}
+
+/** A position in a project's queue: the order its runs are claimed in (oldest first). */
+export interface QueuePosition {
+  readonly createdAt: number;
+  readonly position: number;
+  readonly id: string;
+}
+
+const queuedInProject = (projectId: string) =>
+  and(eq(runs.state, "queued"), eq(runs.cancelRequested, false), eq(experiments.projectId, projectId));
+const claimKey = sql`(${runs.createdAt}, ${runs.position}, ${runs.id})`;
+const keyOf = (p: QueuePosition) => sql`(${p.createdAt}, ${p.position}, ${p.id})`;
+
+/**
+ * A page of the project's queued runs in the order its runs are claimed, after `after` when
+ * given, and the 1-based position of the page's first run in that order.
+ */
+export async function queuedRunsOfProject(
+  db: Db,
+  projectId: string,
+  page: { after?: QueuePosition; limit: number },
+): Promise<{ rows: RunRow[]; firstPosition: number }> {
+  const { after } = page;
+  const rows = await db
+    .select(getTableColumns(runs))
+    .from(runs)
+    .innerJoin(experiments, eq(experiments.id, runs.experimentId))
+    .where(and(queuedInProject(projectId), after ? sql`${claimKey} > ${keyOf(after)}` : undefined))
+    .orderBy(asc(runs.createdAt), asc(runs.position), asc(runs.id))
+    .limit(page.limit);
+  if (!after) return { rows, firstPosition: 1 };
+  const [before] = await db
+    .select({ n: sql<number>`count(*)` })
+    .from(runs)
+    .innerJoin(experiments, eq(experiments.id, runs.experimentId))
+    .where(and(queuedInProject(projectId), sql`${claimKey} <= ${keyOf(after)}`));
+  return { rows, firstPosition: Number(before?.n ?? 0) + 1 };
 }

@@ -11,6 +11,7 @@ import { registerSecuritySchemes } from "../routes/common/security.ts";
 import { registerExperimentRoutes } from "../routes/experiments/index.ts";
 import { registerHealth } from "../routes/health/index.ts";
 import { registerKeyRoutes } from "../routes/keys/index.ts";
+import { registerQueueRoutes } from "../routes/queue/index.ts";
 import { registerRunRoutes } from "../routes/runs/index.ts";
 import { registerUi, type UiAssets } from "../routes/ui/index.ts";
 import { registerWebhookRoutes } from "../routes/webhooks/index.ts";
@@ -98,6 +99,7 @@ export function createApp(deps: AppDeps) {
   registerHealth(app);
   registerExperimentRoutes(app);
   registerRunRoutes(app);
+  registerQueueRoutes(app);
   registerKeyRoutes(app);
   registerSecuritySchemes(app);
   registerWebhookRoutes(app);

@@ -9,6 +9,7 @@ import { createApp } from "./app.ts";
 import { bootstrapFromSetting } from "./auth/bootstrap-guard.ts";
 import { inMemoryAuth } from "./auth/in-memory.ts";
 import { type R2BucketLike, r2CheckpointStore } from "./checkpoints/r2-store.ts";
+import { DEFAULT_RUN_CEILINGS } from "./core/run-cost.ts";
 import type { RunControl } from "./dispatch/control.ts";
 import { reapExpiredLeases } from "./dispatch/reaper.ts";
 import type { EventHub } from "./events/hub.ts";
@@ -40,6 +41,12 @@ export interface CloudflareBindings {
   readonly LEASE_SECONDS?: string;
   /** Starts allowed per run before an expired lease fails it instead of re-queueing it. */
   readonly MAX_ATTEMPTS?: string;
+  /** Peak memory one run may need by its estimate, in GB (the pull workers' machines decide it). */
+  readonly MAX_RUN_GB?: string;
+  /** Total work one run may need by its estimate, in PFLOP. */
+  readonly MAX_RUN_PFLOPS?: string;
+  /** Runs one project may have running at once; unset: no quota. */
+  readonly PROJECT_MAX_RUNNING?: string;
 }
 
 const BindingSettings = z.object({
@@ -51,6 +58,15 @@ const BindingSettings = z.object({
     .positive()
     .default(WORKER_DEFAULTS.leaseMs / 1000),
   MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
+  MAX_RUN_GB: z.coerce
+    .number()
+    .positive()
+    .default(DEFAULT_RUN_CEILINGS.maxRunBytes / 1e9),
+  MAX_RUN_PFLOPS: z.coerce
+    .number()
+    .positive()
+    .default(DEFAULT_RUN_CEILINGS.maxRunFlops / 1e15),
+  PROJECT_MAX_RUNNING: z.coerce.number().int().min(1).optional(),
 });
 
 /** No in-process fan-out on Workers: followers find new events by reading the log. */
@@ -118,6 +134,8 @@ function servicesOf(env: CloudflareBindings): Services {
     sseHeartbeatMs: settings.SSE_HEARTBEAT_MS,
     idempotencyTtlMs: settings.IDEMPOTENCY_TTL_HOURS * 3_600_000,
     auth: authOf(env),
+    runCeilings: { maxRunBytes: settings.MAX_RUN_GB * 1e9, maxRunFlops: settings.MAX_RUN_PFLOPS * 1e15 },
+    queuePolicy: { projectMaxRunning: settings.PROJECT_MAX_RUNNING ?? null },
     workers: {
       ...WORKER_DEFAULTS,
       leaseMs: settings.LEASE_SECONDS * 1000,

@@ -1,7 +1,9 @@
+import { totalmem } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import { z } from "zod";
 import { AUTH_DEFAULTS } from "./auth/in-memory.ts";
 import { KEY_PATTERN } from "./auth/keys.ts";
+import { DEFAULT_RUN_CEILINGS, type RunCeilings } from "./core/run-cost.ts";
 import { BACKEND_PREFERENCES } from "./core/spec.ts";
 
 /** Every setting of the service, read once from the environment and validated. */
@@ -24,6 +26,8 @@ const EnvSchema = z.object({
     .positive()
     .default(256 * 1024 * 1024),
   AUTOPROG_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
+  /** Runs one project may have running at once; unset: no quota (claims are fair across projects either way). */
+  AUTOPROG_PROJECT_MAX_RUNNING: z.coerce.number().int().min(1).optional(),
   /** A running run's lease: re-queued when its trainer shows no sign of life for this long. */
   AUTOPROG_LEASE_SECONDS: z.coerce.number().positive().default(120),
   /** Checkpoints kept per finished run (the newest ones); 0 removes them all. */
@@ -65,7 +69,27 @@ const EnvSchema = z.object({
   AUTOPROG_WEBHOOK_TIME_SCALE: z.coerce.number().positive().max(1).default(1),
   /** How often the deliverer polls the outbox for due messages. */
   AUTOPROG_WEBHOOK_POLL_MS: z.coerce.number().int().min(10).default(1_000),
+  /** Peak memory one run may need by its estimate (GB); default: half the machine's memory per trainer. */
+  AUTOPROG_MAX_RUN_GB: z.coerce.number().positive().optional(),
+  /** Total work one run may need by its estimate (PFLOP, training and evaluation). */
+  AUTOPROG_MAX_RUN_PFLOPS: z.coerce
+    .number()
+    .positive()
+    .default(DEFAULT_RUN_CEILINGS.maxRunFlops / 1e15),
 });
+
+/** Share of the machine's memory the default run ceiling leaves to the trainers together. */
+export const TRAINER_MEMORY_SHARE = 0.5;
+
+/**
+ * The default memory ceiling of one run: half the machine's memory, split among the trainers
+ * that run at once (at least one: with pull workers the server cannot know their machines, and
+ * assumes its own). The other half is left to the OS, the API, and what a trainer's process
+ * holds beyond its tensors (the runtime and the decoded dataset, ~0.3 GB at our sizes).
+ */
+export function defaultMaxRunBytes(totalMemoryBytes: number, trainers: number): number {
+  return (TRAINER_MEMORY_SHARE * totalMemoryBytes) / Math.max(1, trainers);
+}
 
 export interface Settings {
   readonly host: string;
@@ -77,6 +101,8 @@ export interface Settings {
   readonly dispatch: "embedded" | "workers";
   readonly maxCheckpointBytes: number;
   readonly maxAttempts: number;
+  /** Null: no per-project quota. */
+  readonly projectMaxRunning: number | null;
   readonly leaseMs: number;
   readonly keepCheckpoints: number;
   readonly backend: (typeof BACKEND_PREFERENCES)[number] | null;
@@ -95,6 +121,7 @@ export interface Settings {
   /** Absolute folders a spec's `dataset.root` may name. */
   readonly datasetRoots: readonly string[];
   readonly webhooks: { readonly allowPrivate: boolean; readonly timeScale: number; readonly pollMs: number };
+  readonly runCeilings: RunCeilings;
 }
 
 export class SettingsError extends Error {
@@ -119,6 +146,7 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
     dispatch: e.AUTOPROG_DISPATCH,
     maxCheckpointBytes: e.AUTOPROG_MAX_CHECKPOINT_BYTES,
     maxAttempts: e.AUTOPROG_MAX_ATTEMPTS,
+    projectMaxRunning: e.AUTOPROG_PROJECT_MAX_RUNNING ?? null,
     leaseMs: e.AUTOPROG_LEASE_SECONDS * 1000,
     keepCheckpoints: e.AUTOPROG_KEEP_CHECKPOINTS,
     backend: e.AUTOPROG_BACKEND ?? null,
@@ -146,6 +174,13 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
       allowPrivate: e.AUTOPROG_WEBHOOK_ALLOW_PRIVATE === "true",
       timeScale: e.AUTOPROG_WEBHOOK_TIME_SCALE,
       pollMs: e.AUTOPROG_WEBHOOK_POLL_MS,
+    },
+    runCeilings: {
+      maxRunBytes:
+        e.AUTOPROG_MAX_RUN_GB !== undefined
+          ? e.AUTOPROG_MAX_RUN_GB * 1e9
+          : defaultMaxRunBytes(totalmem(), e.AUTOPROG_DISPATCH === "workers" ? 1 : e.AUTOPROG_CONCURRENCY),
+      maxRunFlops: e.AUTOPROG_MAX_RUN_PFLOPS * 1e15,
     },
   };
 }

@@ -88,6 +88,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     // With pull workers this process trains nothing; it still sweeps expired leases.
     concurrency: settings.dispatch === "workers" ? 0 : settings.concurrency,
     maxAttempts: settings.maxAttempts,
+    projectMaxRunning: settings.projectMaxRunning,
     leaseMs: settings.leaseMs,
     dataDir: settings.dataDir,
     backend: settings.backend,
@@ -128,6 +129,8 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
         clientAddress: clientAddressOf(settings.trustProxy),
       }),
       datasetRoots: { dataDir: settings.dataDir, allowed: settings.datasetRoots },
+      runCeilings: settings.runCeilings,
+      queuePolicy: { projectMaxRunning: settings.projectMaxRunning },
       workers: {
         leaseMs: settings.leaseMs,
         checkpoints: directoryCheckpointStore(runsDir),

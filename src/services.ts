@@ -3,6 +3,7 @@ import type { Db } from "../db/database.ts";
 import type { KeyRole } from "../db/schema.ts";
 import type { RateLimiter, StreamSlots } from "./auth/limits.ts";
 import type { StreamTokens } from "./auth/stream-token.ts";
+import type { RunCeilings } from "./core/run-cost.ts";
 import type { RunControl } from "./dispatch/control.ts";
 import type { EventSink } from "./events/sink.ts";
 import type { UrlPolicy } from "./events/webhooks/address-guard.ts";
@@ -88,6 +89,16 @@ export interface Services {
   readonly workers?: WorkerServices;
   /** Folders a spec's `dataset.root` may name (Node: AUTOPROG_DATASET_ROOTS); absent: inside the data folder. */
   readonly datasetRoots?: DatasetRootPolicy;
+  /** What one run may need (AUTOPROG_MAX_RUN_GB / _PFLOPS); absent: core's DEFAULT_RUN_CEILINGS. */
+  readonly runCeilings?: RunCeilings;
+  /** How the queue shares trainers among projects; absent: no quota. */
+  readonly queuePolicy?: QueuePolicy;
+}
+
+/** How the queue shares trainers among projects (claims are fair across them either way). */
+export interface QueuePolicy {
+  /** Runs one project may have running at once (AUTOPROG_PROJECT_MAX_RUNNING); null: no quota. */
+  readonly projectMaxRunning: number | null;
 }
 
 /**

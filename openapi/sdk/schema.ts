@@ -33,7 +33,7 @@ export type paths = {
         put?: never;
         /**
          * Submit an experiment: one queued run per arm × seed
-         * @description With `validate_only=true` nothing is created: the answer is the normalised spec and each arm's stage plan and FLOPs estimate. An `Idempotency-Key` makes retries safe: the same key and body replay the first answer, a different body is 422, and a request still in progress is 409.
+         * @description With `validate_only=true` nothing is created: the answer is the normalised spec and each arm's stage plan, FLOPs and run-cost estimate (peak memory, total work). A spec whose run would need more than the server's ceilings (`AUTOPROG_MAX_RUN_GB`, `AUTOPROG_MAX_RUN_PFLOPS`) is refused with 422, naming the field and giving the estimate, with or without `validate_only`. An `Idempotency-Key` makes retries safe: the same key and body replay the first answer, a different body is 422, and a request still in progress is 409.
          */
         post: operations["createExperiment"];
         delete?: never;
@@ -229,6 +229,26 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's project in the run queue: its queued runs with their positions
+         * @description Trainers are shared fairly: each claim serves the project with the fewest runs training, then the one served longest ago, then its oldest run, and a project at its quota (`projectMaxRunning`) waits. So `position` is the run's place among its own project's runs; other projects' runs take turns with them, not places ahead of them.
+         */
+        get: operations["getQueue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/keys": {
         parameters: {
             query?: never;
@@ -396,8 +416,8 @@ export type paths = {
         get?: never;
         put?: never;
         /**
-         * Lease the oldest queued run of the key's project (pull workers; `worker` keys only)
-         * @description Answers the run, its spec, the checkpoint to resume from and a lease. Keep the lease with `POST /v1/workers/heartbeat` (or event batches) well within `lease.seconds`; an expired lease re-queues the run from its last checkpoint. With `wait`, the request waits up to that many seconds for a run to be queued, then answers 204.
+         * Lease the next queued run of the key's project (pull workers; `worker` keys only)
+         * @description Answers the run, its spec, the checkpoint to resume from and a lease. Keep the lease with `POST /v1/workers/heartbeat` (or event batches) well within `lease.seconds`; an expired lease re-queues the run from its last checkpoint. With `wait`, the request waits up to that many seconds for a run to be queued, then answers 204. A project already running `AUTOPROG_PROJECT_MAX_RUNNING` runs gets none until one ends.
          */
         post: operations["leaseRun"];
         delete?: never;
@@ -719,6 +739,7 @@ export type components = {
             /** @description The normalised spec. */
             spec: components["schemas"]["ExperimentSpec"];
             arms: components["schemas"]["ArmPlan"][];
+            ceilings: components["schemas"]["RunCeilings"];
         };
         ArmPlan: {
             /** @description The arm's name within the experiment. */
@@ -742,8 +763,53 @@ export type components = {
             flopsPerImageMean: number | null;
             /** @description flopsFull / mean − 1, when every stage is known. */
             flopsSpeedup: number | null;
+            cost: components["schemas"]["ArmCost"];
         } & {
             [key: string]: unknown;
+        };
+        /** @description What one run of the arm will take, by estimate. */
+        ArmCost: {
+            arm: string;
+            memory: {
+                /** @description Estimated peak bytes of one run's tensors. */
+                bytes: number;
+                /** @description Bytes; the peak is state + the largest of the other three. */
+                parts: {
+                    /** @description Weights, AdamW state and EMAs, held throughout. */
+                    state: number;
+                    /** @description The largest step's activations and gradient. */
+                    step: number;
+                    /** @description AdamW's update working set. */
+                    update: number;
+                    /** @description The largest evaluation batch. */
+                    evaluation: number;
+                };
+                largestStep: {
+                    depth: number;
+                    side: number;
+                    tokens: number;
+                    batch: number;
+                };
+                evaluation: {
+                    depth: number;
+                    side: number;
+                    tokens: number;
+                    batch: number;
+                };
+            };
+            flops: {
+                train: number;
+                evaluation: number;
+                /** @description What AUTOPROG_MAX_RUN_PFLOPS is compared with. */
+                total: number;
+            };
+        };
+        /** @description What this server allows one run. */
+        RunCeilings: {
+            /** @description AUTOPROG_MAX_RUN_GB, in bytes. */
+            maxRunBytes: number;
+            /** @description AUTOPROG_MAX_RUN_PFLOPS, in FLOPs. */
+            maxRunFlops: number;
         };
         Experiment: {
             id: string;
@@ -1521,6 +1587,34 @@ export type components = {
             expiresAt: string;
             /** @description The events route with the token, for `new EventSource(url)`. */
             url: string;
+        };
+        QueuePage: {
+            /** @description The project's runs training now. */
+            running: number;
+            /** @description The project's runs waiting. */
+            queued: number;
+            /** @description Runs a project may have running at once (AUTOPROG_PROJECT_MAX_RUNNING); null: no quota. */
+            projectMaxRunning: number | null;
+            /** @description Projects with runs waiting, this one included: trainers serve them in turn, the one with the fewest runs training first. */
+            projectsQueued: number;
+            items: components["schemas"]["QueuedRun"][];
+            nextCursor: string | null;
+        };
+        QueuedRun: {
+            /** @description 1-based: the project's next run to start is 1 (its runs start oldest first). */
+            position: number;
+            runId: string;
+            experimentId: string;
+            /** @description The arm's label. */
+            arm: string;
+            seed: number;
+            /** @description Starts so far (more than 0: re-queued). */
+            attempt: number;
+            /**
+             * Format: date-time
+             * @description When the run was submitted.
+             */
+            queuedAt: string;
         };
         CreatedApiKey: components["schemas"]["ApiKey"] & {
             /** @description The key itself: shown this once, stored only as a hash. */
@@ -2780,6 +2874,46 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["NotBootstrapped"];
+        };
+    };
+    getQueue: {
+        parameters: {
+            query?: {
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueuePage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["NotBootstrapped"];
         };

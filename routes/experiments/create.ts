@@ -3,9 +3,16 @@ import { batch } from "../../db/database.ts";
 import { experimentRows } from "../../db/experiment-rows.ts";
 import { createExperimentStatements } from "../../db/experiments.ts";
 import { planExperiment } from "../../src/core/plan.ts";
+import {
+  type ArmCost,
+  ceilingIssues,
+  DEFAULT_RUN_CEILINGS,
+  experimentCost,
+} from "../../src/core/run-cost.ts";
+import type { ExperimentSpec } from "../../src/core/spec.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { type IdempotencyEnv, idempotency } from "../common/idempotency.ts";
-import { problemResponses } from "../common/problem.ts";
+import { ProblemError, problemResponses } from "../common/problem.ts";
 import { checkDatasetRoot } from "./dataset-root.ts";
 import { ExperimentSchema, SpecSchema, toExperiment, ValidationResultSchema } from "./schema.ts";
 
@@ -17,7 +24,10 @@ export const createExperimentRoute = createRoute({
   summary: "Submit an experiment: one queued run per arm × seed",
   description:
     "With `validate_only=true` nothing is created: the answer is the normalised spec and each arm's " +
-    "stage plan and FLOPs estimate. An `Idempotency-Key` makes retries safe: the same key and body " +
+    "stage plan, FLOPs and run-cost estimate (peak memory, total work). A spec whose run would need " +
+    "more than the server's ceilings (`AUTOPROG_MAX_RUN_GB`, `AUTOPROG_MAX_RUN_PFLOPS`) is refused " +
+    "with 422, naming the field and giving the estimate, with or without `validate_only`. " +
+    "An `Idempotency-Key` makes retries safe: the same key and body " +
     "replay the first answer, a different body is 422, and a request still in progress is 409.",
   request: {
     query: z.object({
@@ -60,7 +70,13 @@ export function registerCreateExperiment(app: OpenAPIHono<AppEnv>) {
     const { validate_only: validateOnly } = c.req.valid("query");
     const { db, clock, dispatcher, datasetRoots } = c.var.services;
     checkDatasetRoot(spec.dataset.root, datasetRoots);
-    if (validateOnly) return c.json(ValidationResultSchema.parse({ spec, arms: planExperiment(spec) }), 200);
+    const ceilings = c.var.services.runCeilings ?? DEFAULT_RUN_CEILINGS;
+    const costs = experimentCost(spec);
+    refuseOverCeilings(spec, costs, ceilings);
+    if (validateOnly) {
+      const arms = planExperiment(spec).map((plan, i) => ({ ...plan, cost: costs[i] }));
+      return c.json(ValidationResultSchema.parse({ spec, arms, ceilings }), 200);
+    }
 
     const record = experimentRows(spec, clock(), c.var.projectId);
     const body = toExperiment(record.experiment, record.runs);
@@ -74,4 +90,19 @@ export function registerCreateExperiment(app: OpenAPIHono<AppEnv>) {
     c.header("Location", location);
     return c.json(body, 201);
   });
+}
+
+/** 422 naming each field that makes a run too large, with its estimate. */
+function refuseOverCeilings(
+  spec: ExperimentSpec,
+  costs: readonly ArmCost[],
+  ceilings: Parameters<typeof ceilingIssues>[2],
+): void {
+  const issues = ceilingIssues(spec, costs, ceilings);
+  if (issues.length === 0) return;
+  throw new ProblemError(
+    "validation_failed",
+    `a run would need more than this server allows: ${issues.map((i) => i.message).join("; ")}`,
+    issues.map((issue) => ({ location: "body", path: issue.path, message: issue.message })),
+  );
 }

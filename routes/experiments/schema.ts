@@ -49,6 +49,44 @@ const ArchitecturePlanSchema = z.object({
   flopsPerImage: z.number(),
 });
 
+const StepShapeSchema = z.object({
+  depth: z.number().int(),
+  side: z.number().int(),
+  tokens: z.number().int(),
+  batch: z.number().int(),
+});
+
+export const ArmCostSchema = z
+  .object({
+    arm: z.string(),
+    memory: z.object({
+      bytes: z.number().openapi({ description: "Estimated peak bytes of one run's tensors." }),
+      parts: z
+        .object({
+          state: z.number().openapi({ description: "Weights, AdamW state and EMAs, held throughout." }),
+          step: z.number().openapi({ description: "The largest step's activations and gradient." }),
+          update: z.number().openapi({ description: "AdamW's update working set." }),
+          evaluation: z.number().openapi({ description: "The largest evaluation batch." }),
+        })
+        .openapi({ description: "Bytes; the peak is state + the largest of the other three." }),
+      largestStep: StepShapeSchema,
+      evaluation: StepShapeSchema,
+    }),
+    flops: z.object({
+      train: z.number(),
+      evaluation: z.number(),
+      total: z.number().openapi({ description: "What AUTOPROG_MAX_RUN_PFLOPS is compared with." }),
+    }),
+  })
+  .openapi("ArmCost");
+
+export const RunCeilingsSchema = z
+  .object({
+    maxRunBytes: z.number().openapi({ description: "AUTOPROG_MAX_RUN_GB, in bytes." }),
+    maxRunFlops: z.number().openapi({ description: "AUTOPROG_MAX_RUN_PFLOPS, in FLOPs." }),
+  })
+  .openapi("RunCeilings");
+
 export const ArmPlanSchema = z
   .looseObject({
     arm: z.string().openapi({ description: "The arm's name within the experiment." }),
@@ -69,6 +107,7 @@ export const ArmPlanSchema = z
       .number()
       .nullable()
       .openapi({ description: "flopsFull / mean − 1, when every stage is known." }),
+    cost: ArmCostSchema.openapi({ description: "What one run of the arm will take, by estimate." }),
   })
   .openapi("ArmPlan");
 
@@ -76,6 +115,7 @@ export const ValidationResultSchema = z
   .object({
     spec: z.record(z.string(), z.unknown()).openapi({ description: "The normalised spec." }),
     arms: z.array(ArmPlanSchema),
+    ceilings: RunCeilingsSchema.openapi({ description: "What this server allows one run." }),
   })
   .openapi("ExperimentPlan");
 

@@ -12,12 +12,13 @@ export const leaseRunRoute = createRoute({
   operationId: "leaseRun",
   path: "/v1/workers/lease",
   tags: ["workers"],
-  summary: "Lease the oldest queued run of the key's project (pull workers; `worker` keys only)",
+  summary: "Lease the next queued run of the key's project (pull workers; `worker` keys only)",
   description:
     "Answers the run, its spec, the checkpoint to resume from and a lease. Keep the lease with " +
     "`POST /v1/workers/heartbeat` (or event batches) well within `lease.seconds`; an expired lease " +
     "re-queues the run from its last checkpoint. With `wait`, the request waits up to that many " +
-    "seconds for a run to be queued, then answers 204.",
+    "seconds for a run to be queued, then answers 204. A project already running " +
+    "`AUTOPROG_PROJECT_MAX_RUNNING` runs gets none until one ends.",
   request: { body: { content: { "application/json": { schema: LeaseRequestSchema } }, required: true } },
   responses: {
     200: { description: "A run, leased", content: { "application/json": { schema: WorkerLeaseSchema } } },
@@ -50,7 +51,13 @@ export function registerLeaseRun(app: OpenAPIHono<AppEnv>) {
     for (;;) {
       const token = newLeaseToken();
       const now = clock();
-      const run = await claimRun(db, { owner: token, now, leaseMs, projectId: c.var.projectId });
+      const run = await claimRun(db, {
+        owner: token,
+        now,
+        leaseMs,
+        projectId: c.var.projectId,
+        projectMaxRunning: c.var.services.queuePolicy?.projectMaxRunning ?? null,
+      });
       if (run) return c.json(await grantOf(c.var.services.db, run, token, now + leaseMs, leaseMs), 200);
       // The queue is polled (it works on D1 too); a client that hung up stops the wait.
       if (signal.aborted || Date.now() + pollMs > deadline) return c.body(null, 204);

@@ -1,4 +1,5 @@
 import { parameterCount } from "./flops.ts";
+import { activationsPerImage } from "./memory.ts";
 import type { ViTConfig } from "./model-config.ts";
 
 /**
@@ -22,17 +23,6 @@ export const SPEC_LIMITS = {
 export interface LimitIssue {
   readonly path: (string | number)[];
   readonly message: string;
-}
-
-/**
- * Activations one image keeps per block for the backward pass: norms, qkv, attention output,
- * projection, the MLP's hidden layer before and after GELU, and the attention probabilities
- * (heads × N per token). An estimate in elements, not bytes, good to a small factor.
- */
-export function activationsPerImage(model: ViTConfig, tokens: number): number {
-  const hidden = model.mlpRatio * model.width;
-  const perToken = 8 * model.width + 2 * hidden + 2 * model.heads * tokens;
-  return model.depth * tokens * perToken;
 }
 
 const grid = (model: ViTConfig, side: number) => (side / model.patchSize) ** 2 + 1;
@@ -72,7 +62,7 @@ export function limitIssues(
       });
     }
   });
-  const activations = training.batchSize * activationsPerImage(model, tokens);
+  const activations = training.batchSize * activationsPerImage(model, { depth: model.depth, tokens });
   if (!(activations <= SPEC_LIMITS.activationsPerBatch)) {
     issues.push({
       path: ["training", "batchSize"],

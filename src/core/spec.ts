@@ -338,13 +338,16 @@ export const ExperimentSpecSchema = z
     });
   });
 
-/** Native shape of each dataset; the model's default input side is the native one. */
+/** Native shape of each dataset and its splits' sizes; the model's default input side is the native one. */
 export const DATASET_SHAPES: Readonly<
-  Record<DatasetName, { imageSize: number; channels: number; numClasses: number }>
+  Record<
+    DatasetName,
+    { imageSize: number; channels: number; numClasses: number; trainImages: number; testImages: number }
+  >
 > = {
-  mnist: { imageSize: 28, channels: 1, numClasses: 10 },
-  "fashion-mnist": { imageSize: 28, channels: 1, numClasses: 10 },
-  cifar10: { imageSize: 32, channels: 3, numClasses: 10 },
+  mnist: { imageSize: 28, channels: 1, numClasses: 10, trainImages: 60_000, testImages: 10_000 },
+  "fashion-mnist": { imageSize: 28, channels: 1, numClasses: 10, trainImages: 60_000, testImages: 10_000 },
+  cifar10: { imageSize: 32, channels: 3, numClasses: 10, trainImages: 50_000, testImages: 10_000 },
 };
 
 export function defaultImageSize(dataset: DatasetName): number {

@@ -26,6 +26,8 @@ export interface DispatcherOptions {
   readonly leaseMs?: number;
   /** Defaults to the SQL queue over `db`. */
   readonly queue?: RunQueue;
+  /** The SQL queue's per-project quota of running runs; null or absent: none. */
+  readonly projectMaxRunning?: number | null;
   /** This dispatcher's name on its leases (default: a random UUID). */
   readonly owner?: string;
   readonly backend?: ExperimentSpec["backend"] | null;
@@ -72,7 +74,12 @@ export class Dispatcher implements RunControl {
   constructor(private readonly options: DispatcherOptions) {
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.queue =
-      options.queue ?? sqlRunQueue(options.db, { leaseMs: this.leaseMs, maxAttempts: options.maxAttempts });
+      options.queue ??
+      sqlRunQueue(options.db, {
+        leaseMs: this.leaseMs,
+        maxAttempts: options.maxAttempts,
+        projectMaxRunning: options.projectMaxRunning ?? null,
+      });
     this.owner = options.owner ?? crypto.randomUUID();
     this.clock = options.clock ?? Date.now;
     this.log = options.log ?? (() => {});

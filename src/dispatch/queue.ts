@@ -10,7 +10,7 @@ export type AttemptEnd = "shutdown" | "crashed" | "event_write_failed" | "lease_
 
 /** The run queue: claims with a lease, heartbeats, hand-backs and the sweep of expired leases. */
 export interface RunQueue {
-  /** The oldest claimable run, leased to `owner`; undefined when none is queued. */
+  /** The next claimable run, fair across projects (db/queue.ts), leased to `owner`; undefined when none is. */
   claim(owner: string, now: number): Promise<RunRow | undefined>;
   /** Extends the lease; `held` is false when the run is no longer this owner's. */
   heartbeat(runId: string, owner: string, now: number): Promise<{ held: boolean; cancelRequested: boolean }>;
@@ -28,13 +28,16 @@ export interface QueueSettings {
   readonly leaseMs: number;
   /** Starts allowed per run before an interrupted run is failed instead of re-queued. */
   readonly maxAttempts: number;
+  /** Runs one project may have running at once (AUTOPROG_PROJECT_MAX_RUNNING); null or absent: no quota. */
+  readonly projectMaxRunning?: number | null;
 }
 
 /** The queue over the runs table (better-sqlite3 on Node, D1 on Workers). */
 export function sqlRunQueue(db: Db, settings: QueueSettings): RunQueue {
   const { leaseMs, maxAttempts } = settings;
+  const projectMaxRunning = settings.projectMaxRunning ?? null;
   return {
-    claim: (owner, now) => claimRun(db, { owner, now, leaseMs }),
+    claim: (owner, now) => claimRun(db, { owner, now, leaseMs, projectMaxRunning }),
     heartbeat: (runId, owner, now) => extendLease(db, { runId, owner, now, leaseMs }),
     requeue: (runId, owner, end, now) =>
       releaseRun(db, { runId, owner, now, refundAttempt: end === "shutdown" }),

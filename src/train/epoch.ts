@@ -7,6 +7,7 @@ import type { AugmentOptions } from "../data/augment.ts";
 import { makeBatch } from "../data/batch.ts";
 import { batchSlices, epochOrder } from "../data/batches.ts";
 import type { ImageDataset } from "../data/dataset.ts";
+import { MEMORY_CHECK_EVERY_STEPS, type MemoryGuard, memoryExceeded } from "./memory-guard.ts";
 import type { GradientPool } from "./parallel/pool.ts";
 import { parallelTrainStep } from "./parallel/step.ts";
 import type { ModelState } from "./state.ts";
@@ -61,6 +62,8 @@ export interface EpochSettings {
     | undefined;
   /** Runs only the epoch's first `stepLimit` steps (a look-ahead that ends inside it); all by default. */
   readonly stepLimit?: number | undefined;
+  /** Stops the run when its tensors pass the limit (looked at every few steps); none: unguarded. */
+  readonly memoryGuard?: MemoryGuard | undefined;
 }
 
 export interface EpochTotals {
@@ -86,7 +89,7 @@ export interface EpochTotals {
 /** Stops a run between steps; `reason` becomes the run.failed reason. */
 export class RunInterrupted extends Error {
   constructor(
-    readonly reason: "cancelled" | "non_finite_loss",
+    readonly reason: "cancelled" | "non_finite_loss" | "out_of_memory",
     message: string,
   ) {
     super(message);
@@ -148,6 +151,11 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
   };
   for (let b = 0; b < steps; b++) {
     if (settings.signal?.aborted) throw new RunInterrupted("cancelled", "the run was cancelled");
+    if (settings.memoryGuard && b % MEMORY_CHECK_EVERY_STEPS === 0) {
+      // A step still in flight counts too: its tensors are part of what the estimate covers.
+      const exceeded = memoryExceeded(settings.memoryGuard);
+      if (exceeded) throw new RunInterrupted("out_of_memory", `${exceeded} (epoch ${epoch}, step ${b + 1})`);
+    }
     if (settings.measure?.steps.has(b)) await finish(); // measure the weights after step b−1, untimed
     await measure(b);
     const position = lrPosition(epoch, b, slices.length, settings.baseStepsPerEpoch);

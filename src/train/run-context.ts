@@ -2,6 +2,7 @@ import type { FailureReason, TrainingEvent } from "../core/events.ts";
 import { parameterCount } from "../core/flops.ts";
 import { type ArmSpec, armLabel, type ExperimentSpec } from "../core/spec.ts";
 import type { CheckpointStore } from "./checkpoint.ts";
+import { type MemoryGuard, memoryGuardFor } from "./memory-guard.ts";
 import { GradientPool } from "./parallel/pool.ts";
 import type { RunOptions } from "./run-options.ts";
 import { initialArchitecture, planRun, type RunPlan } from "./run-plan.ts";
@@ -29,6 +30,8 @@ export interface RunContext {
   /** Gradient threads for data-parallel steps (null: single thread). */
   readonly pool: GradientPool | null;
   readonly emit: (event: TrainingEvent) => void;
+  /** Stops the run when its tensors grow far past its estimate. */
+  readonly memoryGuard: MemoryGuard;
 }
 
 export const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -79,7 +82,8 @@ export async function openRun(spec: ExperimentSpec, options: RunOptions): Promis
       throw failSetup(`gradient threads did not start: ${messageOf(error)}`, state);
     }
   }
-  return { spec, options, setup, plan, state, pool, emit };
+  const memoryGuard = memoryGuardFor(spec, arm, options.memoryLimitBytes);
+  return { spec, options, setup, plan, state, pool, emit, memoryGuard };
 }
 
 function findArm(spec: ExperimentSpec, label: string | undefined): ArmSpec | undefined {

@@ -100,6 +100,7 @@ function epochSettings(
       subset && search
         ? { steps: new Set(points), run: () => searchPoint(state, search, subset) }
         : undefined,
+    memoryGuard: run.memoryGuard,
   };
 }
 

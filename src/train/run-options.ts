@@ -27,4 +27,9 @@ export interface RunOptions {
   readonly workers?: number;
   /** Save the final model (the best of the online weights and the EMAs) to `<path>.json/.bin`. */
   readonly modelPath?: string;
+  /**
+   * Fail the run with `out_of_memory` when its tensors pass this many bytes; default: twice the
+   * run's estimate (src/core/run-cost.ts) plus 256 MB (src/train/memory-guard.ts).
+   */
+  readonly memoryLimitBytes?: number;
 }

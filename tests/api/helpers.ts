@@ -8,11 +8,12 @@ import { openDatabase } from "../../db/sqlite.ts";
 import { type AppDeps, createApp } from "../../src/app.ts";
 import type { AuthOptions } from "../../src/auth/in-memory.ts";
 import { inMemoryAuth } from "../../src/auth/in-memory.ts";
+import type { RunCeilings } from "../../src/core/run-cost.ts";
 import { Dispatcher } from "../../src/dispatch/dispatcher.ts";
 import { InMemoryEventHub } from "../../src/events/hub.ts";
 import { StoredEventSink } from "../../src/events/sink.ts";
 import type { HostResolver } from "../../src/events/webhooks/address-guard.ts";
-import type { CheckpointStore, WorkerServices } from "../../src/services.ts";
+import type { CheckpointStore, QueuePolicy, WorkerServices } from "../../src/services.ts";
 
 export { tinySpec } from "../../support/fixtures.ts";
 
@@ -58,6 +59,8 @@ export function testApp(
     allowPrivateWebhooks?: boolean;
     resolver?: HostResolver;
     workers?: Partial<WorkerServices>;
+    runCeilings?: RunCeilings;
+    queuePolicy?: QueuePolicy;
   } = {},
 ) {
   const woken = { count: 0 };
@@ -132,6 +135,8 @@ export function testApp(
       sseHeartbeatMs: options.heartbeatMs ?? 15_000,
       idempotencyTtlMs: 3_600_000,
       auth: inMemoryAuth({ ...options.auth, clientAddress: (c) => c.req.header("x-test-client") ?? "test" }),
+      ...(options.runCeilings ? { runCeilings: options.runCeilings } : {}),
+      ...(options.queuePolicy ? { queuePolicy: options.queuePolicy } : {}),
       workers: {
         leaseMs: 60_000,
         checkpoints,

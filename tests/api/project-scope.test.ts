@@ -131,6 +131,11 @@ const SCOPES: Record<string, Scope> = {
     (a) => a.keys.member.id,
   ),
   "DELETE /v1/keys/{id}": forAdmins((a) => del(`/v1/keys/${a.keys.member.id}`), 204, 404),
+  "GET /v1/queue": onOwn(
+    () => get("/v1/queue"),
+    200,
+    (a) => a.queuedRunId,
+  ),
   "POST /v1/webhooks": onOwn(() => post("/v1/webhooks", HOOK), 201),
   "GET /v1/webhooks": onOwn(
     () => get("/v1/webhooks"),

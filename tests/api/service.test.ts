@@ -34,6 +34,7 @@ describe("the service's own routes", () => {
       "/v1/experiments/{id}/runs",
       "/v1/keys",
       "/v1/keys/{id}",
+      "/v1/queue",
       "/v1/runs/{id}",
       "/v1/runs/{id}/cancel",
       "/v1/runs/{id}/checkpoints/{epoch}",

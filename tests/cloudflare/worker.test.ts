@@ -173,6 +173,18 @@ describe("the Worker in workerd over a local D1", () => {
     expect(created.status).toBe(201);
     const experiment = (await created.json()) as { id: string; runs: { id: string }[] };
     const runId = experiment.runs[0]?.id ?? "";
+    // The project's queue on D1: this run is the newest, the last position.
+    const queue = await worker.fetchWithKey(BOOTSTRAP_KEY, "/v1/queue?limit=1");
+    expect(queue.status, await queue.clone().text()).toBe(200);
+    const first = (await queue.json()) as {
+      queued: number;
+      items: { position: number }[];
+      nextCursor: string;
+    };
+    expect(first.items.map((i) => i.position)).toEqual([1]);
+    const rest = await worker.fetchWithKey(BOOTSTRAP_KEY, `/v1/queue?limit=100&cursor=${first.nextCursor}`);
+    const items = ((await rest.json()) as { items: { position: number; runId: string }[] }).items;
+    expect(items.at(-1)).toEqual(expect.objectContaining({ position: first.queued, runId }));
 
     // The test above left a queued run: the oldest is leased first, then this one.
     let grant: { run: { id: string; attempt: number }; lease: { token: string } } | undefined;

@@ -3,7 +3,7 @@ import { compact, speedup } from "../format.ts";
 
 type Plan = components["schemas"]["ExperimentPlan"];
 
-/** `validate_only`'s answer: each arm's stage plan and its FLOPs per image against the full model. */
+/** `validate_only`'s answer: each arm's stage plan, its FLOPs per image against the full model, and what a run needs. */
 export function PlanView({ plan }: { plan: Plan }) {
   return (
     <section class="panel" aria-labelledby="plan-title" data-testid="plan">
@@ -13,7 +13,10 @@ export function PlanView({ plan }: { plan: Plan }) {
           <table aria-label={`Stage plan of arm ${arm.arm}`}>
             <caption>
               <strong>{arm.arm}</strong> ({arm.kind}): full model {compact(arm.flopsFull)} FLOPs/img, mean{" "}
-              {compact(arm.flopsPerImageMean)}, FLOPs speed-up {speedup(arm.flopsSpeedup)}
+              {compact(arm.flopsPerImageMean)}, FLOPs speed-up {speedup(arm.flopsSpeedup)}; a run needs about{" "}
+              {compact(arm.cost.memory.bytes)}B of memory (this server allows{" "}
+              {compact(plan.ceilings.maxRunBytes)}B) and {compact(arm.cost.flops.total)} FLOPs (allows{" "}
+              {compact(plan.ceilings.maxRunFlops)})
             </caption>
             <thead>
               <tr>

@@ -1,0 +1,85 @@
+import { parameterCount } from "./flops.ts";
+import type { ViTConfig } from "./model-config.ts";
+
+/**
+ * What the trainer holds in memory, counted from the architecture alone (float32 elements; ×4
+ * for bytes). The counts follow the trainer's own tensors — src/model/block.ts saves 14 tensors
+ * per block for its hand-written backward pass, src/train/adamw.ts keeps flat parameters,
+ * moments and a decay vector beside the weight variables, src/train/ema.ts one flat copy per
+ * EMA — and were checked against the peak tensor bytes of real steps (bench/memory-estimate.ts).
+ */
+
+export const BYTES_PER_ELEMENT = 4;
+
+/** One sub-network shape a step can train or evaluate. */
+export interface ActivationShape {
+  readonly depth: number;
+  readonly tokens: number;
+}
+
+/**
+ * Elements one image keeps for the backward pass: per block and token the residual stream, the
+ * two norms' outputs and normalised inputs, q, k, v, the merged heads (9·D), the MLP's hidden
+ * layer before GELU, its CDF and after (3·hidden), the attention probabilities (heads × N) and
+ * the norms' two inverse deviations. Then the working set of one block's backward pass (the
+ * gradients of those tensors, the score gradients [H, N, N] twice and the softmax's
+ * intermediate), and the patch embedding and head.
+ */
+export function activationsPerImage(model: ViTConfig, shape: ActivationShape): number {
+  const { depth, tokens } = shape;
+  const d = model.width;
+  const hidden = model.mlpRatio * d;
+  const attention = model.heads * tokens;
+  const saved = 9 * d + 3 * hidden + attention + 2;
+  const backward = 32 * d + 6 * hidden + 4 * attention;
+  const embedding = 3 * d + model.patchSize ** 2 * model.channels;
+  return tokens * (depth * saved + backward + embedding);
+}
+
+/**
+ * Elements one image needs during an evaluation (no gradients): the stream after every block
+ * (an evaluation keeps its batch's tensors until the batch is scored) and the working set of
+ * one block: q, k, v and their heads, the scores and probabilities [H, N, N] with the softmax's
+ * intermediate, the MLP's hidden layer and GELU.
+ */
+export function evaluationActivationsPerImage(model: ViTConfig, shape: ActivationShape): number {
+  const { depth, tokens } = shape;
+  const d = model.width;
+  const hidden = model.mlpRatio * d;
+  const block = 34 * d + 5 * hidden + 4 * model.heads * tokens;
+  const embedding = 3 * d + model.patchSize ** 2 * model.channels;
+  return tokens * (depth * d + block + embedding);
+}
+
+/**
+ * Copies of the parameters the trainer keeps between steps: the weight variables, AdamW's flat
+ * parameters, two moments and decay vector, and one flat copy per EMA.
+ */
+export const persistentCopies = (emas: number): number => 5 + emas;
+
+/**
+ * Extra copies while AdamW updates: the flat gradient and the update's intermediates, which its
+ * tf.tidy keeps until the new moments and parameters exist (15 element-wise results).
+ */
+export const UPDATE_COPIES = 16;
+
+/** The copy of the gradient that exists while the backward pass completes it. */
+export const GRADIENT_COPIES = 1;
+
+export interface MemoryParts {
+  /** Weights, AdamW state and EMAs, held between steps (doubled during a look-ahead search), and a search's image subset. */
+  readonly state: number;
+  /** The largest step: activations kept for the backward pass at its batch, plus its gradient. */
+  readonly step: number;
+  /** AdamW's update working set. */
+  readonly update: number;
+  /** The largest evaluation batch (and the EMA views it reads). */
+  readonly evaluation: number;
+}
+
+/** Peak bytes: the state plus the largest of the three phases that come and go. */
+export const peakBytes = (parts: MemoryParts): number =>
+  parts.state + Math.max(parts.step, parts.update, parts.evaluation);
+
+/** Parameters of the full model (growth ends there, so the state's size is its). */
+export const fullParameters = (model: ViTConfig): number => parameterCount(model, model.depth);
