@@ -120,6 +120,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
       idempotencyTtlMs: settings.idempotencyTtlMs,
       auth: inMemoryAuth({
         requestsPerMinute: settings.requestsPerMinute,
+        workerRequestsPerMinute: settings.workerRequestsPerMinute,
         failedAuthPerMinute: settings.failedAuthPerMinute,
         streamsPerKey: settings.streamsPerKey,
         ...(settings.streamTokenSecret ? { streamTokenSecret: settings.streamTokenSecret } : {}),

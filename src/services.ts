@@ -50,10 +50,15 @@ export interface Principal {
 
 /** Authentication's runtime parts; they outlive a request (counts, the token secret). */
 export interface AuthServices {
-  /** Failed authentications per client address. */
+  /**
+   * Failed authentications, counted per client address and per claimed key (`address:…`,
+   * `key:…`); it only ever refuses requests that fail to authenticate.
+   */
   readonly failedAuth: RateLimiter;
   /** Requests per key. */
   readonly requests: RateLimiter;
+  /** A worker key's heartbeats and event batches: a budget of their own, apart from `requests`. */
+  readonly workerRequests: RateLimiter;
   /** Concurrent event streams per key. */
   readonly streams: StreamSlots;
   readonly streamTokens: StreamTokens;
