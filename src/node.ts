@@ -11,6 +11,7 @@ import { createApp } from "./app.ts";
 import { bootstrapAdminKey } from "./auth/bootstrap.ts";
 import { inMemoryAuth } from "./auth/in-memory.ts";
 import { directoryCheckpointStore } from "./checkpoints/directory-store.ts";
+import { resolveSymlinks } from "./data/real-path.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import type { Settings } from "./env.ts";
 import { InMemoryEventHub } from "./events/hub.ts";
@@ -126,7 +127,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
         ...(settings.streamTokenSecret ? { streamTokenSecret: settings.streamTokenSecret } : {}),
         clientAddress: clientAddressOf(settings.trustProxy),
       }),
-      datasetRoots: { dataDir: settings.dataDir, allowed: settings.datasetRoots },
+      datasetRoots: { dataDir: settings.dataDir, allowed: settings.datasetRoots, realpath: resolveSymlinks },
       workers: {
         leaseMs: settings.leaseMs,
         checkpoints: directoryCheckpointStore(runsDir),

@@ -97,11 +97,17 @@ export interface Services {
 
 /**
  * Where a spec's `dataset.root` may point: relative roots are taken from `dataDir`, and the
- * resolved folder must lie under one of `allowed` (absolute POSIX paths).
+ * resolved folder, symlinks followed, must lie under one of `allowed` (absolute POSIX paths).
  */
 export interface DatasetRootPolicy {
   readonly dataDir: string;
   readonly allowed: readonly string[];
+  /**
+   * The absolute path with its symlinks resolved (Node: `fs.realpath` on its deepest existing
+   * part), or null when it cannot be (a broken or looping link); absent: paths are judged by
+   * their text only (Workers, which train nothing).
+   */
+  readonly realpath?: (path: string) => Promise<string | null>;
 }
 
 export interface AppEnv {

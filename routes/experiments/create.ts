@@ -59,7 +59,7 @@ export function registerCreateExperiment(app: OpenAPIHono<AppEnv>) {
     const spec = c.req.valid("json");
     const { validate_only: validateOnly } = c.req.valid("query");
     const { db, clock, dispatcher, datasetRoots } = c.var.services;
-    checkDatasetRoot(spec.dataset.root, datasetRoots);
+    await checkDatasetRoot(spec.dataset.root, datasetRoots);
     if (validateOnly) return c.json(ValidationResultSchema.parse({ spec, arms: planExperiment(spec) }), 200);
 
     const record = experimentRows(spec, clock(), c.var.projectId);

@@ -12,7 +12,7 @@ import { Dispatcher } from "../../src/dispatch/dispatcher.ts";
 import { InMemoryEventHub } from "../../src/events/hub.ts";
 import { StoredEventSink } from "../../src/events/sink.ts";
 import type { HostResolver } from "../../src/events/webhooks/address-guard.ts";
-import type { CheckpointStore, WorkerServices } from "../../src/services.ts";
+import type { CheckpointStore, DatasetRootPolicy, WorkerServices } from "../../src/services.ts";
 
 export { tinySpec } from "../../support/fixtures.ts";
 
@@ -58,6 +58,7 @@ export function testApp(
     allowPrivateWebhooks?: boolean;
     resolver?: HostResolver;
     workers?: Partial<WorkerServices>;
+    datasetRoots?: DatasetRootPolicy;
   } = {},
 ) {
   const woken = { count: 0 };
@@ -132,6 +133,7 @@ export function testApp(
       sseHeartbeatMs: options.heartbeatMs ?? 15_000,
       idempotencyTtlMs: 3_600_000,
       auth: inMemoryAuth({ ...options.auth, clientAddress: (c) => c.req.header("x-test-client") ?? "test" }),
+      ...(options.datasetRoots ? { datasetRoots: options.datasetRoots } : {}),
       workers: {
         leaseMs: 60_000,
         checkpoints,
