@@ -69,6 +69,9 @@ export function derivedStatements(
           .where(and(eq(runs.id, runId), inArray(runs.state, ["queued", "running"])))
           .returning({ id: runs.id }),
       ];
+    case "attempt.failed":
+      // The run's state is the queue's (re-queued or given up); the event is the record.
+      return [];
   }
 }
 

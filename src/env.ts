@@ -43,6 +43,12 @@ const EnvSchema = z.object({
     .regex(KEY_PATTERN, "must be ap_ followed by 32 to 128 characters of A-Z a-z 0-9 _ -")
     .optional(),
   AUTOPROG_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(AUTH_DEFAULTS.requestsPerMinute),
+  /** A worker key's heartbeats and event batches per minute: their own budget, apart from the one above. */
+  AUTOPROG_WORKER_RATE_PER_MINUTE: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(AUTH_DEFAULTS.workerRequestsPerMinute),
   AUTOPROG_AUTH_FAILURES_PER_MINUTE: z.coerce
     .number()
     .int()
@@ -111,6 +117,7 @@ export interface Settings {
   readonly log: "json" | "silent";
   readonly bootstrapKey: string | null;
   readonly requestsPerMinute: number;
+  readonly workerRequestsPerMinute: number;
   readonly failedAuthPerMinute: number;
   readonly streamsPerKey: number;
   readonly trustProxy: boolean;
@@ -155,6 +162,7 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
     log: e.AUTOPROG_LOG,
     bootstrapKey: e.AUTOPROG_BOOTSTRAP_KEY ?? null,
     requestsPerMinute: e.AUTOPROG_RATE_LIMIT_PER_MINUTE,
+    workerRequestsPerMinute: e.AUTOPROG_WORKER_RATE_PER_MINUTE,
     failedAuthPerMinute: e.AUTOPROG_AUTH_FAILURES_PER_MINUTE,
     streamsPerKey: e.AUTOPROG_SSE_STREAMS_PER_KEY,
     trustProxy: e.AUTOPROG_TRUST_PROXY === "true",

@@ -2,7 +2,6 @@ import { lookup } from "node:dns/promises";
 import { chmod, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { type ServerType, serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context } from "hono";
 import type { Db } from "../db/database.ts";
@@ -12,6 +11,7 @@ import { createApp } from "./app.ts";
 import { bootstrapAdminKey } from "./auth/bootstrap.ts";
 import { inMemoryAuth } from "./auth/in-memory.ts";
 import { directoryCheckpointStore } from "./checkpoints/directory-store.ts";
+import { resolveSymlinks } from "./data/real-path.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import type { Settings } from "./env.ts";
 import { InMemoryEventHub } from "./events/hub.ts";
@@ -19,6 +19,7 @@ import { StoredEventSink } from "./events/sink.ts";
 import type { HostResolver, UrlPolicy } from "./events/webhooks/address-guard.ts";
 import { publicOnlyFetch } from "./events/webhooks/connect-guard.ts";
 import { WebhookDeliverer } from "./events/webhooks/deliverer.ts";
+import { listen } from "./http-listener.ts";
 import type { RunArtifacts } from "./services.ts";
 import { readUiDist } from "./ui-bundle/dist.ts";
 import { keepNewestCheckpoints, removeStaleTemporaries } from "./worker/checkpoint-files.ts";
@@ -123,12 +124,13 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
       idempotencyTtlMs: settings.idempotencyTtlMs,
       auth: inMemoryAuth({
         requestsPerMinute: settings.requestsPerMinute,
+        workerRequestsPerMinute: settings.workerRequestsPerMinute,
         failedAuthPerMinute: settings.failedAuthPerMinute,
         streamsPerKey: settings.streamsPerKey,
         ...(settings.streamTokenSecret ? { streamTokenSecret: settings.streamTokenSecret } : {}),
         clientAddress: clientAddressOf(settings.trustProxy),
       }),
-      datasetRoots: { dataDir: settings.dataDir, allowed: settings.datasetRoots },
+      datasetRoots: { dataDir: settings.dataDir, allowed: settings.datasetRoots, realpath: resolveSymlinks },
       runCeilings: settings.runCeilings,
       queuePolicy: { projectMaxRunning: settings.projectMaxRunning },
       workers: {
@@ -142,9 +144,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     onServerError: (error, c) =>
       log("request failed", { requestId: c.get("requestId"), path: c.req.path, error: String(error) }),
   });
-  const server = await new Promise<ServerType>((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: settings.host, port: settings.port }, () => resolve(s));
-  });
+  const server = await listen({ fetch: app.fetch, hostname: settings.host, port: settings.port });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : settings.port;
   const url = `http://${settings.host}:${port}`;

@@ -51,10 +51,15 @@ export interface Principal {
 
 /** Authentication's runtime parts; they outlive a request (counts, the token secret). */
 export interface AuthServices {
-  /** Failed authentications per client address. */
+  /**
+   * Failed authentications, counted per client address and per claimed key (`address:…`,
+   * `key:…`); it only ever refuses requests that fail to authenticate.
+   */
   readonly failedAuth: RateLimiter;
   /** Requests per key. */
   readonly requests: RateLimiter;
+  /** A worker key's heartbeats and event batches: a budget of their own, apart from `requests`. */
+  readonly workerRequests: RateLimiter;
   /** Concurrent event streams per key. */
   readonly streams: StreamSlots;
   readonly streamTokens: StreamTokens;
@@ -103,11 +108,17 @@ export interface QueuePolicy {
 
 /**
  * Where a spec's `dataset.root` may point: relative roots are taken from `dataDir`, and the
- * resolved folder must lie under one of `allowed` (absolute POSIX paths).
+ * resolved folder, symlinks followed, must lie under one of `allowed` (absolute POSIX paths).
  */
 export interface DatasetRootPolicy {
   readonly dataDir: string;
   readonly allowed: readonly string[];
+  /**
+   * The absolute path with its symlinks resolved (Node: `fs.realpath` on its deepest existing
+   * part), or null when it cannot be (a broken or looping link); absent: paths are judged by
+   * their text only (Workers, which train nothing).
+   */
+  readonly realpath?: (path: string) => Promise<string | null>;
 }
 
 export interface AppEnv {

@@ -200,7 +200,7 @@ export type paths = {
         put?: never;
         /**
          * Report a batch of a leased run's training events (pull workers; `worker` keys only)
-         * @description Stored in `seq` order through the same sink as the embedded trainer's events, and the lease is extended. Retrying a batch is safe: an event already stored (same replay key; `run.started` and `run.failed` count once per attempt) is counted in `duplicates`. Upload a checkpoint before the `checkpoint.saved` event that names it. A terminal event ends the run.
+         * @description Stored in `seq` order through the same sink as the embedded trainer's events, and the lease is extended. Retrying a batch is safe: an event already stored (same replay key; `run.started`, `run.failed` and `attempt.failed` count once per attempt) is counted in `duplicates`. Upload a checkpoint before the `checkpoint.saved` event that names it. A terminal event ends the run.
          */
         post: operations["postRunEvents"];
         delete?: never;
@@ -1291,6 +1291,12 @@ export type components = {
             /** @enum {string} */
             event: "run.failed";
             data: components["schemas"]["RunFailedEvent"];
+        } | {
+            /** @description The event's seq in its run (gap-free from 1). */
+            id: string;
+            /** @enum {string} */
+            event: "attempt.failed";
+            data: components["schemas"]["AttemptFailedEvent"];
         } | components["schemas"]["RunEventsEndMessage"];
         RunStartedEvent: {
             /**
@@ -1571,6 +1577,18 @@ export type components = {
             epoch: number | null;
             step: number | null;
         };
+        AttemptFailedEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "attempt.failed";
+            /** @enum {string} */
+            reason: "failed_setup" | "non_finite_loss" | "out_of_memory" | "cancelled" | "error";
+            message: string;
+            epoch: number | null;
+            step: number | null;
+        };
         RunEventsEndMessage: {
             /** @enum {string} */
             event: "end";
@@ -1792,11 +1810,11 @@ export type components = {
                 /** @description The worker's own counter in this attempt, from 0. */
                 seq: number;
                 event: components["schemas"]["TrainingEvent"];
-                /** @description The event's place in the attempt (`type@epoch#n`); null for `run.started` and `run.failed`. */
+                /** @description The event's place in the attempt (`type@epoch#n`); null for `run.started`, `run.failed` and `attempt.failed`. */
                 replayKey: string | null;
             }[];
         };
-        TrainingEvent: components["schemas"]["RunStartedEvent"] | components["schemas"]["StageStartedEvent"] | components["schemas"]["StageGrownEvent"] | components["schemas"]["StageSearchStartedEvent"] | components["schemas"]["StageSearchCompletedEvent"] | components["schemas"]["EpochCompletedEvent"] | components["schemas"]["CheckpointSavedEvent"] | components["schemas"]["RunCompletedEvent"] | components["schemas"]["RunFailedEvent"];
+        TrainingEvent: components["schemas"]["RunStartedEvent"] | components["schemas"]["StageStartedEvent"] | components["schemas"]["StageGrownEvent"] | components["schemas"]["StageSearchStartedEvent"] | components["schemas"]["StageSearchCompletedEvent"] | components["schemas"]["EpochCompletedEvent"] | components["schemas"]["CheckpointSavedEvent"] | components["schemas"]["RunCompletedEvent"] | components["schemas"]["RunFailedEvent"] | components["schemas"]["AttemptFailedEvent"];
         /** @description An experiment spec; omitted fields take their defaults (see `validate_only`). */
         ExperimentSpecInput: {
             name: string;

@@ -69,7 +69,7 @@ export function registerCreateExperiment(app: OpenAPIHono<AppEnv>) {
     const spec = c.req.valid("json");
     const { validate_only: validateOnly } = c.req.valid("query");
     const { db, clock, dispatcher, datasetRoots } = c.var.services;
-    checkDatasetRoot(spec.dataset.root, datasetRoots);
+    await checkDatasetRoot(spec.dataset.root, datasetRoots);
     const ceilings = c.var.services.runCeilings ?? DEFAULT_RUN_CEILINGS;
     const costs = experimentCost(spec);
     refuseOverCeilings(spec, costs, ceilings);

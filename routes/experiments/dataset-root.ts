@@ -3,8 +3,10 @@ import { ProblemError } from "../common/problem.ts";
 
 /**
  * Where a spec's `dataset.root` may point: a relative root is taken from the data folder, and
- * the resolved folder must lie under one of the allowed ones. The check is on the path's text
- * only (the app touches no file system), so the answer never says whether a path exists.
+ * the resolved folder must lie under one of the allowed ones, first by its text and then, where
+ * the runtime resolves symlinks (Node: `policy.realpath`), by where it really leads, so a
+ * symlink inside an allowed folder cannot point outside. A path that does not exist is judged
+ * by its deepest existing folder, so the answer never says whether it exists.
  * POSIX paths: the trainers run on Linux.
  */
 
@@ -26,10 +28,17 @@ const isUnder = (path: string, folder: string) => {
   return path === root || path.startsWith(root === "/" ? "/" : `${root}/`);
 };
 
-export function checkDatasetRoot(root: string | undefined, policy: DatasetRootPolicy = DEFAULT_POLICY): void {
+export async function checkDatasetRoot(
+  root: string | undefined,
+  policy: DatasetRootPolicy = DEFAULT_POLICY,
+): Promise<void> {
   if (root === undefined) return;
   const resolved = resolvePosix(policy.dataDir, root);
-  if (root.includes("\0") || !policy.allowed.some((folder) => isUnder(resolved, folder))) {
+  const inside =
+    !root.includes("\0") &&
+    policy.allowed.some((folder) => isUnder(resolved, folder)) &&
+    (await leadsInside(resolved, policy));
+  if (!inside) {
     throw new ProblemError("validation_failed", "the body is not valid", [
       {
         location: "body",
@@ -39,4 +48,14 @@ export function checkDatasetRoot(root: string | undefined, policy: DatasetRootPo
       },
     ]);
   }
+}
+
+/** Where symlinks are resolved: whether the real path lies under an allowed folder (as written, or its real path). */
+async function leadsInside(path: string, policy: DatasetRootPolicy): Promise<boolean> {
+  const { realpath } = policy;
+  if (!realpath) return true;
+  const real = await realpath(path);
+  if (real === null) return false;
+  const realRoots = await Promise.all(policy.allowed.map((folder) => realpath(resolvePosix("/", folder))));
+  return [...policy.allowed, ...realRoots].some((folder) => folder !== null && isUnder(real, folder));
 }

@@ -16,7 +16,8 @@ export const postRunEventsRoute = createRoute({
   description:
     "Stored in `seq` order through the same sink as the embedded trainer's events, and the lease " +
     "is extended. Retrying a batch is safe: an event already stored (same replay key; " +
-    "`run.started` and `run.failed` count once per attempt) is counted in `duplicates`. Upload a " +
+    "`run.started`, `run.failed` and `attempt.failed` count once per attempt) is counted in " +
+    "`duplicates`. Upload a " +
     "checkpoint before the `checkpoint.saved` event that names it. A terminal event ends the run.",
   request: {
     params: IdParamsSchema("run"),

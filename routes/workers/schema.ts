@@ -83,7 +83,7 @@ const EventEntrySchema = z.object({
   event: TrainingEventSchema.meta({ id: "TrainingEvent" }),
   replayKey: z.string().min(1).max(200).nullable().openapi({
     description:
-      "The event's place in the attempt (`type@epoch#n`); null for `run.started` and `run.failed`.",
+      "The event's place in the attempt (`type@epoch#n`); null for `run.started`, `run.failed` and `attempt.failed`.",
   }),
 });
 

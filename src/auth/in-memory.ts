@@ -6,12 +6,14 @@ import { hmacStreamTokens } from "./stream-token.ts";
 /** The documented defaults (README, "Authentication"); each has an AUTOPROG_* variable. */
 export const AUTH_DEFAULTS = {
   requestsPerMinute: 600,
+  workerRequestsPerMinute: 6000,
   failedAuthPerMinute: 20,
   streamsPerKey: 20,
 } as const;
 
 export interface AuthOptions {
   readonly requestsPerMinute?: number;
+  readonly workerRequestsPerMinute?: number;
   readonly failedAuthPerMinute?: number;
   readonly streamsPerKey?: number;
   /** HMAC secret of stream tokens; random per process when absent. */
@@ -24,6 +26,9 @@ export function inMemoryAuth(options: AuthOptions): AuthServices {
   return {
     failedAuth: new InMemoryRateLimiter(options.failedAuthPerMinute ?? AUTH_DEFAULTS.failedAuthPerMinute),
     requests: new InMemoryRateLimiter(options.requestsPerMinute ?? AUTH_DEFAULTS.requestsPerMinute),
+    workerRequests: new InMemoryRateLimiter(
+      options.workerRequestsPerMinute ?? AUTH_DEFAULTS.workerRequestsPerMinute,
+    ),
     streams: new InMemoryStreamSlots(options.streamsPerKey ?? AUTH_DEFAULTS.streamsPerKey),
     streamTokens: hmacStreamTokens(options.streamTokenSecret),
     clientAddress: options.clientAddress,

@@ -57,30 +57,62 @@ async function principalOf(c: Context<AppEnv>, now: number): Promise<Principal |
   return { keyId: row.id, projectId: row.projectId, role: row.role };
 }
 
+/** A failed authentication counts against a claimed key by its first characters (`ap_` and 9 more). */
+const CLAIMED_KEY_PREFIX = 12;
+
+/** Heartbeats and event batches keep a pull worker's lease: they spend the worker budget. */
+function keepsLease(method: string, path: string): boolean {
+  return method === "POST" && (path === "/v1/workers/heartbeat" || EVENTS_PATH.test(path));
+}
+
 /**
- * Every `/v1` request: refuse an address that failed too often, authenticate, count the key's
- * request, check its role, then act in the key's project (`c.var.projectId`).
+ * A request that failed to authenticate: counted against its address and the key it claimed,
+ * and refused with 429 once either has failed too often this window (401 until then).
+ */
+function authenticationFailed(c: Context<AppEnv>, now: number): ProblemError {
+  const { auth } = c.var.services;
+  const claimed = BEARER.exec(c.req.header("authorization") ?? "")?.[1] ?? c.req.query("token");
+  const scopes = [
+    { scope: `address:${auth.clientAddress(c)}`, detail: "from this address" },
+    ...(claimed ? [{ scope: `key:${claimed.slice(0, CLAIMED_KEY_PREFIX)}`, detail: "for this key" }] : []),
+  ];
+  for (const { scope, detail } of scopes) {
+    const verdict = auth.failedAuth.check(scope, now);
+    if (!verdict.allowed) return rateLimited(c, verdict, `too many failed authentications ${detail}`);
+  }
+  for (const { scope } of scopes) auth.failedAuth.hit(scope, now);
+  c.header("WWW-Authenticate", 'Bearer realm="autoprog"');
+  return new ProblemError(
+    "unauthenticated",
+    c.req.header("authorization") === undefined
+      ? "send `Authorization: Bearer <key>`"
+      : "the key is unknown or revoked",
+  );
+}
+
+/**
+ * Every `/v1` request: authenticate first, so a valid key is never refused for other clients'
+ * failures at its address (only failing requests are counted and limited); count the key's
+ * request on its budget (a worker's heartbeats and event batches on their own), check its role,
+ * then act in the key's project (`c.var.projectId`).
  */
 export function authenticate(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const { clock, auth } = c.var.services;
     const now = clock();
-    const address = auth.clientAddress(c);
-    const blocked = auth.failedAuth.check(address, now);
-    if (!blocked.allowed) throw rateLimited(c, blocked, "too many failed authentications from this address");
     const principal = await principalOf(c, now);
-    if (!principal) {
-      auth.failedAuth.hit(address, now);
-      c.header("WWW-Authenticate", 'Bearer realm="autoprog"');
-      throw new ProblemError(
-        "unauthenticated",
-        c.req.header("authorization") === undefined
-          ? "send `Authorization: Bearer <key>`"
-          : "the key is unknown or revoked",
+    if (!principal) throw authenticationFailed(c, now);
+    const workerBudget = principal.role === "worker" && keepsLease(c.req.method, c.req.path);
+    const verdict = (workerBudget ? auth.workerRequests : auth.requests).hit(principal.keyId, now);
+    if (!verdict.allowed) {
+      throw rateLimited(
+        c,
+        verdict,
+        workerBudget
+          ? "this worker key's heartbeats and event batches are over their limit"
+          : "this key's request rate is over its limit",
       );
     }
-    const verdict = auth.requests.hit(principal.keyId, now);
-    if (!verdict.allowed) throw rateLimited(c, verdict, "this key's request rate is over its limit");
     const roles = rolesFor(c.req.path, c.req.method);
     if (!roles.includes(principal.role)) {
       const why =

@@ -75,5 +75,7 @@ export function eventLine(event: TrainingEvent): string | undefined {
       return resultLine(event.result);
     case "run.failed":
       return `run failed (${event.reason}): ${event.message}`;
+    case "attempt.failed":
+      return `attempt failed (${event.reason}): ${event.message}; the run goes back to the queue`;
   }
 }

@@ -229,6 +229,14 @@ export const FAILURE_REASONS = [
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
+/** What `run.failed` and `attempt.failed` say: why, and where training was. */
+const failure = {
+  reason: z.enum(FAILURE_REASONS),
+  message: z.string(),
+  epoch: count.nullable(),
+  step: count.nullable(),
+};
+
 const event = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
   z.object({ type: z.literal(type), ...shape }).meta({ id: eventSchemaName(type) });
 
@@ -265,12 +273,13 @@ export const TrainingEventSchema = z.discriminatedUnion("type", [
   event("epoch.completed", epochRecord),
   event("checkpoint.saved", { epoch: count, step: count, location: z.string() }),
   event("run.completed", { result: RunResultSchema }),
-  event("run.failed", {
-    reason: z.enum(FAILURE_REASONS),
-    message: z.string(),
-    epoch: count.nullable(),
-    step: count.nullable(),
-  }),
+  event("run.failed", failure),
+  /**
+   * An attempt ended without ending the run: its trainer crashed, in set-up (`failed_setup`,
+   * before `run.started`) or later (`error`), and the run goes back to the queue. The attempt it
+   * spent is the event's own.
+   */
+  event("attempt.failed", failure),
 ]);
 export type TrainingEvent = z.infer<typeof TrainingEventSchema>;
 export type TrainingEventType = TrainingEvent["type"];

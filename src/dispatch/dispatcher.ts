@@ -316,6 +316,7 @@ export class Dispatcher implements RunControl {
     if (now.cancelRequested && end !== "shutdown") {
       await this.endRun(now, "cancelled", "the run was cancelled");
     } else if (end === "shutdown" || run.attempt < this.options.maxAttempts) {
+      if (end === "crashed") await this.recordAttemptFailure(active, why);
       await this.queue.requeue(run.id, this.owner, end, this.clock());
       this.log(end === "shutdown" ? "handed a run back" : "attempt ended; re-queued", {
         runId: run.id,
@@ -327,6 +328,25 @@ export class Dispatcher implements RunControl {
       await this.endRun(now, "error", why);
     }
     this.wake();
+  }
+
+  /**
+   * A crashed attempt the run survives is an event of that attempt, so the attempt it spent is
+   * on record; a crash in set-up (before `run.started`) would otherwise leave no trace.
+   */
+  private async recordAttemptFailure(active: ActiveRun, why: string): Promise<void> {
+    const { run } = active;
+    const event = {
+      type: "attempt.failed" as const,
+      reason: active.started ? ("error" as const) : ("failed_setup" as const),
+      message: withoutDataDir(why, this.options.dataDir),
+      epoch: null,
+      step: null,
+    };
+    // The run goes back to the queue whether or not its record could be written.
+    await this.options.sink.record(run.id, run.attempt, event, null).catch((error: unknown) => {
+      this.log("could not record a failed attempt", { runId: run.id, error: String(error) });
+    });
   }
 
   /** Stops the trainer of an attempt and ignores whatever it still sends. */

@@ -168,5 +168,7 @@ export function describe(event: TrainingEvent): string {
       return `completed: top-1 ${pct(event.result.top1)}, ${event.result.wallSeconds.toFixed(1)} s`;
     case "run.failed":
       return `failed (${event.reason}): ${event.message}`;
+    case "attempt.failed":
+      return `attempt failed (${event.reason}): ${event.message}; the run goes back to the queue`;
   }
 }

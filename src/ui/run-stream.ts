@@ -12,6 +12,7 @@ const EVENT_TYPES = [
   "checkpoint.saved",
   "run.completed",
   "run.failed",
+  "attempt.failed",
 ] as const satisfies readonly TrainingEventType[];
 // Fails to compile when the union gains a type this list lacks.
 const everyType: Exclude<TrainingEventType, (typeof EVENT_TYPES)[number]> extends never ? true : never = true;

@@ -48,7 +48,10 @@ export class RemoteRun {
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
   private nextSeq = 0;
   private end: RemoteRunEnd | null = null;
+  private sawStarted = false;
   private sawTerminal = false;
+  /** Why the attempt ended without a result: set-up's error, or the trainer's when it threw. */
+  private crash: string | null = null;
   private readonly exited: Promise<void>;
   private onExit: () => void = () => {};
 
@@ -69,9 +72,9 @@ export class RemoteRun {
     const { log } = this.options;
     try {
       this.heartbeatTimer = setInterval(() => void this.heartbeat(), (this.grant.lease.seconds * 1000) / 3);
-      const spec = await this.prepare();
-      if (spec) this.startThread(spec);
+      await this.setUp();
       await this.exited;
+      if (!this.sawTerminal && this.end === null) this.reportCrash();
       await this.flush();
       this.end ??= this.sawTerminal ? "reported" : "crashed";
     } catch (error) {
@@ -104,6 +107,18 @@ export class RemoteRun {
         runId: this.runId,
         error: String(error),
       });
+    }
+  }
+
+  /** Fetches the checkpoint and starts the trainer; a failure here ends the attempt with its record. */
+  private async setUp(): Promise<void> {
+    try {
+      const spec = await this.prepare();
+      if (spec) this.startThread(spec);
+    } catch (error) {
+      if (error instanceof LeaseLostError) throw error;
+      this.crash = `the run could not be set up here: ${error instanceof Error ? error.message : String(error)}`;
+      this.onExit();
     }
   }
 
@@ -156,19 +171,42 @@ export class RemoteRun {
     this.thread = thread;
     thread.on("message", (message: FromTrainer) => {
       if (message.type === "event") this.enqueue(message.event, message.replayKey);
-      // The trainer is done: end the thread rather than wait for its handles to close.
-      else if (message.type === "finished") void thread.terminate();
+      else if (message.type === "finished") {
+        if (message.crashed !== null) this.crash ??= `the trainer crashed: ${message.crashed}`;
+        // The trainer is done: end the thread rather than wait for its handles to close.
+        void thread.terminate();
+      }
     });
-    thread.on("error", (error: Error) =>
-      this.options.log("trainer error", { runId: this.runId, error: error.message }),
-    );
+    thread.on("error", (error: Error) => {
+      this.crash ??= `the trainer crashed: ${error.message}`;
+      this.options.log("trainer error", { runId: this.runId, error: error.message });
+    });
     thread.on("exit", () => this.onExit());
+  }
+
+  /**
+   * The trainer ended without a terminal event: the attempt's record says so (in set-up, before
+   * `run.started`, or later). The lease then runs out and the API re-queues the run, the attempt
+   * counted.
+   */
+  private reportCrash(): void {
+    this.enqueue(
+      {
+        type: "attempt.failed",
+        reason: this.sawStarted ? "error" : "failed_setup",
+        message: this.crash ?? "the trainer ended without a result",
+        epoch: null,
+        step: null,
+      },
+      null,
+    );
   }
 
   private enqueue(event: TrainingEvent, replayKey: string | null): void {
     if (this.end === "lease_lost") return;
     const { dataDir, workDir } = this.options;
     const clean = eventWithoutDataDir(eventWithoutDataDir(event, workDir), dataDir);
+    if (event.type === "run.started") this.sawStarted = true;
     if (event.type === "run.completed" || event.type === "run.failed") this.sawTerminal = true;
     const ready = event.type === "checkpoint.saved" ? this.upload(event.epoch) : Promise.resolve();
     // A failed upload fails the batch that carries its event, not the process.

@@ -5,10 +5,10 @@
  * positions ≥ E get the same keys as those the interrupted attempt already stored, and the
  * unique index on (run, replay_key) drops them. Events at positions < E are not re-emitted.
  *
- * `run.started` and `run.failed` get no key: every attempt's start is a new fact, and a failure
- * ends the run. Server-side events (cancel before start, giving up) get no key either.
+ * `run.started`, `run.failed` and `attempt.failed` get no key: every attempt's start is a new
+ * fact, and a failure ends the run or the attempt. Server-side events (cancel before start, giving up) get no key either.
  */
-const ALWAYS_NEW = new Set(["run.started", "run.failed"]);
+const ALWAYS_NEW = new Set(["run.started", "run.failed", "attempt.failed"]);
 
 export class ReplayKeys {
   private position = 0;

@@ -352,27 +352,62 @@ describe("/v1/keys", () => {
 });
 
 describe("rate limits", () => {
-  it("refuses an address after too many failed authentications (429 + Retry-After), even with a good key", async () => {
+  it("refuses failing requests from an address after too many failed authentications (429 + Retry-After); a good key goes on", async () => {
     await setUp({ auth: { failedAuthPerMinute: 3 } });
-    const wrong = { authorization: "Bearer ap_wrong", "x-test-client": "10.0.0.1" };
+    const wrong = (n: number) => ({ authorization: `Bearer ap_wrong-${n}`, "x-test-client": "10.0.0.1" });
     for (let i = 0; i < 3; i++)
-      await expectProblem(await t.app.request("/v1/experiments", { headers: wrong }), 401, "unauthenticated");
-    const blocked = await t.app.request("/v1/experiments", { headers: wrong });
-    await expectProblem(blocked, 429, "rate_limited");
+      await expectProblem(
+        await t.app.request("/v1/experiments", { headers: wrong(i) }),
+        401,
+        "unauthenticated",
+      );
+    const blocked = await t.app.request("/v1/experiments", { headers: wrong(3) });
+    const body = await expectProblem(blocked, 429, "rate_limited");
+    expect(body.detail).toBe("too many failed authentications from this address");
     expect(blocked.headers.get("retry-after")).toBe("60");
+    // Without a key the address is refused too; with a good key it is not.
+    await expectProblem(
+      await t.raw.request("/v1/experiments", { headers: { "x-test-client": "10.0.0.1" } }),
+      429,
+      "rate_limited",
+    );
     const good = await t.app.request("/v1/experiments", { headers: { "x-test-client": "10.0.0.1" } });
-    await expectProblem(good, 429, "rate_limited");
+    expect(good.status).toBe(200);
     // Another address is not affected; the window ends.
     expect(
-      (await t.app.request("/v1/experiments", { headers: { "x-test-client": "10.0.0.2" } })).status,
-    ).toBe(200);
+      (await t.app.request("/v1/experiments", { headers: { ...wrong(4), "x-test-client": "10.0.0.2" } }))
+        .status,
+    ).toBe(401);
     t.advance(30_000);
-    expect((await t.app.request("/v1/experiments", { headers: wrong })).headers.get("retry-after")).toBe(
+    expect((await t.app.request("/v1/experiments", { headers: wrong(5) })).headers.get("retry-after")).toBe(
       "30",
     );
     t.advance(30_000);
+    await expectProblem(
+      await t.app.request("/v1/experiments", { headers: wrong(6) }),
+      401,
+      "unauthenticated",
+    );
+  });
+
+  it("refuses a claimed key that failed too often from any address (429); the real key goes on", async () => {
+    await setUp({ auth: { failedAuthPerMinute: 3 } });
+    // A guess shares the member key's first characters; each try comes from another address.
+    const guess = `${MEMBER_KEY.slice(0, 12)}${"x".repeat(32)}`;
+    const from = (address: string) => ({ authorization: `Bearer ${guess}`, "x-test-client": address });
+    for (let i = 0; i < 3; i++)
+      await expectProblem(
+        await t.app.request("/v1/experiments", { headers: from(`10.1.0.${i}`) }),
+        401,
+        "unauthenticated",
+      );
+    const blocked = await t.app.request("/v1/experiments", { headers: from("10.1.0.9") });
+    expect((await expectProblem(blocked, 429, "rate_limited")).detail).toBe(
+      "too many failed authentications for this key",
+    );
+    expect(blocked.headers.get("retry-after")).toBe("60");
     expect(
-      (await t.app.request("/v1/experiments", { headers: { "x-test-client": "10.0.0.1" } })).status,
+      (await t.app.request("/v1/experiments", { headers: { "x-test-client": "10.1.0.9" } })).status,
     ).toBe(200);
   });
 

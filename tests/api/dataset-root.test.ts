@@ -1,6 +1,10 @@
+import { mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { checkDatasetRoot } from "../../routes/experiments/dataset-root.ts";
 import { parseSpec } from "../../src/core/spec.ts";
+import { resolveSymlinks } from "../../src/data/real-path.ts";
 import { eventWithoutDataDir, specForTrainer, withoutDataDir } from "../../src/dispatch/server-paths.ts";
 import { loadSettings } from "../../src/env.ts";
 import { runFailed } from "../../support/fixtures.ts";
@@ -48,18 +52,72 @@ describe("dataset.root", () => {
     expect(body.spec.dataset.root).toBe("cifar-10-batches-bin");
   });
 
-  it("follows the configured roots", () => {
+  it("follows the configured roots", async () => {
     const policy = { dataDir: "/srv/autoprog", allowed: ["/datasets", "/srv/autoprog"] };
-    expect(() => checkDatasetRoot("cifar", policy)).not.toThrow();
-    expect(() => checkDatasetRoot("/datasets/cifar", policy)).not.toThrow();
-    expect(() => checkDatasetRoot("/datasets-other/cifar", policy)).toThrow();
-    expect(() => checkDatasetRoot("/srv/autoprog/../secrets", policy)).toThrow();
-    expect(() => checkDatasetRoot("cifar", { dataDir: "/srv/autoprog", allowed: ["/datasets"] })).toThrow();
+    await expect(checkDatasetRoot("cifar", policy)).resolves.toBeUndefined();
+    await expect(checkDatasetRoot("/datasets/cifar", policy)).resolves.toBeUndefined();
+    await expect(checkDatasetRoot("/datasets-other/cifar", policy)).rejects.toThrow();
+    await expect(checkDatasetRoot("/srv/autoprog/../secrets", policy)).rejects.toThrow();
+    await expect(
+      checkDatasetRoot("cifar", { dataDir: "/srv/autoprog", allowed: ["/datasets"] }),
+    ).rejects.toThrow();
   });
 
   it("reads AUTOPROG_DATASET_ROOTS, defaulting to the data folder", () => {
     expect(loadSettings({ AUTOPROG_DATA_DIR: "/srv/d" }).datasetRoots).toEqual(["/srv/d"]);
     expect(loadSettings({ AUTOPROG_DATASET_ROOTS: "/a:/b/c" }).datasetRoots).toEqual(["/a", "/b/c"]);
+  });
+});
+
+describe("dataset.root through symlinks (real folders in a temp dir)", () => {
+  let dir: string;
+  let policy: { dataDir: string; allowed: string[]; realpath: typeof resolveSymlinks };
+  beforeEach(async () => {
+    // <dir>/data (the data folder, allowed), <dir>/datasets (allowed, reached through a link),
+    // <dir>/outside (not allowed), and links inside the data folder pointing in and out.
+    dir = await mkdtemp(join(tmpdir(), "autoprog-roots-"));
+    for (const folder of ["data/cifar", "datasets-real/c", "outside/secrets"])
+      await mkdir(join(dir, folder), { recursive: true });
+    await symlink(join(dir, "datasets-real"), join(dir, "datasets"));
+    await symlink(join(dir, "outside"), join(dir, "data", "escape"));
+    await symlink(join(dir, "data", "cifar"), join(dir, "data", "alias"));
+    await symlink(join(dir, "nowhere"), join(dir, "data", "dangling"));
+    await symlink(join(dir, "data", "loop"), join(dir, "data", "loop"));
+    policy = {
+      dataDir: join(dir, "data"),
+      allowed: [join(dir, "data"), join(dir, "datasets")],
+      realpath: resolveSymlinks,
+    };
+    t.close();
+    t = testApp({ datasetRoots: policy });
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it.each(["escape", "escape/secrets", "escape/not-there", "alias/../escape", "dangling", "loop/x"])(
+    "refuses %s (a link inside the data folder leading out, broken or looping) and writes nothing",
+    async (root) => {
+      const before = await tableCounts(t.db);
+      const problem = await expectProblem(
+        await t.post("/v1/experiments", cifar(root)),
+        422,
+        "validation_failed",
+      );
+      expect(problem.errors).toMatchObject([{ path: "dataset.root" }]);
+      expect(JSON.stringify(problem)).not.toContain(dir);
+      expect(await tableCounts(t.db)).toEqual(before);
+    },
+  );
+
+  it("accepts real folders, links that stay inside, an allowed root reached through a link, and paths not there yet", async () => {
+    for (const root of ["cifar", "alias", "not-there-yet/x", join(dir, "datasets", "c")]) {
+      expect((await t.post("/v1/experiments", cifar(root))).status, root).toBe(201);
+    }
+  });
+
+  it("resolves the deepest existing part and appends the rest", async () => {
+    expect(await resolveSymlinks(join(dir, "data", "escape", "a", "b"))).toBe(join(dir, "outside", "a", "b"));
+    expect(await resolveSymlinks(join(dir, "datasets", "c"))).toBe(join(dir, "datasets-real", "c"));
+    expect(await resolveSymlinks(join(dir, "data", "dangling"))).toBeNull();
   });
 });
 

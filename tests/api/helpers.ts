@@ -13,7 +13,7 @@ import { Dispatcher } from "../../src/dispatch/dispatcher.ts";
 import { InMemoryEventHub } from "../../src/events/hub.ts";
 import { StoredEventSink } from "../../src/events/sink.ts";
 import type { HostResolver } from "../../src/events/webhooks/address-guard.ts";
-import type { CheckpointStore, QueuePolicy, WorkerServices } from "../../src/services.ts";
+import type { CheckpointStore, DatasetRootPolicy, QueuePolicy, WorkerServices } from "../../src/services.ts";
 
 export { tinySpec } from "../../support/fixtures.ts";
 
@@ -61,6 +61,7 @@ export function testApp(
     workers?: Partial<WorkerServices>;
     runCeilings?: RunCeilings;
     queuePolicy?: QueuePolicy;
+    datasetRoots?: DatasetRootPolicy;
   } = {},
 ) {
   const woken = { count: 0 };
@@ -137,6 +138,7 @@ export function testApp(
       auth: inMemoryAuth({ ...options.auth, clientAddress: (c) => c.req.header("x-test-client") ?? "test" }),
       ...(options.runCeilings ? { runCeilings: options.runCeilings } : {}),
       ...(options.queuePolicy ? { queuePolicy: options.queuePolicy } : {}),
+      ...(options.datasetRoots ? { datasetRoots: options.datasetRoots } : {}),
       workers: {
         leaseMs: 60_000,
         checkpoints,

@@ -34,6 +34,8 @@ const PORTABLE = [
 const NODE_ONLY = [
   "src/node.ts",
   "src/serve.ts",
+  // Node's HTTP server under the app (@hono/node-server), which src/node.ts starts.
+  "src/http-listener.ts",
   "src/env.ts",
   "src/cli",
   "src/worker",

@@ -65,8 +65,47 @@ describe("Dispatcher", () => {
     });
     expect((await eventLog(db, "run_0")).map((e) => [e.type, e.attempt])).toEqual([
       ["run.started", 1],
+      ["attempt.failed", 1],
       ["run.failed", 2],
     ]);
+    expect((await eventLog(db, "run_0"))[1]?.payload).toEqual({
+      type: "attempt.failed",
+      reason: "error",
+      message: "wasm: Aborted()",
+      epoch: null,
+      step: null,
+    });
+  });
+
+  it("records a crash in set-up (before run.started) as an event of the attempt it spent", async () => {
+    const { db, threads, make } = await setup({ maxAttempts: 3 });
+    const dispatcher = make();
+    await dispatcher.start();
+    await settle();
+    // The dataset could not be read: the trainer throws before it reports run.started.
+    threads[0]?.finish("ENOENT: no such file /tmp/autoprog-test/cifar/data_batch_1.bin");
+    await settle();
+    expect(threads).toHaveLength(2);
+    expect(await getRun(db, "run_0")).toMatchObject({ state: "running", attempt: 2 });
+    threads[1]?.send(runStarted());
+    threads[1]?.send(runCompleted());
+    threads[1]?.finish();
+    await dispatcher.idle();
+    const log = await eventLog(db, "run_0");
+    expect(log.map((e) => [e.type, e.attempt])).toEqual([
+      ["attempt.failed", 1],
+      ["run.started", 2],
+      ["run.completed", 2],
+    ]);
+    // Server paths stay on the server: the message is relative to the data folder.
+    expect(log[0]?.payload).toEqual({
+      type: "attempt.failed",
+      reason: "failed_setup",
+      message: "ENOENT: no such file cifar/data_batch_1.bin",
+      epoch: null,
+      step: null,
+    });
+    expect(await getRun(db, "run_0")).toMatchObject({ state: "completed", attempt: 2 });
   });
 
   it.each([
