@@ -1,3 +1,5 @@
+import { gridSide, tokenCount } from "./model-config.ts";
+
 /** The architecture numbers FLOPs depend on (a ViT config, without tfjs). */
 export interface FlopsShape {
   readonly imageSize: number;
@@ -6,17 +8,6 @@ export interface FlopsShape {
   readonly width: number;
   readonly mlpRatio: number;
   readonly numClasses: number;
-}
-
-function gridSide(config: FlopsShape, side: number): number {
-  if (side % config.patchSize !== 0)
-    throw new Error(`side ${side} is not a multiple of patch ${config.patchSize}`);
-  return side / config.patchSize;
-}
-
-function tokenCount(config: FlopsShape, side: number): number {
-  const grid = gridSide(config, side);
-  return grid * grid + 1;
 }
 
 /**
