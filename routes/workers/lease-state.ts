@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { extendLease } from "../../db/queue.ts";
 import { getRunInProject } from "../../db/runs.ts";
+import { randomToken } from "../../src/kit/crypto.ts";
 import type { AppEnv, CheckpointStore, WorkerServices } from "../../src/services.ts";
 import { notFound, ProblemError } from "../common/problem.ts";
 
@@ -16,13 +17,7 @@ export const workerSettings = (c: Context<AppEnv>): WorkerServices =>
   c.var.services.workers ?? WORKER_DEFAULTS;
 
 /** A lease token: the lease's owner in the queue, random and unguessable, so only its holder acts. */
-export function newLeaseToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(24));
-  return `lt_${btoa(String.fromCharCode(...bytes))
-    .replaceAll("+", "-")
-    .replaceAll("/", "_")
-    .replace(/=+$/, "")}`;
-}
+export const newLeaseToken = (): string => randomToken("lt_", 24);
 
 export interface HeldLease {
   readonly attempt: number;
