@@ -5,6 +5,7 @@ import type { FailureReason } from "../core/events.ts";
 import { isOutOfMemory } from "../core/out-of-memory.ts";
 import type { ExperimentSpec } from "../core/spec.ts";
 import type { EventSink } from "../events/sink.ts";
+import { sleep } from "../kit/sleep.ts";
 import { WakeLoop } from "../kit/wake-loop.ts";
 import type { RunControl } from "./control.ts";
 import type { FromTrainer, StartTrainer, TrainerJob, TrainerThread } from "./protocol.ts";
@@ -144,7 +145,7 @@ export class Dispatcher implements RunControl {
   async idle(): Promise<void> {
     while (this.pumpLoop.running || this.pending.size > 0 || this.active.size > 0) {
       await Promise.all([this.pumpLoop.running, ...this.pending]);
-      if (this.active.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      if (this.active.size > 0) await sleep(20);
     }
   }
 
