@@ -14,11 +14,12 @@ export interface RunArtifacts {
 }
 
 /**
- * Where pull workers' checkpoints live (one packed body per run and epoch, src/checkpoints/wire.ts).
- * Not the trainer's own store (src/train/checkpoint.ts): this one holds what the API accepted.
+ * Where the API keeps the checkpoints pull workers upload (one packed body per run and epoch,
+ * src/checkpoints/wire.ts). Not the trainer's own CheckpointStore (src/train/checkpoint.ts, a
+ * run's folder as the trainer saves and resumes it): this one holds what the API accepted.
  * Node: a folder under the data folder; Workers: an R2 bucket.
  */
-export interface CheckpointStore {
+export interface UploadedCheckpointStore {
   /** Stores the packed checkpoint, replacing one of the same epoch; a reader never sees half of it. */
   put(runId: string, epoch: number, body: Uint8Array): Promise<void>;
   /** The packed checkpoint, or null when there is none for that epoch. */
@@ -32,7 +33,7 @@ export interface WorkerServices {
   /** A lease lasts this long past its last heartbeat or accepted event batch. */
   readonly leaseMs: number;
   /** Null: no store is bound; the checkpoint routes answer 503. */
-  readonly checkpoints: CheckpointStore | null;
+  readonly checkpoints: UploadedCheckpointStore | null;
   /** Larger checkpoint uploads are refused with 413. */
   readonly maxCheckpointBytes: number;
   /** How often a long-polling lease request looks at the queue again. */

@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { extendLease } from "../../db/queue.ts";
 import { getRunInProject } from "../../db/runs.ts";
 import { randomToken } from "../../src/kit/crypto.ts";
-import type { AppEnv, CheckpointStore, WorkerServices } from "../../src/services.ts";
+import type { AppEnv, UploadedCheckpointStore, WorkerServices } from "../../src/services.ts";
 import { notFound, ProblemError } from "../common/problem.ts";
 
 /** The defaults where a runtime wires no worker settings (120 s leases, no checkpoint store). */
@@ -41,7 +41,7 @@ export async function holdLease(c: Context<AppEnv>, runId: string, token: string
   return { attempt: lease.attempt, cancelRequested: lease.cancelRequested, expiresAt: now + leaseMs };
 }
 
-export function checkpointStoreOf(c: Context<AppEnv>): CheckpointStore {
+export function checkpointStoreOf(c: Context<AppEnv>): UploadedCheckpointStore {
   const store = workerSettings(c).checkpoints;
   if (!store)
     throw new ProblemError("checkpoint_store_unavailable", "this server has no checkpoint store bound");

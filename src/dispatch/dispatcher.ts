@@ -1,6 +1,7 @@
 import type { Db } from "../../db/database.ts";
 import { getExperiment } from "../../db/experiments.ts";
 import { getRun, type RunRow } from "../../db/runs.ts";
+import { runCheckpointsPath } from "../core/checkpoint-layout.ts";
 import type { FailureReason } from "../core/events.ts";
 import { isOutOfMemory } from "../core/out-of-memory.ts";
 import type { ExperimentSpec } from "../core/spec.ts";
@@ -187,7 +188,7 @@ export class Dispatcher implements RunControl {
       spec: specForTrainer(experiment.spec, this.options.dataDir),
       arm: run.label,
       seed: run.seed,
-      checkpointDir: `${this.options.dataDir}/runs/${run.id}/checkpoints`,
+      checkpointDir: `${this.options.dataDir}/${runCheckpointsPath(run.id)}`,
       resumeEpoch: run.checkpointEpoch,
       backend: this.options.backend ?? null,
       cacheDir: this.options.cacheDir ?? null,

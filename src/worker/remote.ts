@@ -1,5 +1,6 @@
 import { mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
+import { RUNS_FOLDER } from "../core/checkpoint-layout.ts";
 import type { ExperimentSpec } from "../core/spec.ts";
 import type { StartTrainer } from "../dispatch/protocol.ts";
 import { type Backoff, backoffDelay } from "../kit/backoff.ts";
@@ -80,7 +81,7 @@ export class PullWorker {
         attempt: grant.run.attempt,
         checkpoint: grant.checkpoint?.epoch,
       });
-      const workDir = await mkdtemp(join(this.options.dataDir, "runs", `${grant.run.id}-`));
+      const workDir = await mkdtemp(join(this.options.dataDir, RUNS_FOLDER, `${grant.run.id}-`));
       const run = new RemoteRun(grant, {
         ...this.options,
         workDir,
