@@ -1,8 +1,6 @@
 import type { Context } from "hono";
 import type { Db } from "../db/database.ts";
 import type { KeyRole } from "../db/schema.ts";
-import type { RateLimiter, StreamSlots } from "./auth/limits.ts";
-import type { StreamTokens } from "./auth/stream-token.ts";
 import type { RunControl } from "./dispatch/control.ts";
 import type { EventSink } from "./events/sink.ts";
 import type { UrlPolicy } from "./events/webhooks/address-guard.ts";
@@ -47,6 +45,40 @@ export interface Principal {
   readonly keyId: string;
   readonly projectId: string;
   readonly role: KeyRole;
+}
+
+// The parts authentication needs at run time, as interfaces: src/auth implements them
+// (auth/limits.ts, auth/stream-token.ts) and reads them from AppEnv, so it stands above this file.
+
+export interface Verdict {
+  readonly allowed: boolean;
+  /** Whole seconds until the window that refused the hit ends (0 when allowed). */
+  readonly retryAfterSeconds: number;
+}
+
+export interface RateLimiter {
+  /** Counts one hit for `key`; refuses it when the window already holds `limit` hits. */
+  hit(key: string, now: number): Verdict;
+  /** Whether a hit for `key` would be refused now, without counting one. */
+  check(key: string, now: number): Verdict;
+}
+
+export interface StreamSlots {
+  /** Takes one of `key`'s concurrent stream slots: the release function, or null when all are taken. */
+  acquire(key: string): (() => void) | null;
+}
+
+export interface StreamTokenClaims {
+  readonly runId: string;
+  readonly keyId: string;
+  /** Milliseconds since the epoch. */
+  readonly expiresAt: number;
+}
+
+export interface StreamTokens {
+  mint(claims: StreamTokenClaims): Promise<string>;
+  /** The claims of a well-signed token, or null (expiry is the caller's check, against its clock). */
+  verify(token: string): Promise<StreamTokenClaims | null>;
 }
 
 /** Authentication's runtime parts; they outlive a request (counts, the token secret). */

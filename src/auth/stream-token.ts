@@ -1,5 +1,6 @@
 import { randomBytes } from "../kit/crypto.ts";
 import { base64urlDecode, base64urlEncode } from "../kit/encoding.ts";
+import type { StreamTokens } from "../services.ts";
 
 /**
  * Short-lived tokens for one run's event stream, for clients that cannot send headers
@@ -8,19 +9,6 @@ import { base64urlDecode, base64urlEncode } from "../kit/encoding.ts";
  * secret is per process unless configured, so tokens do not outlive a restart: clients ask again.
  */
 export const STREAM_TOKEN_TTL_MS = 5 * 60_000;
-
-export interface StreamTokenClaims {
-  readonly runId: string;
-  readonly keyId: string;
-  /** Milliseconds since the epoch. */
-  readonly expiresAt: number;
-}
-
-export interface StreamTokens {
-  mint(claims: StreamTokenClaims): Promise<string>;
-  /** The claims of a well-signed token, or null (expiry is the caller's check, against its clock). */
-  verify(token: string): Promise<StreamTokenClaims | null>;
-}
 
 const PREFIX = "st_";
 const encoder = new TextEncoder();
