@@ -1,14 +1,7 @@
-import { gridSide, tokenCount } from "./model-config.ts";
+import { gridSide, tokenCount, type ViTConfig } from "./model-config.ts";
 
-/** The architecture numbers FLOPs depend on (a ViT config, without tfjs). */
-export interface FlopsShape {
-  readonly imageSize: number;
-  readonly patchSize: number;
-  readonly channels: number;
-  readonly width: number;
-  readonly mlpRatio: number;
-  readonly numClasses: number;
-}
+/** The architecture numbers FLOPs depend on: a ViT config but its depth (given per call) and heads. */
+export type FlopsShape = Omit<ViTConfig, "depth" | "heads">;
 
 /**
  * Analytic forward FLOPs (2 per multiply-add) of one image at a given depth and side.
