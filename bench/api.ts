@@ -7,6 +7,7 @@ import { createInterface } from "node:readline";
 import { claimRun } from "../db/queue.ts";
 import { openDatabase } from "../db/sqlite.ts";
 import { loadSettings } from "../src/env.ts";
+import { sleep } from "../src/kit/sleep.ts";
 import { startServer as startInProcess } from "../src/node.ts";
 import { ReplayKeys } from "../src/worker/replay-key.ts";
 import { epochCompleted, runStarted, tinySpec } from "../support/fixtures.ts";
@@ -171,7 +172,7 @@ async function benchFanOut(subscribers: number, events: number, ratePerSecond: n
     let recordMs = 0;
     for (let i = 0; i < events; i++) {
       const wait = start + i * interval - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (wait > 0) await sleep(wait);
       const event = i === 0 ? runStarted() : epochCompleted(i - 1);
       const t0 = performance.now();
       const seq = await server.sink.record(run.id, run.attempt, event, keys.next(event));

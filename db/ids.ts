@@ -1,9 +1,10 @@
+import { randomBytes } from "../src/kit/crypto.ts";
+
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 
 /**
  * Sortable ids: 10 characters of milliseconds then 16 random ones (a ULID in lower case), so
- * ordering by id is ordering by creation and keyset cursors can use the id alone. Web Crypto
- * gives the randomness on every runtime.
+ * ordering by id is ordering by creation and keyset cursors can use the id alone.
  */
 export function newId(
   prefix: "exp" | "run" | "key" | "whk" | "dlv" | "msg",
@@ -15,7 +16,7 @@ export function newId(
     time = (ALPHABET[t % 32] as string) + time;
     t = Math.floor(t / 32);
   }
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  const bytes = randomBytes(16);
   let random = "";
   for (const byte of bytes) random += ALPHABET[byte % 32];
   return `${prefix}_${time}${random}`;

@@ -11,6 +11,7 @@ import { createApp } from "./app.ts";
 import { bootstrapAdminKey } from "./auth/bootstrap.ts";
 import { inMemoryAuth } from "./auth/in-memory.ts";
 import { directoryCheckpointStore } from "./checkpoints/directory-store.ts";
+import { RUNS_FOLDER, runCheckpointsPath } from "./core/checkpoint-layout.ts";
 import { resolveSymlinks } from "./data/real-path.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import type { Settings } from "./env.ts";
@@ -70,8 +71,8 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     if (settings.log === "json")
       console.log(JSON.stringify({ time: new Date().toISOString(), message, ...fields }));
   };
-  const runsDir = join(settings.dataDir, "runs");
-  const checkpointsOf = (runId: string) => join(runsDir, runId, "checkpoints");
+  const runsDir = join(settings.dataDir, RUNS_FOLDER);
+  const checkpointsOf = (runId: string) => join(settings.dataDir, runCheckpointsPath(runId));
   for (const file of await removeStaleTemporaries(runsDir)) log("removed an unfinished write", { file });
   const database = openDatabase(settings.databaseFile);
   await bootstrapKeyFile(database.db, settings);

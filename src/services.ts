@@ -1,8 +1,6 @@
 import type { Context } from "hono";
 import type { Db } from "../db/database.ts";
 import type { KeyRole } from "../db/schema.ts";
-import type { RateLimiter, StreamSlots } from "./auth/limits.ts";
-import type { StreamTokens } from "./auth/stream-token.ts";
 import type { RunCeilings } from "./core/run-cost.ts";
 import type { RunControl } from "./dispatch/control.ts";
 import type { EventSink } from "./events/sink.ts";
@@ -15,11 +13,12 @@ export interface RunArtifacts {
 }
 
 /**
- * Where pull workers' checkpoints live (one packed body per run and epoch, src/checkpoints/wire.ts).
- * Not the trainer's own store (src/train/checkpoint.ts): this one holds what the API accepted.
+ * Where the API keeps the checkpoints pull workers upload (one packed body per run and epoch,
+ * src/checkpoints/wire.ts). Not the trainer's own CheckpointStore (src/train/checkpoint.ts, a
+ * run's folder as the trainer saves and resumes it): this one holds what the API accepted.
  * Node: a folder under the data folder; Workers: an R2 bucket.
  */
-export interface CheckpointStore {
+export interface UploadedCheckpointStore {
   /** Stores the packed checkpoint, replacing one of the same epoch; a reader never sees half of it. */
   put(runId: string, epoch: number, body: Uint8Array): Promise<void>;
   /** The packed checkpoint, or null when there is none for that epoch. */
@@ -33,7 +32,7 @@ export interface WorkerServices {
   /** A lease lasts this long past its last heartbeat or accepted event batch. */
   readonly leaseMs: number;
   /** Null: no store is bound; the checkpoint routes answer 503. */
-  readonly checkpoints: CheckpointStore | null;
+  readonly checkpoints: UploadedCheckpointStore | null;
   /** Larger checkpoint uploads are refused with 413. */
   readonly maxCheckpointBytes: number;
   /** How often a long-polling lease request looks at the queue again. */
@@ -47,6 +46,40 @@ export interface Principal {
   readonly keyId: string;
   readonly projectId: string;
   readonly role: KeyRole;
+}
+
+// The parts authentication needs at run time, as interfaces: src/auth implements them
+// (auth/limits.ts, auth/stream-token.ts) and reads them from AppEnv, so it stands above this file.
+
+export interface Verdict {
+  readonly allowed: boolean;
+  /** Whole seconds until the window that refused the hit ends (0 when allowed). */
+  readonly retryAfterSeconds: number;
+}
+
+export interface RateLimiter {
+  /** Counts one hit for `key`; refuses it when the window already holds `limit` hits. */
+  hit(key: string, now: number): Verdict;
+  /** Whether a hit for `key` would be refused now, without counting one. */
+  check(key: string, now: number): Verdict;
+}
+
+export interface StreamSlots {
+  /** Takes one of `key`'s concurrent stream slots: the release function, or null when all are taken. */
+  acquire(key: string): (() => void) | null;
+}
+
+export interface StreamTokenClaims {
+  readonly runId: string;
+  readonly keyId: string;
+  /** Milliseconds since the epoch. */
+  readonly expiresAt: number;
+}
+
+export interface StreamTokens {
+  mint(claims: StreamTokenClaims): Promise<string>;
+  /** The claims of a well-signed token, or null (expiry is the caller's check, against its clock). */
+  verify(token: string): Promise<StreamTokenClaims | null>;
 }
 
 /** Authentication's runtime parts; they outlive a request (counts, the token secret). */

@@ -1,21 +1,16 @@
 import { z } from "@hono/zod-openapi";
+import { base64urlDecode, base64urlEncode } from "../../src/kit/encoding.ts";
 
 /**
  * Opaque keyset cursors: base64url JSON of the last item's sort key. A cursor that does not
  * decode fails validation like any other bad field.
  */
 export function encodeCursor(position: unknown): string {
-  const bytes = new TextEncoder().encode(JSON.stringify(position));
-  // btoa/atob, not Buffer: the request path runs on runtimes without Node's globals.
-  return btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
+  return base64urlEncode(new TextEncoder().encode(JSON.stringify(position)));
 }
 
 function decodeCursor(value: string): unknown {
-  const binary = atob(value.replace(/-/g, "+").replace(/_/g, "/"));
-  return JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
+  return JSON.parse(new TextDecoder().decode(base64urlDecode(value)));
 }
 
 export function cursorParam<T extends z.ZodType>(position: T) {

@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { BatchStatement, Db } from "../../db/database.ts";
 import { claimKey, completeKeyStatement, getKey, releaseKey } from "../../db/idempotency.ts";
+import { sha256Hex } from "../../src/kit/crypto.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { ProblemError } from "./problem.ts";
 
@@ -21,8 +22,7 @@ const MAX_KEY_LENGTH = 255;
 /** SHA-256 of the request line and body (Web Crypto: the same on Node and Workers). */
 async function fingerprintOf(c: Context): Promise<string> {
   const text = `${c.req.method} ${new URL(c.req.url).search}\n${await c.req.text()}`;
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return sha256Hex(text);
 }
 
 /**

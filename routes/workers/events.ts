@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import { checkpointStem } from "../../src/checkpoints/wire.ts";
+import { checkpointMetaFile, runCheckpointsPath } from "../../src/core/checkpoint-layout.ts";
 import { TERMINAL_EVENT_TYPES, type TrainingEvent } from "../../src/core/events.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
@@ -36,7 +36,7 @@ const replayKeyOf = (event: TrainingEvent, given: string | null, attempt: number
 /** The worker's checkpoint path means nothing here: name the copy in this server's store. */
 function normalised(event: TrainingEvent, runId: string): TrainingEvent {
   if (event.type !== "checkpoint.saved") return event;
-  return { ...event, location: `runs/${runId}/checkpoints/${checkpointStem(event.epoch)}.json` };
+  return { ...event, location: `${runCheckpointsPath(runId)}/${checkpointMetaFile(event.epoch)}` };
 }
 
 export function registerPostRunEvents(app: OpenAPIHono<AppEnv>) {

@@ -1,7 +1,8 @@
 import type { Context } from "hono";
 import { extendLease } from "../../db/queue.ts";
 import { getRunInProject } from "../../db/runs.ts";
-import type { AppEnv, CheckpointStore, WorkerServices } from "../../src/services.ts";
+import { randomToken } from "../../src/kit/crypto.ts";
+import type { AppEnv, UploadedCheckpointStore, WorkerServices } from "../../src/services.ts";
 import { notFound, ProblemError } from "../common/problem.ts";
 
 /** The defaults where a runtime wires no worker settings (120 s leases, no checkpoint store). */
@@ -16,13 +17,7 @@ export const workerSettings = (c: Context<AppEnv>): WorkerServices =>
   c.var.services.workers ?? WORKER_DEFAULTS;
 
 /** A lease token: the lease's owner in the queue, random and unguessable, so only its holder acts. */
-export function newLeaseToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(24));
-  return `lt_${btoa(String.fromCharCode(...bytes))
-    .replaceAll("+", "-")
-    .replaceAll("/", "_")
-    .replace(/=+$/, "")}`;
-}
+export const newLeaseToken = (): string => randomToken("lt_", 24);
 
 export interface HeldLease {
   readonly attempt: number;
@@ -46,7 +41,7 @@ export async function holdLease(c: Context<AppEnv>, runId: string, token: string
   return { attempt: lease.attempt, cancelRequested: lease.cancelRequested, expiresAt: now + leaseMs };
 }
 
-export function checkpointStoreOf(c: Context<AppEnv>): CheckpointStore {
+export function checkpointStoreOf(c: Context<AppEnv>): UploadedCheckpointStore {
   const store = workerSettings(c).checkpoints;
   if (!store)
     throw new ProblemError("checkpoint_store_unavailable", "this server has no checkpoint store bound");

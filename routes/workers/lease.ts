@@ -2,6 +2,7 @@ import { createRoute, type OpenAPIHono, type z } from "@hono/zod-openapi";
 import { getExperiment } from "../../db/experiments.ts";
 import { claimRun } from "../../db/queue.ts";
 import type { RunRow } from "../../db/runs.ts";
+import { sleep } from "../../src/kit/sleep.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { problemResponses } from "../common/problem.ts";
 import { newLeaseToken, workerSettings } from "./lease-state.ts";
@@ -27,19 +28,6 @@ export const leaseRunRoute = createRoute({
   },
 });
 
-const pause = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
-
 export function registerLeaseRun(app: OpenAPIHono<AppEnv>) {
   app.openapi(leaseRunRoute, async (c) => {
     const { wait } = c.req.valid("json");
@@ -61,7 +49,7 @@ export function registerLeaseRun(app: OpenAPIHono<AppEnv>) {
       if (run) return c.json(await grantOf(c.var.services.db, run, token, now + leaseMs, leaseMs), 200);
       // The queue is polled (it works on D1 too); a client that hung up stops the wait.
       if (signal.aborted || Date.now() + pollMs > deadline) return c.body(null, 204);
-      await pause(pollMs, signal);
+      await sleep(pollMs, signal);
     }
   });
 }

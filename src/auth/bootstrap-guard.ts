@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { anyKeyExists } from "../../db/keys.ts";
-import { ProblemError } from "../../routes/common/problem.ts";
+import { ProblemError } from "../core/problem.ts";
 import type { AppEnv } from "../services.ts";
 import { bootstrapAdminKey } from "./bootstrap.ts";
 import { KEY_PATTERN } from "./keys.ts";

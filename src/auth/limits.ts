@@ -3,23 +3,9 @@
  * memory (one process, one count); another runtime (Workers: one count per isolate) can plug a
  * shared store (a Durable Object, a KV counter) without touching the middleware.
  */
-export interface Verdict {
-  readonly allowed: boolean;
-  /** Whole seconds until the window that refused the hit ends (0 when allowed). */
-  readonly retryAfterSeconds: number;
-}
+import type { RateLimiter, StreamSlots, Verdict } from "../services.ts";
 
-export interface RateLimiter {
-  /** Counts one hit for `key`; refuses it when the window already holds `limit` hits. */
-  hit(key: string, now: number): Verdict;
-  /** Whether a hit for `key` would be refused now, without counting one. */
-  check(key: string, now: number): Verdict;
-}
-
-export interface StreamSlots {
-  /** Takes one of `key`'s concurrent stream slots: the release function, or null when all are taken. */
-  acquire(key: string): (() => void) | null;
-}
+export type { RateLimiter, StreamSlots, Verdict };
 
 const ALLOWED: Verdict = { allowed: true, retryAfterSeconds: 0 };
 

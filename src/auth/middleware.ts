@@ -2,7 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { timingSafeEqual } from "hono/utils/buffer";
 import { keyByHash, keyById, touchKey } from "../../db/keys.ts";
 import type { KeyRole } from "../../db/schema.ts";
-import { ProblemError } from "../../routes/common/problem.ts";
+import { ProblemError } from "../core/problem.ts";
 import type { AppEnv, Principal } from "../services.ts";
 import { hashKey } from "./keys.ts";
 import type { Verdict } from "./limits.ts";

@@ -1,4 +1,6 @@
-import { base64url } from "./keys.ts";
+import { randomBytes } from "../kit/crypto.ts";
+import { base64urlDecode, base64urlEncode } from "../kit/encoding.ts";
+import type { StreamTokens } from "../services.ts";
 
 /**
  * Short-lived tokens for one run's event stream, for clients that cannot send headers
@@ -8,26 +10,12 @@ import { base64url } from "./keys.ts";
  */
 export const STREAM_TOKEN_TTL_MS = 5 * 60_000;
 
-export interface StreamTokenClaims {
-  readonly runId: string;
-  readonly keyId: string;
-  /** Milliseconds since the epoch. */
-  readonly expiresAt: number;
-}
-
-export interface StreamTokens {
-  mint(claims: StreamTokenClaims): Promise<string>;
-  /** The claims of a well-signed token, or null (expiry is the caller's check, against its clock). */
-  verify(token: string): Promise<StreamTokenClaims | null>;
-}
-
 const PREFIX = "st_";
 const encoder = new TextEncoder();
 
 function fromBase64url(text: string): Uint8Array<ArrayBuffer> | null {
   try {
-    const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-    return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+    return base64urlDecode(text);
   } catch {
     return null;
   }
@@ -35,7 +23,7 @@ function fromBase64url(text: string): Uint8Array<ArrayBuffer> | null {
 
 /** HMAC-SHA256 tokens under `secret` (random when none is given). */
 export function hmacStreamTokens(secret?: string): StreamTokens {
-  const material = secret ? encoder.encode(secret) : crypto.getRandomValues(new Uint8Array(32));
+  const material = secret ? encoder.encode(secret) : randomBytes(32);
   const key = crypto.subtle.importKey("raw", material, { name: "HMAC", hash: "SHA-256" }, false, [
     "sign",
     "verify",
@@ -44,7 +32,7 @@ export function hmacStreamTokens(secret?: string): StreamTokens {
     async mint({ runId, keyId, expiresAt }) {
       const payload = `${runId}.${keyId}.${expiresAt}`;
       const signature = await crypto.subtle.sign("HMAC", await key, encoder.encode(payload));
-      return `${PREFIX}${payload}.${base64url(new Uint8Array(signature))}`;
+      return `${PREFIX}${payload}.${base64urlEncode(new Uint8Array(signature))}`;
     },
     async verify(token) {
       if (!token.startsWith(PREFIX)) return null;

@@ -1,5 +1,5 @@
-import type { CheckpointStore } from "../services.ts";
-import { checkpointStem } from "./wire.ts";
+import { checkpointObjectKey, runCheckpointsPath } from "../core/checkpoint-layout.ts";
+import type { UploadedCheckpointStore } from "../services.ts";
 
 /**
  * The part of a Cloudflare R2 binding (or any S3-like bucket with the same calls) the store
@@ -17,9 +17,9 @@ export interface R2BucketLike {
 }
 
 /** Checkpoints as one object per run and epoch: `runs/<run id>/checkpoints/epoch-NNNN.apc`. */
-export function r2CheckpointStore(bucket: R2BucketLike): CheckpointStore {
-  const prefixOf = (runId: string) => `runs/${runId}/checkpoints/`;
-  const keyOf = (runId: string, epoch: number) => `${prefixOf(runId)}${checkpointStem(epoch)}.apc`;
+export function r2CheckpointStore(bucket: R2BucketLike): UploadedCheckpointStore {
+  const prefixOf = (runId: string) => `${runCheckpointsPath(runId)}/`;
+  const keyOf = checkpointObjectKey;
   return {
     async put(runId, epoch, body) {
       // An R2 put is atomic: readers see the old object or the whole new one.

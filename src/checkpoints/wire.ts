@@ -1,7 +1,7 @@
 /**
  * The checkpoint wire format of `PUT/GET /v1/runs/{id}/checkpoints/{epoch}`: one epoch
- * checkpoint (src/train/checkpoint.ts writes it as `epoch-NNNN.json` + `epoch-NNNN.bin`) as
- * one `application/octet-stream` body:
+ * checkpoint (its meta and data files, src/core/checkpoint-layout.ts) as one
+ * `application/octet-stream` body:
  *
  *   "APC1" (4 bytes) · meta length N (uint32, big-endian) · N bytes of meta JSON (UTF-8) · data
  *
@@ -65,6 +65,3 @@ export function checkpointEpochOf(parts: CheckpointParts): number {
   }
   return epoch;
 }
-
-/** The file name stem of an epoch's checkpoint, as the trainer writes it. */
-export const checkpointStem = (epoch: number) => `epoch-${String(epoch).padStart(4, "0")}`;

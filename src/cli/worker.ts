@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { createAutoprogClient, DEFAULT_API_URL } from "../client/index.ts";
+import { RUNS_FOLDER } from "../core/checkpoint-layout.ts";
 import { BACKEND_PREFERENCES, type ExperimentSpec } from "../core/spec.ts";
 import { PullWorker } from "../worker/remote.ts";
 import { WorkerApi } from "../worker/remote-api.ts";
@@ -53,7 +54,7 @@ export function workerCommand(): Command {
         return;
       }
       const dataDir = resolve(flags.dataDir);
-      await mkdir(join(dataDir, "runs"), { recursive: true });
+      await mkdir(join(dataDir, RUNS_FOLDER), { recursive: true });
       const log = (message: string, fields: Record<string, unknown> = {}) =>
         console.log(JSON.stringify({ time: new Date().toISOString(), message, ...fields }));
       const worker = new PullWorker({

@@ -1,5 +1,6 @@
 import createClient, { type Client } from "openapi-fetch";
 import type { components, paths } from "../../openapi/sdk/schema.ts";
+import { isTransientStatus } from "../kit/backoff.ts";
 
 /**
  * The typed API client: openapi-fetch over the types generated from openapi/openapi.json
@@ -41,6 +42,15 @@ export class ConnectionError extends Error {
   ) {
     super(`cannot reach the autoprog API at ${url}: ${causeText(cause)}`);
   }
+}
+
+/**
+ * Worth another try: the request got no answer (refused, reset, a body that broke off: fetch
+ * throws a TypeError) or the server was broken or busy. A problem the server stated (4xx) never is.
+ */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof ApiError) return isTransientStatus(error.status);
+  return error instanceof ConnectionError || error instanceof TypeError;
 }
 
 export function createAutoprogClient(options: AutoprogClientOptions = {}): AutoprogClient {

@@ -1,6 +1,8 @@
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { TERMINAL_EVENT_TYPES, type TrainingEvent, TrainingEventSchema } from "../core/events.ts";
-import { ApiError, type AutoprogClient, asProblem } from "./client.ts";
+import { backoffDelay } from "../kit/backoff.ts";
+import { sleep } from "../kit/sleep.ts";
+import { ApiError, type AutoprogClient, asProblem, isTransient } from "./client.ts";
 
 /** One event of a run's stream: its gap-free seq and the event, checked by the TrainingEvent union. */
 export interface FollowedEvent {
@@ -114,8 +116,7 @@ export async function* followRunEvents(
     const { initialMs = 500, maxMs = 30_000, maxAttempts = 10 } = options.backoff ?? {};
     if (failures > maxAttempts) throw error;
     // Equal jitter: at least half the exponential wait, so many watchers do not reconnect at once.
-    const ceiling = Math.min(maxMs, initialMs * 2 ** (failures - 1));
-    const delayMs = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    const delayMs = Math.round(backoffDelay({ firstMs: initialMs, maxMs, jitter: "equal" }, failures));
     options.onReconnect?.({ attempt: failures, delayMs, after, error });
     await sleep(delayMs, signal);
   }
@@ -145,20 +146,7 @@ function parseMessage(message: EventSourceMessage): FollowedEvent {
 }
 
 function isRetryable(error: unknown): boolean {
-  if (error instanceof EventStreamError) return false;
-  if (error instanceof ApiError) return error.status >= 500 || error.status === 429;
-  // ConnectionError (refused, reset), a body that broke off, or the idle timer's abort.
-  return error instanceof Error;
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-  });
+  if (isTransient(error)) return true;
+  // Besides what any call retries: the stream closing early or the idle timer's abort.
+  return error instanceof Error && !(error instanceof ApiError) && !(error instanceof EventStreamError);
 }

@@ -11,6 +11,7 @@ export {
   ConnectionError,
   createAutoprogClient,
   DEFAULT_API_URL,
+  isTransient,
   type Problem,
   problemText,
   unwrap,

@@ -1,23 +1,7 @@
-/** The architecture numbers FLOPs depend on (a ViT config, without tfjs). */
-export interface FlopsShape {
-  readonly imageSize: number;
-  readonly patchSize: number;
-  readonly channels: number;
-  readonly width: number;
-  readonly mlpRatio: number;
-  readonly numClasses: number;
-}
+import { gridSide, tokenCount, type ViTConfig } from "./model-config.ts";
 
-function gridSide(config: FlopsShape, side: number): number {
-  if (side % config.patchSize !== 0)
-    throw new Error(`side ${side} is not a multiple of patch ${config.patchSize}`);
-  return side / config.patchSize;
-}
-
-function tokenCount(config: FlopsShape, side: number): number {
-  const grid = gridSide(config, side);
-  return grid * grid + 1;
-}
+/** The architecture numbers FLOPs depend on: a ViT config but its depth (given per call) and heads. */
+export type FlopsShape = Omit<ViTConfig, "depth" | "heads">;
 
 /**
  * Analytic forward FLOPs (2 per multiply-add) of one image at a given depth and side.

@@ -33,9 +33,14 @@ export function gridSide(config: Pick<ViTConfig, "patchSize">, side: number): nu
 
 /** Tokens of the sequence at input side r, including the class token. */
 export function tokenCount(config: Pick<ViTConfig, "patchSize">, side: number): number {
-  const grid = gridSide(config, side);
-  return grid * grid + 1;
+  return tokensOfGrid(gridSide(config, side));
 }
+
+/**
+ * Tokens of a `grid` × `grid` patch grid: the patches and the class token. The one formula; the
+ * spec's ceilings count with it before the spec's sides are known to be whole grids.
+ */
+export const tokensOfGrid = (grid: number): number => grid * grid + 1;
 
 export function validateConfig(config: ViTConfig): void {
   if (config.width % config.heads !== 0) {

@@ -1,6 +1,6 @@
 import { parameterCount } from "./flops.ts";
 import { activationsPerImage } from "./memory.ts";
-import type { ViTConfig } from "./model-config.ts";
+import { tokensOfGrid, type ViTConfig } from "./model-config.ts";
 
 /**
  * Ceilings on what one experiment may ask for. A spec past one is refused up front (422 naming
@@ -25,7 +25,7 @@ export interface LimitIssue {
   readonly message: string;
 }
 
-const grid = (model: ViTConfig, side: number) => (side / model.patchSize) ** 2 + 1;
+const grid = (model: ViTConfig, side: number) => tokensOfGrid(side / model.patchSize);
 
 /**
  * Issues for every ceiling the spec passes. `sizeField` is the model field the user set that

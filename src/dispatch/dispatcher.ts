@@ -1,10 +1,13 @@
 import type { Db } from "../../db/database.ts";
 import { getExperiment } from "../../db/experiments.ts";
 import { getRun, type RunRow } from "../../db/runs.ts";
+import { runCheckpointsPath } from "../core/checkpoint-layout.ts";
 import type { FailureReason } from "../core/events.ts";
 import { isOutOfMemory } from "../core/out-of-memory.ts";
 import type { ExperimentSpec } from "../core/spec.ts";
 import type { EventSink } from "../events/sink.ts";
+import { sleep } from "../kit/sleep.ts";
+import { WakeLoop } from "../kit/wake-loop.ts";
 import type { RunControl } from "./control.ts";
 import type { FromTrainer, StartTrainer, TrainerJob, TrainerThread } from "./protocol.ts";
 import { type AttemptEnd, type RunQueue, sqlRunQueue } from "./queue.ts";
@@ -65,8 +68,10 @@ export class Dispatcher implements RunControl {
   private readonly leaseMs: number;
   private readonly clock: () => number;
   private readonly log: NonNullable<DispatcherOptions["log"]>;
-  private pumping: Promise<void> | null = null;
-  private pumpAgain = false;
+  /** Takes runs from the queue while there is room; woken by every change that may make room. */
+  private readonly pumpLoop = new WakeLoop(() => this.pump(), {
+    onError: (error) => this.log("dispatch failed", { error: String(error) }),
+  });
   private stopped = false;
   private sweeper: ReturnType<typeof setInterval> | null = null;
   private readonly pending = new Set<Promise<void>>();
@@ -122,20 +127,7 @@ export class Dispatcher implements RunControl {
   }
 
   wake(): void {
-    if (this.stopped) return;
-    if (this.pumping) {
-      this.pumpAgain = true;
-      return;
-    }
-    this.pumping = this.pump()
-      .catch((error: unknown) => this.log("dispatch failed", { error: String(error) }))
-      .finally(() => {
-        this.pumping = null;
-        if (this.pumpAgain) {
-          this.pumpAgain = false;
-          this.wake();
-        }
-      });
+    this.pumpLoop.wake();
   }
 
   async cancel(runId: string): Promise<void> {
@@ -159,9 +151,9 @@ export class Dispatcher implements RunControl {
 
   /** Resolves when nothing is training and nothing is being taken from the queue. */
   async idle(): Promise<void> {
-    while (this.pumping || this.pending.size > 0 || this.active.size > 0) {
-      await Promise.all([this.pumping, ...this.pending]);
-      if (this.active.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (this.pumpLoop.running || this.pending.size > 0 || this.active.size > 0) {
+      await Promise.all([this.pumpLoop.running, ...this.pending]);
+      if (this.active.size > 0) await sleep(20);
     }
   }
 
@@ -169,7 +161,7 @@ export class Dispatcher implements RunControl {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.sweeper) clearInterval(this.sweeper);
-    await this.pumping;
+    await this.pumpLoop.stop();
     const runs = [...this.active.values()];
     await Promise.all(runs.map((active) => this.endAttempt(active, "shutdown", "the server stopped")));
     await Promise.all(this.pending);
@@ -203,7 +195,7 @@ export class Dispatcher implements RunControl {
       spec: specForTrainer(experiment.spec, this.options.dataDir),
       arm: run.label,
       seed: run.seed,
-      checkpointDir: `${this.options.dataDir}/runs/${run.id}/checkpoints`,
+      checkpointDir: `${this.options.dataDir}/${runCheckpointsPath(run.id)}`,
       resumeEpoch: run.checkpointEpoch,
       backend: this.options.backend ?? null,
       cacheDir: this.options.cacheDir ?? null,

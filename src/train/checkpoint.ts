@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { checkpointDataFile, checkpointMetaFile, parseCheckpointFile } from "../core/checkpoint-layout.ts";
 import { readOptionalFile, readRequiredFile, writeFileAtomic } from "../data/files.ts";
 import { decodeTensors, type HostTensor } from "../model/weights-io.ts";
 import { type CheckpointMeta, parseCheckpointMeta } from "./checkpoint-meta.ts";
@@ -29,7 +30,7 @@ export function specHash(spec: unknown): string {
   return createHash("sha256").update(JSON.stringify(spec)).digest("hex").slice(0, 16);
 }
 
-/** Checkpoints as `epoch-NNNN.bin` + `epoch-NNNN.json` in one folder, keeping the newest `keep`. */
+/** A run's checkpoints in one folder (src/core/checkpoint-layout.ts's files), keeping the newest `keep`. */
 export class DirectoryCheckpointStore implements CheckpointStore {
   constructor(
     readonly directory: string,
@@ -37,42 +38,44 @@ export class DirectoryCheckpointStore implements CheckpointStore {
   ) {}
 
   async save(meta: CheckpointMeta, data: Uint8Array): Promise<string> {
-    const base = join(this.directory, `epoch-${String(meta.epoch).padStart(4, "0")}`);
+    const metaPath = join(this.directory, checkpointMetaFile(meta.epoch));
     // Data first, meta last: a meta file on disk means its data is complete.
-    await writeFileAtomic(`${base}.bin`, [data]);
-    await writeFileAtomic(`${base}.json`, [Buffer.from(JSON.stringify(meta))]);
+    await writeFileAtomic(join(this.directory, checkpointDataFile(meta.epoch)), [data]);
+    await writeFileAtomic(metaPath, [Buffer.from(JSON.stringify(meta))]);
     await this.prune();
-    return `${base}.json`;
+    return metaPath;
   }
 
   async loadLatest(): Promise<Checkpoint | null> {
-    const metas = await this.metaFiles();
-    const latest = metas.at(-1);
-    if (!latest) return null;
-    const metaPath = join(this.directory, latest);
+    const latest = (await this.epochsWithMeta()).at(-1);
+    if (latest === undefined) return null;
+    const metaPath = join(this.directory, checkpointMetaFile(latest));
     const metaText = await readOptionalFile(metaPath);
     if (!metaText) return null;
     const meta = parseCheckpointMeta(metaText.toString("utf8"), metaPath);
-    const data = await readRequiredFile(
-      join(this.directory, latest.replace(/\.json$/, ".bin")),
-      "checkpoint data",
-    );
+    const data = await readRequiredFile(join(this.directory, checkpointDataFile(latest)), "checkpoint data");
     return { meta, tensors: decodeTensors(meta.index, data) };
   }
 
-  private async metaFiles(): Promise<string[]> {
+  /** The epochs whose meta file is on disk, oldest first. */
+  private async epochsWithMeta(): Promise<number[]> {
+    let names: string[];
     try {
-      return (await readdir(this.directory)).filter((f) => /^epoch-\d+\.json$/.test(f)).sort();
+      names = await readdir(this.directory);
     } catch {
       return [];
     }
+    return names
+      .map(parseCheckpointFile)
+      .flatMap((file) => (file?.part === "meta" ? [file.epoch] : []))
+      .sort((a, b) => a - b);
   }
 
   private async prune(): Promise<void> {
-    const metas = await this.metaFiles();
-    for (const old of metas.slice(0, Math.max(0, metas.length - this.keep))) {
-      await rm(join(this.directory, old), { force: true });
-      await rm(join(this.directory, old.replace(/\.json$/, ".bin")), { force: true });
+    const epochs = await this.epochsWithMeta();
+    for (const old of epochs.slice(0, Math.max(0, epochs.length - this.keep))) {
+      await rm(join(this.directory, checkpointMetaFile(old)), { force: true });
+      await rm(join(this.directory, checkpointDataFile(old)), { force: true });
     }
   }
 }

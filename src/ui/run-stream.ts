@@ -1,5 +1,6 @@
 import { type AutoprogClient, unwrap } from "../client/client.ts";
 import type { TrainingEvent, TrainingEventType } from "../core/events.ts";
+import { type Backoff, backoffDelay } from "../kit/backoff.ts";
 
 /** Every event name the stream sends (EventSource needs one listener per name). */
 const EVENT_TYPES = [
@@ -17,6 +18,9 @@ const EVENT_TYPES = [
 // Fails to compile when the union gains a type this list lacks.
 const everyType: Exclude<TrainingEventType, (typeof EVENT_TYPES)[number]> extends never ? true : never = true;
 void everyType;
+
+/** Between reopened streams: 0.5 s doubling to 30 s, at least half of it, so tabs do not return in step. */
+const REOPEN_BACKOFF: Backoff = { firstMs: 500, maxMs: 30_000, jitter: "equal" };
 
 export type StreamStatus = "connecting" | "live" | "reconnecting" | "ended";
 
@@ -88,7 +92,7 @@ export function followRunStream(
   const reopenLater = (detail: string) => {
     if (stopped) return;
     failures += 1;
-    const delay = Math.min(30_000, 500 * 2 ** (failures - 1)) * (0.5 + Math.random() / 2);
+    const delay = backoffDelay(REOPEN_BACKOFF, failures);
     handlers.onStatus("reconnecting", detail);
     retry = setTimeout(() => void open(), delay);
   };

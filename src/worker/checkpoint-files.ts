@@ -1,12 +1,12 @@
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { CHECKPOINTS_FOLDER, parseCheckpointFile } from "../core/checkpoint-layout.ts";
 
 /**
- * Housekeeping of the files the trainer writes under the data folder. Checkpoints are
- * `epoch-NNNN.json` + `epoch-NNNN.bin` (src/train/checkpoint.ts); atomic writes go through
- * `<file>.<pid>.<random>.tmp` (src/data/files.ts).
+ * Housekeeping of the files the trainer writes under the data folder (their names:
+ * src/core/checkpoint-layout.ts); atomic writes go through `<file>.<pid>.<random>.tmp`
+ * (src/data/files.ts).
  */
-const CHECKPOINT = /^epoch-(\d+)\.(json|bin)$/;
 const TEMPORARY = /\.(\d+)\.[0-9a-f]+\.tmp$/;
 
 async function entries(directory: string): Promise<string[]> {
@@ -21,8 +21,8 @@ async function entries(directory: string): Promise<string[]> {
 async function checkpointsIn(directory: string): Promise<{ epoch: number; files: string[] }[]> {
   const byEpoch = new Map<number, string[]>();
   for (const name of await entries(directory)) {
-    const match = CHECKPOINT.exec(name);
-    if (match) byEpoch.set(Number(match[1]), [...(byEpoch.get(Number(match[1])) ?? []), name]);
+    const file = parseCheckpointFile(name);
+    if (file) byEpoch.set(file.epoch, [...(byEpoch.get(file.epoch) ?? []), name]);
   }
   return [...byEpoch.entries()].sort(([a], [b]) => a - b).map(([epoch, files]) => ({ epoch, files }));
 }
@@ -62,7 +62,7 @@ const alive = (pid: number) => {
 export async function removeStaleTemporaries(runsDir: string): Promise<string[]> {
   const removed: string[] = [];
   for (const run of await entries(runsDir)) {
-    const directory = join(runsDir, run, "checkpoints");
+    const directory = join(runsDir, run, CHECKPOINTS_FOLDER);
     for (const name of await entries(directory)) {
       const match = TEMPORARY.exec(name);
       if (match && !alive(Number(match[1]))) {

@@ -1,7 +1,7 @@
-import { ApiError, asProblem } from "../client/client.ts";
+import { ApiError, asProblem, isTransient } from "../client/client.ts";
 import type { AutoprogClient, components } from "../client/index.ts";
 import type { TrainingEvent } from "../core/events.ts";
-import { DEFAULT_RETRY, type RetryPolicy, withRetries } from "./retry.ts";
+import { type RetryPolicy, retry } from "../kit/backoff.ts";
 
 export type WorkerLease = components["schemas"]["WorkerLease"];
 export type EventBatchResult = components["schemas"]["EventBatchResult"];
@@ -20,6 +20,15 @@ export class LeaseLostError extends Error {
 }
 
 const LEASE_TOKEN_HEADER = "autoprog-lease-token";
+
+/**
+ * About a minute of trying: an API restart or a short network outage is ridden out. Full
+ * jitter: workers that lost the API at the same moment do not come back in step.
+ */
+export const DEFAULT_RETRY: RetryPolicy = { tries: 8, firstMs: 250, maxMs: 15_000, jitter: "full" };
+
+const withRetries = <T>(attempt: () => Promise<T>, policy: RetryPolicy): Promise<T> =>
+  retry(attempt, policy, isTransient);
 
 /** The data of a result; a `lease_lost` problem becomes LeaseLostError, any other error an ApiError. */
 function dataOf<T>(result: { data?: T; error?: unknown; response: Response }): T {

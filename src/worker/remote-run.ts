@@ -1,6 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { checkpointStem, packCheckpoint, unpackCheckpoint } from "../checkpoints/wire.ts";
+import { packCheckpoint, unpackCheckpoint } from "../checkpoints/wire.ts";
+import { CHECKPOINTS_FOLDER, checkpointDataFile, checkpointMetaFile } from "../core/checkpoint-layout.ts";
 import type { TrainingEvent } from "../core/events.ts";
 import { type ExperimentSpec, ExperimentSpecSchema } from "../core/spec.ts";
 import type { FromTrainer, StartTrainer, TrainerThread } from "../dispatch/protocol.ts";
@@ -61,7 +62,7 @@ export class RemoteRun {
   ) {
     this.runId = grant.run.id;
     this.token = grant.lease.token;
-    this.checkpointDir = join(options.workDir, "checkpoints");
+    this.checkpointDir = join(options.workDir, CHECKPOINTS_FOLDER);
     this.exited = new Promise((resolve) => {
       this.onExit = resolve;
     });
@@ -129,9 +130,8 @@ export class RemoteRun {
       const { epoch } = this.grant.checkpoint;
       const body = await this.options.api.getCheckpoint(this.runId, epoch, this.token);
       const { meta, data } = unpackCheckpoint(body);
-      const base = join(this.checkpointDir, checkpointStem(epoch));
-      await writeFile(`${base}.bin`, data);
-      await writeFile(`${base}.json`, meta);
+      await writeFile(join(this.checkpointDir, checkpointDataFile(epoch)), data);
+      await writeFile(join(this.checkpointDir, checkpointMetaFile(epoch)), meta);
     }
     const parsed = ExperimentSpecSchema.safeParse(this.grant.spec);
     if (parsed.success) return parsed.data;
@@ -218,8 +218,10 @@ export class RemoteRun {
 
   /** Read at once: the trainer keeps only its newest checkpoints and writes the next within an epoch. */
   private async upload(epoch: number): Promise<void> {
-    const base = join(this.checkpointDir, checkpointStem(epoch));
-    const [meta, data] = await Promise.all([readFile(`${base}.json`), readFile(`${base}.bin`)]);
+    const [meta, data] = await Promise.all([
+      readFile(join(this.checkpointDir, checkpointMetaFile(epoch))),
+      readFile(join(this.checkpointDir, checkpointDataFile(epoch))),
+    ]);
     await this.options.api.putCheckpoint(this.runId, epoch, this.token, packCheckpoint({ meta, data }));
   }
 

@@ -1,10 +1,12 @@
 import { mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
+import { RUNS_FOLDER } from "../core/checkpoint-layout.ts";
 import type { ExperimentSpec } from "../core/spec.ts";
 import type { StartTrainer } from "../dispatch/protocol.ts";
+import { type Backoff, backoffDelay } from "../kit/backoff.ts";
+import { sleep } from "../kit/sleep.ts";
 import type { WorkerApi } from "./remote-api.ts";
 import { RemoteRun } from "./remote-run.ts";
-import { sleep } from "./retry.ts";
 
 export interface PullWorkerOptions {
   readonly api: WorkerApi;
@@ -21,6 +23,9 @@ export interface PullWorkerOptions {
 
 /** How long one lease request waits for a queued run; a shutdown waits at most this long for it. */
 const LEASE_WAIT_SECONDS = 5;
+
+/** Between failed lease requests: 1 s doubling to 30 s (each request retried its own tries already). */
+const LEASE_BACKOFF: Backoff = { firstMs: 1_000, maxMs: 30_000, jitter: "none" };
 
 /**
  * `autoprog worker`: leases runs from the API while it has room, trains each in a trainer
@@ -49,7 +54,7 @@ export class PullWorker {
 
   private async leaseLoop(): Promise<void> {
     const { api, log, name, concurrency } = this.options;
-    let wait = 1_000;
+    let failures = 0;
     while (!this.stopping) {
       if (this.running.size >= concurrency) {
         await Promise.race(this.running.values());
@@ -58,11 +63,11 @@ export class PullWorker {
       let grant: Awaited<ReturnType<WorkerApi["lease"]>>;
       try {
         grant = await api.lease(name, LEASE_WAIT_SECONDS);
-        wait = 1_000;
+        failures = 0;
       } catch (error) {
         log("could not lease a run; trying again", { error: String(error) });
-        await sleep(wait);
-        wait = Math.min(wait * 2, 30_000);
+        failures += 1;
+        await sleep(backoffDelay(LEASE_BACKOFF, failures));
         continue;
       }
       if (!grant) continue;
@@ -76,7 +81,7 @@ export class PullWorker {
         attempt: grant.run.attempt,
         checkpoint: grant.checkpoint?.epoch,
       });
-      const workDir = await mkdtemp(join(this.options.dataDir, "runs", `${grant.run.id}-`));
+      const workDir = await mkdtemp(join(this.options.dataDir, RUNS_FOLDER, `${grant.run.id}-`));
       const run = new RemoteRun(grant, {
         ...this.options,
         workDir,

@@ -13,7 +13,12 @@ import { Dispatcher } from "../../src/dispatch/dispatcher.ts";
 import { InMemoryEventHub } from "../../src/events/hub.ts";
 import { StoredEventSink } from "../../src/events/sink.ts";
 import type { HostResolver } from "../../src/events/webhooks/address-guard.ts";
-import type { CheckpointStore, DatasetRootPolicy, QueuePolicy, WorkerServices } from "../../src/services.ts";
+import type {
+  DatasetRootPolicy,
+  QueuePolicy,
+  UploadedCheckpointStore,
+  WorkerServices,
+} from "../../src/services.ts";
 
 export { tinySpec } from "../../support/fixtures.ts";
 
@@ -25,7 +30,9 @@ export const WORKER_KEY = `ap_${"test-worker-".padEnd(43, "w")}`;
 export const WORKER = { authorization: `Bearer ${WORKER_KEY}` };
 
 /** A checkpoint store in memory (what the Node folder store and R2 do, without files). */
-export function memoryCheckpointStore(): CheckpointStore & { readonly blobs: Map<string, Uint8Array> } {
+export function memoryCheckpointStore(): UploadedCheckpointStore & {
+  readonly blobs: Map<string, Uint8Array>;
+} {
   const blobs = new Map<string, Uint8Array>();
   return {
     blobs,

@@ -20,6 +20,8 @@ const PORTABLE = [
   "routes",
   "db",
   "src/core",
+  // Web-API primitives (encoding, hashing, tokens, sleep, backoff, wake loop); the dashboard and the SDK use them too.
+  "src/kit",
   "src/auth",
   "src/events",
   "src/dispatch",

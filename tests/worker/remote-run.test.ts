@@ -34,7 +34,7 @@ const workerApi = () =>
       key: WORKER_KEY,
       fetch: async (input, init) => t.raw.request(input, init),
     }),
-    { tries: 1, firstWaitMs: 1, maxWaitMs: 1 },
+    { tries: 1, firstMs: 1, maxMs: 1, jitter: "none" },
   );
 
 /** Leases the queued run and runs it with a trainer that does what `act` says. */

@@ -8,6 +8,7 @@ import {
   recordAttempt,
   type WebhookEndpointRow,
 } from "../../../db/webhooks.ts";
+import { WakeLoop } from "../../kit/wake-loop.ts";
 import { refusalOf, type UrlPolicy } from "./address-guard.ts";
 import { MAX_ATTEMPTS, parseRetryAfter, retryDelay } from "./schedule.ts";
 import { webhookHeaders } from "./signature.ts";
@@ -45,9 +46,20 @@ export class WebhookDeliverer {
   private readonly clock: () => number;
   private readonly timeoutMs: number;
   private timer: ReturnType<typeof setTimeout> | null = null;
-  private pass: Promise<void> | null = null;
-  private again = false;
-  private stopped = true;
+  /** One delivery pass at a time; after the last, the next poll is set. */
+  private readonly passes = new WakeLoop(
+    () => {
+      this.clearTimer();
+      return this.deliverDue();
+    },
+    {
+      onError: (error) => this.options.log?.("webhook delivery pass failed", { error: String(error) }),
+      onIdle: () => {
+        this.timer = setTimeout(() => this.wake(), this.options.pollMs ?? 1_000);
+      },
+      stopped: true,
+    },
+  );
 
   constructor(private readonly options: DelivererOptions) {
     // Bound: a bare `fetch` reference called as a method loses its receiver on some runtimes.
@@ -58,42 +70,24 @@ export class WebhookDeliverer {
 
   /** Polls every `pollMs` until `stop()`. */
   start(): void {
-    this.stopped = false;
-    this.wake();
+    this.passes.start();
   }
 
   /** Runs a pass now (a new message is due), or right after the one running. */
   wake(): void {
-    if (this.stopped) return;
-    if (this.pass) {
-      this.again = true;
-      return;
-    }
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.pass = this.deliverDue()
-      .then(
-        () => undefined,
-        (error: unknown) => this.options.log?.("webhook delivery pass failed", { error: String(error) }),
-      )
-      .finally(() => {
-        this.pass = null;
-        if (this.stopped) return;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-          return;
-        }
-        this.timer = setTimeout(() => this.wake(), this.options.pollMs ?? 1_000);
-      });
+    this.passes.wake();
   }
 
   /** Stops polling and waits for the attempts in flight to be recorded. */
   async stop(): Promise<void> {
-    this.stopped = true;
+    const ended = this.passes.stop();
+    this.clearTimer();
+    await ended;
+  }
+
+  private clearTimer(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    await this.pass;
   }
 
   /** One pass: claims every due row (a batch at a time) and attempts each; resolves with the count. */
