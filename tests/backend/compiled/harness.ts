@@ -1,3 +1,4 @@
+import { requestComputeDevice } from "../../../src/backend/compiled/device.ts";
 import type { KernelSource } from "../../../src/backend/compiled/kernel.ts";
 
 /**
@@ -89,19 +90,7 @@ export async function dawnDevice(): Promise<{ device: GPUDevice } | { skip: stri
   }
   Object.assign(globalThis, dawn.globals);
   dawnInstance ??= dawn.create([]);
-  const adapter = await dawnInstance.requestAdapter();
-  if (!adapter) return { skip: "no WebGPU adapter (install Mesa 25 lavapipe: .ci/run)" };
-  const features = (["shader-f16", "subgroups", "timestamp-query"] as const).filter((f) =>
-    adapter.features.has(f),
-  );
-  const device = await adapter.requestDevice({
-    requiredFeatures: features,
-    requiredLimits: {
-      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
-      maxBufferSize: adapter.limits.maxBufferSize,
-      maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
-      maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
-    },
-  });
+  const device = await requestComputeDevice(dawnInstance);
+  if (!device) return { skip: "no WebGPU adapter (install Mesa 25 lavapipe: .ci/run)" };
   return { device };
 }
