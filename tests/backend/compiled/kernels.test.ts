@@ -155,7 +155,7 @@ describe("compiled kernels against the tfjs model", () => {
     const shape = { batch, side: 8, patch: 4, channels: 2, width: config.width };
     const [patchRows, patchInputs, tokens, width] = [batch * 4, 32, 5, config.width];
     const images = randomArray(batch * 8 * 8 * 2, 8);
-    const weights = new Map([
+    const weights = new Map<string, tf.Tensor>([
       ["embed.patch.w", tf.tensor2d(randomArray(patchInputs * width, 9), [patchInputs, width])],
       ["embed.patch.b", tf.tensor1d(randomArray(width, 10))],
       ["embed.cls", tf.tensor2d(randomArray(width, 11), [1, width])],
@@ -250,7 +250,7 @@ describe("compiled kernels against the tfjs model", () => {
     labels.forEach((label, b) => {
       targets[b * classes + label] = 1;
     });
-    const weights = new Map([
+    const weights = new Map<string, tf.Tensor>([
       ["norm.gamma", tf.tensor1d(randomArray(width, 15))],
       ["norm.beta", tf.tensor1d(randomArray(width, 16))],
       ["head.w", tf.tensor2d(randomArray(width * classes, 17), [width, classes])],
