@@ -56,6 +56,8 @@ export class CompiledModel {
   private readonly ring: { buffer: GPUBuffer; busy: boolean }[] = [];
   private staging: Float32Array = new Float32Array(0);
   private timing: { querySet: GPUQuerySet; resolve: GPUBuffer; read: GPUBuffer } | null = null;
+  /** Host milliseconds of the last step: the upload, then encoding and submitting the pass. */
+  readonly lastHostTimes = { uploadMs: 0, encodeSubmitMs: 0 };
 
   constructor(
     readonly device: GPUDevice,
@@ -141,7 +143,9 @@ export class CompiledModel {
     correct: number;
     gpuMs: number | null;
   }> {
+    const began = performance.now();
     this.upload(plan, batch, scalars);
+    const uploaded = performance.now();
     const slot = this.freeSlot();
     slot.busy = true;
     const timing = options.timed ? this.timer() : null;
@@ -165,6 +169,8 @@ export class CompiledModel {
       encoder.copyBufferToBuffer(timing.resolve, 0, timing.read, 0, 16);
     }
     this.device.queue.submit([encoder.finish()]);
+    this.lastHostTimes.uploadMs = uploaded - began;
+    this.lastHostTimes.encodeSubmitMs = performance.now() - uploaded;
     const read = async () => {
       const invalid = await plan.validation;
       if (invalid) throw new Error(`compiled step: the plan is invalid: ${invalid.message}`);
