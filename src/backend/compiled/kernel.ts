@@ -17,4 +17,10 @@ export interface KernelSource {
   readonly bindings: readonly KernelBinding[];
   /** The workgroup grid of one dispatch. */
   readonly grid: readonly [number, number, number];
+  /**
+   * Per-dispatch u32 values (up to 16) for a binding named "dims" declared `uniform`
+   * (`array<vec4<u32>, 4>`): shapes read at run time, so one pipeline serves every shape of a
+   * kernel — software Vulkan compiles each distinct shader in seconds.
+   */
+  readonly constants?: readonly number[];
 }

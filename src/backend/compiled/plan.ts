@@ -59,6 +59,9 @@ export interface PlanContext {
   readonly decayed: (name: string) => boolean;
 }
 
+/** u32s per dispatch in the constants buffer: uniform binding offsets are multiples of 256 bytes. */
+const CONSTANT_SLOT_U32 = 64;
+
 export interface Dispatch {
   readonly label: string;
   readonly pipeline: GPUComputePipeline;
@@ -89,6 +92,7 @@ export class StepPlan {
   /** Resolves with the first validation error of building the plan (a kernel or binding bug). */
   readonly validation: Promise<GPUError | null>;
   private readonly owned: GPUBuffer[] = [];
+  private readonly pending: { kernel: KernelSource; regions: Readonly<Record<string, Region>> }[] = [];
 
   constructor(
     private readonly context: PlanContext,
@@ -117,6 +121,7 @@ export class StepPlan {
     context.device.pushErrorScope("validation");
     try {
       new PlanBuilder(this, context).build();
+      this.finish();
     } finally {
       this.validation = context.device.popErrorScope();
     }
@@ -132,22 +137,51 @@ export class StepPlan {
     return { buffer: this.inputBuffer, offset: offset * 4, size: Math.max(4, floats * 4) };
   }
 
+  /** Queues a dispatch; its bind group is made by `finish`, once every kernel's constants are known. */
   add(kernel: KernelSource, regions: Readonly<Record<string, Region>>): void {
-    const pipeline = this.context.pipeline(kernel);
-    const entries = kernel.bindings.map((binding, index) => {
-      const region = regions[binding.name];
-      if (!region) throw new Error(`${kernel.label}: nothing bound to ${binding.name}`);
-      return {
-        binding: index,
-        resource: { buffer: region.buffer, offset: region.offset, size: region.size },
-      };
+    for (const binding of kernel.bindings) {
+      if (binding.access !== "uniform" && !regions[binding.name])
+        throw new Error(`${kernel.label}: nothing bound to ${binding.name}`);
+    }
+    this.pending.push({ kernel, regions });
+  }
+
+  /** One uniform buffer for every dispatch's constants (a 256-byte slot each), then the bind groups. */
+  private finish(): void {
+    const slots = this.pending.filter((p) => p.kernel.constants).length;
+    const constants = new Uint32Array(Math.max(1, slots) * CONSTANT_SLOT_U32);
+    const uniform = this.context.buffers.create({
+      label: "constants",
+      size: constants.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
-    const bindGroup = this.context.device.createBindGroup({
-      label: kernel.label,
-      layout: pipeline.getBindGroupLayout(0),
-      entries,
-    });
-    this.dispatches.push({ label: kernel.label, pipeline, bindGroup, grid: kernel.grid });
+    this.owned.push(uniform);
+    let slot = 0;
+    for (const { kernel, regions } of this.pending) {
+      const pipeline = this.context.pipeline(kernel);
+      let dims: Region | null = null;
+      if (kernel.constants) {
+        constants.set(kernel.constants, slot * CONSTANT_SLOT_U32);
+        dims = { buffer: uniform, offset: slot * CONSTANT_SLOT_U32 * 4, size: 64 };
+        slot += 1;
+      }
+      const entries = kernel.bindings.map((binding, index) => {
+        const region = binding.access === "uniform" ? dims : regions[binding.name];
+        if (!region) throw new Error(`${kernel.label}: nothing bound to ${binding.name}`);
+        return {
+          binding: index,
+          resource: { buffer: region.buffer, offset: region.offset, size: region.size },
+        };
+      });
+      const bindGroup = this.context.device.createBindGroup({
+        label: kernel.label,
+        layout: pipeline.getBindGroupLayout(0),
+        entries,
+      });
+      this.dispatches.push({ label: kernel.label, pipeline, bindGroup, grid: kernel.grid });
+    }
+    this.context.device.queue.writeBuffer(uniform, 0, constants);
+    this.pending.length = 0;
   }
 
   /** Records the step's dispatches into one compute pass. */

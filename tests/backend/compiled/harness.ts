@@ -37,8 +37,10 @@ export async function runKernels(
         layout: "auto",
         compute: { module, entryPoint: kernel.entryPoint ?? "main" },
       });
+      const dims = kernel.constants ? uniformOf(device, kernel.constants) : null;
+      if (dims) staging.push(dims);
       const entries = kernel.bindings.map((binding, index) => {
-        const buffer = created.get(binding.name);
+        const buffer = binding.access === "uniform" && dims ? dims : created.get(binding.name);
         if (!buffer) throw new Error(`${kernel.label}: no buffer named ${binding.name}`);
         return { binding: index, resource: { buffer } };
       });
@@ -74,6 +76,13 @@ export async function runKernels(
   } finally {
     for (const buffer of [...created.values(), ...staging]) buffer.destroy();
   }
+}
+
+/** A kernel's `dims` uniform (KernelSource.constants as u32). */
+function uniformOf(device: GPUDevice, values: readonly number[]): GPUBuffer {
+  const buffer = device.createBuffer({ size: 64, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  device.queue.writeBuffer(buffer, 0, Uint32Array.from(values));
+  return buffer;
 }
 
 /** Dawn's instance must outlive every device made from it: collected early, the addon crashes. */

@@ -1,12 +1,13 @@
 import type { KernelBinding, KernelSource } from "../kernel.ts";
-import { declareBindings, GELU_FUNCTIONS } from "./wgsl.ts";
+import { declareBindings, dim, GELU_FUNCTIONS } from "./wgsl.ts";
 
 /**
  * Tiled matmul C = A·B (64×64 output tile per workgroup, 16×16 threads with 4×4 outputs each,
  * 16-deep K slices through workgroup memory), specialised by shape and storage order and closed by
  * an epilogue that fuses the element-wise work around it: bias, GELU, a residual add (with ReZero
  * and drop-path scaling), the patch-embedding scatter, GELU's gradient, or a weight gradient with
- * its bias gradient (a virtual row of ones in Aᵀ) split over the reduced axis.
+ * its bias gradient (a virtual row of ones in Aᵀ) split over the reduced axis. Shapes are
+ * run-time values (`dims`), so each storage order and epilogue is one pipeline for every shape.
  */
 export interface MatmulShape {
   /** Rows of C. */
@@ -51,7 +52,7 @@ const SLICE = 16;
 function bindingsOf(epilogue: MatmulEpilogue): KernelBinding[] {
   const read = (name: string): KernelBinding => ({ name, access: "read" });
   const write = (name: string): KernelBinding => ({ name, access: "read_write" });
-  const list = [read("a"), read("b")];
+  const list: KernelBinding[] = [{ name: "dims", access: "uniform" }, read("a"), read("b")];
   switch (epilogue.kind) {
     case "store":
       return [...list, ...(epilogue.bias ? [read("bias")] : []), write("out")];
@@ -76,8 +77,10 @@ function bindingsOf(epilogue: MatmulEpilogue): KernelBinding[] {
   }
 }
 
-function epilogueCode(shape: MatmulShape, epilogue: MatmulEpilogue): string {
-  const { rows } = shape;
+/** dims: rows, cols, depth, chunk, tokens. */
+const DIMS = { rows: 0, cols: 1, depth: 2, chunk: 3, tokens: 4 } as const;
+
+function epilogueCode(epilogue: MatmulEpilogue): string {
   const at = "i * COLS + j";
   switch (epilogue.kind) {
     case "store":
@@ -85,26 +88,23 @@ function epilogueCode(shape: MatmulShape, epilogue: MatmulEpilogue): string {
     case "gelu":
       return `let x = value + bias[j]; pre[${at}] = x; out[${at}] = x * normal_cdf(x);`;
     case "residual": {
-      const scale = [
-        epilogue.keep ? `keep[i / ${epilogue.tokens}u]` : "",
-        epilogue.rezero ? "rezero[0]" : "",
-      ].filter(Boolean);
+      const scale = [epilogue.keep ? "keep[i / TOKENS]" : "", epilogue.rezero ? "rezero[0]" : ""].filter(
+        Boolean,
+      );
       return [
         "let branch_value = value + bias[j];",
         epilogue.saveBranch ? `branch[${at}] = branch_value;` : "",
         `out[${at}] = residual[${at}] + ${scale.length ? `${scale.join(" * ")} * ` : ""}branch_value;`,
       ].join(" ");
     }
-    case "embed": {
-      const patches = epilogue.tokens - 1;
-      return `let t = i % ${patches}u; let row = (i / ${patches}u) * ${epilogue.tokens}u + 1u + t;
+    case "embed":
+      return `let t = i % (TOKENS - 1u); let row = (i / (TOKENS - 1u)) * TOKENS + 1u + t;
         out[row * COLS + j] = value + bias[j] + pos[(1u + t) * COLS + j];`;
-    }
     case "geluGrad":
       return `let x = pre[${at}]; out[${at}] = value * (normal_cdf(x) + x * normal_pdf(x));`;
     case "weightGrad":
-      if (epilogue.splits > 1) return `partials[(wg.z * ${rows + 1}u + i) * COLS + j] = value;`;
-      return `if (i < ${rows}u) { out[${at}] = value; } else { biasGrad[j] = value; }`;
+      if (epilogue.splits > 1) return "partials[(wg.z * (ROWS + 1u) + i) * COLS + j] = value;";
+      return `if (i < ROWS) { out[${at}] = value; } else { biasGrad[j] = value; }`;
   }
 }
 
@@ -129,16 +129,18 @@ export function matmul(label: string, shape: MatmulShape, epilogue: MatmulEpilog
   const readB = shape.b === "rowMajor" ? "b[r * COLS + j]" : "b[j * DEPTH + r]";
   const code = `
 ${declareBindings(bindings)}
-const ROWS = ${rows}u;
-const COLS = ${cols}u;
-const DEPTH = ${depth}u;
-const CHUNK = ${chunk}u;
 var<workgroup> tile_a: array<f32, ${SLICE * TILE}>;
 var<workgroup> tile_b: array<f32, ${SLICE * TILE}>;
 ${epilogue.kind === "gelu" || epilogue.kind === "geluGrad" ? GELU_FUNCTIONS : ""}
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(local_invocation_index) lane: u32) {
+  let ROWS = ${dim(DIMS.rows)};
+  let COLS = ${dim(DIMS.cols)};
+  let DEPTH = ${dim(DIMS.depth)};
+  let CHUNK = ${dim(DIMS.chunk)};
+  let TOKENS = ${dim(DIMS.tokens)};
+  let OUT_ROWS = ROWS${onesRow ? " + 1u" : ""};
   let row0 = wg.y * ${TILE}u;
   let col0 = wg.x * ${TILE}u;
   let r_begin = wg.z * CHUNK;
@@ -178,20 +180,22 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   }
   for (var u = 0u; u < 4u; u = u + 1u) {
     let i = row0 + lid.y + u * 16u;
-    if (i >= ${outRows}u) { continue; }
+    if (i >= OUT_ROWS) { continue; }
     for (var w = 0u; w < 4u; w = w + 1u) {
       let j = col0 + lid.x + w * 16u;
       if (j >= COLS) { continue; }
       let value = acc[u * 4u + w];
-      ${epilogueCode(shape, epilogue)}
+      ${epilogueCode(epilogue)}
     }
   }
 }`;
+  const tokens = epilogue.kind === "residual" || epilogue.kind === "embed" ? epilogue.tokens : 1;
   return {
     label,
     code,
     bindings,
     grid: [Math.ceil(cols / TILE), Math.ceil(outRows / TILE), splits],
+    constants: [rows, cols, depth, chunk, tokens],
   };
 }
 

@@ -10,11 +10,19 @@ import type { KernelBinding } from "../kernel.ts";
 export function declareBindings(bindings: readonly KernelBinding[]): string {
   return bindings
     .map((binding, index) => {
-      const space = binding.access === "uniform" ? "uniform" : `storage, ${binding.access}`;
-      return `@group(0) @binding(${index}) var<${space}> ${binding.name}: array<f32>;`;
+      if (binding.access === "uniform") {
+        return `@group(0) @binding(${index}) var<uniform> ${binding.name}: array<vec4<u32>, ${DIMS_VECTORS}>;`;
+      }
+      return `@group(0) @binding(${index}) var<storage, ${binding.access}> ${binding.name}: array<f32>;`;
     })
     .join("\n");
 }
+
+/** vec4<u32>s of a kernel's uniform `dims` (KernelSource.constants): 16 values. */
+export const DIMS_VECTORS = 4;
+
+/** WGSL expression of value i of `dims`. */
+export const dim = (i: number): string => `dims[${Math.floor(i / 4)}][${i % 4}]`;
 
 /** Workgroups along x before the grid wraps to y. */
 export const GRID_X = 32768;
