@@ -2,10 +2,11 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { RunResult } from "../../src/core/events.ts";
 import type { ExperimentSpec } from "../../src/core/spec.ts";
 import { DirectoryCheckpointStore } from "../../src/train/checkpoint.ts";
+import { CompiledSteps } from "../../src/train/compiled-steps.ts";
 import { runTraining } from "../../src/train/run.ts";
 import { dawnDevice } from "../backend/compiled/harness.ts";
 import { runUntilCheckpoint, tinyGrowthSpec, tinyMnistSpec } from "./helpers.ts";
@@ -51,7 +52,14 @@ function expectSameTraining(compiled: RunResult, wasm: RunResult, testImages: nu
 describe("the trainer's compiled step on webgpu (lavapipe)", () => {
   it("trains two epochs to wasm's losses and accuracy", async (context) => {
     if (skip) return context.skip(skip);
+    const steps = vi.spyOn(CompiledSteps.prototype, "step");
+    const disposed = vi.spyOn(CompiledSteps.prototype, "dispose");
     const [compiled, wasm] = await bothEngines(tinyMnistSpec());
+    expect(steps).toHaveBeenCalledTimes(2 * (128 / 32)); // every step of the webgpu run, none of wasm's
+    const stepper = disposed.mock.contexts[0] as CompiledSteps;
+    expect(stepper.liveBuffers).toBe(0);
+    steps.mockRestore();
+    disposed.mockRestore();
     expectSameTraining(compiled, wasm, 64);
   });
 
@@ -62,6 +70,8 @@ describe("the trainer's compiled step on webgpu (lavapipe)", () => {
     if (skip) return context.skip(skip);
     const schedule = [
       { depth: 2, side: 14 },
+      { depth: 2, side: 14 },
+      { depth: 4, side: 28 },
       { depth: 4, side: 28 },
     ];
     const arms =
