@@ -84,6 +84,21 @@ describe("the trainer's compiled step on webgpu (lavapipe)", () => {
     expectSameTraining(compiled, wasm, 32);
   });
 
+  it("trains autoprog's supernet (sampled sub-networks, search points) as wasm does", async (context) => {
+    if (skip) return context.skip(skip);
+    const autoprog = {
+      arm: "autoprog" as const,
+      supernetEpochs: 1,
+      search: { cost: "flops" as const, subsetSize: 32 },
+    };
+    const [compiled, wasm] = await bothEngines(tinyGrowthSpec([autoprog], 4, { evalEvery: 4 }), "autoprog");
+    const chosen = (r: RunResult) =>
+      r.search.map((s) => s.candidates.filter((c) => c.chosen).map((c) => [c.depth, c.side]));
+    expect(compiled.search.length).toBeGreaterThan(0);
+    expect(chosen(compiled)).toEqual(chosen(wasm));
+    expectSameTraining(compiled, wasm, 32);
+  });
+
   it("resumes from a checkpoint the compiled step wrote to exactly an uninterrupted run", async (context) => {
     if (skip) return context.skip(skip);
     const spec = onBackend(tinyMnistSpec({ training: { epochs: 3 } }), "webgpu");
