@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keepMasks } from "../../../src/backend/compiled/inputs.ts";
 import { CompiledModel } from "../../../src/backend/compiled/model.ts";
 import { createRandom } from "../../../src/core/random.ts";
-import type { ViTConfig } from "../../../src/model/config.ts";
-import { initWeights, isDecayed } from "../../../src/model/params.ts";
+import { VARIANTS, type ViTConfig } from "../../../src/model/config.ts";
+import { initWeights, isDecayed, paramSpecs } from "../../../src/model/params.ts";
 import { ADAMW_DEFAULTS, AdamW } from "../../../src/train/adamw.ts";
 import type { BatchArrays } from "../../../src/train/batch-tensors.ts";
 import { EmaCopy } from "../../../src/train/ema.ts";
@@ -257,5 +257,36 @@ describe("the compiled training step against the tfjs step", () => {
     }
     expect(compiled.buffers.liveCount).toBe(0);
     expect(compiled.buffers.created).toBe(compiled.buffers.destroyed);
+  });
+
+  it.for([
+    { variant: "micro", side: 32, patch: 4, channels: 1, batch: 2, budget: 400 },
+    { variant: "tiny", side: 224, patch: 16, channels: 3, batch: 1, budget: 600 },
+  ] as const)("a $variant@$side step stays within $budget dispatches", async (c, context) => {
+    if (!device) return context.skip(skip);
+    const shape: ViTConfig = {
+      ...VARIANTS[c.variant],
+      imageSize: c.side,
+      patchSize: c.patch,
+      channels: c.channels,
+      numClasses: 10,
+    };
+    const shapes = paramSpecs(shape, shape.depth).map((spec) => [spec.name, spec.shape] as const);
+    const compiled = new CompiledModel(device, shape, shapes, { emas: 2, adamw, decayed: isDecayed });
+    try {
+      const plan = compiled.plan({
+        activeBlocks: Array.from({ length: shape.depth }, () => true),
+        side: c.side,
+        batch: c.batch,
+        dropPath: true,
+        clip: true,
+        labelSmoothing: 0.1,
+      });
+      expect(await plan.validation).toBeNull();
+      expect(plan.dispatches.length).toBeLessThanOrEqual(c.budget);
+    } finally {
+      compiled.dispose();
+    }
+    expect(compiled.buffers.liveCount).toBe(0);
   });
 });
