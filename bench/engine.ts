@@ -4,7 +4,7 @@
  * images/s), kernels per step (`tf.profile` around one step after warm-up) and the summed
  * kernel time the backend reports (GPU timestamp queries on webgpu; wall time per kernel on CPUs).
  *
- *   npm run bench:engine -- [--backends tensorflow,webgpu,wasm,cpu] [--variants micro,tiny] [--side 32,64]
+ *   npm run bench:engine -- [--engine tfjs,compiled] [--backends tensorflow,webgpu,wasm,cpu] [--variants micro,tiny] [--side 32,64]
  *     [--patch 4] [--channels 1] [--batch 64,256] [--steps 5] [--emas 2] [--workers 1]
  *     [--cases micro:32:4:1:1024,tiny:224:16:3:256] [--case-seconds 120] [--json] [--profile]
  *
@@ -12,6 +12,10 @@
  * variants × sides × batches grid. DeiT-Tiny: --variants tiny --side 224 --patch 16 --channels 3 --batch 256.
  * --json prints one object per case and line on stdout (human lines go to stderr then).
  * --workers N > 1 runs data-parallel steps on N threads (one core each; not on webgpu).
+ * --adapter-report prints the webgpu adapter's features and subgroupMatrixConfigs first.
+ * --engine compiled runs the compiled WebGPU step (src/backend/compiled; webgpu backend only) and
+ * reports its dispatches per step, host ms per step (encode + submit, without waiting for the
+ * GPU; the batch upload apart), GPU ms of the step's pass (timestamp queries) and images/s.
  */
 import { Console } from "node:console";
 import { parseArgs } from "node:util";
@@ -31,10 +35,12 @@ import { GradientPool } from "../src/train/parallel/pool.ts";
 import { parallelTrainStep } from "../src/train/parallel/step.ts";
 import { createModelState, disposeModelState } from "../src/train/state.ts";
 import { trainStep } from "../src/train/step.ts";
+import { adapterReport, runCompiledCase } from "./engine-compiled.ts";
 
 const { values } = parseArgs({
   options: {
     // cpu on request only: a tiny step takes ~50 s there on a 2-core machine.
+    engine: { type: "string", default: "tfjs" },
     backends: { type: "string", default: BACKEND_NAMES.filter((name) => name !== "cpu").join(",") },
     variants: { type: "string", default: "micro,tiny" },
     cases: { type: "string" },
@@ -48,6 +54,7 @@ const { values } = parseArgs({
     "case-seconds": { type: "string", default: "120" },
     json: { type: "boolean", default: false },
     profile: { type: "boolean", default: false },
+    "adapter-report": { type: "boolean", default: false },
   },
 });
 const steps = Math.max(1, Number(values.steps));
@@ -102,6 +109,7 @@ function parseCases(): Case[] {
 }
 
 interface Row {
+  engine: string;
   backend: string;
   variant: string;
   side: number;
@@ -115,6 +123,9 @@ interface Row {
   /** Images/s with one step in flight while the next is dispatched (null when not measured). */
   pipelinedImagesPerSecond: number | null;
   kernelMs: number | null;
+  /** Compiled engine: encode + submit of one step on the CPU, and its batch upload. */
+  hostMs?: number | null;
+  uploadMs?: number | null;
 }
 
 interface Profiled {
@@ -165,13 +176,7 @@ function top(byName: Profiled["byName"], key: "count" | "ms", n: number) {
 
 async function runCase(info: BackendInfo, c: Case): Promise<Row> {
   const backend = info.name;
-  const config: ViTConfig = {
-    ...VARIANTS[c.variant],
-    imageSize: c.side,
-    patchSize: c.patch,
-    channels: c.channels,
-    numClasses: 10,
-  };
+  const config = caseConfig(c);
   const batch =
     c.batch ?? (backend === "cpu" ? Math.min(8, DEFAULT_BATCH[c.variant]) : DEFAULT_BATCH[c.variant]);
   const flops = forwardFlops(config, config.depth, c.side); // validates side vs patch before any tensor
@@ -183,13 +188,7 @@ async function runCase(info: BackendInfo, c: Case): Promise<Row> {
   });
   let pool: GradientPool | null = null;
   try {
-    const random = createRandom(1);
-    const x = Float32Array.from({ length: batch * c.side * c.side * c.channels }, () => random() * 2 - 1);
-    const targets = new Float32Array(batch * 10);
-    const labels = Uint8Array.from({ length: batch }, (_, i) => i % 10);
-    labels.forEach((label, i) => {
-      targets[i * 10 + label] = 1;
-    });
+    const { x, targets, labels } = syntheticBatch(batch, c);
     const input = { x, targets, labels, size: batch, side: c.side, channels: c.channels, numClasses: 10 };
     const options = {
       side: c.side,
@@ -234,6 +233,7 @@ async function runCase(info: BackendInfo, c: Case): Promise<Row> {
     const imagesPerSecond = (batch * 1000) / ms;
     const gflops = (3 * flops * imagesPerSecond) / 1e9;
     const row: Row = {
+      engine: "tfjs",
       backend: workers > 1 ? `${backend}×${workers}` : backend,
       variant: c.variant,
       side: c.side,
@@ -253,6 +253,74 @@ async function runCase(info: BackendInfo, c: Case): Promise<Row> {
     await pool?.close();
     disposeModelState(state);
   }
+}
+
+function caseConfig(c: Case): ViTConfig {
+  return {
+    ...VARIANTS[c.variant],
+    imageSize: c.side,
+    patchSize: c.patch,
+    channels: c.channels,
+    numClasses: 10,
+  };
+}
+
+function syntheticBatch(batch: number, c: Case) {
+  const random = createRandom(1);
+  const x = Float32Array.from({ length: batch * c.side * c.side * c.channels }, () => random() * 2 - 1);
+  const targets = new Float32Array(batch * 10);
+  const labels = Uint8Array.from({ length: batch }, (_, i) => i % 10);
+  labels.forEach((label, i) => {
+    targets[i * 10 + label] = 1;
+  });
+  return { x, targets, labels };
+}
+
+async function runCompiled(info: BackendInfo, c: Case): Promise<Row> {
+  if (info.name !== "webgpu") throw new Error("the compiled engine runs on the webgpu backend only");
+  const config = caseConfig(c);
+  const batch = c.batch ?? DEFAULT_BATCH[c.variant];
+  const flops = forwardFlops(config, config.depth, c.side);
+  const result = await runCompiledCase(config, batch, syntheticBatch(batch, c), {
+    steps,
+    emas: emaCount,
+    caseSeconds,
+  });
+  const row: Row = {
+    engine: "compiled",
+    backend: info.name,
+    variant: c.variant,
+    side: c.side,
+    patch: c.patch,
+    channels: c.channels,
+    batch,
+    msPerStep: +result.msPerStep.toFixed(1),
+    imagesPerSecond: +result.imagesPerSecond.toFixed(1),
+    gflops: +((3 * flops * result.imagesPerSecond) / 1e9).toFixed(2),
+    kernelsPerStep: result.dispatchesPerStep,
+    pipelinedImagesPerSecond: +result.imagesPerSecond.toFixed(1),
+    kernelMs: result.gpuMs === null ? null : +result.gpuMs.toFixed(1),
+    hostMs: +result.hostMs.toFixed(3),
+    uploadMs: +result.uploadMs.toFixed(3),
+  };
+  if (values.json) {
+    console.log(
+      JSON.stringify({
+        ...row,
+        ...result,
+        emas: emaCount,
+        device: info.device,
+        adapter: info.adapter ?? null,
+      }),
+    );
+  }
+  log.log(
+    `compiled ${row.variant} ${row.side}px/p${row.patch}/c${row.channels} batch ${batch}: ` +
+      `${result.dispatchesPerStep} dispatches/step (${result.pipelines} pipelines, built in ${result.buildMs.toFixed(0)} ms), ` +
+      `host ${result.hostMs.toFixed(3)} ms/step (encode ${result.encodeMs.toFixed(3)}, upload ${result.uploadMs.toFixed(3)}), ` +
+      `GPU ${result.gpuMs === null ? "n/a" : `${result.gpuMs.toFixed(1)} ms`}, ${row.msPerStep} ms/step, ${row.imagesPerSecond} img/s`,
+  );
+  return row;
 }
 
 function report(info: BackendInfo, row: Row, profiled: Profiled, timedSteps: number): void {
@@ -287,6 +355,10 @@ function message(error: unknown): string {
 }
 
 const cases = parseCases();
+const engines = list(values.engine);
+for (const engine of engines) {
+  if (engine !== "tfjs" && engine !== "compiled") throw new Error(`--engine ${engine}: tfjs or compiled`);
+}
 const rows: Row[] = [];
 for (const backend of list(values.backends) as BackendName[]) {
   let info: BackendInfo;
@@ -300,12 +372,17 @@ for (const backend of list(values.backends) as BackendName[]) {
     continue;
   }
   log.log(`${backend}: ${info.device}${info.adapter ? ` ${JSON.stringify(info.adapter)}` : ""}`);
-  for (const c of cases) {
+  if (values["adapter-report"] && backend === "webgpu") {
+    const adapter = await adapterReport();
+    log.log(`adapter report: ${JSON.stringify(adapter)}`);
+    if (values.json) console.log(JSON.stringify({ adapterReport: adapter }));
+  }
+  for (const c of cases.flatMap((one) => engines.map((engine) => ({ ...one, engine })))) {
     try {
-      rows.push(await runCase(info, c));
+      rows.push(await (c.engine === "compiled" ? runCompiled(info, c) : runCase(info, c)));
     } catch (error) {
       // One failed case (OOM, a wasm abort, a bad shape) must not end the run.
-      const shape = `${c.variant} ${c.side}px/p${c.patch}/c${c.channels} batch ${c.batch ?? "default"}`;
+      const shape = `${c.engine} ${c.variant} ${c.side}px/p${c.patch}/c${c.channels} batch ${c.batch ?? "default"}`;
       log.log(`${backend} ${shape}: failed (${message(error)})`);
       if (values.json) console.log(JSON.stringify({ backend, ...c, error: message(error) }));
     }

@@ -292,13 +292,15 @@ export function transformerBlock(
     const params = paramsOf(rest);
     const { y, cache } = blockForward(g, input as tf.Tensor2D, params, keep);
     const keys = params.rezero ? [...CACHE_KEYS, ...REZERO_CACHE_KEYS] : CACHE_KEYS;
-    save(keys.map((key) => cache[key] as tf.Tensor));
+    // The drop-path mask is saved too: made outside, it is released with the forward scope.
+    save([...keys.map((key) => cache[key] as tf.Tensor), ...(keep ? [keep] : [])]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
         tf.tidy(() => {
           const restored = Object.fromEntries(keys.map((key, i) => [key, saved[i]])) as BlockCache;
-          return blockBackward(g, dy as tf.Tensor2D, restored, params, keep);
+          const savedKeep = keep ? (saved[keys.length] as tf.Tensor) : null;
+          return blockBackward(g, dy as tf.Tensor2D, restored, params, savedKeep);
         }),
     };
   }) as (...tensors: tf.Tensor[]) => tf.Tensor2D;

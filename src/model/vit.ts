@@ -50,14 +50,29 @@ function dropPathMask(
   index: number,
   depth: number,
 ): tf.Tensor | null {
+  const keep = dropPathKeep(batch, dropPath, index, depth);
+  if (!keep) return null;
+  const values = new Float32Array(batch * tokens);
+  keep.forEach((factor, b) => {
+    values.fill(factor, b * tokens, (b + 1) * tokens);
+  });
+  return tf.tensor2d(values, [batch * tokens, 1]);
+}
+
+/**
+ * Block `index`'s per-sample keep factors (1/(1 − rate) or 0) of `depth` held blocks, drawn in
+ * sample order; null (and no draw) when the block's rate is 0. Every engine draws them here, so
+ * a step's masks are the same whichever engine runs it.
+ */
+export function dropPathKeep(
+  batch: number,
+  dropPath: NonNullable<ForwardOptions["dropPath"]>,
+  index: number,
+  depth: number,
+): Float32Array | null {
   const rate = depth > 1 ? (dropPath.rate * index) / (depth - 1) : dropPath.rate;
   if (rate <= 0) return null;
-  const values = new Float32Array(batch * tokens);
-  for (let b = 0; b < batch; b++) {
-    const keep = dropPath.random() >= rate ? 1 / (1 - rate) : 0;
-    values.fill(keep, b * tokens, (b + 1) * tokens);
-  }
-  return tf.tensor2d(values, [batch * tokens, 1]);
+  return Float32Array.from({ length: batch }, () => (dropPath.random() >= rate ? 1 / (1 - rate) : 0));
 }
 
 /** All blocks active. */

@@ -7,6 +7,7 @@ import type { AugmentOptions } from "../data/augment.ts";
 import { makeBatch } from "../data/batch.ts";
 import { batchSlices, epochOrder } from "../data/batches.ts";
 import type { ImageDataset } from "../data/dataset.ts";
+import type { CompiledSteps } from "./compiled-steps.ts";
 import { MEMORY_CHECK_EVERY_STEPS, type MemoryGuard, memoryExceeded } from "./memory-guard.ts";
 import type { GradientPool } from "./parallel/pool.ts";
 import { parallelTrainStep } from "./parallel/step.ts";
@@ -57,6 +58,8 @@ export interface EpochSettings {
    */
   /** Gradient threads for data-parallel steps (null: single thread). */
   readonly pool?: GradientPool | null;
+  /** The webgpu backend's compiled step (single-thread steps only); null: the tfjs step. */
+  readonly compiled?: CompiledSteps | null;
   readonly measure?:
     | { readonly steps: ReadonlySet<number>; readonly run: (step: number) => Promise<void> }
     | undefined;
@@ -105,10 +108,16 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
   const slices = batchSlices(epochOrder(train.count, streamSeed(seed, "shuffle"), epoch), batchSize, true);
   let flopsSum = 0;
   let measureSeconds = 0;
-  const measure = async (b: number) => {
+  // A compiled step trains a GPU copy of the state: the tfjs state is brought up to date before a
+  // measurement reads it (and the copy reloaded after, as a measurement may change the model).
+  const compiled = settings.pool ? null : (settings.compiled ?? null);
+  if (compiled) await compiled.load(state);
+  const measure = async (b: number, last = false) => {
     if (!settings.measure?.steps.has(b)) return;
     const began = performance.now();
+    if (compiled && !last) await compiled.store(state);
     await settings.measure.run(b);
+    if (compiled && !last) await compiled.load(state);
     measureSeconds += (performance.now() - began) / 1000;
   };
   let lossSum = 0;
@@ -187,7 +196,9 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
     };
     const result = settings.pool
       ? parallelTrainStep(state, settings.pool, batch, stepOptions)
-      : trainStep(state, batch, stepOptions);
+      : compiled
+        ? compiled.step(state, batch, stepOptions)
+        : trainStep(state, batch, stepOptions);
     result.catch(() => {}); // observed by finish(); this keeps an early throw from leaving it unhandled
     if (settings.pool) await result; // its threads must finish before the next step is cut
     state.step += 1;
@@ -195,7 +206,8 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
     inFlight = { result, size: batch.size, index: b, sampled: drawn !== undefined };
   }
   await finish();
-  await measure(steps);
+  if (compiled) await compiled.store(state);
+  await measure(steps, true);
   return {
     loss: lossSum / Math.max(1, seen),
     accuracy: correct / Math.max(1, seen),

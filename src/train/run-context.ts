@@ -2,6 +2,7 @@ import type { FailureReason, TrainingEvent } from "../core/events.ts";
 import { parameterCount } from "../core/flops.ts";
 import { type ArmSpec, armLabel, type ExperimentSpec } from "../core/spec.ts";
 import type { CheckpointStore } from "./checkpoint.ts";
+import { CompiledSteps } from "./compiled-steps.ts";
 import { type MemoryGuard, memoryGuardFor } from "./memory-guard.ts";
 import { GradientPool } from "./parallel/pool.ts";
 import type { RunOptions } from "./run-options.ts";
@@ -29,6 +30,8 @@ export interface RunContext {
   readonly state: ModelState;
   /** Gradient threads for data-parallel steps (null: single thread). */
   readonly pool: GradientPool | null;
+  /** The compiled step of the webgpu backend (null elsewhere, with data-parallel threads, or when switched off). */
+  readonly compiled: CompiledSteps | null;
   readonly emit: (event: TrainingEvent) => void;
   /** Stops the run when its tensors grow far past its estimate. */
   readonly memoryGuard: MemoryGuard;
@@ -83,7 +86,15 @@ export async function openRun(spec: ExperimentSpec, options: RunOptions): Promis
     }
   }
   const memoryGuard = memoryGuardFor(spec, arm, options.memoryLimitBytes);
-  return { spec, options, setup, plan, state, pool, emit, memoryGuard };
+  let compiled: CompiledSteps | null = null;
+  if (!pool) {
+    try {
+      compiled = await CompiledSteps.forBackend(setup.backend.name);
+    } catch (error) {
+      throw failSetup(`the compiled WebGPU step did not start: ${messageOf(error)}`, state);
+    }
+  }
+  return { spec, options, setup, plan, state, pool, compiled, emit, memoryGuard };
 }
 
 function findArm(spec: ExperimentSpec, label: string | undefined): ArmSpec | undefined {

@@ -95,6 +95,7 @@ function epochSettings(
     signal: options.signal,
     onProgress: options.onProgress,
     pool: run.pool,
+    compiled: run.compiled,
     sample: supernet ? supernetSampler(state, supernet, plan.seed) : undefined,
     measure:
       subset && search

@@ -25,12 +25,14 @@ export async function runTraining(spec: ExperimentSpec, options: RunOptions = {}
     await saveFinalModel(run);
   } catch (error) {
     await run.pool?.close();
+    run.compiled?.dispose();
     if (error instanceof RunInterrupted) throw failRun(run.emit, run.state, error.reason, error.message);
     const message = messageOf(error);
     const reason = isOutOfMemory({ message }) ? "out_of_memory" : "error";
     throw failRun(run.emit, run.state, reason, message);
   }
   await run.pool?.close();
+  run.compiled?.dispose();
   return completeRun(run, sideEvaluations);
 }
 

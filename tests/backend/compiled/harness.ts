@@ -1,0 +1,105 @@
+import { requestComputeDevice } from "../../../src/backend/compiled/device.ts";
+import type { KernelSource } from "../../../src/backend/compiled/kernel.ts";
+
+/**
+ * Runs kernels on a real WebGPU device for tests: each named buffer is filled from a Float32Array
+ * (or zero-filled with a length), the kernels run in order in one compute pass, and the buffers
+ * listed in `read` come back. Buffers are destroyed before it returns.
+ */
+export async function runKernels(
+  device: GPUDevice,
+  kernels: readonly KernelSource[],
+  buffers: Readonly<Record<string, Float32Array | Uint32Array | number>>,
+  read: readonly string[],
+): Promise<Record<string, Float32Array>> {
+  const created = new Map<string, GPUBuffer>();
+  const usage =
+    GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST | GPUBufferUsage.UNIFORM;
+  for (const [name, init] of Object.entries(buffers)) {
+    const floats = typeof init === "number" ? init : init.length;
+    const buffer = device.createBuffer({
+      label: name,
+      size: Math.max(16, Math.ceil((floats * 4) / 16) * 16),
+      usage,
+    });
+    if (typeof init !== "number") device.queue.writeBuffer(buffer, 0, init);
+    created.set(name, buffer);
+  }
+  const staging: GPUBuffer[] = [];
+  try {
+    device.pushErrorScope("validation");
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    for (const kernel of kernels) {
+      const module = device.createShaderModule({ label: kernel.label, code: kernel.code });
+      const pipeline = device.createComputePipeline({
+        label: kernel.label,
+        layout: "auto",
+        compute: { module, entryPoint: kernel.entryPoint ?? "main" },
+      });
+      const dims = kernel.constants ? uniformOf(device, kernel.constants) : null;
+      if (dims) staging.push(dims);
+      const entries = kernel.bindings.map((binding, index) => {
+        const buffer = binding.access === "uniform" && dims ? dims : created.get(binding.name);
+        if (!buffer) throw new Error(`${kernel.label}: no buffer named ${binding.name}`);
+        return { binding: index, resource: { buffer } };
+      });
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }));
+      pass.dispatchWorkgroups(...kernel.grid);
+    }
+    pass.end();
+    const out: Record<string, GPUBuffer> = {};
+    for (const name of read) {
+      const source = created.get(name);
+      if (!source) throw new Error(`no buffer named ${name}`);
+      const copy = device.createBuffer({
+        size: source.size,
+        usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+      });
+      staging.push(copy);
+      encoder.copyBufferToBuffer(source, 0, copy, 0, source.size);
+      out[name] = copy;
+    }
+    device.queue.submit([encoder.finish()]);
+    const error = await device.popErrorScope();
+    if (error) throw new Error(`WebGPU validation: ${error.message}`);
+    const result: Record<string, Float32Array> = {};
+    for (const [name, copy] of Object.entries(out)) {
+      await copy.mapAsync(GPUMapMode.READ);
+      const init = buffers[name];
+      const floats = typeof init === "number" ? init : (init?.length ?? 0);
+      result[name] = new Float32Array(copy.getMappedRange().slice(0, floats * 4));
+      copy.unmap();
+    }
+    return result;
+  } finally {
+    for (const buffer of [...created.values(), ...staging]) buffer.destroy();
+  }
+}
+
+/** A kernel's `dims` uniform (KernelSource.constants as u32). */
+function uniformOf(device: GPUDevice, values: readonly number[]): GPUBuffer {
+  const buffer = device.createBuffer({ size: 64, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  device.queue.writeBuffer(buffer, 0, Uint32Array.from(values));
+  return buffer;
+}
+
+/** Dawn's instance must outlive every device made from it: collected early, the addon crashes. */
+let dawnInstance: GPU | null = null;
+
+/** A Dawn device on this machine's adapter (lavapipe in CI), or the reason there is none. */
+export async function dawnDevice(): Promise<{ device: GPUDevice } | { skip: string }> {
+  process.env.XDG_RUNTIME_DIR ??= "/tmp";
+  let dawn: typeof import("webgpu");
+  try {
+    dawn = await import("webgpu");
+  } catch (error) {
+    return { skip: `webgpu package unavailable: ${String(error)}` };
+  }
+  Object.assign(globalThis, dawn.globals);
+  dawnInstance ??= dawn.create([]);
+  const device = await requestComputeDevice(dawnInstance);
+  if (!device) return { skip: "no WebGPU adapter (install Mesa 25 lavapipe: .ci/run)" };
+  return { device };
+}
