@@ -98,7 +98,9 @@ describe.skipIf(!device)(
         const width = shape.heads * shape.headWidth;
         const qkv = randomArray(rows * 3 * width, rows + width);
         const dAttn = randomArray(rows * width, rows * width);
+        const tensorsBefore = tf.memory().numTensors;
         const want = reference(shape, qkv, dAttn);
+        expect(tf.memory().numTensors).toBe(tensorsBefore);
         const got = await runKernels(
           device,
           [...attentionForward(shape), ...attentionBackward(shape)],
