@@ -38,9 +38,12 @@ export function chooseTiles(bytes: (tiles: Tiles) => number): Tiles {
   return { own, streamed };
 }
 
-/** Workgroup bytes: `vectorRows` rows of dh floats, `scalars` single floats. */
+/** Floats per vector: head rows move as vec4 when dh allows, else as single floats. */
+const lanesOf = (headWidth: number) => (headWidth % 4 === 0 ? 4 : 1);
+
+/** Workgroup bytes: `vectorRows` head rows (padded by one vector, see ROW), `scalars` floats. */
 export const arrayBytes = (shape: AttentionShape, vectorRows: number, scalars: number) =>
-  4 * (vectorRows * shape.headWidth + scalars);
+  4 * (vectorRows * (shape.headWidth + lanesOf(shape.headWidth)) + scalars);
 
 /** Buffers holding head rows are arrays of vec4 when dh allows, else of f32. */
 const VECTOR_BUFFERS = new Set(["qkv", "attn", "dAttn", "dQkv"]);
@@ -61,7 +64,7 @@ function prelude(shape: AttentionShape, tiles: Tiles, bindings: readonly KernelB
   for (const [name, value] of Object.entries(shape))
     if (!Number.isInteger(value) || value < 1)
       throw new Error(`attention: ${name} must be a positive integer`);
-  const lanes = headWidth % 4 === 0 ? 4 : 1;
+  const lanes = lanesOf(headWidth);
   const ownElements = tiles.own * (headWidth / lanes);
   return `
 alias V = ${lanes === 4 ? "vec4<f32>" : "f32"};
@@ -69,6 +72,9 @@ const B: u32 = ${batch}u;
 const N: u32 = ${tokens}u;
 const H: u32 = ${heads}u;
 const DV: u32 = ${headWidth / lanes}u;
+// Workgroup tiles pad each head row by one vector: threads reading different rows at the same
+// column then hit different memory banks (rows of 16 vec4 would all start in bank 0).
+const ROW: u32 = DV + 1u;
 const QKV_ROW: u32 = ${(3 * heads * headWidth) / lanes}u;
 const OUT_ROW: u32 = ${(heads * headWidth) / lanes}u;
 const SCALE: f32 = ${1 / Math.sqrt(headWidth)};
@@ -132,7 +138,7 @@ export function loadTile(tile: string, rows: string, start: string, read: string
     let col = e % DV;
     var value = V(0.0);
     if (token < N) { value = ${read}; }
-    ${tile}[e] = value;
+    ${tile}[(e / DV) * ROW + col] = value;
   }`;
 }
 

@@ -68,7 +68,7 @@ export function attentionForward(shape: AttentionShape): KernelSource[] {
       var score = LOW;
       if (keys + j < N) {
         score = 0.0;
-        for (var c = 0u; c < head_vectors; c++) { score += vdot(q_tile[row * DV + c], k_tile[j * DV + c]); }
+        for (var c = 0u; c < head_vectors; c++) { score += vdot(q_tile[row * ROW + c], k_tile[j * ROW + c]); }
       }
       p_tile[s] = score;
     }
@@ -95,7 +95,7 @@ export function attentionForward(shape: AttentionShape): KernelSource[] {
         let row = e / DV;
         let c = e % DV;
         var value = acc[i] * row_rescale[row];
-        for (var j = 0u; j < streamed; j++) { value += p_tile[row * STREAMED + j] * v_tile[j * DV + c]; }
+        for (var j = 0u; j < streamed; j++) { value += p_tile[row * STREAMED + j] * v_tile[j * ROW + c]; }
         acc[i] = value;
       }
     }
@@ -109,9 +109,9 @@ export function attentionForward(shape: AttentionShape): KernelSource[] {
     attnSaved[row_at(b, h, first + tid)] = row_max[tid] + log(row_sum[tid]);
   }`;
   const arrays = `
-var<workgroup> q_tile: array<V, OWN * DV>;
-var<workgroup> k_tile: array<V, STREAMED * DV>;
-var<workgroup> v_tile: array<V, STREAMED * DV>;
+var<workgroup> q_tile: array<V, OWN * ROW>;
+var<workgroup> k_tile: array<V, STREAMED * ROW>;
+var<workgroup> v_tile: array<V, STREAMED * ROW>;
 var<workgroup> p_tile: array<f32, OWN * STREAMED>;
 var<workgroup> row_max: array<f32, OWN>;
 var<workgroup> row_sum: array<f32, OWN>;
@@ -138,10 +138,10 @@ function dQueryKernel(shape: AttentionShape): KernelSource {
     { name: "dQkv", access: "read_write" },
   ];
   const arrays = `
-var<workgroup> q_tile: array<V, OWN * DV>;
-var<workgroup> do_tile: array<V, OWN * DV>;
-var<workgroup> k_tile: array<V, STREAMED * DV>;
-var<workgroup> v_tile: array<V, STREAMED * DV>;
+var<workgroup> q_tile: array<V, OWN * ROW>;
+var<workgroup> do_tile: array<V, OWN * ROW>;
+var<workgroup> k_tile: array<V, STREAMED * ROW>;
+var<workgroup> v_tile: array<V, STREAMED * ROW>;
 var<workgroup> ds_tile: array<f32, OWN * STREAMED>;
 var<workgroup> row_lse: array<f32, OWN>;
 var<workgroup> row_d: array<f32, OWN>;`;
@@ -154,7 +154,7 @@ var<workgroup> row_d: array<f32, OWN>;`;
     var d = 0.0;
     var lse = 0.0;
     if (token < N) {
-      for (var c = 0u; c < head_vectors; c++) { d += vdot(do_tile[tid * DV + c], attn[out_at(b, token, h) + c]); }
+      for (var c = 0u; c < head_vectors; c++) { d += vdot(do_tile[tid * ROW + c], attn[out_at(b, token, h) + c]); }
       lse = attnSaved[row_at(b, h, token)];
       attnScratch[row_at(b, h, token)] = d;
     }
@@ -176,8 +176,8 @@ var<workgroup> row_d: array<f32, OWN>;`;
         var score = 0.0;
         var dp = 0.0;
         for (var c = 0u; c < head_vectors; c++) {
-          score += vdot(q_tile[row * DV + c], k_tile[j * DV + c]);
-          dp += vdot(do_tile[row * DV + c], v_tile[j * DV + c]);
+          score += vdot(q_tile[row * ROW + c], k_tile[j * ROW + c]);
+          dp += vdot(do_tile[row * ROW + c], v_tile[j * ROW + c]);
         }
         ds = exp(score - row_lse[row]) * (dp - row_d[row]);
       }
@@ -190,7 +190,7 @@ var<workgroup> row_d: array<f32, OWN>;`;
         let row = e / DV;
         let c = e % DV;
         var value = acc[i];
-        for (var j = 0u; j < streamed; j++) { value += ds_tile[row * STREAMED + j] * k_tile[j * DV + c]; }
+        for (var j = 0u; j < streamed; j++) { value += ds_tile[row * STREAMED + j] * k_tile[j * ROW + c]; }
         acc[i] = value;
       }
     }
@@ -213,10 +213,10 @@ function dKeyValueKernel(shape: AttentionShape): KernelSource {
     { name: "dQkv", access: "read_write" },
   ];
   const arrays = `
-var<workgroup> k_tile: array<V, OWN * DV>;
-var<workgroup> v_tile: array<V, OWN * DV>;
-var<workgroup> q_tile: array<V, STREAMED * DV>;
-var<workgroup> do_tile: array<V, STREAMED * DV>;
+var<workgroup> k_tile: array<V, OWN * ROW>;
+var<workgroup> v_tile: array<V, OWN * ROW>;
+var<workgroup> q_tile: array<V, STREAMED * ROW>;
+var<workgroup> do_tile: array<V, STREAMED * ROW>;
 var<workgroup> p_tile: array<f32, STREAMED * OWN>;
 var<workgroup> ds_tile: array<f32, STREAMED * OWN>;
 var<workgroup> tile_lse: array<f32, STREAMED>;
@@ -252,8 +252,8 @@ var<workgroup> tile_d: array<f32, STREAMED>;`;
         var score = 0.0;
         var dp = 0.0;
         for (var c = 0u; c < head_vectors; c++) {
-          score += vdot(q_tile[i * DV + c], k_tile[j * DV + c]);
-          dp += vdot(do_tile[i * DV + c], v_tile[j * DV + c]);
+          score += vdot(q_tile[i * ROW + c], k_tile[j * ROW + c]);
+          dp += vdot(do_tile[i * ROW + c], v_tile[j * ROW + c]);
         }
         p = exp(score - tile_lse[i]);
         ds = p * (dp - tile_d[i]);
@@ -270,8 +270,8 @@ var<workgroup> tile_d: array<f32, STREAMED>;`;
         var key_grad = dk[k];
         var value_grad = dv[k];
         for (var i = 0u; i < streamed; i++) {
-          key_grad += ds_tile[i * OWN + j] * q_tile[i * DV + c];
-          value_grad += p_tile[i * OWN + j] * do_tile[i * DV + c];
+          key_grad += ds_tile[i * OWN + j] * q_tile[i * ROW + c];
+          value_grad += p_tile[i * OWN + j] * do_tile[i * ROW + c];
         }
         dk[k] = key_grad;
         dv[k] = value_grad;
