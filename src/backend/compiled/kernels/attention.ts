@@ -31,6 +31,7 @@ export function attentionScratchFloats(shape: AttentionShape): number {
   return shape.batch * shape.heads * shape.tokens;
 }
 
+// Each kernel's var<workgroup> arrays: head-row tiles (owned and streamed rows) and scalars.
 const forwardBytes = (shape: AttentionShape) => (t: Tiles) =>
   arrayBytes(shape, t.own + 2 * t.streamed, t.own * t.streamed + 3 * t.own);
 const dQueryBytes = (shape: AttentionShape) => (t: Tiles) =>
