@@ -6,7 +6,7 @@ import {
   attentionForward,
   attentionSavedFloats,
   attentionScratchFloats,
-} from "./kernels/attention-simple.ts";
+} from "./kernels/attention.ts";
 import { layerNormForward } from "./kernels/layernorm.ts";
 import { matmul } from "./kernels/matmul.ts";
 import { sumPartials } from "./kernels/reduce.ts";
@@ -193,6 +193,7 @@ export function backwardBlock(
   for (const kernel of attentionBackward(attention)) {
     plan.add(kernel, {
       dAttn: scratch.attn,
+      attn: block.attn,
       qkv: block.qkv,
       attnSaved: block.attnSaved,
       attnScratch: scratch.attention(attentionScratchFloats(attention)),

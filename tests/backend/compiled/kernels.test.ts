@@ -5,7 +5,7 @@ import {
   attentionForward,
   attentionSavedFloats,
   attentionScratchFloats,
-} from "../../../src/backend/compiled/kernels/attention-simple.ts";
+} from "../../../src/backend/compiled/kernels/attention.ts";
 import { classRows, embedBackward, unfoldPatches } from "../../../src/backend/compiled/kernels/embed.ts";
 import { headBackward, headForward, headReduce } from "../../../src/backend/compiled/kernels/head.ts";
 import {
