@@ -1,13 +1,14 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import type { Context, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
+import { accessCheck } from "../routes/common/access.ts";
 import { allowHosts, DEFAULT_MAX_BODY_BYTES, limitBody, requireJsonBody } from "../routes/common/guards.ts";
 import { validationHook } from "../routes/common/hook.ts";
 import { ProblemError, problemResponse } from "../routes/common/problem.ts";
-import { registerSecuritySchemes } from "../routes/common/security.ts";
+import { defineRoute, registerSharedComponents } from "../routes/common/route.ts";
 import { registerExperimentRoutes } from "../routes/experiments/index.ts";
 import { registerHealth } from "../routes/health/index.ts";
 import { registerKeyRoutes } from "../routes/keys/index.ts";
@@ -18,7 +19,7 @@ import { registerWebhookRoutes } from "../routes/webhooks/index.ts";
 import { registerWorkerRoutes } from "../routes/workers/index.ts";
 import { isCheckpointUpload } from "../routes/workers/lease-state.ts";
 import { authenticate } from "./auth/middleware.ts";
-import { polishDocument } from "./openapi-document.ts";
+import { OPENAPI_INFO, splitSpecSchema } from "./openapi-document.ts";
 import type { AppEnv, Services } from "./services.ts";
 
 export interface AppDeps {
@@ -49,22 +50,11 @@ const REFERENCE_CSP =
   "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; " +
   "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'";
 
-export const OPENAPI_INFO = {
-  openapi: "3.1.0",
-  info: {
-    title: "autoprog",
-    version: "0.1.0",
-    description:
-      "Train Vision Transformers with automated progressive learning (AutoProg): submit an experiment " +
-      "(arms × seeds), follow each run's events, read the per-arm report.",
-  },
-  servers: [{ url: "http://127.0.0.1:8787", description: "`npm start` (AUTOPROG_HOST, AUTOPROG_PORT)" }],
-};
-
-const openApiRoute = createRoute({
+const openApiRoute = defineRoute({
   method: "get",
   operationId: "getOpenApiDocument",
   path: "/openapi.json",
+  access: "public",
   tags: ["service"],
   summary: "This OpenAPI 3.1 document",
   responses: {
@@ -92,7 +82,8 @@ export function createApp(deps: AppDeps) {
     c.set("services", resolve(c));
     await next();
   });
-  // Everything under /v1 needs a key; /healthz, /openapi.json, /reference and /ui stay public.
+  // Everything under /v1 needs a key (each route's roles are its own check, routes/common/access.ts);
+  // /healthz, /openapi.json, /reference and /ui declare themselves public.
   if (deps.beforeAuth) app.use("/v1/*", deps.beforeAuth);
   app.use("/v1/*", authenticate());
 
@@ -101,12 +92,12 @@ export function createApp(deps: AppDeps) {
   registerRunRoutes(app);
   registerQueueRoutes(app);
   registerKeyRoutes(app);
-  registerSecuritySchemes(app);
   registerWebhookRoutes(app);
   registerWorkerRoutes(app);
+  registerSharedComponents(app);
 
   app.openapi(openApiRoute, (c) => c.json(openApiDocument(app), 200));
-  app.get("/reference", async (c, next) => {
+  app.get("/reference", accessCheck("public"), async (c, next) => {
     await next();
     c.header("Content-Security-Policy", REFERENCE_CSP);
   });
@@ -120,7 +111,7 @@ export function createApp(deps: AppDeps) {
       withDefaultFonts: false,
     }),
   );
-  app.get(REFERENCE_SCRIPT_PATH, (c) => {
+  app.get(REFERENCE_SCRIPT_PATH, accessCheck("public"), (c) => {
     if (deps.referenceScript === undefined) {
       throw new ProblemError("not_found", "this server does not serve the reference script");
     }
@@ -148,5 +139,5 @@ export type App = ReturnType<typeof createApp>;
 
 /** The OpenAPI 3.1 document, as served at /openapi.json and checked in as openapi/openapi.json. */
 export function openApiDocument(app: OpenAPIHono<AppEnv>) {
-  return polishDocument(app.getOpenAPI31Document(OPENAPI_INFO));
+  return splitSpecSchema(app.getOpenAPI31Document(OPENAPI_INFO));
 }

@@ -66,23 +66,36 @@ export function problemResponse(c: Context, error: ProblemError): Response {
   });
 }
 
-/** OpenAPI `responses` entries for the problems a route can answer with. */
-export function problemResponses<
-  const S extends readonly (400 | 401 | 403 | 404 | 409 | 413 | 422 | 429 | 503)[],
->(...statuses: S) {
-  const content = { "application/problem+json": { schema: ProblemSchema } };
-  const descriptions = {
-    400: "Malformed request",
-    401: "No valid API key",
-    403: "The key's role may not do this",
-    404: "Unknown id",
-    409: "Conflict",
-    413: "The body is over the limit",
-    422: "Invalid input",
-    429: "Too many requests (see Retry-After)",
-    503: "Not available on this server",
-  };
-  return Object.fromEntries(statuses.map((s) => [s, { description: descriptions[s], content }])) as {
-    [K in S[number]]: { description: string; content: typeof content };
-  };
-}
+/** A status some route answers with a problem; each has one shared response in the document. */
+export type ProblemStatus = keyof typeof PROBLEM_ANSWERS;
+
+/**
+ * The problem answers as OpenAPI response components (`#/components/responses/<name>`), one per
+ * status, so every route that answers a status refers to the same description.
+ */
+export const PROBLEM_ANSWERS = {
+  400: { name: "MalformedRequest", description: "The request could not be read" },
+  401: { name: "Unauthorized", description: "No API key, or one that is not valid" },
+  403: {
+    name: "Forbidden",
+    description: "The key may not do this, or the Host header is not one the server answers to",
+  },
+  404: { name: "NotFound", description: "Unknown id" },
+  409: { name: "Conflict", description: "The resource's state does not allow it now (see `code`)" },
+  413: { name: "PayloadTooLarge", description: "The body is over the server's limit (1 MiB by default)" },
+  415: { name: "UnsupportedMediaType", description: "The body is not `application/json`" },
+  422: { name: "ValidationFailed", description: "Invalid input: one entry per bad field" },
+  429: { name: "TooManyRequests", description: "Too many requests for this key" },
+  500: { name: "InternalError", description: "The server could not complete the request" },
+  503: {
+    name: "Unavailable",
+    description:
+      "Not available on this server: no API key exists yet (on Workers, set the " +
+      "`AUTOPROG_BOOTSTRAP_KEY` secret), or what the route needs is not configured (see `code`)",
+  },
+} as const satisfies Record<number, { name: string; description: string }>;
+
+/** The reference to the shared response of a problem status. */
+export const problemAnswer = (status: ProblemStatus) => ({
+  $ref: `#/components/responses/${PROBLEM_ANSWERS[status].name}`,
+});

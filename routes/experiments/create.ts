@@ -1,4 +1,4 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { batch } from "../../db/database.ts";
 import { experimentRows } from "../../db/experiment-rows.ts";
 import { createExperimentStatements } from "../../db/experiments.ts";
@@ -11,15 +11,21 @@ import {
 } from "../../src/core/run-cost.ts";
 import type { ExperimentSpec } from "../../src/core/spec.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { MEMBERS } from "../common/access.ts";
 import { type IdempotencyEnv, idempotency } from "../common/idempotency.ts";
-import { ProblemError, problemResponses } from "../common/problem.ts";
+import { ProblemError } from "../common/problem.ts";
+import { defineRoute, headerRef, LOCATION_HEADER } from "../common/route.ts";
 import { checkDatasetRoot } from "./dataset-root.ts";
 import { ExperimentSchema, SpecSchema, toExperiment, ValidationResultSchema } from "./schema.ts";
 
-export const createExperimentRoute = createRoute({
+export const createExperimentRoute = defineRoute({
   method: "post",
   operationId: "createExperiment",
   path: "/v1/experiments",
+  access: MEMBERS,
+  // Keys are per project: another project reusing a key must not get this project's answer.
+  middleware: [idempotency({ scope: (c) => c.var.projectId })],
+  problems: [400, 409],
   tags: ["experiments"],
   summary: "Submit an experiment: one queued run per arm × seed",
   description:
@@ -54,17 +60,17 @@ export const createExperimentRoute = createRoute({
     },
     201: {
       description: "The experiment and its queued runs",
-      headers: z.object({ Location: z.string() }),
+      headers: {
+        ...LOCATION_HEADER,
+        "Idempotent-Replayed": headerRef("IdempotentReplayed"),
+      },
       content: { "application/json": { schema: ExperimentSchema } },
     },
-    ...problemResponses(400, 409, 422),
   },
 });
 
 export function registerCreateExperiment(app: OpenAPIHono<AppEnv>) {
   const route = app as unknown as OpenAPIHono<IdempotencyEnv>;
-  // Keys are per project: another project reusing a key must not get this project's answer.
-  route.use(createExperimentRoute.path, idempotency({ scope: (c) => c.var.projectId }));
   route.openapi(createExperimentRoute, async (c) => {
     const spec = c.req.valid("json");
     const { validate_only: validateOnly } = c.req.valid("query");

@@ -1,4 +1,4 @@
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { batch } from "../../db/database.ts";
 import {
   deleteExperimentStatements,
@@ -7,13 +7,17 @@ import {
 } from "../../db/experiments.ts";
 import { requestCancel } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
-import { notFound, problemResponses } from "../common/problem.ts";
+import { notFound } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 
-export const deleteExperimentRoute = createRoute({
+export const deleteExperimentRoute = defineRoute({
   method: "delete",
   operationId: "deleteExperiment",
   path: "/v1/experiments/{id}",
+  access: MEMBERS,
+  problems: [404],
   tags: ["experiments"],
   summary: "Delete an experiment: cancel its live runs, remove its rows and its runs' files",
   description:
@@ -23,7 +27,6 @@ export const deleteExperimentRoute = createRoute({
   request: { params: IdParamsSchema("exp") },
   responses: {
     204: { description: "Deleted" },
-    ...problemResponses(404, 422),
   },
 });
 

@@ -1,20 +1,23 @@
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { getExperimentInProject, runsOfExperiments } from "../../db/experiments.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
-import { notFound, problemResponses } from "../common/problem.ts";
+import { notFound } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 import { ExperimentSchema, toExperiment } from "./schema.ts";
 
-export const getExperimentRoute = createRoute({
+export const getExperimentRoute = defineRoute({
   method: "get",
   operationId: "getExperiment",
   path: "/v1/experiments/{id}",
+  access: MEMBERS,
+  problems: [404],
   tags: ["experiments"],
   summary: "One experiment with its spec and runs",
   request: { params: IdParamsSchema("exp") },
   responses: {
     200: { description: "The experiment", content: { "application/json": { schema: ExperimentSchema } } },
-    ...problemResponses(404, 422),
   },
 });
 

@@ -1,16 +1,18 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { listExperiments, runCountsOfExperiments } from "../../db/experiments.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { MEMBERS } from "../common/access.ts";
 import { cursorParam, encodeCursor, limitParam } from "../common/cursor.ts";
-import { problemResponses } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 import { ExperimentPageSchema, toExperimentSummary } from "./schema.ts";
 
 const ExperimentPosition = z.object({ id: z.string() });
 
-export const listExperimentsRoute = createRoute({
+export const listExperimentsRoute = defineRoute({
   method: "get",
   operationId: "listExperiments",
   path: "/v1/experiments",
+  access: MEMBERS,
   tags: ["experiments"],
   summary: "Experiments, newest first, a page at a time, with their run counts by state",
   description:
@@ -18,7 +20,6 @@ export const listExperimentsRoute = createRoute({
   request: { query: z.object({ cursor: cursorParam(ExperimentPosition), limit: limitParam(20, 100) }) },
   responses: {
     200: { description: "One page", content: { "application/json": { schema: ExperimentPageSchema } } },
-    ...problemResponses(422),
   },
 });
 

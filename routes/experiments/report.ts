@@ -1,10 +1,12 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { getExperimentInProject, runsOfExperiments } from "../../db/experiments.ts";
 import { stagesOfRuns } from "../../db/runs.ts";
 import { RUN_STATES } from "../../db/schema.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
-import { notFound, problemResponses } from "../common/problem.ts";
+import { notFound } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 import { reportTable } from "./table.ts";
 
 const nullableNumber = z.number().nullable();
@@ -62,17 +64,18 @@ export const ReportSchema = z
   })
   .openapi("ExperimentReport");
 
-export const reportRoute = createRoute({
+export const reportRoute = defineRoute({
   method: "get",
   operationId: "getExperimentReport",
   path: "/v1/experiments/{id}/report",
+  access: MEMBERS,
+  problems: [404],
   tags: ["experiments"],
   summary:
     "Per arm: top-1, time, wall, train+search and FLOPs speedups against `original`, search share, schedule",
   request: { params: IdParamsSchema("exp") },
   responses: {
     200: { description: "The experiment's table", content: { "application/json": { schema: ReportSchema } } },
-    ...problemResponses(404, 422),
   },
 });
 

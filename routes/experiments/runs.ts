@@ -1,17 +1,21 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { getExperimentInProject, runsOfExperimentPage } from "../../db/experiments.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { MEMBERS } from "../common/access.ts";
 import { cursorParam, encodeCursor, IdParamsSchema, limitParam } from "../common/cursor.ts";
-import { notFound, problemResponses } from "../common/problem.ts";
+import { notFound } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 import { toRun } from "../runs/schema.ts";
 import { RunPageSchema } from "./schema.ts";
 
 const RunPosition = z.object({ position: z.number().int() });
 
-export const listExperimentRunsRoute = createRoute({
+export const listExperimentRunsRoute = defineRoute({
   method: "get",
   operationId: "listExperimentRuns",
   path: "/v1/experiments/{id}/runs",
+  access: MEMBERS,
+  problems: [404],
   tags: ["experiments"],
   summary: "The experiment's runs in spec order (arms × seeds), a page at a time",
   request: {
@@ -20,7 +24,6 @@ export const listExperimentRunsRoute = createRoute({
   },
   responses: {
     200: { description: "One page", content: { "application/json": { schema: RunPageSchema } } },
-    ...problemResponses(404, 422),
   },
 });
 

@@ -1,21 +1,21 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { listKeys } from "../../db/keys.ts";
 import type { AppEnv } from "../../src/services.ts";
-import { problemResponses } from "../common/problem.ts";
-import { bearerSecurity } from "../common/security.ts";
+import { ADMINS } from "../common/access.ts";
+import { defineRoute } from "../common/route.ts";
 import { KeyListSchema, ProjectName, toKey } from "./schema.ts";
 import { keyScopeOf, projectOfRequest } from "./scope.ts";
 
-export const listKeysRoute = createRoute({
+export const listKeysRoute = defineRoute({
   operationId: "listKeys",
   method: "get",
   path: "/v1/keys",
+  access: ADMINS,
   tags: ["keys"],
   summary: "The keys the caller manages, revoked ones included, oldest first (no secrets)",
   description:
     "An admin key sees its own project's keys (operator keys left out); `project` naming another " +
     "project is 403. An operator key sees every project's keys, or `project`'s.",
-  security: bearerSecurity,
   request: {
     query: z.object({
       project: ProjectName.optional().openapi({
@@ -26,7 +26,6 @@ export const listKeysRoute = createRoute({
   },
   responses: {
     200: { description: "The keys", content: { "application/json": { schema: KeyListSchema } } },
-    ...problemResponses(401, 403, 422, 429),
   },
 });
 

@@ -1,14 +1,17 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { revokeKey } from "../../db/keys.ts";
 import type { AppEnv } from "../../src/services.ts";
-import { notFound, ProblemError, problemResponses } from "../common/problem.ts";
-import { bearerSecurity } from "../common/security.ts";
+import { ADMINS } from "../common/access.ts";
+import { notFound, ProblemError } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 import { keyScopeOf } from "./scope.ts";
 
-export const revokeKeyRoute = createRoute({
+export const revokeKeyRoute = defineRoute({
   operationId: "revokeKey",
   method: "delete",
   path: "/v1/keys/{id}",
+  access: ADMINS,
+  problems: [404, 409],
   tags: ["keys"],
   summary: "Revoke a key at once; revoking a revoked key is harmless",
   description:
@@ -16,7 +19,6 @@ export const revokeKeyRoute = createRoute({
     "its own project's keys (any other id is 404); an operator key any key. A project's last live " +
     "admin key, and the last live operator key, cannot be revoked (409 `last_admin_key`): create " +
     "another first.",
-  security: bearerSecurity,
   request: {
     params: z.object({
       id: z
@@ -28,7 +30,6 @@ export const revokeKeyRoute = createRoute({
   },
   responses: {
     204: { description: "Revoked" },
-    ...problemResponses(401, 403, 404, 409, 422, 429),
   },
 });
 

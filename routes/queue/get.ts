@@ -1,16 +1,18 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { projectQueueCounts, queuedRunsOfProject } from "../../db/queue.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { MEMBERS } from "../common/access.ts";
 import { cursorParam, encodeCursor, limitParam } from "../common/cursor.ts";
-import { problemResponses } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 import { QueuePageSchema, toQueuedRun } from "./schema.ts";
 
 const QueueCursor = z.object({ createdAt: z.number(), position: z.number().int(), id: z.string() });
 
-export const getQueueRoute = createRoute({
+export const getQueueRoute = defineRoute({
   method: "get",
   operationId: "getQueue",
   path: "/v1/queue",
+  access: MEMBERS,
   tags: ["runs"],
   summary: "The caller's project in the run queue: its queued runs with their positions",
   description:
@@ -21,7 +23,6 @@ export const getQueueRoute = createRoute({
   request: { query: z.object({ cursor: cursorParam(QueueCursor), limit: limitParam(50, 500) }) },
   responses: {
     200: { description: "One page", content: { "application/json": { schema: QueuePageSchema } } },
-    ...problemResponses(422),
   },
 });
 

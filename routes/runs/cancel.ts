@@ -1,14 +1,18 @@
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { getRun, getRunInProject, requestCancel } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
-import { notFound, ProblemError, problemResponses } from "../common/problem.ts";
+import { notFound, ProblemError } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 import { RunSchema, toRun } from "./schema.ts";
 
-export const cancelRunRoute = createRoute({
+export const cancelRunRoute = defineRoute({
   method: "post",
   operationId: "cancelRun",
   path: "/v1/runs/{id}/cancel",
+  access: MEMBERS,
+  problems: [404, 409],
   tags: ["runs"],
   summary: "Cancel a run gracefully: it stops at the next step boundary and keeps its checkpoint",
   description:
@@ -20,7 +24,6 @@ export const cancelRunRoute = createRoute({
       description: "Cancellation requested",
       content: { "application/json": { schema: RunSchema } },
     },
-    ...problemResponses(404, 409, 422),
   },
 });
 

@@ -1,21 +1,23 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import { getRunInProject } from "../../db/runs.ts";
 import { followRun } from "../../src/events/follow.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
-import { notFound, ProblemError, problemResponses } from "../common/problem.ts";
-import { BEARER_AUTH, STREAM_TOKEN } from "../common/security.ts";
+import { notFound, ProblemError } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 import { RunEventMessageSchema } from "./event-messages.ts";
-
-const eventsSecurity: { [scheme: string]: string[] }[] = [{ [BEARER_AUTH]: [] }, { [STREAM_TOKEN]: [] }];
 
 const seqParam = z.coerce.number().int().min(0);
 
-export const runEventsRoute = createRoute({
+export const runEventsRoute = defineRoute({
   method: "get",
   operationId: "streamRunEvents",
   path: "/v1/runs/{id}/events",
+  access: MEMBERS,
+  streamToken: true,
+  problems: [404],
   tags: ["runs"],
   summary: "The run's events as Server-Sent Events: replay, then live, then `end`",
   description:
@@ -25,7 +27,6 @@ export const runEventsRoute = createRoute({
     "15 s keeps idle connections open. When the run is terminal an `end` event (no id, data " +
     '`{"state","lastSeq"}`) is sent and the stream closes. A key holds at most ' +
     "`AUTOPROG_SSE_STREAMS_PER_KEY` streams at once (429 beyond).",
-  security: eventsSecurity,
   request: {
     params: IdParamsSchema("run"),
     query: z.object({
@@ -54,7 +55,6 @@ export const runEventsRoute = createRoute({
         "text/event-stream": { schema: RunEventMessageSchema },
       },
     },
-    ...problemResponses(404, 422),
   },
 });
 

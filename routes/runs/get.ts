@@ -1,20 +1,23 @@
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { getRunInProject } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
-import { notFound, problemResponses } from "../common/problem.ts";
+import { notFound } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 import { RunSchema, toRun } from "./schema.ts";
 
-export const getRunRoute = createRoute({
+export const getRunRoute = defineRoute({
   method: "get",
   operationId: "getRun",
   path: "/v1/runs/{id}",
+  access: MEMBERS,
+  problems: [404],
   tags: ["runs"],
   summary: "One run: state, attempt, backend and result summary",
   request: { params: IdParamsSchema("run") },
   responses: {
     200: { description: "The run", content: { "application/json": { schema: RunSchema } } },
-    ...problemResponses(404, 422),
   },
 });
 

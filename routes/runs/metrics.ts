@@ -1,18 +1,22 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { getRunInProject, metricsOfRun } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { MEMBERS } from "../common/access.ts";
 import { cursorParam, encodeCursor, IdParamsSchema, limitParam } from "../common/cursor.ts";
-import { notFound, problemResponses } from "../common/problem.ts";
+import { notFound } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 import { MetricPosition, MetricSchema, toMetric } from "./schema.ts";
 
 export const MetricPageSchema = z
   .object({ items: z.array(MetricSchema), nextCursor: z.string().nullable() })
   .openapi("MetricPage");
 
-export const listMetricsRoute = createRoute({
+export const listMetricsRoute = defineRoute({
   method: "get",
   operationId: "listRunMetrics",
   path: "/v1/runs/{id}/metrics",
+  access: MEMBERS,
+  problems: [404],
   tags: ["runs"],
   summary: "Scalar series of a run (train.loss, test.best, lr, …) by key, then step",
   request: {
@@ -30,7 +34,6 @@ export const listMetricsRoute = createRoute({
   },
   responses: {
     200: { description: "One page of values", content: { "application/json": { schema: MetricPageSchema } } },
-    ...problemResponses(404, 422),
   },
 });
 

@@ -1,18 +1,22 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { candidatesOfRun, getRunInProject } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
-import { notFound, problemResponses } from "../common/problem.ts";
+import { notFound } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 import { CandidateSchema, toCandidate } from "./schema.ts";
 
 export const CandidateListSchema = z
   .object({ items: z.array(CandidateSchema) })
   .openapi("SearchCandidateList");
 
-export const listCandidatesRoute = createRoute({
+export const listCandidatesRoute = defineRoute({
   method: "get",
   operationId: "listRunSearchCandidates",
   path: "/v1/runs/{id}/search",
+  access: MEMBERS,
+  problems: [404],
   tags: ["runs"],
   summary: "Every candidate of every stage's architecture search (empty for arms that do not search)",
   request: { params: IdParamsSchema("run") },
@@ -21,7 +25,6 @@ export const listCandidatesRoute = createRoute({
       description: "Candidates by stage, then index",
       content: { "application/json": { schema: CandidateListSchema } },
     },
-    ...problemResponses(404, 422),
   },
 });
 

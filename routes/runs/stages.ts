@@ -1,22 +1,25 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { getRunInProject, stagesOfRun } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
-import { notFound, problemResponses } from "../common/problem.ts";
+import { notFound } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 import { StageSchema, toStage } from "./schema.ts";
 
 export const StageListSchema = z.object({ items: z.array(StageSchema) }).openapi("StageList");
 
-export const listStagesRoute = createRoute({
+export const listStagesRoute = defineRoute({
   method: "get",
   operationId: "listRunStages",
   path: "/v1/runs/{id}/stages",
+  access: MEMBERS,
+  problems: [404],
   tags: ["runs"],
   summary: "The run's stages: planned at submission, then as trained (sub-network, growth)",
   request: { params: IdParamsSchema("run") },
   responses: {
     200: { description: "Stages in order", content: { "application/json": { schema: StageListSchema } } },
-    ...problemResponses(404, 422),
   },
 });
 

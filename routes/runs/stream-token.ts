@@ -1,10 +1,11 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { getRunInProject } from "../../db/runs.ts";
 import { STREAM_TOKEN_TTL_MS } from "../../src/auth/stream-token.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
-import { notFound, problemResponses } from "../common/problem.ts";
-import { bearerSecurity } from "../common/security.ts";
+import { notFound } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 
 export const StreamTokenSchema = z
   .object({
@@ -14,10 +15,12 @@ export const StreamTokenSchema = z
   })
   .openapi("StreamToken");
 
-export const streamTokenRoute = createRoute({
+export const streamTokenRoute = defineRoute({
   operationId: "createStreamToken",
   method: "post",
   path: "/v1/runs/{id}/stream-token",
+  access: MEMBERS,
+  problems: [404],
   tags: ["runs"],
   summary: "A 5-minute token for this run's event stream, for clients that cannot send headers",
   description:
@@ -25,11 +28,9 @@ export const streamTokenRoute = createRoute({
     "EventSource sends no headers); no other route does. It stops working when it expires, when " +
     "the key that asked for it is revoked, or when the server restarts without " +
     "`AUTOPROG_STREAM_TOKEN_SECRET`. A stream already open is not cut at expiry.",
-  security: bearerSecurity,
   request: { params: IdParamsSchema("run") },
   responses: {
     201: { description: "The token", content: { "application/json": { schema: StreamTokenSchema } } },
-    ...problemResponses(401, 403, 404, 422, 429),
   },
 });
 

@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../../src/services.ts";
+import { accessCheck } from "../common/access.ts";
 import { ProblemError } from "../common/problem.ts";
 
 /** The dashboard's built files (src/ui/dist), read by the Node entry; the app itself reads no file. */
@@ -43,6 +44,7 @@ const PAGE = `<!doctype html>
  * /reference: the page holds no data; every API call it makes carries the user's key.
  */
 export function registerUi(app: OpenAPIHono<AppEnv>, assets: UiAssets | undefined) {
+  const anyone = accessCheck("public");
   const serve = (c: Context<AppEnv>, body: string, type: string) => {
     if (assets === undefined) throw new ProblemError("not_found", "this server does not serve the dashboard");
     c.header("Content-Security-Policy", UI_CSP);
@@ -50,11 +52,11 @@ export function registerUi(app: OpenAPIHono<AppEnv>, assets: UiAssets | undefine
     c.header("Cache-Control", "no-cache");
     return c.body(body, 200, { "Content-Type": type });
   };
-  app.get("/ui", (c) => c.redirect("/ui/", 308));
-  app.get(UI_SCRIPT_PATH, (c) => serve(c, assets?.script ?? "", "text/javascript; charset=utf-8"));
-  app.get(UI_STYLES_PATH, (c) => serve(c, assets?.styles ?? "", "text/css; charset=utf-8"));
-  app.get("/ui/assets/*", (c) => {
+  app.get("/ui", anyone, (c) => c.redirect("/ui/", 308));
+  app.get(UI_SCRIPT_PATH, anyone, (c) => serve(c, assets?.script ?? "", "text/javascript; charset=utf-8"));
+  app.get(UI_STYLES_PATH, anyone, (c) => serve(c, assets?.styles ?? "", "text/css; charset=utf-8"));
+  app.get("/ui/assets/*", anyone, (c) => {
     throw new ProblemError("not_found", `no asset ${c.req.path}`);
   });
-  app.get("/ui/*", (c) => serve(c, PAGE, "text/html; charset=utf-8"));
+  app.get("/ui/*", anyone, (c) => serve(c, PAGE, "text/html; charset=utf-8"));
 }

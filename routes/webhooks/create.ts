@@ -1,16 +1,20 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { newId } from "../../db/ids.ts";
 import { createEndpoint } from "../../db/webhooks.ts";
 import { refusalOf } from "../../src/events/webhooks/address-guard.ts";
 import { newSecret } from "../../src/events/webhooks/signature.ts";
 import type { AppEnv } from "../../src/services.ts";
-import { ProblemError, problemResponses } from "../common/problem.ts";
+import { MEMBERS } from "../common/access.ts";
+import { ProblemError } from "../common/problem.ts";
+import { defineRoute, LOCATION_HEADER } from "../common/route.ts";
 import { CreateWebhookSchema, toWebhook, WebhookWithSecretSchema } from "./schema.ts";
 
-export const createWebhookRoute = createRoute({
+export const createWebhookRoute = defineRoute({
   operationId: "createWebhook",
   method: "post",
   path: "/v1/webhooks",
+  access: MEMBERS,
+  problems: [400],
   tags: ["webhooks"],
   summary: "Register a webhook endpoint; the answer shows its signing secret, once",
   description:
@@ -21,10 +25,9 @@ export const createWebhookRoute = createRoute({
   responses: {
     201: {
       description: "The endpoint with its secret",
-      headers: z.object({ Location: z.string() }),
+      headers: LOCATION_HEADER,
       content: { "application/json": { schema: WebhookWithSecretSchema } },
     },
-    ...problemResponses(400, 422),
   },
 });
 

@@ -1,19 +1,22 @@
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { deleteEndpoint } from "../../db/webhooks.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
-import { notFound, problemResponses } from "../common/problem.ts";
+import { notFound } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 
-export const deleteWebhookRoute = createRoute({
+export const deleteWebhookRoute = defineRoute({
   operationId: "deleteWebhook",
   method: "delete",
   path: "/v1/webhooks/{id}",
+  access: MEMBERS,
+  problems: [404],
   tags: ["webhooks"],
   summary: "Delete a webhook endpoint with its pending messages and delivery log",
   request: { params: IdParamsSchema("whk") },
   responses: {
     204: { description: "Deleted" },
-    ...problemResponses(404, 422),
   },
 });
 

@@ -1,16 +1,20 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { getEndpoint, listDeliveries } from "../../db/webhooks.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { MEMBERS } from "../common/access.ts";
 import { cursorParam, encodeCursor, IdParamsSchema, limitParam } from "../common/cursor.ts";
-import { notFound, problemResponses } from "../common/problem.ts";
+import { notFound } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 import { DeliveryPageSchema, toDelivery } from "./schema.ts";
 
 const DeliveryPosition = z.object({ id: z.string() });
 
-export const listDeliveriesRoute = createRoute({
+export const listDeliveriesRoute = defineRoute({
   operationId: "listWebhookDeliveries",
   method: "get",
   path: "/v1/webhooks/{id}/deliveries",
+  access: MEMBERS,
+  problems: [404],
   tags: ["webhooks"],
   summary: "The endpoint's delivery attempts, newest first: attempt, status, duration, error",
   request: {
@@ -19,7 +23,6 @@ export const listDeliveriesRoute = createRoute({
   },
   responses: {
     200: { description: "One page", content: { "application/json": { schema: DeliveryPageSchema } } },
-    ...problemResponses(404, 422),
   },
 });
 

@@ -1,20 +1,23 @@
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { getEndpoint } from "../../db/webhooks.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
-import { notFound, problemResponses } from "../common/problem.ts";
+import { notFound } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 import { toWebhook, WebhookSchema } from "./schema.ts";
 
-export const getWebhookRoute = createRoute({
+export const getWebhookRoute = defineRoute({
   operationId: "getWebhook",
   method: "get",
   path: "/v1/webhooks/{id}",
+  access: MEMBERS,
+  problems: [404],
   tags: ["webhooks"],
   summary: "One webhook endpoint (without its secret), with why it was disabled if it was",
   request: { params: IdParamsSchema("whk") },
   responses: {
     200: { description: "The endpoint", content: { "application/json": { schema: WebhookSchema } } },
-    ...problemResponses(404, 422),
   },
 });
 

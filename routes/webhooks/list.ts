@@ -1,22 +1,23 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { listEndpoints } from "../../db/webhooks.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { MEMBERS } from "../common/access.ts";
 import { cursorParam, encodeCursor, limitParam } from "../common/cursor.ts";
-import { problemResponses } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 import { toWebhook, WebhookPageSchema } from "./schema.ts";
 
 const WebhookPosition = z.object({ id: z.string() });
 
-export const listWebhooksRoute = createRoute({
+export const listWebhooksRoute = defineRoute({
   operationId: "listWebhooks",
   method: "get",
   path: "/v1/webhooks",
+  access: MEMBERS,
   tags: ["webhooks"],
   summary: "The project's webhook endpoints, newest first, a page at a time",
   request: { query: z.object({ cursor: cursorParam(WebhookPosition), limit: limitParam(20, 100) }) },
   responses: {
     200: { description: "One page", content: { "application/json": { schema: WebhookPageSchema } } },
-    ...problemResponses(422),
   },
 });
 

@@ -1,20 +1,23 @@
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { getDelivery, redeliver } from "../../db/webhooks.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
-import { notFound, ProblemError, problemResponses } from "../common/problem.ts";
+import { notFound, ProblemError } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 import { MessageQueuedSchema } from "./schema.ts";
 
-export const redeliverRoute = createRoute({
+export const redeliverRoute = defineRoute({
   operationId: "redeliverWebhookDelivery",
   method: "post",
   path: "/v1/webhook-deliveries/{id}/redeliver",
+  access: MEMBERS,
+  problems: [404, 409],
   tags: ["webhooks"],
   summary: "Send a delivery's message again now, with the same `webhook-id`, on a fresh retry schedule",
   request: { params: IdParamsSchema("dlv") },
   responses: {
     202: { description: "Queued", content: { "application/json": { schema: MessageQueuedSchema } } },
-    ...problemResponses(404, 409, 422),
   },
 });
 

@@ -1,18 +1,22 @@
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { rotateSecret } from "../../db/webhooks.ts";
 import { newSecret } from "../../src/events/webhooks/signature.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
-import { notFound, problemResponses } from "../common/problem.ts";
+import { notFound } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 import { toWebhook, WebhookWithSecretSchema } from "./schema.ts";
 
 /** How long the old secret keeps signing beside the new one (Standard Webhooks: multiple signatures). */
 export const PREVIOUS_SECRET_GRACE_MS = 24 * 3_600_000;
 
-export const rotateWebhookSecretRoute = createRoute({
+export const rotateWebhookSecretRoute = defineRoute({
   operationId: "rotateWebhookSecret",
   method: "post",
   path: "/v1/webhooks/{id}/rotate-secret",
+  access: MEMBERS,
+  problems: [404],
   tags: ["webhooks"],
   summary: "Replace the signing secret; the old one keeps signing beside it for 24 hours",
   description:
@@ -24,7 +28,6 @@ export const rotateWebhookSecretRoute = createRoute({
       description: "The endpoint with its new secret (shown only here)",
       content: { "application/json": { schema: WebhookWithSecretSchema } },
     },
-    ...problemResponses(404, 422),
   },
 });
 

@@ -1,16 +1,20 @@
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { newId } from "../../db/ids.ts";
 import { enqueueMessage, getEndpoint } from "../../db/webhooks.ts";
 import { webhookBody } from "../../src/core/webhook-events.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
-import { notFound, ProblemError, problemResponses } from "../common/problem.ts";
+import { notFound, ProblemError } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 import { MessageQueuedSchema } from "./schema.ts";
 
-export const testWebhookRoute = createRoute({
+export const testWebhookRoute = defineRoute({
   operationId: "testWebhook",
   method: "post",
   path: "/v1/webhooks/{id}/test",
+  access: MEMBERS,
+  problems: [404, 409],
   tags: ["webhooks"],
   summary: "Send a `webhook.test` message to the endpoint now",
   description:
@@ -19,7 +23,6 @@ export const testWebhookRoute = createRoute({
   request: { params: IdParamsSchema("whk") },
   responses: {
     202: { description: "Queued", content: { "application/json": { schema: MessageQueuedSchema } } },
-    ...problemResponses(404, 409, 422),
   },
 });
 

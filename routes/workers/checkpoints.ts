@@ -1,8 +1,11 @@
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context, Next } from "hono";
 import { CheckpointFormatError, checkpointEpochOf, unpackCheckpoint } from "../../src/checkpoints/wire.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { WORKERS } from "../common/access.ts";
 import { limitBody } from "../common/guards.ts";
-import { notFound, ProblemError, problemResponses } from "../common/problem.ts";
+import { notFound, ProblemError } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 import { checkpointStoreOf, holdLease, workerSettings } from "./lease-state.ts";
 import {
   CheckpointBodySchema,
@@ -13,10 +16,14 @@ import {
 
 const BINARY = "application/octet-stream";
 
-export const putCheckpointRoute = createRoute({
+export const putCheckpointRoute = defineRoute({
   method: "put",
   operationId: "putCheckpoint",
   path: "/v1/runs/{id}/checkpoints/{epoch}",
+  access: WORKERS,
+  problems: [404, 409, 503],
+  // Its own ceiling, after authentication: no unauthenticated client streams 256 MiB at us.
+  middleware: [(c: Context<AppEnv>, next: Next) => limitBody(workerSettings(c).maxCheckpointBytes)(c, next)],
   tags: ["workers"],
   summary: "Upload a leased run's epoch checkpoint (pull workers; `worker` keys only)",
   description:
@@ -30,30 +37,24 @@ export const putCheckpointRoute = createRoute({
   },
   responses: {
     204: { description: "Stored" },
-    ...problemResponses(403, 404, 409, 413, 422, 503),
   },
 });
 
-export const getCheckpointRoute = createRoute({
+export const getCheckpointRoute = defineRoute({
   method: "get",
   operationId: "getCheckpoint",
   path: "/v1/runs/{id}/checkpoints/{epoch}",
+  access: WORKERS,
+  problems: [404, 409, 503],
   tags: ["workers"],
   summary: "Download a leased run's epoch checkpoint to resume from (pull workers; `worker` keys only)",
   request: { params: CheckpointParamsSchema, headers: LeaseTokenHeaderSchema },
   responses: {
     200: { description: "The packed checkpoint", content: { [BINARY]: { schema: CheckpointBodySchema } } },
-    ...problemResponses(403, 404, 409, 422, 503),
   },
 });
 
 export function registerCheckpointRoutes(app: OpenAPIHono<AppEnv>) {
-  // Its own ceiling, after authentication: no unauthenticated client streams 256 MiB at us.
-  app.use("/v1/runs/:id/checkpoints/:epoch", async (c, next) => {
-    if (c.req.method !== "PUT") return next();
-    return limitBody(workerSettings(c).maxCheckpointBytes)(c, next);
-  });
-
   app.openapi(putCheckpointRoute, async (c) => {
     const { id } = c.req.valid("param");
     const epoch = Number(c.req.valid("param").epoch);

@@ -1,16 +1,19 @@
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { checkpointMetaFile, runCheckpointsPath } from "../../src/core/checkpoint-layout.ts";
 import { TERMINAL_EVENT_TYPES, type TrainingEvent } from "../../src/core/events.ts";
 import type { AppEnv } from "../../src/services.ts";
+import { WORKERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
-import { problemResponses } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 import { holdLease, workerSettings } from "./lease-state.ts";
 import { EventBatchResultSchema, EventBatchSchema } from "./schema.ts";
 
-export const postRunEventsRoute = createRoute({
+export const postRunEventsRoute = defineRoute({
   method: "post",
   operationId: "postRunEvents",
   path: "/v1/runs/{id}/events",
+  access: WORKERS,
+  problems: [404, 409],
   tags: ["workers"],
   summary: "Report a batch of a leased run's training events (pull workers; `worker` keys only)",
   description:
@@ -25,7 +28,6 @@ export const postRunEventsRoute = createRoute({
   },
   responses: {
     200: { description: "Stored", content: { "application/json": { schema: EventBatchResultSchema } } },
-    ...problemResponses(403, 404, 409, 422),
   },
 });
 

@@ -1,13 +1,16 @@
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../../src/services.ts";
-import { problemResponses } from "../common/problem.ts";
+import { WORKERS } from "../common/access.ts";
+import { defineRoute } from "../common/route.ts";
 import { holdLease } from "./lease-state.ts";
 import { HeartbeatRequestSchema, HeartbeatSchema } from "./schema.ts";
 
-export const heartbeatRoute = createRoute({
+export const heartbeatRoute = defineRoute({
   method: "post",
   operationId: "heartbeatLease",
   path: "/v1/workers/heartbeat",
+  access: WORKERS,
+  problems: [404, 409],
   tags: ["workers"],
   summary: "Extend a run's lease; says whether to go on or cancel",
   description:
@@ -16,7 +19,6 @@ export const heartbeatRoute = createRoute({
   request: { body: { content: { "application/json": { schema: HeartbeatRequestSchema } }, required: true } },
   responses: {
     200: { description: "The lease, extended", content: { "application/json": { schema: HeartbeatSchema } } },
-    ...problemResponses(403, 404, 409, 422),
   },
 });
 

@@ -1,17 +1,19 @@
-import { createRoute, type OpenAPIHono, type z } from "@hono/zod-openapi";
+import type { OpenAPIHono, z } from "@hono/zod-openapi";
 import { getExperiment } from "../../db/experiments.ts";
 import { claimRun } from "../../db/queue.ts";
 import type { RunRow } from "../../db/runs.ts";
 import { sleep } from "../../src/kit/sleep.ts";
 import type { AppEnv } from "../../src/services.ts";
-import { problemResponses } from "../common/problem.ts";
+import { WORKERS } from "../common/access.ts";
+import { defineRoute } from "../common/route.ts";
 import { newLeaseToken, workerSettings } from "./lease-state.ts";
 import { LeaseRequestSchema, WorkerLeaseSchema } from "./schema.ts";
 
-export const leaseRunRoute = createRoute({
+export const leaseRunRoute = defineRoute({
   method: "post",
   operationId: "leaseRun",
   path: "/v1/workers/lease",
+  access: WORKERS,
   tags: ["workers"],
   summary: "Lease the next queued run of the key's project (pull workers; `worker` keys only)",
   description:
@@ -24,7 +26,6 @@ export const leaseRunRoute = createRoute({
   responses: {
     200: { description: "A run, leased", content: { "application/json": { schema: WorkerLeaseSchema } } },
     204: { description: "Nothing was queued within `wait`" },
-    ...problemResponses(403, 422),
   },
 });
 

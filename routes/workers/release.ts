@@ -1,14 +1,18 @@
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { releaseRun } from "../../db/queue.ts";
 import { getRunInProject } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
-import { notFound, problemResponses } from "../common/problem.ts";
+import { WORKERS } from "../common/access.ts";
+import { notFound } from "../common/problem.ts";
+import { defineRoute } from "../common/route.ts";
 import { ReleasedSchema, ReleaseRequestSchema } from "./schema.ts";
 
-export const releaseRoute = createRoute({
+export const releaseRoute = defineRoute({
   method: "post",
   operationId: "releaseLease",
   path: "/v1/workers/release",
+  access: WORKERS,
+  problems: [404],
   tags: ["workers"],
   summary: "Hand a leased run back to the queue without using an attempt (a worker that shuts down)",
   description:
@@ -20,7 +24,6 @@ export const releaseRoute = createRoute({
       description: "Handed back (or not held)",
       content: { "application/json": { schema: ReleasedSchema } },
     },
-    ...problemResponses(403, 404, 422),
   },
 });
 

@@ -1,23 +1,10 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { timingSafeEqual } from "hono/utils/buffer";
 import { keyByHash, keyById, touchKey } from "../../db/keys.ts";
-import type { KeyRole } from "../../db/schema.ts";
 import { ProblemError } from "../core/problem.ts";
 import type { AppEnv, Principal } from "../services.ts";
 import { hashKey } from "./keys.ts";
 import type { Verdict } from "./limits.ts";
-
-/**
- * Who may call what, by method and path; every other `/v1` route is a project's member route.
- * `worker` keys may call the pull-worker protocol only, and only they may call it.
- */
-const ROLE_RULES: readonly { method?: string; path: RegExp; roles: readonly KeyRole[] }[] = [
-  { path: /^\/v1\/keys(?:\/|$)/, roles: ["operator", "admin"] },
-  { path: /^\/v1\/workers(?:\/|$)/, roles: ["worker"] },
-  { method: "POST", path: /^\/v1\/runs\/[^/]+\/events$/, roles: ["worker"] },
-  { path: /^\/v1\/runs\/[^/]+\/checkpoints(?:\/|$)/, roles: ["worker"] },
-];
-const MEMBER_ROLES: readonly KeyRole[] = ["operator", "admin", "member"];
 
 const EVENTS_PATH = /^\/v1\/runs\/([^/]+)\/events$/;
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
@@ -26,11 +13,6 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i;
 function rateLimited(c: Context, verdict: Verdict, detail: string): ProblemError {
   c.header("Retry-After", String(verdict.retryAfterSeconds));
   return new ProblemError("rate_limited", detail);
-}
-
-export function rolesFor(path: string, method = "GET"): readonly KeyRole[] {
-  const rule = ROLE_RULES.find((r) => (r.method === undefined || r.method === method) && r.path.test(path));
-  return rule?.roles ?? MEMBER_ROLES;
 }
 
 /** The key behind `Authorization: Bearer`, or a stream token on its run's events route. */
@@ -93,8 +75,9 @@ function authenticationFailed(c: Context<AppEnv>, now: number): ProblemError {
 /**
  * Every `/v1` request: authenticate first, so a valid key is never refused for other clients'
  * failures at its address (only failing requests are counted and limited); count the key's
- * request on its budget (a worker's heartbeats and event batches on their own), check its role,
- * then act in the key's project (`c.var.projectId`).
+ * request on its budget (a worker's heartbeats and event batches on their own), then act in the
+ * key's project (`c.var.projectId`). Which roles may call a route is the route's own check
+ * (`access` in routes/common/route.ts), run after this.
  */
 export function authenticate(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -112,16 +95,6 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
           ? "this worker key's heartbeats and event batches are over their limit"
           : "this key's request rate is over its limit",
       );
-    }
-    const roles = rolesFor(c.req.path, c.req.method);
-    if (!roles.includes(principal.role)) {
-      const why =
-        principal.role === "worker"
-          ? "worker keys are reserved for pull workers"
-          : roles.includes("worker")
-            ? "this route is reserved for pull workers' keys"
-            : `a ${principal.role} key may not call it`;
-      throw new ProblemError("forbidden", `${c.req.method} ${c.req.path}: ${why}`);
     }
     c.set("principal", principal);
     c.set("projectId", principal.projectId);

@@ -5,8 +5,8 @@ import { read, type TestApp, testApp } from "./helpers.ts";
 
 type OpenApiDoc = {
   openapi: string;
-  paths: Record<string, Record<string, { responses: Record<string, { content: unknown }> }>>;
-  components: { schemas: Record<string, unknown> };
+  paths: Record<string, Record<string, { responses: Record<string, { $ref?: string }> }>>;
+  components: { schemas: Record<string, unknown>; responses: Record<string, { content: unknown }> };
 };
 
 let t: TestApp;
@@ -53,9 +53,9 @@ describe("the service's own routes", () => {
       "/v1/workers/lease",
       "/v1/workers/release",
     ]);
-    expect(doc.paths["/v1/experiments"]?.post?.responses["422"]?.content).toHaveProperty([
-      "application/problem+json",
-    ]);
+    // Problem answers are the shared responses, one per status.
+    const invalid = doc.paths["/v1/experiments"]?.post?.responses["422"]?.$ref?.split("/").at(-1) ?? "";
+    expect(doc.components.responses[invalid]?.content).toHaveProperty(["application/problem+json"]);
     expect(doc.components.schemas).toHaveProperty("ExperimentSpec");
   });
 
