@@ -56,8 +56,8 @@ export function renderSettingsDoc(): string {
 Every setting of the service comes from one table, \`src/settings/table.ts\`, which both entries
 read. The Node server (\`src/env.ts\`) reads the \`AUTOPROG_*\` environment variables; a value that
 does not parse stops it at start with a message naming the variable. The Workers entry
-(\`src/cloudflare.ts\`) reads its bindings: a *var* is set under \`[vars]\` in \`wrangler.toml\`, a
-*secret* with \`wrangler secret put NAME\` (locally, in a \`.dev.vars\` file). A setting without a
+(\`src/cloudflare.ts\`) reads its bindings: a _var_ is set under \`[vars]\` in \`wrangler.toml\`, a
+_secret_ with \`wrangler secret put NAME\` (locally, in a \`.dev.vars\` file). A setting without a
 Workers binding has no meaning there.
 
 ## Settings
