@@ -17,8 +17,6 @@ export const specModel = (spec: SpecFields): ViTConfig =>
   resolveModelConfig(spec.model, DATASET_SHAPES[spec.dataset.name]);
 
 type Arm = SpecFields["arms"][number];
-type FixedArm = Extract<Arm, { arm: "fixed" }>;
-type AutoProgArm = Extract<Arm, { arm: "autoprog" }>;
 
 /** Each `kind` arm with its index in `arms`, for issues at `arms.<i>…`. */
 function armsOfKind<K extends Arm["arm"]>(spec: SpecFields, kind: K): [Extract<Arm, { arm: K }>, number][] {
@@ -54,7 +52,7 @@ export function fixedScheduleHasOneEntryPerStage(spec: SpecFields): SpecIssue[] 
 }
 
 export function fixedScheduleNeverShrinks(spec: SpecFields): SpecIssue[] {
-  return armsOfKind(spec, "fixed").flatMap(([arm, i]: [FixedArm, number]) =>
+  return armsOfKind(spec, "fixed").flatMap(([arm, i]) =>
     arm.schedule.flatMap((stage, k) => {
       const previous = arm.schedule[k - 1];
       const shrinks = previous && (stage.depth < previous.depth || stage.side < previous.side);
@@ -193,9 +191,7 @@ export function evalSidesDivideByPatch(spec: SpecFields, model: ViTConfig): Spec
 export function supernetEpochsFitAStage(spec: SpecFields): SpecIssue[] {
   const stageEpochs = Math.floor(spec.training.epochs / spec.training.stages);
   return armsOfKind(spec, "autoprog")
-    .filter(
-      ([arm]: [AutoProgArm, number]) => arm.supernetEpochs !== undefined && arm.supernetEpochs > stageEpochs,
-    )
+    .filter(([arm]) => arm.supernetEpochs !== undefined && arm.supernetEpochs > stageEpochs)
     .map(([, i]) => ({
       path: ["arms", i, "supernetEpochs"],
       message: `longer than a stage (${stageEpochs} epochs)`,
