@@ -1,6 +1,5 @@
 import type { D1Database, ExportedHandler } from "@cloudflare/workers-types";
 import { drizzle } from "drizzle-orm/d1";
-import { z } from "zod";
 import type { Db } from "../db/database.ts";
 import { getRun } from "../db/runs.ts";
 import * as schema from "../db/schema.ts";
@@ -9,7 +8,6 @@ import { createApp } from "./app.ts";
 import { bootstrapFromSetting } from "./auth/bootstrap-guard.ts";
 import { inMemoryAuth } from "./auth/in-memory.ts";
 import { type R2BucketLike, r2CheckpointStore } from "./checkpoints/r2-store.ts";
-import { DEFAULT_RUN_CEILINGS } from "./core/run-cost.ts";
 import type { RunControl } from "./dispatch/control.ts";
 import { reapExpiredLeases } from "./dispatch/reaper.ts";
 import type { EventHub } from "./events/hub.ts";
@@ -17,6 +15,12 @@ import { StoredEventSink } from "./events/sink.ts";
 import type { UrlPolicy } from "./events/webhooks/address-guard.ts";
 import { WebhookDeliverer } from "./events/webhooks/deliverer.ts";
 import type { AuthServices, Services } from "./services.ts";
+import {
+  readWorkersSettings,
+  type WorkersSettingBindings,
+  workersBindingOf,
+  workersSecret,
+} from "./settings/read.ts";
 
 /**
  * The Workers entry: the same app over D1 (drizzle's D1 driver; migrations are db/migrations,
@@ -27,47 +31,15 @@ import type { AuthServices, Services } from "./services.ts";
  * Nothing in this file may import a Node module (the neutral-bundle test bundles it, and
  * tests/cloudflare/ builds it with wrangler and runs it in workerd).
  */
-export interface CloudflareBindings {
+/**
+ * The bindings: the D1 database, the optional R2 bucket, and the settings, each under the
+ * Workers name src/settings/table.ts gives it (docs/configuration.md lists them).
+ */
+export interface CloudflareBindings extends WorkersSettingBindings {
   readonly DB: D1Database;
-  /** The first key (operator; a secret), used while the keys table is empty. */
-  readonly AUTOPROG_BOOTSTRAP_KEY?: string;
-  readonly SSE_HEARTBEAT_MS?: string;
-  readonly IDEMPOTENCY_TTL_HOURS?: string;
-  /** Signs stream tokens; set it, or a token minted by one isolate fails in another. */
-  readonly STREAM_TOKEN_SECRET?: string;
   /** Pull workers' checkpoints (an R2 bucket); unbound: the checkpoint routes answer 503. */
   readonly CHECKPOINTS?: R2BucketLike;
-  /** A pull worker's lease (seconds past its last heartbeat or event batch). */
-  readonly LEASE_SECONDS?: string;
-  /** Starts allowed per run before an expired lease fails it instead of re-queueing it. */
-  readonly MAX_ATTEMPTS?: string;
-  /** Peak memory one run may need by its estimate, in GB (the pull workers' machines decide it). */
-  readonly MAX_RUN_GB?: string;
-  /** Total work one run may need by its estimate, in PFLOP. */
-  readonly MAX_RUN_PFLOPS?: string;
-  /** Runs one project may have running at once; unset: no quota. */
-  readonly PROJECT_MAX_RUNNING?: string;
 }
-
-const BindingSettings = z.object({
-  // One isolate cannot wake another: SSE followers poll the log every heartbeat, so keep it short.
-  SSE_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2_000),
-  IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
-  LEASE_SECONDS: z.coerce
-    .number()
-    .positive()
-    .default(WORKER_DEFAULTS.leaseMs / 1000),
-  MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
-  MAX_RUN_GB: z.coerce
-    .number()
-    .positive()
-    .default(DEFAULT_RUN_CEILINGS.maxRunBytes / 1e9),
-  MAX_RUN_PFLOPS: z.coerce
-    .number()
-    .positive()
-    .default(DEFAULT_RUN_CEILINGS.maxRunFlops / 1e15),
-  PROJECT_MAX_RUNNING: z.coerce.number().int().min(1).optional(),
-});
 
 /** No in-process fan-out on Workers: followers find new events by reading the log. */
 const pollingHub: EventHub = {
@@ -102,8 +74,9 @@ function queueOnlyControl(db: Db, sink: StoredEventSink): RunControl {
 // when the bindings are known, and kept for the isolate's life.
 let auth: AuthServices | undefined;
 const authOf = (env: CloudflareBindings) => {
+  const streamTokenSecret = workersSecret(env, "streamTokenSecret");
   auth ??= inMemoryAuth({
-    ...(env.STREAM_TOKEN_SECRET ? { streamTokenSecret: env.STREAM_TOKEN_SECRET } : {}),
+    ...(streamTokenSecret ? { streamTokenSecret } : {}),
     // Cloudflare sets this header itself; a client cannot forge it past the edge.
     clientAddress: (c) => c.req.header("cf-connecting-ip") ?? "unknown",
   });
@@ -119,7 +92,7 @@ const webhookPolicy: UrlPolicy = { allowPrivate: false, resolver: null };
 const databaseOf = (env: CloudflareBindings): Db => drizzle(env.DB, { schema });
 
 function servicesOf(env: CloudflareBindings): Services {
-  const settings = BindingSettings.parse(env);
+  const settings = readWorkersSettings(env);
   const db = databaseOf(env);
   const events = new StoredEventSink(db, pollingHub);
   return {
@@ -131,14 +104,14 @@ function servicesOf(env: CloudflareBindings): Services {
     // Messages wait in the outbox for the cron's delivery pass (`scheduled` below).
     webhooks: { policy: webhookPolicy, wake() {} },
     clock: Date.now,
-    sseHeartbeatMs: settings.SSE_HEARTBEAT_MS,
-    idempotencyTtlMs: settings.IDEMPOTENCY_TTL_HOURS * 3_600_000,
+    sseHeartbeatMs: settings.sseHeartbeatMs,
+    idempotencyTtlMs: settings.idempotencyTtlHours * 3_600_000,
     auth: authOf(env),
-    runCeilings: { maxRunBytes: settings.MAX_RUN_GB * 1e9, maxRunFlops: settings.MAX_RUN_PFLOPS * 1e15 },
-    queuePolicy: { projectMaxRunning: settings.PROJECT_MAX_RUNNING ?? null },
+    runCeilings: { maxRunBytes: settings.maxRunGb * 1e9, maxRunFlops: settings.maxRunPflops * 1e15 },
+    queuePolicy: { projectMaxRunning: settings.projectMaxRunning ?? null },
     workers: {
       ...WORKER_DEFAULTS,
-      leaseMs: settings.LEASE_SECONDS * 1000,
+      leaseMs: settings.leaseSeconds * 1000,
       checkpoints: env.CHECKPOINTS ? r2CheckpointStore(env.CHECKPOINTS) : null,
     },
   };
@@ -151,8 +124,8 @@ const app = createApp({
   services: (c) => servicesOf(c.env as CloudflareBindings),
   // No data folder to write a generated key to: the first (operator) key is a secret.
   beforeAuth: bootstrapFromSetting((c) => ({
-    name: "AUTOPROG_BOOTSTRAP_KEY",
-    key: (c.env as CloudflareBindings).AUTOPROG_BOOTSTRAP_KEY,
+    name: workersBindingOf("bootstrapKey"),
+    key: workersSecret(c.env as CloudflareBindings, "bootstrapKey"),
   })),
   onServerError: (error, c) =>
     console.error(
@@ -172,12 +145,12 @@ async function deliverWebhooks(env: CloudflareBindings): Promise<void> {
  * heartbeating are re-queued (or failed when out of attempts) by the same sweep as on Node.
  */
 async function sweepExpiredLeases(env: CloudflareBindings): Promise<void> {
-  const settings = BindingSettings.parse(env);
+  const settings = readWorkersSettings(env);
   const db = databaseOf(env);
   const { requeued, ended } = await reapExpiredLeases(db, new StoredEventSink(db, pollingHub), {
     now: Date.now(),
-    maxAttempts: settings.MAX_ATTEMPTS,
-    leaseMs: settings.LEASE_SECONDS * 1000,
+    maxAttempts: settings.maxAttempts,
+    leaseMs: settings.leaseSeconds * 1000,
   });
   if (requeued.length + ended.length > 0)
     logLine("lease sweep", { requeued: requeued.map((r) => r.id), ended: ended.map((r) => r.id) });

@@ -1,13 +1,14 @@
 import type { Context } from "hono";
 import { extendLease } from "../../db/queue.ts";
 import { getRunInProject } from "../../db/runs.ts";
+import { DEFAULT_LEASE_MS } from "../../src/dispatch/queue.ts";
 import { randomToken } from "../../src/kit/crypto.ts";
 import type { AppEnv, UploadedCheckpointStore, WorkerServices } from "../../src/services.ts";
 import { notFound, ProblemError } from "../common/problem.ts";
 
-/** The defaults where a runtime wires no worker settings (120 s leases, no checkpoint store). */
+/** The defaults where a runtime wires no worker settings (the default lease, no checkpoint store). */
 export const WORKER_DEFAULTS: WorkerServices = {
-  leaseMs: 120_000,
+  leaseMs: DEFAULT_LEASE_MS,
   checkpoints: null,
   maxCheckpointBytes: 256 * 1024 * 1024,
   pollMs: 250,

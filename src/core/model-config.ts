@@ -50,21 +50,31 @@ export function validateConfig(config: ViTConfig): void {
   if (config.depth < 1) throw new Error("depth must be at least 1");
 }
 
-/** The architecture an experiment spec asks for: its variant with explicit overrides applied. */
-export function modelConfigFromSpec(
-  model: {
-    variant: VariantName;
-    imageSize?: number | undefined;
-    patchSize?: number | undefined;
-    width?: number | undefined;
-    depth?: number | undefined;
-    heads?: number | undefined;
-    mlpRatio?: number | undefined;
-  },
-  data: { imageSize: number; channels: number; numClasses: number },
-): ViTConfig {
+/** A spec's `model` section: a variant and explicit overrides. */
+export interface ModelChoice {
+  readonly variant: VariantName;
+  readonly imageSize?: number | undefined;
+  readonly patchSize?: number | undefined;
+  readonly width?: number | undefined;
+  readonly depth?: number | undefined;
+  readonly heads?: number | undefined;
+  readonly mlpRatio?: number | undefined;
+}
+
+/** The dataset facts a model takes: its native side (the default input side), channels, classes. */
+export interface ModelData {
+  readonly imageSize: number;
+  readonly channels: number;
+  readonly numClasses: number;
+}
+
+/**
+ * The variant with explicit overrides applied, not yet validated: the spec's cross-field checks
+ * (core/spec-checks.ts) read it to say which field is wrong.
+ */
+export function resolveModelConfig(model: ModelChoice, data: ModelData): ViTConfig {
   const variant = VARIANTS[model.variant];
-  const config: ViTConfig = {
+  return {
     imageSize: model.imageSize ?? data.imageSize,
     patchSize: model.patchSize ?? variant.patchSize,
     channels: data.channels,
@@ -74,6 +84,11 @@ export function modelConfigFromSpec(
     mlpRatio: model.mlpRatio ?? variant.mlpRatio,
     numClasses: data.numClasses,
   };
+}
+
+/** The architecture an experiment spec asks for: its variant with explicit overrides applied. */
+export function modelConfigFromSpec(model: ModelChoice, data: ModelData): ViTConfig {
+  const config = resolveModelConfig(model, data);
   validateConfig(config);
   return config;
 }

@@ -10,7 +10,7 @@ import { sleep } from "../kit/sleep.ts";
 import { WakeLoop } from "../kit/wake-loop.ts";
 import type { RunControl } from "./control.ts";
 import type { FromTrainer, StartTrainer, TrainerJob, TrainerThread } from "./protocol.ts";
-import { type AttemptEnd, type RunQueue, sqlRunQueue } from "./queue.ts";
+import { type AttemptEnd, DEFAULT_LEASE_MS, type RunQueue, sqlRunQueue } from "./queue.ts";
 import { expiredRunEnd } from "./reaper.ts";
 import { eventWithoutDataDir, specForTrainer, withoutDataDir } from "./server-paths.ts";
 
@@ -25,7 +25,7 @@ export interface DispatcherOptions {
   readonly maxAttempts: number;
   /** Checkpoints go to `<dataDir>/runs/<run id>/checkpoints`. */
   readonly dataDir: string;
-  /** A lease lasts this long past the trainer's last sign of life (default 120 s). */
+  /** A lease lasts this long past the trainer's last sign of life (default DEFAULT_LEASE_MS). */
   readonly leaseMs?: number;
   /** Defaults to the SQL queue over `db`. */
   readonly queue?: RunQueue;
@@ -51,8 +51,6 @@ interface ActiveRun {
   /** The trainer ran out of memory: the run fails now instead of being tried again. */
   outOfMemory: boolean;
 }
-
-const DEFAULT_LEASE_MS = 120_000;
 
 /**
  * Takes runs from the queue, a configurable number at a time, and trains each through the

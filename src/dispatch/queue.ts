@@ -23,6 +23,12 @@ export interface RunQueue {
   sweep(now: number): Promise<{ requeued: RunRow[]; toEnd: RunRow[] }>;
 }
 
+/**
+ * A lease's default length past its holder's last sign of life: the setting's default
+ * (src/settings/table.ts) and what a runtime that wires no lease length uses.
+ */
+export const DEFAULT_LEASE_MS = 120_000;
+
 export interface QueueSettings {
   /** A lease lasts this long past its last heartbeat. */
   readonly leaseMs: number;

@@ -26,6 +26,8 @@ const PORTABLE = [
   "src/events",
   "src/dispatch",
   "src/checkpoints",
+  // The settings table and its readers; src/env.ts (Node) and src/cloudflare.ts read through them.
+  "src/settings",
   "src/app.ts",
   "src/services.ts",
   "src/openapi-document.ts",
