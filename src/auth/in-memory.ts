@@ -3,7 +3,7 @@ import type { AuthServices } from "../services.ts";
 import { InMemoryRateLimiter, InMemoryStreamSlots } from "./limits.ts";
 import { hmacStreamTokens } from "./stream-token.ts";
 
-/** The documented defaults (README, "Authentication"); each has an AUTOPROG_* variable. */
+/** The documented defaults (docs/service.md, "Limits"); each has an AUTOPROG_* variable. */
 export const AUTH_DEFAULTS = {
   requestsPerMinute: 600,
   workerRequestsPerMinute: 6000,
