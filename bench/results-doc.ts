@@ -7,19 +7,22 @@
  *   npm run docs:results            # rewrite the tables
  *   npm run docs:results -- --check # exit 1 and name the stale tables
  *
- * A summary holds, per arm, what the run logs recorded: each seed's top-1 and schedule, and the
- * arm's means of the rest. `expandSummary` turns it back into one TableRun per seed (every seed
- * of an arm carrying the arm's means), which bench/paper-table.ts turns into the tables.
+ * Two kinds of summary, for result files that were never committed: per arm (each seed's top-1
+ * and schedule, the arm's means of the rest; `expandSummary` gives each seed the arm's means) and
+ * per run (`expandRunSummary`). Either becomes TableRuns, which bench/paper-table.ts and
+ * bench/compare.ts turn into the tables.
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { mean } from "../src/core/speedup.ts";
+import { RUN_COLUMNS, runRows } from "./compare.ts";
 import { armRows, paperTable } from "./paper-table.ts";
 import { type Column, markdownTable, pct, plus, type TableRun } from "./table.ts";
 
 const percent = z.number().min(0).max(100);
+const schedule = z.string().regex(/^\d+@\d+( \d+@\d+)*$/, "depth@side per stage, space-separated");
 const share = z.number().min(0).max(1).nullable();
 const seconds = z.number().positive().nullable();
 
@@ -35,7 +38,7 @@ export const ResultSummarySchema = z.object({
           z.object({
             seed: z.number().int().min(0),
             top1: percent,
-            schedule: z.string().regex(/^\d+@\d+( \d+@\d+)*$/, "depth@side per stage, space-separated"),
+            schedule,
           }),
         ),
         timedSeeds: z.array(z.number().int().min(0)),
@@ -52,12 +55,61 @@ export const ResultSummarySchema = z.object({
 });
 export type ResultSummary = z.infer<typeof ResultSummarySchema>;
 
+export const RunSummarySchema = z.object({
+  source: z.string().min(1),
+  spec: z.string(),
+  command: z.string(),
+  runs: z
+    .array(
+      z.object({
+        arm: z.string(),
+        seed: z.number().int().min(0),
+        top1: percent,
+        wallSeconds: z.number().positive(),
+        cpuSeconds: z.number().positive(),
+        flopsSpeedup: z.number().min(0),
+        searchSeconds: z.number().min(0),
+        supernetSeconds: z.number().min(0),
+        schedule,
+      }),
+    )
+    .min(1),
+});
+export type RunSummary = z.infer<typeof RunSummarySchema>;
+
+const parseSchedule = (text: string) =>
+  text.split(" ").map((stage) => {
+    const [depth, side] = stage.split("@").map(Number);
+    return { depth: depth ?? 0, side: side ?? 0 };
+  });
+
+/**
+ * One TableRun per recorded run. Best top-1 and training seconds were not recorded: they are
+ * filled with top-1 and wall seconds, and the tables made from these runs do not show them.
+ */
+export function expandRunSummary(summary: RunSummary): TableRun[] {
+  return summary.runs.map((run) => ({
+    arm: run.arm,
+    seed: run.seed,
+    top1: run.top1 / 100,
+    bestTop1: run.top1 / 100,
+    wallSeconds: run.wallSeconds,
+    cpuSeconds: run.cpuSeconds,
+    trainSeconds: run.wallSeconds,
+    searchSeconds: run.searchSeconds,
+    supernetSeconds: run.supernetSeconds,
+    flopsFull: 1,
+    flopsPerStepMean: 1 / (1 + run.flopsSpeedup),
+    schedule: parseSchedule(run.schedule),
+  }));
+}
+
 /** One TableRun per seed, and the runs whose seconds were not measured under comparable load. */
 export function expandSummary(summary: ResultSummary): { runs: TableRun[]; untimed: Set<TableRun> } {
   const runs: TableRun[] = [];
   const untimed = new Set<TableRun>();
   for (const arm of summary.arms) {
-    for (const { seed, top1, schedule } of arm.seeds) {
+    for (const { seed, top1, schedule: stages } of arm.seeds) {
       const timed = arm.timedSeeds.includes(seed);
       if (timed && (arm.wallSeconds === null || arm.cpuSeconds === null))
         throw new Error(`${arm.arm} seed ${seed} is timed but the arm has no seconds`);
@@ -74,10 +126,7 @@ export function expandSummary(summary: ResultSummary): { runs: TableRun[]; untim
         supernetSeconds: (arm.supernetShare ?? 0) * wall,
         flopsFull: 1,
         flopsPerStepMean: 1 / (1 + arm.flopsSpeedup),
-        schedule: schedule.split(" ").map((stage) => {
-          const [depth, side] = stage.split("@").map(Number);
-          return { depth: depth ?? 0, side: side ?? 0 };
-        }),
+        schedule: parseSchedule(stages),
       };
       runs.push(run);
       if (!timed) untimed.add(run);
@@ -94,19 +143,26 @@ const SUMMARY_COLUMNS: readonly Column<ReturnType<typeof armRows>[number]>[] = [
   ["FLOPs speed-up", (r) => plus(r.speedups.flops)],
 ];
 
-/** Every generated table: the file it lives in, its block name and how it is made. */
+/** The per-run columns the Fashion-MNIST micro table shows (its summary has no best or train s). */
+const MICRO_COLUMNS = RUN_COLUMNS.filter(
+  ([title]) => !["best", "train s", "train+search speedup"].includes(title),
+);
+
+const paperRuns = (json: unknown) => expandSummary(ResultSummarySchema.parse(json));
+
+/** Every generated table: the file it lives in, its block name, its summary and how it is made. */
 export const BLOCKS: readonly {
   readonly file: string;
   readonly name: string;
   readonly summary: string;
-  readonly render: (summary: ResultSummary) => string;
+  readonly render: (json: unknown) => string;
 }[] = [
   {
     file: "docs/results.md",
     name: "paper-table",
     summary: "bench/results/fashion-mnist-paper.json",
-    render: (summary) => {
-      const { runs, untimed } = expandSummary(summary);
+    render: (json) => {
+      const { runs, untimed } = paperRuns(json);
       return paperTable(runs, untimed);
     },
   },
@@ -114,10 +170,16 @@ export const BLOCKS: readonly {
     file: "README.md",
     name: "paper-summary",
     summary: "bench/results/fashion-mnist-paper.json",
-    render: (summary) => {
-      const { runs, untimed } = expandSummary(summary);
+    render: (json) => {
+      const { runs, untimed } = paperRuns(json);
       return markdownTable(SUMMARY_COLUMNS, armRows(runs, untimed));
     },
+  },
+  {
+    file: "docs/results.md",
+    name: "fashion-mnist-micro",
+    summary: "bench/results/fashion-mnist-micro.json",
+    render: (json) => markdownTable(MICRO_COLUMNS, runRows(expandRunSummary(RunSummarySchema.parse(json)))),
   },
 ];
 
@@ -141,9 +203,7 @@ export async function generatedFiles(
       const committed = await readFile(join(root, file), "utf8");
       let generated = committed;
       for (const block of BLOCKS.filter((b) => b.file === file)) {
-        const summary = ResultSummarySchema.parse(
-          JSON.parse(await readFile(join(root, block.summary), "utf8")),
-        );
+        const summary: unknown = JSON.parse(await readFile(join(root, block.summary), "utf8"));
         generated = replaceBlock(generated, block.name, block.render(summary));
       }
       return { file, committed, generated };
