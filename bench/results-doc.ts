@@ -183,6 +183,39 @@ export const BLOCKS: readonly {
   },
 ];
 
+/**
+ * Markdown tables laid out as the formatter (`biome format`, part of `npm test`'s lint) leaves
+ * them: every cell padded to its column's widest, the separator row dashes of that width.
+ */
+export function alignTables(markdown: string): string {
+  const lines = markdown.split("\n");
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; ) {
+    if (!lines[i]?.startsWith("|")) {
+      out.push(lines[i] ?? "");
+      i++;
+      continue;
+    }
+    const rows: string[][] = [];
+    for (; lines[i]?.startsWith("|"); i++) rows.push(splitRow(lines[i] ?? ""));
+    const widths = rows[0]?.map((_, c) => Math.max(3, ...rows.map((row) => width(row[c] ?? "")))) ?? [];
+    rows.forEach((row, r) => {
+      const cells = widths.map((w, c) => (r === 1 ? "-".repeat(w) : pad(row[c] ?? "", w)));
+      out.push(`| ${cells.join(" | ")} |`);
+    });
+  }
+  return out.join("\n");
+}
+
+/** A table row's cells, trimmed; an escaped pipe (`\\|`) stays inside its cell. */
+const splitRow = (line: string) =>
+  line
+    .slice(1, -1)
+    .split(/(?<!\\)\|/)
+    .map((cell) => cell.trim());
+const width = (cell: string) => [...cell].length;
+const pad = (cell: string, w: number) => cell + " ".repeat(w - width(cell));
+
 /** `text` with the block `name` replaced by `content`; throws when the markers are missing. */
 export function replaceBlock(text: string, name: string, content: string): string {
   const open = `<!-- results:${name} -->`;
@@ -204,7 +237,7 @@ export async function generatedFiles(
       let generated = committed;
       for (const block of BLOCKS.filter((b) => b.file === file)) {
         const summary: unknown = JSON.parse(await readFile(join(root, block.summary), "utf8"));
-        generated = replaceBlock(generated, block.name, block.render(summary));
+        generated = replaceBlock(generated, block.name, alignTables(block.render(summary)));
       }
       return { file, committed, generated };
     }),

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { runRows } from "../../bench/compare.ts";
 import { armRows } from "../../bench/paper-table.ts";
 import {
+  alignTables,
   BLOCKS,
   expandRunSummary,
   expandSummary,
@@ -118,6 +119,13 @@ describe("bench/results-doc", () => {
   it("refuses a timed seed of an arm without seconds", () => {
     const arms = summary.arms.map((a) => (a.arm === "prog" ? { ...a, wallSeconds: null } : a));
     expect(() => expandSummary({ ...summary, arms })).toThrow(/prog seed 0 is timed/);
+  });
+
+  it("lays tables out as the formatter does, leaving other lines alone", () => {
+    const text = "Target:\n\n| arm | top-1 − x |\n| --- | --- |\n| original | a \\| b |\n\nafter";
+    expect(alignTables(text)).toBe(
+      "Target:\n\n| arm      | top-1 − x |\n| -------- | --------- |\n| original | a \\| b    |\n\nafter",
+    );
   });
 
   it("replaces only the named block, and fails without its markers", () => {
