@@ -8,6 +8,7 @@
  *   npx tsx bench/compare.ts data/experiments/results/*.json
  */
 import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import {
   baselines,
   type Column,
@@ -20,19 +21,20 @@ import {
   type TableRun,
 } from "./table.ts";
 
-const files = process.argv.slice(2);
-if (files.length === 0) {
-  console.error("usage: tsx bench/compare.ts result.json...");
-  process.exit(2);
+export interface RunRow {
+  readonly run: TableRun;
+  readonly speedups: ReturnType<typeof groupSpeedups>;
 }
-const results = await Promise.all(files.map(async (f) => JSON.parse(await readFile(f, "utf8")) as TableRun));
-const base = baselines(results);
-const rows = results
-  .sort((a, b) => a.arm.localeCompare(b.arm) || a.seed - b.seed)
-  .map((run) => ({ run, speedups: groupSpeedups(base, [run]) }));
-type Row = (typeof rows)[number];
 
-const columns: readonly Column<Row>[] = [
+/** One row per run, by arm then seed, each with its speedups over the mean of the `original` runs. */
+export function runRows(results: readonly TableRun[]): RunRow[] {
+  const base = baselines(results);
+  return [...results]
+    .sort((a, b) => a.arm.localeCompare(b.arm) || a.seed - b.seed)
+    .map((run) => ({ run, speedups: groupSpeedups(base, [run]) }));
+}
+
+export const RUN_COLUMNS: readonly Column<RunRow>[] = [
   ["arm", (r) => r.run.arm],
   ["seed", (r) => String(r.run.seed)],
   ["top-1", (r) => pct(r.run.top1)],
@@ -48,4 +50,15 @@ const columns: readonly Column<Row>[] = [
   ["supernet s", (r) => seconds(r.run.supernetSeconds ?? 0)],
   ["schedule", (r) => scheduleText(r.run)],
 ];
-console.log(markdownTable(columns, rows));
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const files = process.argv.slice(2);
+  if (files.length === 0) {
+    console.error("usage: tsx bench/compare.ts result.json...");
+    process.exit(2);
+  }
+  const results = await Promise.all(
+    files.map(async (f) => JSON.parse(await readFile(f, "utf8")) as TableRun),
+  );
+  console.log(markdownTable(RUN_COLUMNS, runRows(results)));
+}

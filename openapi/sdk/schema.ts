@@ -477,7 +477,7 @@ export type paths = {
         get: operations["getCheckpoint"];
         /**
          * Upload a leased run's epoch checkpoint (pull workers; `worker` keys only)
-         * @description The body is the packed checkpoint (`application/octet-stream`, see the README), at most `AUTOPROG_MAX_CHECKPOINT_BYTES`; the 1 MiB JSON body limit does not apply. Upload it before posting the `checkpoint.saved` event that names it. 503 when the server has no checkpoint store.
+         * @description The body is the packed checkpoint (`application/octet-stream`, see docs/service.md, section Checkpoints and disk), at most `AUTOPROG_MAX_CHECKPOINT_BYTES`; the 1 MiB JSON body limit does not apply. Upload it before posting the `checkpoint.saved` event that names it. 503 when the server has no checkpoint store.
          */
         put: operations["putCheckpoint"];
         post?: never;

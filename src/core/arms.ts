@@ -24,14 +24,13 @@ export const SEARCH_COSTS = ["time", "flops"] as const;
 export const WINNER_WEIGHTS = ["supernet", "regrow"] as const;
 
 /*
- * The search defaults are the recipe measured best where seed noise is small (README Results,
- * issue 10: examples/fashion-mnist-paper.json, arm autoprog-tiny, five seeds; and three seeds of
- * a short MNIST regime on a GPU): the paired rule with a 1% margin, the side floor, FLOPs costs
- * and a supernet phase of a few steps. Without the floor 3 of 4 runs lost 2–4 points. On the same
- * schedule a phase of 27% of a stage cost about 2 points and one of 21% (234-step stages on a GPU)
- * 8–38, while 8% (the paper's share) and 8 steps ended alike, near prog and 0.4–0.8 below the
- * full model's five seeds; the 8-step phase is the faster of the two. Training sampled sub-networks costs the
- * model more than the search's extra information gains at this scale.
+ * The search defaults are the recipe measured best where seed noise is small (arm autoprog-tiny
+ * of examples/fashion-mnist-paper.json, and a short MNIST regime on a GPU; the numbers and why:
+ * docs/results.md): the paired rule with a 1% margin, the side floor, FLOPs costs and a supernet
+ * phase of a few steps. Without the floor most runs kept small sides too long and lost accuracy;
+ * on the same schedule, accuracy fell as the supernet phase grew, and the few-step phase is the
+ * faster one. Training sampled sub-networks costs the model more than the search's extra
+ * information gains at this scale.
  */
 /** Equivalence margin of the paired rule: up to 1% of search loss is traded for a cheaper net. */
 export const DEFAULT_SEARCH_TOLERANCE = 0.01;
@@ -116,7 +115,7 @@ const SearchSchema = z
     /**
      * "schedule": from stage 1 on, the smallest side offered is the manual schedule's r_k, so
      * token growth may run ahead of prog's schedule but never behind it. The search loss favours
-     * the side the network has trained at (measured, README Results), so a choice to stay small
+     * the side the network has trained at (measured: docs/results.md), so a choice to stay small
      * is the one it cannot be trusted with (the default). "none": the paper's {current, next}.
      */
     sideFloor: z.enum(SIDE_FLOORS).default(DEFAULT_SIDE_FLOOR),

@@ -5,7 +5,7 @@ import { tokensOfGrid, type ViTConfig } from "./model-config.ts";
 /**
  * Ceilings on what one experiment may ask for. A spec past one is refused up front (422 naming
  * the field) rather than accepted and left to exhaust the trainer's memory: width 4096 × depth 48
- * at 1024 px grew a CPU trainer to 6 GB in 85 s. The README's "Limits" table lists them.
+ * at 1024 px grew a CPU trainer to 6 GB in 85 s. docs/spec.md's "Limits" table lists them.
  */
 export const SPEC_LIMITS = {
   /** Trainable parameters of the full model (ViT-B/16 has 86 M). */

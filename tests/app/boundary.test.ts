@@ -7,8 +7,8 @@ import { describe, expect, it } from "vitest";
 
 /**
  * The boundary between the portable API core (runs on Node over SQLite and on Workers over D1)
- * and the Node-only parts (the trainer, its threads, better-sqlite3, the Node entry), as the
- * README's "Portable core and Node-only parts" lists it. Each file of the core is read and every
+ * and the Node-only parts (the trainer, its threads, better-sqlite3, the Node entry), as
+ * docs/service.md's "Portable core and Node-only parts" lists it. Each file of the core is read and every
  * import it names (type imports too: a type from the trainer ties the core to it) is checked.
  * tests/app/neutral-bundle.test.ts bundles the same core, and tests/cloudflare/ builds the
  * Workers entry with wrangler; this test names the file and the import that crossed.
