@@ -4,6 +4,7 @@ import type { KernelSource } from "./kernel.ts";
 import { SCALAR } from "./kernels/optimizer.ts";
 import { ParamLayout } from "./layout.ts";
 import { type PlanRequest, StepPlan } from "./plan.ts";
+import { PlanBuilder } from "./plan-builder.ts";
 
 /**
  * A model's training state on the GPU for the compiled step: parameters, gradients, AdamW
@@ -96,6 +97,7 @@ export class CompiledModel {
           decayed: this.options.decayed,
         },
         request,
+        (steps, context) => new PlanBuilder(steps, context).build(),
       );
       this.plans.set(key, plan);
     }

@@ -1,4 +1,5 @@
 import { LAYER_NORM_EPSILON } from "../../model/backward.ts";
+import type { ViTConfig } from "../../model/config.ts";
 import { blockPrefix } from "../../model/params.ts";
 import type { Region } from "./buffers.ts";
 import {
@@ -11,7 +12,7 @@ import { layerNormForward } from "./kernels/layernorm.ts";
 import { matmul } from "./kernels/matmul.ts";
 import { sumPartials } from "./kernels/reduce.ts";
 import { rezeroGradPartials, rezeroPartialCount, scaleRows } from "./kernels/residual.ts";
-import type { PlanBuilder } from "./plan-builder.ts";
+import type { PlanContext, StepPlan } from "./plan.ts";
 
 /**
  * A transformer block's dispatches: the forward pass (keeping what the backward pass reads, in
@@ -19,7 +20,7 @@ import type { PlanBuilder } from "./plan-builder.ts";
  */
 
 /** Forward of active block `index` (the k-th active one) on the stream x; returns what it saved. */
-export function forwardBlock(builder: PlanBuilder, index: number, k: number, x: Region): SavedBlock {
+export function forwardBlock(builder: BlockBuilder, index: number, k: number, x: Region): SavedBlock {
   const { config, plan } = builder;
   const { batch } = plan.request;
   const { tokens } = plan;
@@ -131,7 +132,7 @@ export function forwardBlock(builder: PlanBuilder, index: number, k: number, x: 
 
 /** Backward of a block: dOut (the gradient of its output) → dIn, and every weight's gradient. */
 export function backwardBlock(
-  builder: PlanBuilder,
+  builder: BlockBuilder,
   block: SavedBlock,
   x: Region,
   dOut: Region,
@@ -261,7 +262,7 @@ export class BackwardScratch {
   private readonly sizes = { partials: 0, attention: 0 };
 
   constructor(
-    private readonly builder: PlanBuilder,
+    private readonly builder: BlockBuilder,
     rows: number,
     width: number,
     hidden: number,
@@ -296,4 +297,37 @@ export class BackwardScratch {
     }
     return this.attentionRegion;
   }
+}
+
+/**
+ * What a block's dispatches need of the plan builder (PlanBuilder implements it); declared here so
+ * the block code does not import the builder that calls it.
+ */
+export interface BlockBuilder {
+  readonly config: ViTConfig;
+  readonly plan: StepPlan;
+  readonly context: PlanContext;
+  param(name: string): Region;
+  grad(name: string): Region;
+  scratch(label: string, floats: number): Region;
+  allocate(label: string, floats: number): Region;
+  weightGrad(
+    prefix: string,
+    x: Region,
+    dy: Region,
+    inputs: number,
+    outputs: number,
+    rows: number,
+    scratch: BackwardScratch,
+  ): void;
+  layerNormGrads(
+    prefix: string,
+    shape: { rows: number; width: number; epsilon: number },
+    dy: Region,
+    x: Region,
+    stats: Region,
+    around: Region,
+    dx: Region,
+    scratch: BackwardScratch,
+  ): void;
 }

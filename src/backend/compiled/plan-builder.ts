@@ -9,10 +9,16 @@ import { matmul, weightGradSplits } from "./kernels/matmul.ts";
 import { adamwEma, gradientSquares, optimizerWorkgroups, scalarCount } from "./kernels/optimizer.ts";
 import { sumPartials } from "./kernels/reduce.ts";
 import type { PlanContext, StepPlan } from "./plan.ts";
-import { BackwardScratch, backwardBlock, forwardBlock, type SavedBlock } from "./plan-block.ts";
+import {
+  BackwardScratch,
+  type BlockBuilder,
+  backwardBlock,
+  forwardBlock,
+  type SavedBlock,
+} from "./plan-block.ts";
 
 /** Builds a plan's dispatch list in step order. */
-export class PlanBuilder {
+export class PlanBuilder implements BlockBuilder {
   readonly config: ViTConfig;
 
   constructor(

@@ -3,7 +3,6 @@ import { alignFloats, type BufferRegistry, type Region } from "./buffers.ts";
 import type { KernelSource } from "./kernel.ts";
 import { scalarCount } from "./kernels/optimizer.ts";
 import type { ParamLayout } from "./layout.ts";
-import { PlanBuilder } from "./plan-builder.ts";
 
 /**
  * One training step of one sub-network (active blocks, input side, batch) as a fixed list of
@@ -78,6 +77,8 @@ export class StepPlan {
   constructor(
     private readonly context: PlanContext,
     readonly request: PlanRequest,
+    /** Adds the step's dispatches (PlanBuilder); passed in so this file need not import the builder that uses it. */
+    build: (plan: StepPlan, context: PlanContext) => void,
   ) {
     const { config } = context;
     const { batch, side } = request;
@@ -101,7 +102,7 @@ export class StepPlan {
     this.metrics = this.allocate("metrics", 2);
     context.device.pushErrorScope("validation");
     try {
-      new PlanBuilder(this, context).build();
+      build(this, context);
       this.finish();
     } finally {
       this.validation = context.device.popErrorScope();
