@@ -93,7 +93,10 @@ const stateOf = (db: Database.Database, runId: string) =>
 
 describe("two pull workers on loopback", () => {
   it("share four runs; a killed worker's run resumes on the other from its checkpoint; nothing lost or doubled", async () => {
-    const { key, runIds, database } = await setUp("pair", [0, 1, 2, 3]);
+    // Enough epochs that the victim is still training after its first checkpoint when the kill
+    // lands (with 2 it sometimes finished first on a loaded machine, and had no second attempt).
+    const epochs = 5;
+    const { key, runIds, database } = await setUp("pair", [0, 1, 2, 3], epochs);
     const url = servers[0]?.url as string;
     const workers = [startWorker(url, key, "first"), startWorker(url, key, "second")];
     // The victim: the first run whose first checkpoint is in the log; its worker is killed.
@@ -125,7 +128,7 @@ describe("two pull workers on loopback", () => {
         .filter((r) => r.type === "epoch.completed" || r.type === "checkpoint.saved")
         .map((r) => `${r.type}@${JSON.parse(r.payload).epoch}`);
       expect(new Set(epochLevel).size).toBe(epochLevel.length);
-      expect(rows.filter((r) => r.type === "epoch.completed")).toHaveLength(EPOCHS);
+      expect(rows.filter((r) => r.type === "epoch.completed")).toHaveLength(epochs);
     }
     // The victim's second attempt started from the checkpoint the killed worker uploaded.
     const starts = eventsOf(database, victim)
