@@ -5,11 +5,18 @@
  */
 export async function requestComputeDevice(gpu: GPU): Promise<GPUDevice | null> {
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
-  if (!adapter) return null;
+  return adapter ? adapter.requestDevice(computeDeviceDescriptor(adapter)) : null;
+}
+
+/** What a compiled step asks of an adapter: its own limits, and the features above where offered. */
+export function computeDeviceDescriptor(adapter: {
+  readonly features: ReadonlySet<string>;
+  readonly limits: GPUSupportedLimits;
+}): GPUDeviceDescriptor {
   // "subgroups" is missing from @webgpu/types' GPUFeatureName list; Dawn accepts it.
   const wanted = ["timestamp-query", "shader-f16", "subgroups"] as GPUFeatureName[];
   const { limits } = adapter;
-  return adapter.requestDevice({
+  return {
     requiredFeatures: wanted.filter((feature) => adapter.features.has(feature)),
     requiredLimits: {
       maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
@@ -18,5 +25,5 @@ export async function requestComputeDevice(gpu: GPU): Promise<GPUDevice | null> 
       maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
       maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
     },
-  });
+  };
 }

@@ -11,8 +11,8 @@ import {
 import { createRandom } from "../../../src/core/random.ts";
 import { dawnDevice, runKernels } from "./harness.ts";
 
+// Throws under CI without an adapter (tests/support/webgpu-adapter.ts).
 const gpu = await dawnDevice();
-if ("skip" in gpu && process.env.CI) throw new Error(`CI must run the WebGPU tests: ${gpu.skip}`);
 const device = "device" in gpu ? gpu.device : null;
 
 /** Uniform in [-2, 2): scores spread enough that the softmax is far from uniform. */

@@ -1,5 +1,6 @@
-import { requestComputeDevice } from "../../../src/backend/compiled/device.ts";
+import { computeDeviceDescriptor } from "../../../src/backend/compiled/device.ts";
 import type { KernelSource } from "../../../src/backend/compiled/kernel.ts";
+import { webgpuForTests } from "../../support/webgpu-adapter.ts";
 
 /**
  * Runs kernels on a real WebGPU device for tests: each named buffer is filled from a Float32Array
@@ -85,21 +86,12 @@ function uniformOf(device: GPUDevice, values: readonly number[]): GPUBuffer {
   return buffer;
 }
 
-/** Dawn's instance must outlive every device made from it: collected early, the addon crashes. */
-let dawnInstance: GPU | null = null;
-
-/** A Dawn device on this machine's adapter (lavapipe in CI), or the reason there is none. */
+/**
+ * A device for the compiled step's kernels on this machine's adapter (lavapipe in CI), from the
+ * one WebGPU test helper: without an adapter the reason to skip, and under CI a failure.
+ */
 export async function dawnDevice(): Promise<{ device: GPUDevice } | { skip: string }> {
-  process.env.XDG_RUNTIME_DIR ??= "/tmp";
-  let dawn: typeof import("webgpu");
-  try {
-    dawn = await import("webgpu");
-  } catch (error) {
-    return { skip: `webgpu package unavailable: ${String(error)}` };
-  }
-  Object.assign(globalThis, dawn.globals);
-  dawnInstance ??= dawn.create([]);
-  const device = await requestComputeDevice(dawnInstance);
-  if (!device) return { skip: "no WebGPU adapter (install Mesa 25 lavapipe: .ci/run)" };
-  return { device };
+  const gpu = await webgpuForTests();
+  if ("skip" in gpu) return gpu;
+  return { device: await gpu.requestDevice(computeDeviceDescriptor(gpu)) };
 }
