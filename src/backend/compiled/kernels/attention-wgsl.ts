@@ -1,4 +1,5 @@
 import type { KernelBinding, KernelSource } from "../kernel.ts";
+import { declareBindings } from "./wgsl.ts";
 
 /**
  * WGSL generation the attention kernels share (attention.ts is the public side): shape constants,
@@ -48,16 +49,6 @@ export const arrayBytes = (shape: AttentionShape, vectorRows: number, scalars: n
 /** Buffers holding head rows are arrays of vec4 when dh allows, else of f32. */
 const VECTOR_BUFFERS = new Set(["qkv", "attn", "dAttn", "dQkv"]);
 
-function declarations(bindings: readonly KernelBinding[]): string {
-  return bindings
-    .map((binding, index) => {
-      const element = VECTOR_BUFFERS.has(binding.name) ? "V" : "f32";
-      const access = binding.access === "read" ? "read" : "read_write";
-      return `@group(0) @binding(${index}) var<storage, ${access}> ${binding.name}: array<${element}>;`;
-    })
-    .join("\n");
-}
-
 /** Constants and helpers every attention kernel shares; DV counts vectors in a head row. */
 function prelude(shape: AttentionShape, tiles: Tiles, bindings: readonly KernelBinding[]): string {
   const { batch, tokens, heads, headWidth } = shape;
@@ -86,7 +77,7 @@ const STREAMED_TILES: u32 = ${Math.ceil(tokens / tiles.streamed)}u;
 const PER_THREAD: u32 = ${Math.ceil(ownElements / THREADS)}u;
 // Stands in for -inf (a masked score) without producing infinities.
 const LOW: f32 = -3.0e38;
-${declarations(bindings)}
+${declareBindings(bindings, (name) => (VECTOR_BUFFERS.has(name) ? "V" : "f32"))}
 
 fn vdot(a: V, b: V) -> f32 { return ${lanes === 4 ? "dot(a, b)" : "a * b"}; }
 // Index of head h's first vector in token row (b, token) of qkv; k and v follow at +H·DV, +2·H·DV.

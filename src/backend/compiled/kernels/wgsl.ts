@@ -7,13 +7,17 @@ import type { KernelBinding } from "../kernel.ts";
  */
 
 /** `@group(0) @binding(i) var<storage, …> name: array<f32>;` for each binding, in order. */
-export function declareBindings(bindings: readonly KernelBinding[]): string {
+export function declareBindings(
+  bindings: readonly KernelBinding[],
+  /** The array element type of a storage buffer (a kernel that loads vectors names its own). */
+  element: (name: string) => string = () => "f32",
+): string {
   return bindings
     .map((binding, index) => {
       if (binding.access === "uniform") {
         return `@group(0) @binding(${index}) var<uniform> ${binding.name}: array<vec4<u32>, ${DIMS_VECTORS}>;`;
       }
-      return `@group(0) @binding(${index}) var<storage, ${binding.access}> ${binding.name}: array<f32>;`;
+      return `@group(0) @binding(${index}) var<storage, ${binding.access}> ${binding.name}: array<${element(binding.name)}>;`;
     })
     .join("\n");
 }
