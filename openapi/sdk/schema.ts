@@ -183,8 +183,28 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** Scalar series of a run (train.loss, test.best, lr, …) by key, then step */
+        /**
+         * Scalar series of a run (train.loss, test.best, lr, …) by key, then step
+         * @description One value per epoch and key; `step` is the optimizer step at the epoch's end and `epoch` its 0-based index. A key outside the scheme (see `/v1/runs/{id}/metrics/keys` and docs/service.md) is a 422 naming it; a known key the run has no values for yet answers an empty page.
+         */
         get: operations["listRunMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/runs/{id}/metrics/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The metric keys a run has values for, with what each measures */
+        get: operations["listRunMetricKeys"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1281,6 +1301,15 @@ export type components = {
             step: number;
             epoch: number | null;
             value: number;
+        };
+        MetricKeyList: {
+            items: {
+                key: string;
+                description: string;
+                /** @description Values stored (one per epoch reported). */
+                count: number;
+                lastStep: number;
+            }[];
         };
         /** @description One Server-Sent Event: `id` is the seq, `event` the type, `data` the event as JSON. */
         RunEventMessage: {
@@ -2662,6 +2691,36 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MetricPage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listRunMetricKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every key, by name */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricKeyList"];
                 };
             };
             401: components["responses"]["Unauthorized"];

@@ -5,7 +5,7 @@ import { registerCancelRun } from "./cancel.ts";
 import { registerRunEvents } from "./events.ts";
 import { registerGetRun } from "./get.ts";
 import { registerListRuns } from "./list.ts";
-import { registerListMetrics } from "./metrics.ts";
+import { registerListMetricKeys, registerListMetrics } from "./metrics.ts";
 import { registerListCandidates } from "./search.ts";
 import { registerListStages } from "./stages.ts";
 import { registerStreamToken } from "./stream-token.ts";
@@ -17,6 +17,7 @@ export function registerRunRoutes(app: OpenAPIHono<AppEnv>) {
   registerListStages(app);
   registerListCandidates(app);
   registerListMetrics(app);
+  registerListMetricKeys(app);
   registerCancelRun(app);
   registerRunEvents(app);
   registerStreamToken(app);

@@ -121,6 +121,7 @@ const SCOPES: Record<string, Scope> = {
   "GET /v1/runs/{id}/stages": onA((a) => get(`/v1/runs/${a.queuedRunId}/stages`), 200),
   "GET /v1/runs/{id}/search": onA((a) => get(`/v1/runs/${a.queuedRunId}/search`), 200),
   "GET /v1/runs/{id}/metrics": onA((a) => get(`/v1/runs/${a.queuedRunId}/metrics`), 200),
+  "GET /v1/runs/{id}/metrics/keys": onA((a) => get(`/v1/runs/${a.queuedRunId}/metrics/keys`), 200),
   "POST /v1/runs/{id}/cancel": onA((a) => post(`/v1/runs/${a.queuedRunId}/cancel`), 202),
   "GET /v1/runs/{id}/events": onA((a) => get(`/v1/runs/${a.queuedRunId}/events`), 200),
   "POST /v1/runs/{id}/stream-token": onA((a) => post(`/v1/runs/${a.queuedRunId}/stream-token`), 201),
