@@ -102,6 +102,11 @@ describe("the run page's view of a run's events", () => {
       [2, { type: "run.failed", reason: "cancelled", message: "stopped", epoch: 1, step: 4 }],
     ]);
     expect(emaNames(view.epochs)).toEqual(Object.keys(epochCompleted(0).evaluation?.ema ?? {}).sort());
-    expect(view.outcome).toEqual({ state: "failed", text: "cancelled: stopped" });
+    // A cancellation ends the run as `cancelled`, never "failed: cancelled".
+    expect(view.outcome).toEqual({ state: "cancelled", text: "stopped" });
+    const failed = fold([
+      [1, { type: "run.failed", reason: "non_finite_loss", message: "NaN", epoch: 1, step: 4 }],
+    ]);
+    expect(failed.outcome).toEqual({ state: "failed", text: "non_finite_loss: NaN" });
   });
 });
