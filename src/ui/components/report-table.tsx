@@ -1,8 +1,51 @@
 import type { components } from "../../client/index.ts";
+import { toCsv } from "../csv.ts";
 import { percent, seconds, speedup } from "../format.ts";
 import { Link } from "./link.tsx";
 
 type Report = components["schemas"]["ExperimentReport"];
+
+/**
+ * The report as CSV: one row per arm, the numbers as the API stores them (fractions, seconds,
+ * speed-ups in their stored form), the seeds' runs and the schedule as `depth×side@epoch` lists.
+ */
+export function reportCsv(report: Report): string {
+  const header = [
+    "arm",
+    "kind",
+    "runs",
+    "completed",
+    "top1",
+    "best_top1",
+    "wall_seconds",
+    "train_seconds",
+    "train_search_seconds",
+    "wall_speedup",
+    "train_search_speedup",
+    "flops_speedup",
+    "search_share",
+    "runs_by_seed",
+    "schedule",
+  ];
+  const rows = report.arms.map((arm) => [
+    arm.arm,
+    arm.kind,
+    arm.runs,
+    arm.completed,
+    arm.top1,
+    arm.bestTop1,
+    arm.wallSeconds,
+    arm.trainSeconds,
+    arm.trainSearchSeconds,
+    arm.wallSpeedup,
+    arm.trainSearchSpeedup,
+    arm.flopsSpeedup,
+    arm.searchShare,
+    arm.seeds.map((s) => `${s.seed}:${s.runId}:${s.state}`).join(" "),
+    arm.schedule.map((s) => `${s.depth ?? "?"}x${s.side ?? "?"}@${s.startEpoch}`).join(" "),
+  ]);
+  return toCsv(header, rows);
+}
 
 /**
  * The paper's Table 3 for one experiment: per arm, top-1 and best top-1 (means over completed
@@ -11,8 +54,8 @@ type Report = components["schemas"]["ExperimentReport"];
  */
 export function ReportTable({ report }: { report: Report }) {
   return (
-    <div class="table-wrap">
-      <table data-testid="report-table" aria-label={`Report of ${report.name}`}>
+    <div class="table-wrap" data-testid="report-wrap">
+      <table class="report" data-testid="report-table" aria-label={`Report of ${report.name}`}>
         <caption>
           Speed-ups against {report.baseline ?? "the full model's FLOPs (no completed original arm)"}
           {report.finished ? "" : " · still training"}
@@ -38,7 +81,7 @@ export function ReportTable({ report }: { report: Report }) {
                 {arm.arm}
                 {arm.kind !== arm.arm && <span class="muted"> ({arm.kind})</span>}
               </th>
-              <td>
+              <td class="seeds">
                 {arm.completed}/{arm.runs}{" "}
                 {arm.seeds.map((s) => (
                   <Link

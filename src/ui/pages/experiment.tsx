@@ -2,8 +2,10 @@ import { useState } from "preact/hooks";
 import { unwrap } from "../../client/client.ts";
 import { LineChart } from "../components/line-chart.tsx";
 import { Link } from "../components/link.tsx";
-import { ReportTable } from "../components/report-table.tsx";
+import { NotFound } from "../components/not-found.tsx";
+import { ReportTable, reportCsv } from "../components/report-table.tsx";
 import { alignCurves, loadRunCurve } from "../curves.ts";
+import { downloadCsv } from "../download.ts";
 import { dateTime, percent } from "../format.ts";
 import { errorText, useLoad } from "../load.ts";
 import { useSession } from "../session.ts";
@@ -38,6 +40,7 @@ export function ExperimentPage({ id }: { id: string }) {
     { everyMs: 3000, while: (d) => d.experiment.runs.some((r) => ACTIVE.has(r.state)) },
   );
   const { data, error } = loaded;
+  if (loaded.errorStatus === 404) return <NotFound what="experiment" id={id} />;
   const active = data?.experiment.runs.filter((r) => ACTIVE.has(r.state)) ?? [];
 
   const cancel = async () => {
@@ -57,7 +60,7 @@ export function ExperimentPage({ id }: { id: string }) {
 
   const chart = alignCurves(data?.curves ?? []);
   return (
-    <main>
+    <main class="wide">
       <div class="title-row">
         <h1>{data?.experiment.name ?? "Experiment"}</h1>
         <button
@@ -77,7 +80,16 @@ export function ExperimentPage({ id }: { id: string }) {
         </p>
       )}
       <section class="panel" aria-labelledby="report-title">
-        <h2 id="report-title">Report</h2>
+        <div class="title-row">
+          <h2 id="report-title">Report</h2>
+          <button
+            type="button"
+            disabled={!data}
+            onClick={() => data && downloadCsv(`${id}-report.csv`, reportCsv(data.report))}
+          >
+            Export report (CSV)
+          </button>
+        </div>
         {data ? <ReportTable report={data.report} /> : <p class="muted reserve-table">Loading…</p>}
       </section>
       <section class="panel">
@@ -91,7 +103,14 @@ export function ExperimentPage({ id }: { id: string }) {
         />
       </section>
       <section class="panel" aria-labelledby="runs-title">
-        <h2 id="runs-title">Runs</h2>
+        <div class="title-row">
+          <h2 id="runs-title">Runs</h2>
+          {data && data.experiment.runs.length > 0 && (
+            <Link to={{ page: "compare", runs: data.experiment.runs.map((r) => r.id) }}>
+              Compare these runs
+            </Link>
+          )}
+        </div>
         <div class="table-wrap">
           <table aria-label="Runs of this experiment">
             <thead>
