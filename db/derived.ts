@@ -1,6 +1,7 @@
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
-import type { EpochRecord, EventOfType, StageHeader, TrainingEvent } from "../src/core/events.ts";
+import type { EventOfType, StageHeader, TrainingEvent } from "../src/core/events.ts";
+import { epochMetrics } from "../src/core/metric-keys.ts";
 import { upsertCandidates } from "./candidates.ts";
 import type { BatchStatement, Db } from "./database.ts";
 import { metrics, runs, stages } from "./schema.ts";
@@ -134,27 +135,6 @@ function completedStatements(
       .where(and(eq(stages.runId, runId), eq(stages.state, "running")))
       .returning({ stage: stages.stage }),
   ];
-}
-
-function epochMetrics(e: EpochRecord): Record<string, number> {
-  const series = [
-    { key: "train.loss", value: e.trainLoss },
-    { key: "train.accuracy", value: e.trainAccuracy },
-    { key: "lr", value: e.lr },
-    { key: "images_per_second", value: e.imagesPerSecond },
-    { key: "epoch_seconds", value: e.epochSeconds },
-    { key: "flops_per_image", value: e.flopsPerImage },
-    { key: "depth", value: e.architecture.depth },
-    { key: "tokens", value: e.architecture.tokens },
-    ...(e.evaluation
-      ? [
-          { key: "test.top1", value: e.evaluation.online },
-          { key: "test.best", value: e.evaluation.best },
-          ...Object.entries(e.evaluation.ema).map(([name, value]) => ({ key: `test.ema.${name}`, value })),
-        ]
-      : []),
-  ];
-  return Object.fromEntries(series.filter((m) => Number.isFinite(m.value)).map((m) => [m.key, m.value]));
 }
 
 function upsertStage(

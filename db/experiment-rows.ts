@@ -49,6 +49,8 @@ export function experimentRows(
     name: spec.name,
     description: spec.description ?? null,
     spec,
+    tags: [],
+    note: null,
     createdAt: now,
   };
   return { experiment, runs, stages };
@@ -92,6 +94,8 @@ function queuedRun(fields: RunIdentity): RunRow {
     failureReason: null,
     failureMessage: null,
     result: null,
+    tags: [],
+    note: null,
     startedAt: null,
     finishedAt: null,
   };

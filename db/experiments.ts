@@ -1,7 +1,8 @@
-import { and, asc, count, desc, eq, getTableColumns, gt, inArray, lt } from "drizzle-orm";
+import { and, asc, count, desc, eq, getTableColumns, gt, gte, inArray, lt } from "drizzle-orm";
 import type { Db } from "./database.ts";
 import { type BatchStatement, batch } from "./database.ts";
 import { experiments, metrics, runEvents, runs, searchCandidates, stages } from "./schema.ts";
+import { containsText, hasEveryTag } from "./search.ts";
 
 export type ExperimentRow = typeof experiments.$inferSelect;
 export type NewExperiment = typeof experiments.$inferInsert;
@@ -65,22 +66,56 @@ export async function getExperimentInProject(
     .get();
 }
 
-/** The project's experiments, newest first; `before` is the last id of the previous page (ids sort by time). */
+export interface ExperimentFilters {
+  readonly projectId: string;
+  /** Every one of these tags. */
+  readonly tags?: readonly string[];
+  /** Substring of the name. */
+  readonly name?: string;
+  /** Substring of the name or the note. */
+  readonly text?: string;
+  /** Created at or after (ms). */
+  readonly since?: number;
+  /** Created before (ms). */
+  readonly until?: number;
+}
+
+/**
+ * The project's experiments, newest first (or oldest first); `after` is the last id of the
+ * previous page (ids sort by creation time).
+ */
 export async function listExperiments(
   db: Db,
-  options: { projectId: string; limit: number; before?: string },
+  filters: ExperimentFilters,
+  page: { newestFirst: boolean; after?: string; limit: number },
 ) {
+  const { after, newestFirst } = page;
   return db
     .select()
     .from(experiments)
     .where(
       and(
-        eq(experiments.projectId, options.projectId),
-        options.before ? lt(experiments.id, options.before) : undefined,
+        eq(experiments.projectId, filters.projectId),
+        hasEveryTag(experiments.tags, filters.tags ?? []),
+        containsText([experiments.name], filters.name),
+        containsText([experiments.name, experiments.note], filters.text),
+        filters.since !== undefined ? gte(experiments.createdAt, filters.since) : undefined,
+        filters.until !== undefined ? lt(experiments.createdAt, filters.until) : undefined,
+        after !== undefined ? (newestFirst ? lt : gt)(experiments.id, after) : undefined,
       ),
     )
-    .orderBy(desc(experiments.id))
-    .limit(options.limit);
+    .orderBy(newestFirst ? desc(experiments.id) : asc(experiments.id))
+    .limit(page.limit);
+}
+
+/** Replaces the experiment's tags and/or note; returns it as it is now, or undefined when it is gone. */
+export async function annotateExperiment(
+  db: Db,
+  id: string,
+  patch: { tags?: string[]; note?: string | null },
+): Promise<ExperimentRow | undefined> {
+  const [row] = await db.update(experiments).set(patch).where(eq(experiments.id, id)).returning();
+  return row;
 }
 
 export async function runsOfExperiments(db: Db, experimentIds: readonly string[]) {

@@ -1,6 +1,7 @@
-import { and, asc, eq, gt, inArray, or, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, gte, inArray, lt, max, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "./database.ts";
-import { experiments, metrics, runs, searchCandidates, stages } from "./schema.ts";
+import { experiments, metrics, type RunState, runs, searchCandidates, stages } from "./schema.ts";
+import { containsText, hasEveryTag } from "./search.ts";
 
 export type RunRow = typeof runs.$inferSelect;
 export type StageRow = typeof stages.$inferSelect;
@@ -88,4 +89,103 @@ export async function requestCancel(db: Db, id: string, now: number): Promise<Ru
     .where(and(eq(runs.id, id), inArray(runs.state, ["queued", "running"])))
     .returning();
   return row;
+}
+
+/** A run's place in the cross-experiment list: creation time, then experiment, then spec order. */
+export interface RunListPosition {
+  readonly createdAt: number;
+  readonly experimentId: string;
+  readonly position: number;
+}
+
+export interface RunFilters {
+  readonly projectId: string;
+  readonly experimentIds?: readonly string[];
+  readonly states?: readonly RunState[];
+  /** The arm's kind or its name within the experiment. */
+  readonly arms?: readonly string[];
+  /** Every one of these tags (the run's own). */
+  readonly tags?: readonly string[];
+  /** Substring of the experiment's name. */
+  readonly name?: string;
+  /** Substring of the experiment's name, the arm's name or the run's note. */
+  readonly text?: string;
+  /** Created at or after (ms). */
+  readonly since?: number;
+  /** Created before (ms). */
+  readonly until?: number;
+}
+
+/**
+ * One page of the project's runs across experiments, newest first (or oldest first), runs of
+ * one experiment in spec order, after the keyset position `after`.
+ */
+export async function listRuns(
+  db: Db,
+  filters: RunFilters,
+  page: { newestFirst: boolean; after?: RunListPosition; limit: number },
+): Promise<RunRow[]> {
+  const { after, newestFirst } = page;
+  const older = newestFirst ? lt : gt;
+  const afterPosition: SQL | undefined = after
+    ? or(
+        older(runs.createdAt, after.createdAt),
+        and(
+          eq(runs.createdAt, after.createdAt),
+          or(
+            older(runs.experimentId, after.experimentId),
+            and(eq(runs.experimentId, after.experimentId), gt(runs.position, after.position)),
+          ),
+        ),
+      )
+    : undefined;
+  const order = newestFirst ? desc : asc;
+  const rows = await db
+    .select({ run: runs })
+    .from(runs)
+    .innerJoin(experiments, eq(experiments.id, runs.experimentId))
+    .where(
+      and(
+        eq(experiments.projectId, filters.projectId),
+        filters.experimentIds ? inArray(runs.experimentId, [...filters.experimentIds]) : undefined,
+        filters.states ? inArray(runs.state, [...filters.states]) : undefined,
+        filters.arms
+          ? or(inArray(runs.arm, [...filters.arms]), inArray(runs.label, [...filters.arms]))
+          : undefined,
+        hasEveryTag(runs.tags, filters.tags ?? []),
+        containsText([experiments.name], filters.name),
+        containsText([experiments.name, runs.label, runs.note], filters.text),
+        filters.since !== undefined ? gte(runs.createdAt, filters.since) : undefined,
+        filters.until !== undefined ? lt(runs.createdAt, filters.until) : undefined,
+        afterPosition,
+      ),
+    )
+    .orderBy(order(runs.createdAt), order(runs.experimentId), asc(runs.position))
+    .limit(page.limit);
+  return rows.map((row) => row.run);
+}
+
+/** Replaces the run's tags and/or note; returns the run as it is now, or undefined when it is gone. */
+export async function annotateRun(
+  db: Db,
+  id: string,
+  patch: { tags?: string[]; note?: string | null },
+  now: number,
+): Promise<RunRow | undefined> {
+  const [row] = await db
+    .update(runs)
+    .set({ ...patch, updatedAt: now })
+    .where(eq(runs.id, id))
+    .returning();
+  return row;
+}
+
+/** The metric keys a run has values for, with how many values and the last step of each. */
+export async function metricKeysOfRun(db: Db, runId: string) {
+  return db
+    .select({ key: metrics.key, count: count(), lastStep: max(metrics.step) })
+    .from(metrics)
+    .where(eq(metrics.runId, runId))
+    .groupBy(metrics.key)
+    .orderBy(asc(metrics.key));
 }

@@ -25,6 +25,10 @@ export const experiments = sqliteTable(
     description: text("description"),
     /** The normalised spec (every default filled in). */
     spec: text("spec", { mode: "json" }).$type<ExperimentSpec>().notNull(),
+    /** The user's labels (PATCH), searchable with `tag=`; a JSON array of distinct strings. */
+    tags: text("tags", { mode: "json" }).$type<string[]>().notNull().default([]),
+    /** The user's free-text note (PATCH), searched by `q=` with the name. */
+    note: text("note"),
     createdAt: integer("created_at").notNull(),
   },
   (table) => [index("experiments_project").on(table.projectId, table.id)],
@@ -68,6 +72,9 @@ export const runs = sqliteTable(
     failureReason: text("failure_reason"),
     failureMessage: text("failure_message"),
     result: text("result", { mode: "json" }).$type<RunResult>(),
+    /** The user's labels and note, as on experiments. */
+    tags: text("tags", { mode: "json" }).$type<string[]>().notNull().default([]),
+    note: text("note"),
     createdAt: integer("created_at").notNull(),
     startedAt: integer("started_at"),
     finishedAt: integer("finished_at"),
@@ -77,6 +84,8 @@ export const runs = sqliteTable(
     uniqueIndex("runs_experiment_label_seed").on(t.experimentId, t.label, t.seed),
     index("runs_state_created").on(t.state, t.createdAt),
     index("runs_state_lease").on(t.state, t.leaseExpiresAt),
+    // GET /v1/runs pages by creation time across experiments.
+    index("runs_created").on(t.createdAt, t.experimentId, t.position),
   ],
 );
 

@@ -27,7 +27,7 @@ export type paths = {
         };
         /**
          * Experiments, newest first, a page at a time, with their run counts by state
-         * @description Runs are not inlined (an experiment may have thousands): page them with `/v1/experiments/{id}/runs`.
+         * @description Runs are not inlined (an experiment may have thousands): page them with `/v1/experiments/{id}/runs`, or list them across experiments with `/v1/runs`. An unknown query parameter is a 422 naming it.
          */
         get: operations["listExperiments"];
         put?: never;
@@ -60,7 +60,11 @@ export type paths = {
         delete: operations["deleteExperiment"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Set an experiment's tags and/or note (what is given replaces what was stored)
+         * @description Find experiments by them with `GET /v1/experiments?tag=…` and `?q=…`.
+         */
+        patch: operations["updateExperiment"];
         trace?: never;
     };
     "/v1/experiments/{id}/report": {
@@ -97,6 +101,26 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The project's runs across experiments, filtered and sorted, a page at a time
+         * @description Newest first by default; the runs of one experiment share its creation time and come in spec order. List filters take comma-separated values (any of them matches); `tag` needs every tag. An unknown query parameter is a 422 naming it.
+         */
+        get: operations["listRuns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/runs/{id}": {
         parameters: {
             query?: never;
@@ -111,7 +135,11 @@ export type paths = {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Set a run's tags and/or note (what is given replaces what was stored)
+         * @description Find runs by them with `GET /v1/runs?tag=…` and `?q=…`.
+         */
+        patch: operations["updateRun"];
         trace?: never;
     };
     "/v1/runs/{id}/stages": {
@@ -155,8 +183,28 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** Scalar series of a run (train.loss, test.best, lr, …) by key, then step */
+        /**
+         * Scalar series of a run (train.loss, test.best, lr, …) by key, then step
+         * @description One value per epoch and key; `step` is the optimizer step at the epoch's end and `epoch` its 0-based index. A key outside the scheme (see `/v1/runs/{id}/metrics/keys` and docs/service.md) is a 422 naming it; a known key the run has no values for yet answers an empty page.
+         */
         get: operations["listRunMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/runs/{id}/metrics/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The metric keys a run has values for, with what each measures */
+        get: operations["listRunMetricKeys"];
         put?: never;
         post?: never;
         delete?: never;
@@ -834,6 +882,10 @@ export type components = {
             id: string;
             name: string;
             description: string | null;
+            /** @description The user's tags (`PATCH /v1/experiments/{id}`). */
+            tags: string[];
+            /** @description The user's note (`PATCH /v1/experiments/{id}`). */
+            note: string | null;
             /** Format: date-time */
             createdAt: string;
             /** @description The normalised spec. */
@@ -870,6 +922,10 @@ export type components = {
                 reason: string;
                 message: string;
             } | null;
+            /** @description The user's tags (`PATCH /v1/runs/{id}`). */
+            tags: string[];
+            /** @description The user's note (`PATCH /v1/runs/{id}`). */
+            note: string | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -1122,6 +1178,10 @@ export type components = {
             id: string;
             name: string;
             description: string | null;
+            /** @description The user's tags (`PATCH /v1/experiments/{id}`). */
+            tags: string[];
+            /** @description The user's note (`PATCH /v1/experiments/{id}`). */
+            note: string | null;
             /** Format: date-time */
             createdAt: string;
             /** @description The normalised spec. */
@@ -1136,6 +1196,12 @@ export type components = {
             completed: number;
             failed: number;
             cancelled: number;
+        };
+        AnnotationsPatch: {
+            /** @description Replaces the tags (`[]` removes them all). */
+            tags?: string[];
+            /** @description Replaces the note (`null` removes it). */
+            note?: string | null;
         };
         ExperimentReport: {
             experimentId: string;
@@ -1235,6 +1301,15 @@ export type components = {
             step: number;
             epoch: number | null;
             value: number;
+        };
+        MetricKeyList: {
+            items: {
+                key: string;
+                description: string;
+                /** @description Values stored (one per epoch reported). */
+                count: number;
+                lastStep: number;
+            }[];
         };
         /** @description One Server-Sent Event: `id` is the seq, `event` the type, `data` the event as JSON. */
         RunEventMessage: {
@@ -2161,12 +2236,25 @@ export interface operations {
                 };
             };
             403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
         };
     };
     listExperiments: {
         parameters: {
             query?: {
+                /** @description Only those with every one of these tags (comma-separated). */
+                tag?: string;
+                /** @description Case-insensitive substring of the experiment's name. */
+                name?: string;
+                /** @description Case-insensitive substring of the experiment's name or note. */
+                q?: string;
+                /** @description Created at or after this time (RFC 3339). */
+                since?: string;
+                /** @description Created before this time (RFC 3339). */
+                until?: string;
+                /** @description `-createdAt` (newest first, the default) or `createdAt` (oldest first). */
+                sort?: "-createdAt" | "createdAt";
                 /** @description `nextCursor` of the previous page */
                 cursor?: string;
                 limit?: number;
@@ -2304,6 +2392,42 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    updateExperiment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AnnotationsPatch"];
+            };
+        };
+        responses: {
+            /** @description The experiment */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Experiment"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     getExperimentReport: {
         parameters: {
             query?: never;
@@ -2368,6 +2492,55 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listRuns: {
+        parameters: {
+            query?: {
+                /** @description Only runs of these experiments (ids, comma-separated). */
+                experiment?: string;
+                /** @description Only runs in one of these states (comma-separated). */
+                state?: string;
+                /** @description Only runs of these arms: the arm's kind (`prog`) or its name within the experiment (comma-separated). */
+                arm?: string;
+                /** @description Only those with every one of these tags (comma-separated). */
+                tag?: string;
+                /** @description Case-insensitive substring of the experiment's name. */
+                name?: string;
+                /** @description Case-insensitive substring of the experiment's name, the arm's name or the run's note. */
+                q?: string;
+                /** @description Created at or after this time (RFC 3339). */
+                since?: string;
+                /** @description Created before this time (RFC 3339). */
+                until?: string;
+                /** @description `-createdAt` (newest first, the default) or `createdAt` (oldest first). */
+                sort?: "-createdAt" | "createdAt";
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunPage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     getRun: {
         parameters: {
             query?: never;
@@ -2392,6 +2565,42 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updateRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AnnotationsPatch"];
+            };
+        };
+        responses: {
+            /** @description The run */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Run"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
@@ -2482,6 +2691,36 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MetricPage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listRunMetricKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every key, by name */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricKeyList"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -3211,6 +3450,7 @@ export interface operations {
                 };
             };
             403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
         };
     };

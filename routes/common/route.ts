@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../../src/services.ts";
 import { type Access, accessCheck } from "./access.ts";
 import { PROBLEM_ANSWERS, ProblemSchema, type ProblemStatus, problemAnswer } from "./problem.ts";
+import { rejectUnknownQuery } from "./query.ts";
 import { BEARER_AUTH, registerSecuritySchemes, STREAM_TOKEN } from "./security.ts";
 
 /** The headers the document names once (`#/components/headers/<name>`). */
@@ -48,23 +49,32 @@ export type DeclaredRoute = Omit<RouteConfig, "security" | "middleware"> & {
 /** The problems every route of this kind answers, from the middleware in front of it (src/app.ts). */
 function sharedProblems(declared: DeclaredRoute): ProblemStatus[] {
   const keyed = declared.access !== "public";
-  const { body, params, query, headers } = declared.request ?? {};
+  const { body } = declared.request ?? {};
   const jsonBody = body !== undefined && "application/json" in body.content;
   return [
     ...(keyed ? ([401] as const) : []),
     403,
     ...(body !== undefined ? ([413] as const) : []),
     ...(jsonBody ? ([415] as const) : []),
-    ...(body || params || query || headers ? ([422] as const) : []),
+    // Every route refuses an unknown query parameter.
+    422,
     ...(keyed ? ([429, 503] as const) : []),
     500,
   ];
 }
 
+/** The query parameters a route takes: its declared ones, and `token` where a stream token is accepted. */
+function queryParameters(declared: DeclaredRoute): string[] {
+  const query = declared.request?.query;
+  const names = query instanceof z.ZodObject ? Object.keys(query.shape) : [];
+  return declared.streamToken ? [...names, "token"] : names;
+}
+
 /**
  * `createRoute` with the route's HTTP facts declared in one place: its `security` (none when
- * public), its problem answers (shared responses), `X-Request-Id` on its own answers, and the
- * access check that enforces its roles as its first middleware.
+ * public), its problem answers (shared responses), `X-Request-Id` on its own answers, the
+ * access check that enforces its roles as its first middleware, then the refusal of a query
+ * parameter it does not declare (routes/common/query.ts).
  */
 export function defineRoute<const R extends DeclaredRoute>(declared: R) {
   const { access, problems = [], streamToken, middleware = [], ...config } = declared;
@@ -92,7 +102,7 @@ export function defineRoute<const R extends DeclaredRoute>(declared: R) {
     responses: { ...answers, ...own } as R["responses"],
     // Typed as the access check's Env: zod-openapi derives the handler's Env from this tuple, and a
     // handler that reads what its own middleware adds declares that Env itself.
-    middleware: [accessCheck(access), ...middleware] as [
+    middleware: [accessCheck(access), rejectUnknownQuery(queryParameters(declared)), ...middleware] as [
       MiddlewareHandler<AppEnv>,
       ...MiddlewareHandler<AppEnv>[],
     ],

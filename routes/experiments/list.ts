@@ -3,6 +3,14 @@ import { listExperiments, runCountsOfExperiments } from "../../db/experiments.ts
 import type { AppEnv } from "../../src/services.ts";
 import { MEMBERS } from "../common/access.ts";
 import { cursorParam, encodeCursor, limitParam } from "../common/cursor.ts";
+import {
+  createdSinceParam,
+  createdUntilParam,
+  nameParam,
+  sortParam,
+  tagParam,
+  textSearchParam,
+} from "../common/query.ts";
 import { defineRoute } from "../common/route.ts";
 import { ExperimentPageSchema, toExperimentSummary } from "./schema.ts";
 
@@ -16,8 +24,20 @@ export const listExperimentsRoute = defineRoute({
   tags: ["experiments"],
   summary: "Experiments, newest first, a page at a time, with their run counts by state",
   description:
-    "Runs are not inlined (an experiment may have thousands): page them with `/v1/experiments/{id}/runs`.",
-  request: { query: z.object({ cursor: cursorParam(ExperimentPosition), limit: limitParam(20, 100) }) },
+    "Runs are not inlined (an experiment may have thousands): page them with `/v1/experiments/{id}/runs`, " +
+    "or list them across experiments with `/v1/runs`. An unknown query parameter is a 422 naming it.",
+  request: {
+    query: z.object({
+      tag: tagParam(),
+      name: nameParam("the experiment's name"),
+      q: textSearchParam("the experiment's name or note"),
+      since: createdSinceParam(),
+      until: createdUntilParam(),
+      sort: sortParam(),
+      cursor: cursorParam(ExperimentPosition),
+      limit: limitParam(20, 100),
+    }),
+  },
   responses: {
     200: { description: "One page", content: { "application/json": { schema: ExperimentPageSchema } } },
   },
@@ -25,13 +45,20 @@ export const listExperimentsRoute = defineRoute({
 
 export function registerListExperiments(app: OpenAPIHono<AppEnv>) {
   app.openapi(listExperimentsRoute, async (c) => {
-    const { cursor, limit } = c.req.valid("query");
+    const { tag, name, q, since, until, sort, cursor, limit } = c.req.valid("query");
     const { db } = c.var.services;
-    const rows = await listExperiments(db, {
-      projectId: c.var.projectId,
-      limit: limit + 1,
-      ...(cursor ? { before: cursor.id } : {}),
-    });
+    const rows = await listExperiments(
+      db,
+      {
+        projectId: c.var.projectId,
+        ...(tag ? { tags: tag } : {}),
+        ...(name !== undefined ? { name } : {}),
+        ...(q !== undefined ? { text: q } : {}),
+        ...(since !== undefined ? { since } : {}),
+        ...(until !== undefined ? { until } : {}),
+      },
+      { newestFirst: sort === "-createdAt", limit: limit + 1, ...(cursor ? { after: cursor.id } : {}) },
+    );
     const page = rows.slice(0, limit);
     const counts = await runCountsOfExperiments(
       db,

@@ -16,6 +16,8 @@ const experimentFields = {
   id: z.string(),
   name: z.string(),
   description: z.string().nullable(),
+  tags: z.array(z.string()).openapi({ description: "The user's tags (`PATCH /v1/experiments/{id}`)." }),
+  note: z.string().nullable().openapi({ description: "The user's note (`PATCH /v1/experiments/{id}`)." }),
   createdAt: z.iso.datetime(),
   spec: z.record(z.string(), z.unknown()).openapi({ description: "The normalised spec." }),
 };
@@ -24,6 +26,8 @@ const experimentFieldsOf = (row: ExperimentRow) => ({
   id: row.id,
   name: row.name,
   description: row.description,
+  tags: row.tags,
+  note: row.note,
   createdAt: new Date(row.createdAt).toISOString(),
   spec: row.spec,
 });

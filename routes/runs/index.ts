@@ -1,18 +1,23 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../../src/services.ts";
+import { registerAnnotateRun } from "./annotate.ts";
 import { registerCancelRun } from "./cancel.ts";
 import { registerRunEvents } from "./events.ts";
 import { registerGetRun } from "./get.ts";
-import { registerListMetrics } from "./metrics.ts";
+import { registerListRuns } from "./list.ts";
+import { registerListMetricKeys, registerListMetrics } from "./metrics.ts";
 import { registerListCandidates } from "./search.ts";
 import { registerListStages } from "./stages.ts";
 import { registerStreamToken } from "./stream-token.ts";
 
 export function registerRunRoutes(app: OpenAPIHono<AppEnv>) {
+  registerListRuns(app);
   registerGetRun(app);
+  registerAnnotateRun(app);
   registerListStages(app);
   registerListCandidates(app);
   registerListMetrics(app);
+  registerListMetricKeys(app);
   registerCancelRun(app);
   registerRunEvents(app);
   registerStreamToken(app);

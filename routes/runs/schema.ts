@@ -30,6 +30,8 @@ export const RunSchema = z
     flopsPerImageMean: z.number().nullable(),
     flopsFull: z.number().nullable(),
     failure: z.object({ reason: z.string(), message: z.string() }).nullable(),
+    tags: z.array(z.string()).openapi({ description: "The user's tags (`PATCH /v1/runs/{id}`)." }),
+    note: z.string().nullable().openapi({ description: "The user's note (`PATCH /v1/runs/{id}`)." }),
     createdAt: Time,
     startedAt: Time.nullable(),
     finishedAt: Time.nullable(),
@@ -62,6 +64,8 @@ export function toRun(row: RunRow): Run {
     flopsFull: row.flopsFull,
     failure:
       row.failureReason !== null ? { reason: row.failureReason, message: row.failureMessage ?? "" } : null,
+    tags: row.tags,
+    note: row.note,
     createdAt: iso(row.createdAt),
     startedAt: iso(row.startedAt),
     finishedAt: iso(row.finishedAt),

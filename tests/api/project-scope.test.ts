@@ -52,6 +52,7 @@ const WORKERS: readonly KeyRole[] = ["worker"];
 const get = (path: string): Call => ({ method: "GET", path });
 const post = (path: string, body?: unknown): Call => ({ method: "POST", path, body });
 const del = (path: string): Call => ({ method: "DELETE", path });
+const patch = (path: string, body: unknown): Call => ({ method: "PATCH", path, body });
 const lease = (a: Tenant) => ({ runId: a.leasedRunId, token: a.leaseToken });
 const checkpoint = (method: string, a: Tenant): Call => ({
   method,
@@ -104,15 +105,23 @@ const SCOPES: Record<string, Scope> = {
     (a) => a.experimentId,
   ),
   "GET /v1/experiments/{id}": onA((a) => get(`/v1/experiments/${a.experimentId}`), 200),
+  "PATCH /v1/experiments/{id}": onA((a) => patch(`/v1/experiments/${a.experimentId}`, { tags: ["t"] }), 200),
   "DELETE /v1/experiments/{id}": onA((a) => del(`/v1/experiments/${a.experimentId}`), 204),
   "GET /v1/experiments/{id}/report": onA((a) => get(`/v1/experiments/${a.experimentId}/report`), 200),
   "GET /v1/experiments/{id}/runs": onA((a) => get(`/v1/experiments/${a.experimentId}/runs`), 200, {
     shows: (a) => a.queuedRunId,
   }),
+  "GET /v1/runs": onOwn(
+    () => get("/v1/runs"),
+    200,
+    (a) => a.queuedRunId,
+  ),
   "GET /v1/runs/{id}": onA((a) => get(`/v1/runs/${a.queuedRunId}`), 200),
+  "PATCH /v1/runs/{id}": onA((a) => patch(`/v1/runs/${a.queuedRunId}`, { note: "n" }), 200),
   "GET /v1/runs/{id}/stages": onA((a) => get(`/v1/runs/${a.queuedRunId}/stages`), 200),
   "GET /v1/runs/{id}/search": onA((a) => get(`/v1/runs/${a.queuedRunId}/search`), 200),
   "GET /v1/runs/{id}/metrics": onA((a) => get(`/v1/runs/${a.queuedRunId}/metrics`), 200),
+  "GET /v1/runs/{id}/metrics/keys": onA((a) => get(`/v1/runs/${a.queuedRunId}/metrics/keys`), 200),
   "POST /v1/runs/{id}/cancel": onA((a) => post(`/v1/runs/${a.queuedRunId}/cancel`), 202),
   "GET /v1/runs/{id}/events": onA((a) => get(`/v1/runs/${a.queuedRunId}/events`), 200),
   "POST /v1/runs/{id}/stream-token": onA((a) => post(`/v1/runs/${a.queuedRunId}/stream-token`), 201),

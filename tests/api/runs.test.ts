@@ -134,6 +134,47 @@ describe("a run's resources", () => {
     // 12 series per epoch: 8 training ones, online top-1, best, and one per EMA (fast, slow).
     expect(seen).toHaveLength(4 * 12);
   });
+
+  it("GET /v1/runs/{id}/metrics/keys names every stored key with what it measures; an unknown key is a 422", async () => {
+    await submit();
+    const id = await train(searchingRun);
+    const queued = (await submit()).runs[0]?.id as string;
+    const { items } = await read<{
+      items: { key: string; description: string; count: number; lastStep: number }[];
+    }>(t.app.request(`/v1/runs/${id}/metrics/keys`));
+    expect(items.map((k) => k.key)).toEqual([
+      "depth",
+      "epoch_seconds",
+      "flops_per_image",
+      "images_per_second",
+      "lr",
+      "test.best",
+      "test.ema.fast",
+      "test.ema.slow",
+      "test.top1",
+      "tokens",
+      "train.accuracy",
+      "train.loss",
+    ]);
+    expect(items.every((k) => k.count === 4 && k.lastStep === 16 && k.description.length > 0)).toBe(true);
+    // The scheme's keys answer an empty page for a run without values yet; others are refused.
+    expect(
+      await read<{ items: Metric[] }>(t.app.request(`/v1/runs/${queued}/metrics?key=train.loss`)),
+    ).toEqual({
+      items: [],
+      nextCursor: null,
+    });
+    for (const key of ["trainLoss", "train_loss", "test.ema.", "loss"]) {
+      const body = await expectProblem(
+        await t.app.request(`/v1/runs/${id}/metrics?key=${key}`),
+        422,
+        "validation_failed",
+      );
+      expect(body.errors, key).toMatchObject([
+        { location: "query", path: "key", message: expect.stringContaining("not a metric key") },
+      ]);
+    }
+  });
 });
 
 describe("POST /v1/runs/{id}/cancel", () => {
