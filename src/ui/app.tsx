@@ -6,6 +6,7 @@ import { Experiments } from "./pages/experiments.tsx";
 import { KeysPage } from "./pages/keys.tsx";
 import { NewExperiment } from "./pages/new-experiment.tsx";
 import { RunPage } from "./pages/run.tsx";
+import { RunsPage } from "./pages/runs.tsx";
 import { SignIn } from "./pages/sign-in.tsx";
 import { type Route, useRoute } from "./router.ts";
 import { clientWithKey, forgetKey, SessionContext, storedKey, storeKey } from "./session.ts";
@@ -65,6 +66,7 @@ export function App() {
             <strong>autoprog</strong>
           </Link>
           <Link to={{ page: "experiments" }}>Experiments</Link>
+          <Link to={{ page: "runs" }}>Runs</Link>
           <Link to={{ page: "new" }}>New experiment</Link>
           <Link to={{ page: "compare" }}>Compare</Link>
           {managesKeys && <Link to={{ page: "keys" }}>Keys</Link>}
@@ -89,6 +91,8 @@ function Page({ route }: { route: Route }) {
       return <ExperimentPage key={route.id} id={route.id} />;
     case "run":
       return <RunPage key={route.id} id={route.id} />;
+    case "runs":
+      return <RunsPage />;
     case "compare":
       return <ComparePage />;
     case "keys":

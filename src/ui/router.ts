@@ -9,6 +9,7 @@ export type Route =
   | { readonly page: "new" }
   | { readonly page: "experiment"; readonly id: string }
   | { readonly page: "run"; readonly id: string }
+  | { readonly page: "runs" }
   | { readonly page: "compare"; readonly runs?: readonly string[] }
   | { readonly page: "keys" }
   | { readonly page: "not-found"; readonly path: string };
@@ -21,6 +22,7 @@ export function parseRoute(pathname: string): Route {
   if (parts.length === 0 || (parts.length === 1 && parts[0] === "experiments"))
     return { page: "experiments" };
   if (parts.length === 1 && parts[0] === "new") return { page: "new" };
+  if (parts.length === 1 && parts[0] === "runs") return { page: "runs" };
   if (parts.length === 1 && parts[0] === "compare") return { page: "compare" };
   if (parts.length === 1 && parts[0] === "keys") return { page: "keys" };
   if (parts.length === 2 && parts[0] === "experiments" && parts[1])
@@ -39,6 +41,8 @@ export const hrefOf = (route: Route): string => {
       return `${BASE}/experiments/${encodeURIComponent(route.id)}`;
     case "run":
       return `${BASE}/runs/${encodeURIComponent(route.id)}`;
+    case "runs":
+      return `${BASE}/runs`;
     case "compare":
       return route.runs?.length
         ? `${BASE}/compare?runs=${route.runs.map(encodeURIComponent).join(",")}`

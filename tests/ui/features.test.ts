@@ -351,6 +351,85 @@ describe.skipIf(executablePath === null)(
       expect(await row.getByRole("button").isDisabled()).toBe(true);
     });
 
+    it("tags and notes an experiment and a run, then finds them with the lists' filters", async () => {
+      await page.goto(`${server.url}/ui/experiments/${seeded.alpha.id}`);
+      const notes = page.getByTestId("annotations");
+      await notes.getByLabel("New tag").fill("baseline");
+      await notes.getByRole("button", { name: "Add tag" }).click();
+      await notes.locator('[data-tag="baseline"]').waitFor();
+      await notes.getByLabel("Note").fill("the first comparison");
+      await notes.getByRole("button", { name: "Save note" }).click();
+      await expect.poll(() => notes.getByRole("button", { name: "Save note" }).isDisabled()).toBe(true);
+      // Stored: the API answers them.
+      const alpha = await api<{ tags: string[]; note: string | null }>(`/v1/experiments/${seeded.alpha.id}`);
+      expect(alpha).toMatchObject({ tags: ["baseline"], note: "the first comparison" });
+      // A tag the API refuses is explained before it is sent.
+      await notes.getByLabel("New tag").fill("a,b");
+      await notes.getByRole("button", { name: "Add tag" }).click();
+      expect(await notes.getByRole("alert").textContent()).toContain("no commas");
+
+      const grown = seeded.beta.runs[0]?.id ?? "";
+      await page.goto(`${server.url}/ui/runs/${grown}`);
+      await page.getByTestId("annotations").getByLabel("New tag").fill("grown");
+      await page.getByTestId("annotations").getByRole("button", { name: "Add tag" }).click();
+      await page.getByTestId("annotations").locator('[data-tag="grown"]').waitFor();
+      expect((await api<{ tags: string[] }>(`/v1/runs/${grown}`)).tags).toEqual(["grown"]);
+
+      // Experiments: by tag, by text, then a tag chip adds its filter.
+      await page.goto(`${server.url}/ui/`);
+      const experimentNames = () =>
+        page
+          .getByTestId("experiment-row")
+          .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-name")));
+      await expect.poll(experimentNames).toEqual(["gamma", "beta", "alpha"]);
+      await page.getByLabel("Tags (all of)").fill("baseline");
+      await page.getByRole("button", { name: "Apply" }).click();
+      await expect.poll(experimentNames).toEqual(["alpha"]);
+      expect(page.url()).toContain("tag=baseline");
+      await shoot("experiments-filtered");
+      await page.getByRole("button", { name: "Clear" }).click();
+      await expect.poll(experimentNames).toEqual(["gamma", "beta", "alpha"]);
+      await page.getByLabel("Search").fill("GAM");
+      await page.getByLabel("Search").press("Enter");
+      await expect.poll(experimentNames).toEqual(["gamma"]);
+      await page.getByLabel("Order").selectOption("createdAt");
+      await page.getByRole("button", { name: "Clear" }).click();
+      await page.getByLabel("Order").selectOption("createdAt");
+      await expect.poll(experimentNames).toEqual(["alpha", "beta", "gamma"]);
+      await page.getByTestId("experiment-row").locator('[data-tag="baseline"]').click();
+      await expect.poll(experimentNames).toEqual(["alpha"]);
+
+      // Runs across experiments: by state and arm, as the API filters them, then compare two.
+      await page.goto(`${server.url}/ui/runs`);
+      const runIds = () =>
+        page.getByTestId("run-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-run")));
+      const apiIds = async (query: string) =>
+        (await api<{ items: { id: string }[] }>(`/v1/runs?limit=500&${query}`)).items.map((r) => r.id);
+      await expect.poll(() => runIds().then((ids) => ids.length)).toBe(9);
+      await page.getByRole("checkbox", { name: "running" }).check();
+      await expect.poll(runIds).toEqual([seeded.gamma.running]);
+      await page.getByRole("checkbox", { name: "queued" }).check();
+      await expect.poll(runIds).toEqual(await apiIds("state=queued,running"));
+      expect((await runIds()).sort()).toEqual([seeded.gamma.running, seeded.gamma.queued].sort());
+      expect(page.url()).toMatch(/state=running,queued/);
+      await page.getByRole("button", { name: "Clear" }).click();
+      await page.getByLabel("Arm").fill("prog");
+      await page.getByRole("button", { name: "Apply" }).click();
+      await expect.poll(runIds).toEqual(await apiIds("arm=prog"));
+      expect(await runIds()).toHaveLength(4);
+      await page.getByLabel("Tags (all of)").fill("grown");
+      await page.getByRole("button", { name: "Apply" }).click();
+      await expect.poll(runIds).toEqual([grown]);
+      await shoot("runs-filtered");
+      await page.getByRole("button", { name: "Clear" }).click();
+      await expect.poll(() => runIds().then((ids) => ids.length)).toBe(9);
+      await page.getByRole("checkbox", { name: "Compare beta prog seed 0" }).check();
+      await page.getByRole("checkbox", { name: "Compare alpha original seed 0" }).check();
+      await page.getByRole("button", { name: "Compare 2 selected" }).click();
+      await page.waitForURL(/\/ui\/compare\?runs=/);
+      await expect.poll(() => page.getByTestId("compare-chart").locator(".chart-legend li").count()).toBe(3);
+    });
+
     it("follows the system's dark setting on every page", async () => {
       await page.emulateMedia({ colorScheme: "light" });
       await page.goto(`${server.url}/ui/experiments/${seeded.alpha.id}`);
@@ -373,6 +452,9 @@ describe.skipIf(executablePath === null)(
       );
       await expect.poll(() => page.getByTestId("compare-chart").getAttribute("data-points")).not.toBe("0");
       await shoot("compare-dark");
+      await page.goto(`${server.url}/ui/runs`);
+      await expect.poll(() => page.getByTestId("run-row").count()).toBe(9);
+      await shoot("runs-dark");
       await page.emulateMedia({ colorScheme: "light" });
     });
 

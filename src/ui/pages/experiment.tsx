@@ -1,5 +1,6 @@
 import { useState } from "preact/hooks";
 import { unwrap } from "../../client/client.ts";
+import { Annotations, type AnnotationsPatch } from "../components/annotations.tsx";
 import { LineChart } from "../components/line-chart.tsx";
 import { Link } from "../components/link.tsx";
 import { NotFound } from "../components/not-found.tsx";
@@ -74,6 +75,16 @@ export function ExperimentPage({ id }: { id: string }) {
       </div>
       <p class="muted mono">{id}</p>
       {data?.experiment.description && <p>{data.experiment.description}</p>}
+      {data && (
+        <Annotations
+          what="experiment"
+          tags={data.experiment.tags}
+          note={data.experiment.note}
+          save={async (body: AnnotationsPatch) =>
+            unwrap(await client.PATCH("/v1/experiments/{id}", { params: { path: { id } }, body }))
+          }
+        />
+      )}
       {(error || actionError) && (
         <p class="error" role="alert">
           {actionError ?? error}

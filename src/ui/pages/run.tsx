@@ -2,6 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { unwrap } from "../../client/client.ts";
 import { colorAt } from "../chart-data.ts";
 import { epochStageMarkers } from "../compare.ts";
+import { Annotations, type AnnotationsPatch } from "../components/annotations.tsx";
 import { GrowthTimeline } from "../components/growth-timeline.tsx";
 import { LineChart } from "../components/line-chart.tsx";
 import { Link } from "../components/link.tsx";
@@ -101,6 +102,16 @@ export function RunPage({ id }: { id: string }) {
           </>
         )}
       </p>
+      {data && (
+        <Annotations
+          what="run"
+          tags={data.run.tags}
+          note={data.run.note}
+          save={async (body: AnnotationsPatch) =>
+            unwrap(await client.PATCH("/v1/runs/{id}", { params: { path: { id } }, body }))
+          }
+        />
+      )}
       <p class="status" role="status" data-testid="stream-status" data-status={status.status}>
         <span class={`chip stream-${status.status}`}>{status.status}</span> {view.lastSeq} events
         {view.outcome && (
