@@ -28,19 +28,32 @@ export interface ComparedRun {
   readonly experimentName: string;
   readonly metrics: readonly Metric[];
   readonly stages: readonly Stage[];
+  /** What each of its keys measures, as the API describes it. */
+  readonly keyDescriptions: ReadonlyMap<string, string>;
 }
 
 export async function loadComparedRun(client: AutoprogClient, runId: string): Promise<ComparedRun> {
   const run = unwrap(await client.GET("/v1/runs/{id}", { params: { path: { id: runId } } }));
-  const [experiment, metrics, stages] = await Promise.all([
+  const [experiment, metrics, stages, keys] = await Promise.all([
     client.GET("/v1/experiments/{id}", { params: { path: { id: run.experimentId } } }).then(unwrap),
     loadRunMetrics(client, runId),
     client.GET("/v1/runs/{id}/stages", { params: { path: { id: runId } } }).then(unwrap),
+    client.GET("/v1/runs/{id}/metrics/keys", { params: { path: { id: runId } } }).then(unwrap),
   ]);
-  return { run, experimentName: experiment.name, metrics, stages: stages.items };
+  return {
+    run,
+    experimentName: experiment.name,
+    metrics,
+    stages: stages.items,
+    keyDescriptions: new Map(keys.items.map((k) => [k.key, k.description])),
+  };
 }
 
 export const runName = (r: ComparedRun): string => `${r.experimentName} · ${r.run.label} seed ${r.run.seed}`;
+
+/** What a key measures, from the first run that has it. */
+export const keyDescription = (runs: readonly ComparedRun[], key: string): string | undefined =>
+  runs.map((r) => r.keyDescriptions.get(key)).find((d) => d !== undefined);
 
 /** Every key any of the runs has, sorted. */
 export const metricKeys = (runs: readonly ComparedRun[]): string[] =>

@@ -47,7 +47,8 @@ export interface RunView {
   readonly searches: readonly SearchView[];
   /** Newest first, at most LOG_LINES. */
   readonly log: readonly LogLine[];
-  readonly outcome: { readonly state: "completed" | "failed"; readonly text: string } | null;
+  /** How the run ended: a `run.failed` for a cancel is the run's `cancelled` state, not a failure. */
+  readonly outcome: { readonly state: "completed" | "failed" | "cancelled"; readonly text: string } | null;
   /**
    * A growth into a stage not announced yet: a scheduled growth (e.g. MoGrow into the last
    * stage) is emitted before its `stage.started`, and the band takes its operator when it opens.
@@ -102,7 +103,13 @@ export function applyEvent(view: RunView, seq: number, event: TrainingEvent): Ru
     case "run.completed":
       return { ...next, outcome: { state: "completed", text: `top-1 ${pct(event.result.top1)}` } };
     case "run.failed":
-      return { ...next, outcome: { state: "failed", text: `${event.reason}: ${event.message}` } };
+      return {
+        ...next,
+        outcome:
+          event.reason === "cancelled"
+            ? { state: "cancelled", text: event.message }
+            : { state: "failed", text: `${event.reason}: ${event.message}` },
+      };
     default:
       return next;
   }

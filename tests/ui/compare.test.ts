@@ -19,7 +19,13 @@ function metrics(perEpoch: readonly { seconds: number; rate: number; loss: numbe
 const stage = (n: number, startEpoch: number) => ({ stage: n, startEpoch }) as Stage;
 
 function compared(id: string, m: Metric[], stages: Stage[] = []): ComparedRun {
-  return { run: { id, label: "prog", seed: 0 } as Run, experimentName: id, metrics: m, stages };
+  return {
+    run: { id, label: "prog", seed: 0 } as Run,
+    experimentName: id,
+    metrics: m,
+    stages,
+    keyDescriptions: new Map(),
+  };
 }
 
 describe("the compare view's axes", () => {

@@ -314,7 +314,16 @@ describe.skipIf(executablePath === null)(
       await chart.getByRole("button", { name: "Reset zoom" }).click();
       await expect.poll(() => xRange(chart)).toEqual([128, 512]);
 
-      // The URL holds the comparison: a reload shows the same one.
+      // The API's description of the key is shown with it.
+    expect((await page.getByTestId("metric-description").textContent())?.length).toBeGreaterThan(5);
+    // Runs are also found by text across experiments (`GET /v1/runs?q=`): beta's, already chosen.
+    await page.getByLabel("Or search runs").fill("beta");
+    await page.getByRole("button", { name: "Search", exact: true }).click();
+    const matches = page.getByRole("list", { name: "Runs matching beta" }).getByRole("checkbox");
+    await expect.poll(() => matches.count()).toBe(1);
+    expect(await matches.isChecked()).toBe(true);
+
+    // The URL holds the comparison: a reload shows the same one.
       await page.reload();
       await expect.poll(() => chart.locator(".chart-legend li").count()).toBe(4);
       expect(await page.getByLabel("Against", { exact: true }).inputValue()).toBe("images");

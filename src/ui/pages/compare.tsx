@@ -3,6 +3,7 @@ import { unwrap } from "../../client/client.ts";
 import {
   type ComparedRun,
   compareChart,
+  keyDescription,
   loadComparedRun,
   metricKeys,
   runName,
@@ -54,6 +55,8 @@ export function ComparePage() {
   const [errors, setErrors] = useState<ReadonlyMap<string, string>>(new Map());
   const [experimentId, setExperimentId] = useState("");
   const [byId, setById] = useState("");
+  const [search, setSearch] = useState("");
+  const [searched, setSearched] = useState("");
 
   const update = (next: Partial<Choice>) => {
     const merged = { ...choice, ...next };
@@ -96,6 +99,17 @@ export function ComparePage() {
     [experimentId],
   );
 
+  const found = useLoad(
+    () =>
+      searched
+        ? client
+            .GET("/v1/runs", { params: { query: { q: searched, limit: 50 } } })
+            .then(unwrap)
+            .then((p) => p.items)
+        : Promise.resolve([]),
+    [searched],
+  );
+
   const runs = choice.runs.flatMap((id) => {
     const run = loaded.get(id);
     return run ? [run] : [];
@@ -125,6 +139,27 @@ export function ComparePage() {
               ))}
             </select>
           </div>
+          <form
+            class="field"
+            onSubmit={(e) => {
+              e.preventDefault();
+              setSearched(search.trim());
+            }}
+          >
+            <label for="pick-search">Or search runs</label>
+            <span class="inline">
+              <input
+                id="pick-search"
+                type="search"
+                placeholder="experiment, arm or note"
+                value={search}
+                onInput={(e) => setSearch(e.currentTarget.value)}
+              />
+              <button type="submit" disabled={search.trim() === ""}>
+                Search
+              </button>
+            </span>
+          </form>
           <form
             class="field"
             onSubmit={(e) => {
@@ -168,6 +203,27 @@ export function ComparePage() {
             })}
           </ul>
         )}
+        {searched && found.data && (
+          <ul class="pick-list" aria-label={`Runs matching ${searched}`}>
+            {found.data.map((r) => {
+              const chosen = choice.runs.includes(r.id);
+              return (
+                <li key={r.id}>
+                  <label>
+                    <input
+                      type="checkbox"
+                      checked={chosen}
+                      onChange={() => (chosen ? remove(r.id) : add(r.id))}
+                    />{" "}
+                    {r.label} seed {r.seed} <span class="mono muted">{r.experimentId}</span>{" "}
+                    <span class={`chip state-${r.state}`}>{r.state}</span>
+                  </label>
+                </li>
+              );
+            })}
+            {found.data.length === 0 && <li class="muted">No run matches {searched}.</li>}
+          </ul>
+        )}
         <ul class="chosen-runs" aria-label="Runs compared" data-testid="compared-runs">
           {choice.runs.map((id) => {
             const run = loaded.get(id);
@@ -199,11 +255,14 @@ export function ComparePage() {
             onChange={(e) => update({ key: e.currentTarget.value })}
           >
             {(keys.includes(choice.key) ? keys : [choice.key, ...keys]).map((k) => (
-              <option key={k} value={k}>
+              <option key={k} value={k} title={keyDescription(runs, k)}>
                 {k}
               </option>
             ))}
           </select>
+          <span class="muted small" data-testid="metric-description">
+            {keyDescription(runs, choice.key) ?? ""}
+          </span>
         </div>
         <div class="field">
           <label for="compare-x">Against</label>
