@@ -622,7 +622,7 @@ export type webhooks = {
         patch?: never;
         trace?: never;
     };
-    "run.canceled": {
+    "run.cancelled": {
         parameters: {
             query?: never;
             header?: never;
@@ -632,7 +632,7 @@ export type webhooks = {
         get?: never;
         put?: never;
         /** A run was cancelled */
-        post: operations["onRunCanceled"];
+        post: operations["onRunCancelled"];
         delete?: never;
         options?: never;
         head?: never;
@@ -754,14 +754,14 @@ export type components = {
             epoch: number | null;
             step: number | null;
         };
-        RunCanceledWebhook: {
+        RunCancelledWebhook: {
             /** @enum {string} */
-            type: "run.canceled";
+            type: "run.cancelled";
             /** Format: date-time */
             timestamp: string;
-            data: components["schemas"]["WebhookRunCanceledData"];
+            data: components["schemas"]["WebhookRunCancelledData"];
         };
-        WebhookRunCanceledData: {
+        WebhookRunCancelledData: {
             runId: string;
             experimentId: string;
             message: string;
@@ -828,7 +828,7 @@ export type components = {
             })[];
             flopsFull: number;
             flopsPerImageMean: number | null;
-            /** @description flopsFull / mean − 1, when every stage is known. */
+            /** @description flopsFull / mean − 1 (ratio − 1: 0.3 is 1.3×), when every stage is known. */
             flopsSpeedup: number | null;
             cost: components["schemas"]["ArmCost"];
         } & {
@@ -1226,11 +1226,11 @@ export type components = {
             trainSeconds: number | null;
             /** @description Optimizer steps + search passes: the paper's T (evaluation and checkpoints left out). */
             trainSearchSeconds: number | null;
-            /** @description Mean wall seconds: original / arm − 1; null without a completed original arm. */
+            /** @description Mean wall seconds: original / arm − 1 (stored as ratio − 1: 0.3 is 1.3× as fast, shown as 1.30×); null without a completed original arm. */
             wallSpeedup: number | null;
-            /** @description The paper's wall-clock figure: mean train + search seconds, original / arm − 1; null without a completed original arm. */
+            /** @description The paper's wall-clock figure: mean train + search seconds, original / arm − 1 (ratio − 1); null without a completed original arm. */
             trainSearchSpeedup: number | null;
-            /** @description Mean FLOPs per step: original / arm − 1. */
+            /** @description Mean FLOPs per step: original / arm − 1 (ratio − 1). */
             flopsSpeedup: number | null;
             /** @description Share of wall seconds spent scoring candidates. */
             searchShare: number | null;
@@ -1756,7 +1756,7 @@ export type components = {
             secret: string;
         };
         /** @enum {string} */
-        WebhookEventType: "run.stage.grown" | "run.stage.search.completed" | "run.succeeded" | "run.failed" | "run.canceled" | "webhook.test";
+        WebhookEventType: "run.stage.grown" | "run.stage.search.completed" | "run.succeeded" | "run.failed" | "run.cancelled" | "webhook.test";
         Webhook: {
             id: string;
             url: string;
@@ -2497,7 +2497,7 @@ export interface operations {
             query?: {
                 /** @description Only runs of these experiments (ids, comma-separated). */
                 experiment?: string;
-                /** @description Only runs in one of these states (comma-separated). */
+                /** @description Only runs in one of these states (comma-separated: queued, running, completed, failed, cancelled). */
                 state?: string;
                 /** @description Only runs of these arms: the arm's kind (`prog`) or its name within the experiment (comma-separated). */
                 arm?: string;
@@ -3570,7 +3570,7 @@ export interface operations {
             };
         };
     };
-    onRunCanceled: {
+    onRunCancelled: {
         parameters: {
             query?: never;
             header: {
@@ -3586,7 +3586,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["RunCanceledWebhook"];
+                "application/json": components["schemas"]["RunCancelledWebhook"];
             };
         };
         responses: {

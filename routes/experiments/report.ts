@@ -27,13 +27,16 @@ export const ArmReportSchema = z
       description: "Optimizer steps + search passes: the paper's T (evaluation and checkpoints left out).",
     }),
     wallSpeedup: nullableNumber.openapi({
-      description: "Mean wall seconds: original / arm − 1; null without a completed original arm.",
+      description:
+        "Mean wall seconds: original / arm − 1 (stored as ratio − 1: 0.3 is 1.3× as fast, shown as 1.30×); null without a completed original arm.",
     }),
     trainSearchSpeedup: nullableNumber.openapi({
       description:
-        "The paper's wall-clock figure: mean train + search seconds, original / arm − 1; null without a completed original arm.",
+        "The paper's wall-clock figure: mean train + search seconds, original / arm − 1 (ratio − 1); null without a completed original arm.",
     }),
-    flopsSpeedup: nullableNumber.openapi({ description: "Mean FLOPs per step: original / arm − 1." }),
+    flopsSpeedup: nullableNumber.openapi({
+      description: "Mean FLOPs per step: original / arm − 1 (ratio − 1).",
+    }),
     searchShare: nullableNumber.openapi({ description: "Share of wall seconds spent scoring candidates." }),
     schedule: z.array(
       z.object({

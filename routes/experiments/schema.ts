@@ -110,7 +110,7 @@ export const ArmPlanSchema = z
     flopsSpeedup: z
       .number()
       .nullable()
-      .openapi({ description: "flopsFull / mean − 1, when every stage is known." }),
+      .openapi({ description: "flopsFull / mean − 1 (ratio − 1: 0.3 is 1.3×), when every stage is known." }),
     cost: ArmCostSchema.openapi({ description: "What one run of the arm will take, by estimate." }),
   })
   .openapi("ArmPlan");

@@ -41,7 +41,11 @@ export const listRunsRoute = defineRoute({
         "experiment",
         "Only runs of these experiments (ids, comma-separated).",
       ),
-      state: listParam(z.enum(RUN_STATES), "state", "Only runs in one of these states (comma-separated)."),
+      state: listParam(
+        z.enum(RUN_STATES),
+        "state",
+        `Only runs in one of these states (comma-separated: ${RUN_STATES.join(", ")}).`,
+      ),
       arm: listParam(
         z.string().min(1).max(100),
         "arm",

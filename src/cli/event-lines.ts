@@ -1,8 +1,10 @@
 import type { RunResult, TrainingEvent } from "../core/events.ts";
+import { changeWord, endLine, epochRange } from "../core/vocabulary.ts";
 
 /**
  * One line of text per training event, shared by `autoprog train` (events from the local
- * trainer) and `autoprog watch` (the same events over SSE), so both read alike.
+ * trainer) and `autoprog watch` (the same events over SSE), so both read alike. Epochs and
+ * stages are numbered from 0, as the API stores them (src/core/vocabulary.ts).
  */
 
 export const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -27,7 +29,7 @@ export function eventLine(event: TrainingEvent): string | undefined {
       );
     case "epoch.completed":
       return (
-        `epoch ${event.epoch + 1}: loss ${event.trainLoss.toFixed(4)}, train ${percent(event.trainAccuracy)}, ` +
+        `epoch ${event.epoch}: loss ${event.trainLoss.toFixed(4)}, train ${percent(event.trainAccuracy)}, ` +
         (event.evaluation
           ? `test ${percent(event.evaluation.online)} (best ${percent(event.evaluation.best)} ${event.evaluation.bestSource}), `
           : "") +
@@ -38,12 +40,12 @@ export function eventLine(event: TrainingEvent): string | undefined {
       );
     case "stage.started":
       return (
-        `stage ${event.stage + 1}: epochs ${event.startEpoch + 1}–${event.startEpoch + event.epochs}, ` +
+        `stage ${event.stage}: ${epochRange(event.startEpoch, event.epochs)}, ` +
         `depth ${event.depth}, side ${event.side} (${event.tokens} tokens)`
       );
     case "stage.grown":
       return (
-        `  grown (${event.operator}): ${event.from.depth}@${event.from.side} → ${event.to.depth}@${event.to.side}, ` +
+        `  ${changeWord(event.from, event.to)} (${event.operator}): ${event.from.depth}@${event.from.side} → ${event.to.depth}@${event.to.side}, ` +
         `${(event.flopsBefore / 1e6).toFixed(1)} → ${(event.flopsAfter / 1e6).toFixed(1)} MFLOPs/image`
       );
     case "stage.search.started":
@@ -74,7 +76,7 @@ export function eventLine(event: TrainingEvent): string | undefined {
     case "run.completed":
       return resultLine(event.result);
     case "run.failed":
-      return `run failed (${event.reason}): ${event.message}`;
+      return `run ${endLine(event.reason, event.message)}`;
     case "attempt.failed":
       return `attempt failed (${event.reason}): ${event.message}; the run goes back to the queue`;
   }

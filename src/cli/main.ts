@@ -2,7 +2,7 @@ import { Command, Option } from "commander";
 import { BACKEND_PREFERENCES } from "../core/spec.ts";
 import { reportErrors, withClientOptions } from "./client-options.ts";
 import { keysCommand } from "./keys.ts";
-import { cancelRunCommand, listRunsCommand, showRunCommand } from "./runs.ts";
+import { annotateRunCommand, cancelRunCommand, listRunsCommand, showRunCommand } from "./runs.ts";
 import { submitCommand } from "./submit.ts";
 import type { TrainCommandOptions } from "./train.ts";
 import { watchCommand } from "./watch.ts";
@@ -88,16 +88,34 @@ withClientOptions(
     .option("--no-progress", "plain lines instead of a progress bar"),
 ).action(reportErrors(watchCommand));
 
-const runs = program.command("runs").description("list, show and cancel runs on a server");
+const runs = program.command("runs").description("list, show, tag and cancel runs on a server");
 withClientOptions(
   runs
     .command("list")
-    .description("runs of one experiment, or of the newest experiments")
-    .option("--experiment <id>", "only this experiment's runs")
-    .option("--limit <n>", "page size: runs with --experiment, else experiments", positiveInt)
+    .description("the project's runs across experiments, newest first (list flags take a,b,c)")
+    .option("--experiment <ids>", "only these experiments' runs")
+    .option("--state <states>", "only runs in these states (queued, running, completed, failed, cancelled)")
+    .option("--arm <arms>", "only these arms (kind or name)")
+    .option("--tag <tags>", "only runs with every one of these tags")
+    .option("--name <text>", "only runs whose experiment's name holds this")
+    .option("--search <text>", "experiment name, arm name or note holds this")
+    .option("--since <time>", "created at or after (RFC 3339)")
+    .option("--until <time>", "created before (RFC 3339)")
+    .option("--oldest", "oldest first")
+    .option("--limit <n>", "page size", positiveInt)
     .option("--cursor <cursor>", "the next page (printed after a full page)")
     .option("--json", "print the page as JSON"),
 ).action(reportErrors(listRunsCommand));
+withClientOptions(
+  runs
+    .command("tag")
+    .description("replace a run's tags (none given: remove them), and/or set its note")
+    .argument("<run>", "run id")
+    .argument("[tags...]", "the run's tags")
+    .option("--note <text>", "set the run's note")
+    .option("--clear-note", "remove the run's note")
+    .option("--json", "print the run as JSON"),
+).action(reportErrors(annotateRunCommand));
 withClientOptions(
   runs.command("show").description("one run").argument("<run>", "run id").option("--json", "print JSON"),
 ).action(reportErrors(showRunCommand));

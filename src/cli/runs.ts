@@ -1,28 +1,47 @@
-import type { AutoprogClient, components } from "../client/index.ts";
+import type { components } from "../client/index.ts";
 import { unwrap } from "../client/index.ts";
+import { lastEpochCovered } from "../core/vocabulary.ts";
 import { type ClientFlags, clientFor } from "./client-options.ts";
 import { percent } from "./event-lines.ts";
 
-/** `autoprog runs list|show|cancel`: the run resources of the API, one request each. */
+/** `autoprog runs list|show|tag|cancel`: the run resources of the API, one request each. */
 type Run = components["schemas"]["Run"];
 
 interface ListFlags extends ClientFlags {
   readonly experiment?: string;
+  readonly state?: string;
+  readonly arm?: string;
+  readonly tag?: string;
+  readonly name?: string;
+  readonly search?: string;
+  readonly since?: string;
+  readonly until?: string;
+  readonly oldest?: boolean;
   readonly limit?: number;
   readonly cursor?: string;
   readonly json?: boolean;
 }
 
 /**
- * The API lists runs per experiment (`GET /v1/experiments/{id}/runs`, keyset pages). With
- * `--experiment` that is one page of its runs; without, the runs of one page of the newest
- * experiments (`--limit` and `--cursor` then page the experiments).
+ * One page of the project's runs across experiments (`GET /v1/runs`), newest first, with the
+ * API's filters: each list flag takes comma-separated values, as the query parameter does.
  */
 export async function listRunsCommand(flags: ListFlags): Promise<void> {
   const client = clientFor(flags);
-  const page = flags.experiment
-    ? await experimentRuns(client, flags.experiment, flags.limit, flags.cursor)
-    : await newestRuns(client, flags.limit, flags.cursor);
+  const query = {
+    ...(flags.experiment ? { experiment: flags.experiment } : {}),
+    ...(flags.state ? { state: flags.state } : {}),
+    ...(flags.arm ? { arm: flags.arm } : {}),
+    ...(flags.tag ? { tag: flags.tag } : {}),
+    ...(flags.name ? { name: flags.name } : {}),
+    ...(flags.search ? { q: flags.search } : {}),
+    ...(flags.since ? { since: flags.since } : {}),
+    ...(flags.until ? { until: flags.until } : {}),
+    ...(flags.oldest ? { sort: "createdAt" as const } : {}),
+    ...(flags.limit ? { limit: flags.limit } : {}),
+    ...(flags.cursor ? { cursor: flags.cursor } : {}),
+  };
+  const page = unwrap(await client.GET("/v1/runs", { params: { query } }));
   if (flags.json) {
     console.log(JSON.stringify(page, null, 2));
     return;
@@ -32,30 +51,19 @@ export async function listRunsCommand(flags: ListFlags): Promise<void> {
   if (page.nextCursor) console.error(`more: add --cursor ${page.nextCursor}`);
 }
 
-async function experimentRuns(client: AutoprogClient, id: string, limit?: number, cursor?: string) {
-  return unwrap(
-    await client.GET("/v1/experiments/{id}/runs", {
-      params: { path: { id }, query: { ...(limit ? { limit } : {}), ...(cursor ? { cursor } : {}) } },
-    }),
-  );
-}
-
-async function newestRuns(client: AutoprogClient, limit?: number, cursor?: string) {
-  const experiments = unwrap(
-    await client.GET("/v1/experiments", {
-      params: { query: { ...(limit ? { limit } : {}), ...(cursor ? { cursor } : {}) } },
-    }),
-  );
-  const items: Run[] = [];
-  for (const experiment of experiments.items) {
-    let next: string | undefined;
-    do {
-      const page = await experimentRuns(client, experiment.id, 500, next);
-      items.push(...page.items);
-      next = page.nextCursor ?? undefined;
-    } while (next);
-  }
-  return { items, nextCursor: experiments.nextCursor };
+/** `autoprog runs tag <run> [tags...]` and `--note`: replaces the run's tags and/or note. */
+export async function annotateRunCommand(
+  id: string,
+  tags: string[],
+  flags: ClientFlags & { note?: string; clearNote?: boolean; json?: boolean },
+): Promise<void> {
+  const body = {
+    ...(tags.length > 0 || (flags.note === undefined && !flags.clearNote) ? { tags } : {}),
+    ...(flags.note !== undefined ? { note: flags.note } : flags.clearNote ? { note: null } : {}),
+  };
+  const run = unwrap(await clientFor(flags).PATCH("/v1/runs/{id}", { params: { path: { id } }, body }));
+  if (flags.json) console.log(JSON.stringify(run, null, 2));
+  else console.log(runDetails(run));
 }
 
 export async function showRunCommand(id: string, flags: ClientFlags & { json?: boolean }): Promise<void> {
@@ -75,7 +83,7 @@ const top1Text = (x: number | null) => (x === null ? "-" : percent(x));
 /** Fixed-width columns, widest cell per column. */
 export function runTable(runs: readonly Run[]): string {
   const rows = [
-    ["RUN", "EXPERIMENT", "ARM", "SEED", "STATE", "EPOCHS", "TOP-1"],
+    ["RUN", "EXPERIMENT", "ARM", "SEED", "STATE", "EPOCHS", "TOP-1", "TAGS"],
     ...runs.map((r) => [
       r.id,
       r.experimentId,
@@ -84,6 +92,7 @@ export function runTable(runs: readonly Run[]): string {
       r.state,
       `${r.epochsCompleted}/${r.epochs}`,
       top1Text(r.top1),
+      r.tags.join(","),
     ]),
   ];
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? "").length))) ?? [];
@@ -110,10 +119,24 @@ function runDetails(run: Run): string {
       run.backend ? `${run.backend.name} on ${run.backend.device}` : `${run.backendRequested} (requested)`,
     ],
     ["epochs", `${run.epochsCompleted}/${run.epochs}`],
-    ["checkpoint", run.checkpointEpoch === null ? null : `epoch ${run.checkpointEpoch}`],
+    // The API counts the epochs a checkpoint covers; people read the 0-based epoch it followed.
+    [
+      "checkpoint",
+      run.checkpointEpoch === null ? null : `after epoch ${lastEpochCovered(run.checkpointEpoch)}`,
+    ],
     ["top-1", run.top1 === null ? null : `${top1Text(run.top1)} (best ${top1Text(run.bestTop1)})`],
     ["wall", run.wallSeconds === null ? null : `${run.wallSeconds.toFixed(1)} s`],
-    ["failure", run.failure ? `${run.failure.reason}: ${run.failure.message}` : null],
+    // A cancelled run's state says so; its message is the why, not a failure.
+    [
+      run.failure?.reason === "cancelled" ? "why" : "failure",
+      run.failure
+        ? run.failure.reason === "cancelled"
+          ? run.failure.message
+          : `${run.failure.reason}: ${run.failure.message}`
+        : null,
+    ],
+    ["tags", run.tags.length > 0 ? run.tags.join(", ") : null],
+    ["note", run.note],
     ["events", run.lastSeq],
     ["created", run.createdAt],
     ["started", run.startedAt],

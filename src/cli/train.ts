@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import cliProgress from "cli-progress";
 import type { TrainingEvent } from "../core/events.ts";
 import { armLabel, type ExperimentSpec, parseSpec, SpecError } from "../core/spec.ts";
+import { epochOfRun } from "../core/vocabulary.ts";
 import { DirectoryCheckpointStore } from "../train/checkpoint.ts";
 import { runTraining, type StepProgress, TrainingFailure } from "../train/run.ts";
 import { eventLine, percent, resultLine } from "./event-lines.ts";
@@ -83,7 +84,7 @@ function progressBar() {
   const bar = new cliProgress.SingleBar(
     {
       format:
-        "epoch {epochLabel} [{bar}] {value}/{total} | loss {loss} | acc {acc} | {ips} img/s | eta {eta_formatted}",
+        "{epochLabel} [{bar}] {value}/{total} | loss {loss} | acc {acc} | {ips} img/s | eta {eta_formatted}",
       hideCursor: true,
       clearOnComplete: true,
       stream: process.stderr,
@@ -94,7 +95,7 @@ function progressBar() {
   return {
     update(p: StepProgress) {
       const payload = {
-        epochLabel: `${p.epoch + 1}/${p.epochs}`,
+        epochLabel: epochOfRun(p.epoch, p.epochs),
         loss: p.loss.toFixed(4),
         acc: percent(p.accuracy),
         ips: p.imagesPerSecond.toFixed(1),

@@ -74,13 +74,14 @@ class EpochBar {
     cliProgress.Presets.shades_classic,
   );
   private done = 0;
-  private payload = { stage: "1", arch: "-", loss: "-", top1: "-" };
+  private payload = { stage: "0", arch: "-", loss: "-", top1: "-" };
   private active = false;
 
   constructor(private readonly total: number) {}
 
   stage(stage: number): void {
-    this.payload = { ...this.payload, stage: String(stage + 1) };
+    // Stages and epochs are numbered from 0, as the API and the event lines number them.
+    this.payload = { ...this.payload, stage: String(stage) };
     this.show();
   }
 

@@ -69,9 +69,9 @@ export const RunFailedDataSchema = z
   })
   .meta({ id: "WebhookRunFailedData" });
 
-export const RunCanceledDataSchema = z
+export const RunCancelledDataSchema = z
   .object({ ...runRef, message: z.string() })
-  .meta({ id: "WebhookRunCanceledData" });
+  .meta({ id: "WebhookRunCancelledData" });
 
 export const WebhookTestDataSchema = z
   .object({ webhookId: z.string(), message: z.string() })
@@ -89,7 +89,7 @@ export const WEBHOOK_EVENTS = {
   },
   "run.succeeded": { data: RunSucceededDataSchema, summary: "A run finished training" },
   "run.failed": { data: RunFailedDataSchema, summary: "A run failed (setup, non-finite loss, error)" },
-  "run.canceled": { data: RunCanceledDataSchema, summary: "A run was cancelled" },
+  "run.cancelled": { data: RunCancelledDataSchema, summary: "A run was cancelled" },
   "webhook.test": { data: WebhookTestDataSchema, summary: "Sent by POST /v1/webhooks/{id}/test" },
 } as const;
 
@@ -150,7 +150,7 @@ export function webhookOfEvent(
     }
     case "run.failed":
       return event.reason === "cancelled"
-        ? { type: "run.canceled", data: { message: event.message } }
+        ? { type: "run.cancelled", data: { message: event.message } }
         : {
             type: "run.failed",
             data: { reason: event.reason, message: event.message, epoch: event.epoch, step: event.step },

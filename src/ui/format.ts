@@ -3,9 +3,11 @@
 export const percent = (value: number | null | undefined, digits = 2): string =>
   value === null || value === undefined ? "–" : `${(value * 100).toFixed(digits)}%`;
 
-/** A speed-up as the paper writes it: +29.7%. */
-export const speedup = (value: number | null | undefined): string =>
-  value === null || value === undefined ? "–" : `${value >= 0 ? "+" : ""}${(value * 100).toFixed(1)}%`;
+/**
+ * A speed-up as a ratio, 1.30× (the API stores ratio − 1, the paper's +29.7%; the baseline reads
+ * 1.00×, not 0). One formatter for every page: src/core/vocabulary.ts.
+ */
+export { speedupRatio as speedup } from "../core/vocabulary.ts";
 
 export const seconds = (value: number | null | undefined): string =>
   value === null || value === undefined

@@ -1,4 +1,5 @@
 import type { EventOfType, TrainingEvent } from "../core/events.ts";
+import { changeWord, checkpointLine, endLine, endWord, epochRange } from "../core/vocabulary.ts";
 
 /**
  * What the run page draws, folded from the run's events in seq order. Pure (no DOM), so the
@@ -47,7 +48,6 @@ export interface RunView {
   readonly searches: readonly SearchView[];
   /** Newest first, at most LOG_LINES. */
   readonly log: readonly LogLine[];
-  /** How the run ended: a `run.failed` for a cancel is the run's `cancelled` state, not a failure. */
   readonly outcome: { readonly state: "completed" | "failed" | "cancelled"; readonly text: string } | null;
   /**
    * A growth into a stage not announced yet: a scheduled growth (e.g. MoGrow into the last
@@ -103,10 +103,11 @@ export function applyEvent(view: RunView, seq: number, event: TrainingEvent): Ru
     case "run.completed":
       return { ...next, outcome: { state: "completed", text: `top-1 ${pct(event.result.top1)}` } };
     case "run.failed":
+      // A cancellation is its own end (the run's state is `cancelled`), not a failure.
       return {
         ...next,
         outcome:
-          event.reason === "cancelled"
+          endWord(event.reason) === "cancelled"
             ? { state: "cancelled", text: event.message }
             : { state: "failed", text: `${event.reason}: ${event.message}` },
       };
@@ -160,9 +161,9 @@ export function describe(event: TrainingEvent): string {
     case "run.started":
       return `${event.arm} seed ${event.seed} on ${event.backend.name}, ${event.epochs} epochs from ${event.startEpoch}`;
     case "stage.started":
-      return `stage ${event.stage}: epochs ${event.startEpoch}–${event.startEpoch + event.epochs - 1}, depth ${event.depth}, side ${event.side}, ${event.tokens} tokens`;
+      return `stage ${event.stage}: ${epochRange(event.startEpoch, event.epochs)}, depth ${event.depth}, side ${event.side}, ${event.tokens} tokens`;
     case "stage.grown":
-      return `stage ${event.stage} grown by ${event.operator}: depth ${event.from.depth}→${event.to.depth}, side ${event.from.side}→${event.to.side}`;
+      return `stage ${event.stage} ${changeWord(event.from, event.to)} by ${event.operator}: depth ${event.from.depth}→${event.to.depth}, side ${event.from.side}→${event.to.side}`;
     case "stage.search.started":
       return `stage ${event.stage}: search over ${event.candidates.length} candidates`;
     case "stage.search.completed":
@@ -170,11 +171,11 @@ export function describe(event: TrainingEvent): string {
     case "epoch.completed":
       return `epoch ${event.epoch} (${event.phase}): loss ${event.trainLoss.toFixed(4)}, ${Math.round(event.imagesPerSecond)} img/s${event.evaluation ? `, test ${pct(event.evaluation.best)}` : ""}`;
     case "checkpoint.saved":
-      return `checkpoint after epoch ${event.epoch}`;
+      return checkpointLine(event.epoch);
     case "run.completed":
       return `completed: top-1 ${pct(event.result.top1)}, ${event.result.wallSeconds.toFixed(1)} s`;
     case "run.failed":
-      return `failed (${event.reason}): ${event.message}`;
+      return endLine(event.reason, event.message);
     case "attempt.failed":
       return `attempt failed (${event.reason}): ${event.message}; the run goes back to the queue`;
   }

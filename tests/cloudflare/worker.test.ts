@@ -44,6 +44,7 @@ beforeAll(async () => {
   const [built, database] = await Promise.all([buildWorker(), migratedDatabase()]);
   build = built;
   expect(database.log).toContain("0004_webhooks.sql");
+  expect(database.log).toContain("0006_tags_notes_cancelled.sql");
   // The first start has no secret: the operator has not set it yet.
   worker = await startWorker({ persistTo: database.persistTo, outbound: receive });
   // Two wrangler processes and workerd's start: minutes on a loaded two-core machine.
@@ -157,6 +158,44 @@ describe("the Worker in workerd over a local D1", () => {
     ]);
     expect(JSON.parse(messages[0]?.data ?? "{}")).toMatchObject({ type: "run.failed", reason: "cancelled" });
     expect(JSON.parse(messages[1]?.data ?? "{}")).toEqual({ state: "cancelled", lastSeq: 1 });
+  });
+
+  it("lists runs across experiments with filters, and finds them by the tags and note a PATCH set (D1's JSON functions)", async () => {
+    const created = await worker.fetchWithKey(BOOTSTRAP_KEY, "/v1/experiments", {
+      method: "POST",
+      json: tinySpec({ name: "d1 search", seeds: [0, 1] }),
+    });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const experiment = (await created.json()) as { id: string; runs: { id: string }[] };
+    const [first, second] = experiment.runs.map((r) => r.id);
+    const patched = await worker.fetchWithKey(BOOTSTRAP_KEY, `/v1/runs/${second}`, {
+      method: "PATCH",
+      json: { tags: ["keep", "d1"], note: "50% of the budget" },
+    });
+    expect(patched.status, await patched.clone().text()).toBe(200);
+    expect(await patched.json()).toMatchObject({
+      id: second,
+      tags: ["keep", "d1"],
+      note: "50% of the budget",
+    });
+
+    const list = async (query: string) => {
+      const response = await worker.fetchWithKey(BOOTSTRAP_KEY, `/v1/runs?${query}`);
+      expect(response.status, await response.clone().text()).toBe(200);
+      return ((await response.json()) as { items: { id: string }[] }).items.map((r) => r.id);
+    };
+    expect(await list(`experiment=${experiment.id}&sort=createdAt`)).toEqual([first, second]);
+    expect(await list("tag=keep,d1&state=queued")).toEqual([second]);
+    expect(await list("q=50%25")).toEqual([second]);
+    expect(await list("q=5_%25")).toEqual([]);
+    const unknown = await worker.fetchWithKey(BOOTSTRAP_KEY, "/v1/runs?stat=queued");
+    expect(unknown.status).toBe(422);
+    expect(await unknown.json()).toMatchObject({ errors: [{ location: "query", path: "stat" }] });
+    // Leaves no queued run for the pull-worker test below to lease first.
+    const removed = await worker.fetchWithKey(BOOTSTRAP_KEY, `/v1/experiments/${experiment.id}`, {
+      method: "DELETE",
+    });
+    expect(removed.status).toBe(204);
   });
 
   it("serves a pull worker: lease, a batch of events (retried without duplicates), the report", async () => {

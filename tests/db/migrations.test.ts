@@ -61,3 +61,32 @@ describe("0005_operator_keys", () => {
     ).toEqual({ key_a: "admin", key_b: "admin" });
   });
 });
+
+describe("0006_tags_notes_cancelled", () => {
+  it("moves endpoints subscribed to run.canceled to run.cancelled, and leaves the others", async () => {
+    const database = openDatabase(":memory:");
+    const { db } = database;
+    const endpoint = (id: string, events: string[]) => ({
+      id,
+      projectId: "default",
+      url: "https://example.com/hook",
+      events,
+      secret: "whsec_x",
+      createdAt: 0,
+    });
+    db.insert(schema.webhookEndpoints)
+      .values([endpoint("whk_a", ["run.failed", "run.canceled"]), endpoint("whk_b", ["run.succeeded"])])
+      .run();
+    // The statement that renames: the migration's last (the columns before it are already there).
+    const statements = (await readFile("db/migrations/0006_tags_notes_cancelled.sql", "utf8")).split(
+      "--> statement-breakpoint",
+    );
+    db.run(sql.raw(statements.at(-1) ?? ""));
+    const rows = db.select().from(schema.webhookEndpoints).all();
+    database.close();
+    expect(Object.fromEntries(rows.map((r) => [r.id, r.events]))).toEqual({
+      whk_a: ["run.failed", "run.cancelled"],
+      whk_b: ["run.succeeded"],
+    });
+  });
+});

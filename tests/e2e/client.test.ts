@@ -79,9 +79,11 @@ describe("autoprog/client and the CLI against the real server", { timeout: 600_0
     expect(experimentId).toBeDefined();
     expect(runId).toBeDefined();
     // Not a terminal: plain lines, one per stage, epoch, growth, then the result.
-    expect(submitted.stdout).toMatch(/^stage 1: epochs 1–1, depth 1/m);
+    // Stages and epochs from 0, as the API numbers them.
+    expect(submitted.stdout).toMatch(/^stage 0: epoch 0, depth 1/m);
     expect(submitted.stdout).toMatch(/^ {2}grown \(mogrow\): 1@\d+ → 2@\d+/m);
-    expect(submitted.stdout).toMatch(/^epoch 2: loss /m);
+    expect(submitted.stdout).toMatch(/^epoch 1: loss /m);
+    expect(submitted.stdout).not.toMatch(/^epoch 2: /m);
     expect(submitted.stdout).toMatch(/^done: top-1 \d+\.\d\d% \(best \d+\.\d\d%\)/m);
 
     const listed = await cli([

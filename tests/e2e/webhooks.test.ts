@@ -121,7 +121,7 @@ const RUN_TYPES = [
   "run.stage.search.completed",
   "run.succeeded",
   "run.failed",
-  "run.canceled",
+  "run.cancelled",
 ];
 
 describe("webhooks end to end", () => {

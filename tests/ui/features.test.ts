@@ -244,9 +244,9 @@ describe.skipIf(executablePath === null)(
       const wrap = page.getByTestId("report-wrap");
       const fits = () => wrap.evaluate((el) => el.scrollWidth <= el.clientWidth);
       expect(await fits()).toBe(true);
-      const report = await api<{ arms: { arm: string; top1: number | null; wallSeconds: number | null }[] }>(
-        `/v1/experiments/${seeded.alpha.id}/report`,
-      );
+      const report = await api<{
+        arms: { arm: string; top1: number | null; wallSeconds: number | null; wallSpeedup: number | null }[];
+      }>(`/v1/experiments/${seeded.alpha.id}/report`);
       const csv = await downloadText(page.getByRole("button", { name: "Export report (CSV)" }));
       expect(csv.name).toBe(`${seeded.alpha.id}-report.csv`);
       const [header = [], ...rows] = parseCsv(csv.text);
@@ -255,6 +255,11 @@ describe.skipIf(executablePath === null)(
         const row = rows.find((r) => r[0] === arm.arm) ?? [];
         expect(Number(row[header.indexOf("top1")])).toBe(arm.top1);
         expect(Number(row[header.indexOf("wall_seconds")])).toBe(arm.wallSeconds);
+        // Speed-ups as the ratios the table shows (stored as ratio − 1): the baseline is 1.
+        expect(Number(row[header.indexOf("wall_speedup_ratio")])).toBeCloseTo(
+          (arm.wallSpeedup ?? Number.NaN) + 1,
+          12,
+        );
       }
       await shoot("experiment");
       await page.setViewportSize(PHONE);
@@ -315,15 +320,15 @@ describe.skipIf(executablePath === null)(
       await expect.poll(() => xRange(chart)).toEqual([128, 512]);
 
       // The API's description of the key is shown with it.
-    expect((await page.getByTestId("metric-description").textContent())?.length).toBeGreaterThan(5);
-    // Runs are also found by text across experiments (`GET /v1/runs?q=`): beta's, already chosen.
-    await page.getByLabel("Or search runs").fill("beta");
-    await page.getByRole("button", { name: "Search", exact: true }).click();
-    const matches = page.getByRole("list", { name: "Runs matching beta" }).getByRole("checkbox");
-    await expect.poll(() => matches.count()).toBe(1);
-    expect(await matches.isChecked()).toBe(true);
+      expect((await page.getByTestId("metric-description").textContent())?.length).toBeGreaterThan(5);
+      // Runs are also found by text across experiments (`GET /v1/runs?q=`): beta's, already chosen.
+      await page.getByLabel("Or search runs").fill("beta");
+      await page.getByRole("button", { name: "Search", exact: true }).click();
+      const matches = page.getByRole("list", { name: "Runs matching beta" }).getByRole("checkbox");
+      await expect.poll(() => matches.count()).toBe(1);
+      expect(await matches.isChecked()).toBe(true);
 
-    // The URL holds the comparison: a reload shows the same one.
+      // The URL holds the comparison: a reload shows the same one.
       await page.reload();
       await expect.poll(() => chart.locator(".chart-legend li").count()).toBe(4);
       expect(await page.getByLabel("Against", { exact: true }).inputValue()).toBe("images");

@@ -99,16 +99,14 @@ describe("the run page's view of a run's events", () => {
   it("keeps test top-1 per EMA and the outcome", () => {
     const view = fold([
       [1, epochCompleted(0)],
-      [2, { type: "run.failed", reason: "non_finite_loss", message: "loss is NaN", epoch: 1, step: 4 }],
+      [2, { type: "run.failed", reason: "cancelled", message: "stopped", epoch: 1, step: 4 }],
     ]);
     expect(emaNames(view.epochs)).toEqual(Object.keys(epochCompleted(0).evaluation?.ema ?? {}).sort());
-    expect(view.outcome).toEqual({ state: "failed", text: "non_finite_loss: loss is NaN" });
-  });
-
-  it("shows a cancel as the run's cancelled state, not as a failure", () => {
-    const view = fold([
-      [1, { type: "run.failed", reason: "cancelled", message: "stopped", epoch: 1, step: 4 }],
-    ]);
+    // A cancellation ends the run as `cancelled`, never "failed: cancelled".
     expect(view.outcome).toEqual({ state: "cancelled", text: "stopped" });
+    const failed = fold([
+      [1, { type: "run.failed", reason: "non_finite_loss", message: "NaN", epoch: 1, step: 4 }],
+    ]);
+    expect(failed.outcome).toEqual({ state: "failed", text: "non_finite_loss: NaN" });
   });
 });

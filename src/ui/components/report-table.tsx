@@ -5,9 +5,13 @@ import { Link } from "./link.tsx";
 
 type Report = components["schemas"]["ExperimentReport"];
 
+/** A stored speed-up (ratio − 1, src/core/vocabulary.ts) as the ratio people read: 0.3 → 1.3. */
+const ratio = (stored: number | null) => (stored === null ? null : stored + 1);
+
 /**
- * The report as CSV: one row per arm, the numbers as the API stores them (fractions, seconds,
- * speed-ups in their stored form), the seeds' runs and the schedule as `depth×side@epoch` lists.
+ * The report as CSV: one row per arm, fractions and seconds as the API stores them, speed-ups as
+ * ratios (1.3 where the table shows 1.30×), the seeds' runs and the schedule as
+ * `depth×side@epoch` lists.
  */
 export function reportCsv(report: Report): string {
   const header = [
@@ -20,9 +24,9 @@ export function reportCsv(report: Report): string {
     "wall_seconds",
     "train_seconds",
     "train_search_seconds",
-    "wall_speedup",
-    "train_search_speedup",
-    "flops_speedup",
+    "wall_speedup_ratio",
+    "train_search_speedup_ratio",
+    "flops_speedup_ratio",
     "search_share",
     "runs_by_seed",
     "schedule",
@@ -37,9 +41,9 @@ export function reportCsv(report: Report): string {
     arm.wallSeconds,
     arm.trainSeconds,
     arm.trainSearchSeconds,
-    arm.wallSpeedup,
-    arm.trainSearchSpeedup,
-    arm.flopsSpeedup,
+    ratio(arm.wallSpeedup),
+    ratio(arm.trainSearchSpeedup),
+    ratio(arm.flopsSpeedup),
     arm.searchShare,
     arm.seeds.map((s) => `${s.seed}:${s.runId}:${s.state}`).join(" "),
     arm.schedule.map((s) => `${s.depth ?? "?"}x${s.side ?? "?"}@${s.startEpoch}`).join(" "),
