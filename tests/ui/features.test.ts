@@ -75,13 +75,19 @@ describe.skipIf(executablePath === null)(
       return (await response.json()) as T;
     };
 
-    /** Full-page screenshots at the desktop width and on a phone; the viewport is set back after. */
+    /**
+     * Full-page screenshots at the desktop width and on a phone, and at both widths nothing wider
+     * than the screen (tables scroll in their own boxes); the viewport is set back after.
+     */
     const shoot = async (name: string) => {
       for (const [size, viewport] of [
         ["desktop", DESKTOP],
         ["phone", PHONE],
       ] as const) {
         await page.setViewportSize(viewport);
+        expect(await page.evaluate(PAGE_WIDTH), `${name} at ${size} width`).toBeLessThanOrEqual(
+          viewport.width,
+        );
         const path = join(SCREENSHOTS, `${name}-${size}.png`);
         await page.screenshot({ path, fullPage: true });
         shots.push(path);
