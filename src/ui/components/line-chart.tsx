@@ -88,9 +88,9 @@ function axis(label: string, scheme: ColorScheme, size?: number): uPlot.Axis {
 }
 
 /**
- * A uPlot line chart sized to its container, with stage boundaries marked and drag-to-zoom on x
- * ("Reset zoom" returns to the whole run). The chart is rebuilt only when its series, markers or
- * colour scheme change; new points are set on the existing chart (the zoom is kept while zoomed).
+ * A uPlot line chart sized to its container, with stage boundaries marked and zoom on x: drag
+ * across the plot, or type a range (keyboard and touch); "Reset zoom" returns to the whole run.
+ * The chart is rebuilt only when its series, markers or colour scheme change; new points are set on the existing chart (the zoom is kept while zoomed).
  * The legend is ours, so its height is reserved too. The figure carries the x range shown
  * (`data-x-min`, `data-x-max`) and the number of markers for tests and assistive tools.
  */
@@ -188,6 +188,19 @@ export function LineChart({ title, xLabel, yLabel, x, series, markers = [], test
     chart.setScale("x", { min, max });
   };
 
+  /** The typed range (keyboard and touch users, who cannot drag): any from < to zooms there. */
+  const zoomTo = (event: Event) => {
+    event.preventDefault();
+    const form = event.currentTarget as HTMLFormElement;
+    const value = (name: string) => Number((form.elements.namedItem(name) as HTMLInputElement | null)?.value);
+    const [min, max] = [value("from"), value("to")];
+    const chart = plot.current;
+    if (!chart || !Number.isFinite(min) || !Number.isFinite(max) || !(max > min)) return;
+    zoomedRef.current = true;
+    setZoomed(true);
+    chart.setScale("x", { min, max });
+  };
+
   return (
     <figure
       class="chart"
@@ -199,15 +212,28 @@ export function LineChart({ title, xLabel, yLabel, x, series, markers = [], test
     >
       <figcaption>
         <span>{title}</span>
-        <button type="button" class="small" onClick={resetZoom} disabled={!zoomed}>
-          Reset zoom
-        </button>
+        <span class="inline">
+          <details class="zoom-range">
+            <summary>Range</summary>
+            <form onSubmit={zoomTo} class="inline">
+              <input name="from" type="number" step="any" required aria-label={`${title}: ${xLabel} from`} />
+              <span aria-hidden="true">–</span>
+              <input name="to" type="number" step="any" required aria-label={`${title}: ${xLabel} to`} />
+              <button type="submit" class="small">
+                Zoom
+              </button>
+            </form>
+          </details>
+          <button type="button" class="small" onClick={resetZoom} disabled={!zoomed}>
+            Reset zoom
+          </button>
+        </span>
       </figcaption>
       <div
         class="chart-plot"
         ref={box}
         role="img"
-        aria-label={`${title}: ${yLabel} against ${xLabel}${markers.length ? `, ${markers.length} stage boundaries marked` : ""}; drag across the plot to zoom`}
+        aria-label={`${title}: ${yLabel} against ${xLabel}${markers.length ? `, ${markers.length} stage boundaries marked` : ""}; drag across the plot, or set its Range, to zoom`}
       />
       <ul class="chart-legend" aria-label={`${title} series`}>
         {series.map((s) => (
