@@ -363,6 +363,20 @@ describe.skipIf(executablePath === null)(
       expect(secret).toMatch(/^ap_/);
       const row = table.locator('[data-testid="key-row"][data-name="ci-member"]');
       await poll(() => row.textContent()).toContain("active");
+
+      // The operator makes a key in another project, then narrows the list to that project.
+      await page.getByLabel("Name").fill("lab-admin");
+      await page.getByLabel("Role").selectOption("admin");
+      await page.getByLabel("Project (operator only; empty: this key's)").fill("lab");
+      await page.getByRole("button", { name: "Create key" }).click();
+      await poll(() => page.getByTestId("created-key").textContent()).toContain("project lab");
+      const names = () =>
+        table.getByTestId("key-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-name")));
+      await poll(names).toContain("lab-admin");
+      await page.getByLabel("Project", { exact: true }).selectOption("lab");
+      await poll(names).toEqual(["lab-admin"]);
+      await page.getByLabel("Project", { exact: true }).selectOption("");
+      await poll(names).toContain("ci-member");
       await shoot("keys");
 
       // The member key: no Keys link, and the page says why.
