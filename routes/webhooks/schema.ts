@@ -1,10 +1,18 @@
 import { z } from "@hono/zod-openapi";
 import type { DeliveryRow, WebhookEndpointRow } from "../../db/webhooks.ts";
-import { WEBHOOK_EVENT_TYPES } from "../../src/core/webhook-events.ts";
+import { RENAMED_WEBHOOK_TYPES, WEBHOOK_EVENT_TYPES } from "../../src/core/webhook-events.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-export const WebhookEventTypeSchema = z.enum(WEBHOOK_EVENT_TYPES).openapi("WebhookEventType");
+export const WebhookEventTypeSchema = z
+  .enum(WEBHOOK_EVENT_TYPES, {
+    // A subscriber still using a renamed type is told the new name.
+    error: (issue) => {
+      const renamed = typeof issue.input === "string" ? RENAMED_WEBHOOK_TYPES[issue.input] : undefined;
+      return renamed ? `renamed ${renamed}` : undefined;
+    },
+  })
+  .openapi("WebhookEventType");
 
 export const CreateWebhookSchema = z
   .strictObject({

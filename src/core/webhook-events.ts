@@ -94,6 +94,11 @@ export const WEBHOOK_EVENTS = {
 } as const;
 
 export type WebhookEventType = keyof typeof WEBHOOK_EVENTS;
+
+/** Types renamed since they were published (issue 26: one spelling, `cancelled`), old → new. */
+export const RENAMED_WEBHOOK_TYPES: Readonly<Record<string, WebhookEventType>> = {
+  "run.canceled": "run.cancelled",
+};
 export const WEBHOOK_EVENT_TYPES = Object.keys(WEBHOOK_EVENTS) as [WebhookEventType, ...WebhookEventType[]];
 
 /** The body of every delivery: `{type, timestamp, data}` (Standard Webhooks). */

@@ -67,6 +67,19 @@ describe("POST /v1/webhooks", () => {
     });
   });
 
+  it("names the new type of a renamed one (run.canceled is run.cancelled since issue 26)", async () => {
+    const problem = await expectProblem(
+      await t.post("/v1/webhooks", { ...hook, events: ["run.failed", "run.canceled"] }),
+      422,
+      "validation_failed",
+    );
+    expect(problem.errors).toEqual([
+      { location: "body", path: "events.1", message: "renamed run.cancelled" },
+    ]);
+    const created = await t.post("/v1/webhooks", { ...hook, events: ["run.cancelled"] });
+    expect(created.status).toBe(201);
+  });
+
   it.each([
     ["http://127.0.0.1:9000/hook", "127.0.0.1, a loopback address"],
     ["http://[::ffff:10.0.0.1]/hook", "::ffff:a00:1, a private address"],

@@ -103,6 +103,37 @@ describe("autoprog/client and the CLI against the real server", { timeout: 600_0
     const table = await cli(["runs", "list", "--api", server.url]);
     expect(table.stdout).toMatch(new RegExp(`^${runId} +${experimentId} +prog +0 +completed +2/2 +\\d`, "m"));
 
+    // Tags and a note from the CLI, then found by them across experiments.
+    const tagged = await cli([
+      "runs",
+      "tag",
+      String(runId),
+      "keep",
+      "e2e",
+      "--note",
+      "the client test",
+      "--api",
+      server.url,
+    ]);
+    expect(tagged.stderr).toBe("");
+    expect(tagged.stdout).toMatch(/^tags: +keep, e2e$/m);
+    expect(tagged.stdout).toMatch(/^note: +the client test$/m);
+    const found = await cli([
+      "runs",
+      "list",
+      "--tag",
+      "keep,e2e",
+      "--state",
+      "completed",
+      "--json",
+      "--api",
+      server.url,
+    ]);
+    expect((JSON.parse(found.stdout) as { items: { id: string }[] }).items.map((r) => r.id)).toEqual([runId]);
+    const misspelt = await cli(["runs", "list", "--state", "done", "--api", server.url]);
+    expect(misspelt.code).toBe(1);
+    expect(misspelt.stderr).toMatch(/^ {2}query state\.0: /m);
+
     const shown = await cli(["runs", "show", String(runId), "--api", server.url]);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(/^state: +completed$/m);
