@@ -61,8 +61,9 @@ export const metricKeys = (runs: readonly ComparedRun[]): string[] =>
 
 /**
  * Where each epoch ends on the chosen axis: the epoch itself, or the running sum of its seconds
- * (`epoch_seconds`) or of the images it trained (images/s × seconds). An epoch without the
- * series it needs has no position (the metric's point is left out rather than misplaced).
+ * (`epoch_seconds`) or of the images it trained: `images_per_second` × `epoch_seconds`, exact
+ * because the trainer measures both over the same seconds (src/train/report.ts `epochRecord`).
+ * An epoch without the series it needs has no position (its point is left out, not misplaced).
  */
 export function epochPositions(metrics: readonly Metric[], axis: XAxis): Map<number, number> {
   const byEpoch = (key: string) => {
