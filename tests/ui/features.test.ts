@@ -224,7 +224,7 @@ describe.skipIf(executablePath === null)(
         const row = rows.find((r) => r[0] === String(m.step));
         expect(Number(row?.[header.indexOf(m.key)]), `${m.key} at step ${m.step}`).toBe(m.value);
       }
-      await shoot("run");
+      await shoot("run-stages");
     });
 
     it("draws a one-point curve around its point, not over 0–100 epochs, and can cancel a running run", async () => {
@@ -277,7 +277,7 @@ describe.skipIf(executablePath === null)(
           12,
         );
       }
-      await shoot("experiment");
+      await shoot("experiment-report");
       await page.setViewportSize(PHONE);
       expect(await page.evaluate(PAGE_WIDTH)).toBeLessThanOrEqual(PHONE.width);
       await page.setViewportSize(DESKTOP);
