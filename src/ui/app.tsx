@@ -1,9 +1,12 @@
-import { useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { Link } from "./components/link.tsx";
+import { ComparePage } from "./pages/compare.tsx";
 import { ExperimentPage } from "./pages/experiment.tsx";
 import { Experiments } from "./pages/experiments.tsx";
+import { KeysPage } from "./pages/keys.tsx";
 import { NewExperiment } from "./pages/new-experiment.tsx";
 import { RunPage } from "./pages/run.tsx";
+import { RunsPage } from "./pages/runs.tsx";
 import { SignIn } from "./pages/sign-in.tsx";
 import { type Route, useRoute } from "./router.ts";
 import { clientWithKey, forgetKey, SessionContext, storedKey, storeKey } from "./session.ts";
@@ -28,6 +31,20 @@ export function App() {
     };
     return { client: clientWithKey(key, onUnauthorized), signOut };
   }, [key]);
+  // The Keys link is shown to keys that may list keys (admin, operator): asked once per sign-in.
+  const [managesKeys, setManagesKeys] = useState(false);
+  useEffect(() => {
+    setManagesKeys(false);
+    if (!session) return;
+    let live = true;
+    session.client.GET("/v1/keys", { params: { query: {} } }).then(
+      (result) => live && setManagesKeys(result.response.ok),
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
+  }, [session]);
 
   if (!session) {
     return (
@@ -49,7 +66,10 @@ export function App() {
             <strong>autoprog</strong>
           </Link>
           <Link to={{ page: "experiments" }}>Experiments</Link>
+          <Link to={{ page: "runs" }}>Runs</Link>
           <Link to={{ page: "new" }}>New experiment</Link>
+          <Link to={{ page: "compare" }}>Compare</Link>
+          {managesKeys && <Link to={{ page: "keys" }}>Keys</Link>}
           <a href="/reference">API reference</a>
         </nav>
         <button type="button" onClick={session.signOut}>
@@ -71,9 +91,15 @@ function Page({ route }: { route: Route }) {
       return <ExperimentPage key={route.id} id={route.id} />;
     case "run":
       return <RunPage key={route.id} id={route.id} />;
+    case "runs":
+      return <RunsPage />;
+    case "compare":
+      return <ComparePage />;
+    case "keys":
+      return <KeysPage />;
     case "not-found":
       return (
-        <main>
+        <main data-testid="not-found">
           <h1>Not found</h1>
           <p>
             No page at <code>{route.path}</code>. <Link to={{ page: "experiments" }}>Experiments</Link>

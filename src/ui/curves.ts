@@ -1,6 +1,6 @@
-import { type AutoprogClient, unwrap } from "../client/client.ts";
-import type { ChartSeries } from "./components/line-chart.tsx";
-import { colorAt } from "./components/line-chart.tsx";
+import type { AutoprogClient } from "../client/client.ts";
+import { type ChartSeries, colorAt } from "./chart-data.ts";
+import { loadRunMetrics } from "./metrics.ts";
 
 /** One run's test top-1 at the end of each evaluated epoch, against the seconds trained so far. */
 export interface RunCurve {
@@ -10,16 +10,8 @@ export interface RunCurve {
 
 async function series(client: AutoprogClient, runId: string, key: string) {
   const values = new Map<number, number>();
-  let cursor: string | undefined;
-  do {
-    const page = unwrap(
-      await client.GET("/v1/runs/{id}/metrics", {
-        params: { path: { id: runId }, query: { key, limit: 5000, ...(cursor ? { cursor } : {}) } },
-      }),
-    );
-    for (const m of page.items) if (m.epoch !== null) values.set(m.epoch, m.value);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor);
+  for (const m of await loadRunMetrics(client, runId, key))
+    if (m.epoch !== null) values.set(m.epoch, m.value);
   return values;
 }
 

@@ -4,6 +4,8 @@ import { ApiError, problemText } from "../client/client.ts";
 export interface Loaded<T> {
   readonly data: T | undefined;
   readonly error: string | null;
+  /** The HTTP status of the failed request (404: the thing does not exist), null otherwise. */
+  readonly errorStatus: number | null;
   readonly loading: boolean;
   readonly reload: () => void;
 }
@@ -23,11 +25,12 @@ export function useLoad<T>(
   deps: readonly unknown[],
   refresh?: { readonly everyMs: number; readonly while: (data: T) => boolean },
 ): Loaded<T> {
-  const [state, setState] = useState<{ data: T | undefined; error: string | null; loading: boolean }>({
-    data: undefined,
-    error: null,
-    loading: true,
-  });
+  const [state, setState] = useState<{
+    data: T | undefined;
+    error: string | null;
+    errorStatus: number | null;
+    loading: boolean;
+  }>({ data: undefined, error: null, errorStatus: null, loading: true });
   const [tick, setTick] = useState(0);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   const refreshRef = useRef(refresh);
@@ -39,11 +42,18 @@ export function useLoad<T>(
     load().then(
       (data) => {
         if (!live) return;
-        setState({ data, error: null, loading: false });
+        setState({ data, error: null, errorStatus: null, loading: false });
         const again = refreshRef.current;
         if (again?.while(data)) timer = setTimeout(() => setTick((t) => t + 1), again.everyMs);
       },
-      (error: unknown) => live && setState((s) => ({ ...s, error: errorText(error), loading: false })),
+      (error: unknown) =>
+        live &&
+        setState((s) => ({
+          ...s,
+          error: errorText(error),
+          errorStatus: error instanceof ApiError ? error.status : null,
+          loading: false,
+        })),
     );
     return () => {
       live = false;

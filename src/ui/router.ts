@@ -9,6 +9,9 @@ export type Route =
   | { readonly page: "new" }
   | { readonly page: "experiment"; readonly id: string }
   | { readonly page: "run"; readonly id: string }
+  | { readonly page: "runs" }
+  | { readonly page: "compare"; readonly runs?: readonly string[] }
+  | { readonly page: "keys" }
   | { readonly page: "not-found"; readonly path: string };
 
 export const BASE = "/ui";
@@ -19,6 +22,9 @@ export function parseRoute(pathname: string): Route {
   if (parts.length === 0 || (parts.length === 1 && parts[0] === "experiments"))
     return { page: "experiments" };
   if (parts.length === 1 && parts[0] === "new") return { page: "new" };
+  if (parts.length === 1 && parts[0] === "runs") return { page: "runs" };
+  if (parts.length === 1 && parts[0] === "compare") return { page: "compare" };
+  if (parts.length === 1 && parts[0] === "keys") return { page: "keys" };
   if (parts.length === 2 && parts[0] === "experiments" && parts[1])
     return { page: "experiment", id: parts[1] };
   if (parts.length === 2 && parts[0] === "runs" && parts[1]) return { page: "run", id: parts[1] };
@@ -35,6 +41,14 @@ export const hrefOf = (route: Route): string => {
       return `${BASE}/experiments/${encodeURIComponent(route.id)}`;
     case "run":
       return `${BASE}/runs/${encodeURIComponent(route.id)}`;
+    case "runs":
+      return `${BASE}/runs`;
+    case "compare":
+      return route.runs?.length
+        ? `${BASE}/compare?runs=${route.runs.map(encodeURIComponent).join(",")}`
+        : `${BASE}/compare`;
+    case "keys":
+      return `${BASE}/keys`;
     case "not-found":
       return route.path;
   }

@@ -1,4 +1,4 @@
-import { type AutoprogClient, unwrap } from "../client/client.ts";
+import { ApiError, type AutoprogClient, unwrap } from "../client/client.ts";
 import type { TrainingEvent, TrainingEventType } from "../core/events.ts";
 import { type Backoff, backoffDelay } from "../kit/backoff.ts";
 
@@ -57,6 +57,12 @@ export function followRunStream(
       );
       url = `${token.url}&since=${lastSeq}`;
     } catch (error) {
+      // A run that does not exist (or is another project's) will not appear by retrying.
+      if (error instanceof ApiError && error.status === 404) {
+        stopped = true;
+        handlers.onStatus("ended", "no such run");
+        return;
+      }
       reopenLater(error instanceof Error ? error.message : String(error));
       return;
     }

@@ -1,8 +1,55 @@
 import type { components } from "../../client/index.ts";
+import { toCsv } from "../csv.ts";
 import { percent, seconds, speedup } from "../format.ts";
 import { Link } from "./link.tsx";
 
 type Report = components["schemas"]["ExperimentReport"];
+
+/** A stored speed-up (ratio − 1, src/core/vocabulary.ts) as the ratio people read: 0.3 → 1.3. */
+const ratio = (stored: number | null) => (stored === null ? null : stored + 1);
+
+/**
+ * The report as CSV: one row per arm, fractions and seconds as the API stores them, speed-ups as
+ * ratios (1.3 where the table shows 1.30×), the seeds' runs and the schedule as
+ * `depth×side@epoch` lists.
+ */
+export function reportCsv(report: Report): string {
+  const header = [
+    "arm",
+    "kind",
+    "runs",
+    "completed",
+    "top1",
+    "best_top1",
+    "wall_seconds",
+    "train_seconds",
+    "train_search_seconds",
+    "wall_speedup_ratio",
+    "train_search_speedup_ratio",
+    "flops_speedup_ratio",
+    "search_share",
+    "runs_by_seed",
+    "schedule",
+  ];
+  const rows = report.arms.map((arm) => [
+    arm.arm,
+    arm.kind,
+    arm.runs,
+    arm.completed,
+    arm.top1,
+    arm.bestTop1,
+    arm.wallSeconds,
+    arm.trainSeconds,
+    arm.trainSearchSeconds,
+    ratio(arm.wallSpeedup),
+    ratio(arm.trainSearchSpeedup),
+    ratio(arm.flopsSpeedup),
+    arm.searchShare,
+    arm.seeds.map((s) => `${s.seed}:${s.runId}:${s.state}`).join(" "),
+    arm.schedule.map((s) => `${s.depth ?? "?"}x${s.side ?? "?"}@${s.startEpoch}`).join(" "),
+  ]);
+  return toCsv(header, rows);
+}
 
 /**
  * The paper's Table 3 for one experiment: per arm, top-1 and best top-1 (means over completed
@@ -11,8 +58,8 @@ type Report = components["schemas"]["ExperimentReport"];
  */
 export function ReportTable({ report }: { report: Report }) {
   return (
-    <div class="table-wrap">
-      <table data-testid="report-table" aria-label={`Report of ${report.name}`}>
+    <div class="table-wrap" data-testid="report-wrap">
+      <table class="report" data-testid="report-table" aria-label={`Report of ${report.name}`}>
         <caption>
           Speed-ups against {report.baseline ?? "the full model's FLOPs (no completed original arm)"}
           {report.finished ? "" : " · still training"}
@@ -38,7 +85,7 @@ export function ReportTable({ report }: { report: Report }) {
                 {arm.arm}
                 {arm.kind !== arm.arm && <span class="muted"> ({arm.kind})</span>}
               </th>
-              <td>
+              <td class="seeds">
                 {arm.completed}/{arm.runs}{" "}
                 {arm.seeds.map((s) => (
                   <Link

@@ -1,8 +1,8 @@
+import { RUN_STATES } from "../filters.ts";
+
 /** Run counts by state, as small labelled chips (zero counts left out). */
 export function StateCounts({ counts }: { counts: Readonly<Record<string, number>> }) {
-  const states = ["queued", "running", "completed", "failed", "cancelled"].filter(
-    (s) => (counts[s] ?? 0) > 0,
-  );
+  const states = RUN_STATES.filter((s) => (counts[s] ?? 0) > 0);
   return (
     <span class="counts">
       {states.map((s) => (

@@ -1,9 +1,12 @@
 import { useState } from "preact/hooks";
 import { unwrap } from "../../client/client.ts";
+import { Annotations, type AnnotationsPatch } from "../components/annotations.tsx";
 import { LineChart } from "../components/line-chart.tsx";
 import { Link } from "../components/link.tsx";
-import { ReportTable } from "../components/report-table.tsx";
+import { NotFound } from "../components/not-found.tsx";
+import { ReportTable, reportCsv } from "../components/report-table.tsx";
 import { alignCurves, loadRunCurve } from "../curves.ts";
+import { downloadCsv } from "../download.ts";
 import { dateTime, percent } from "../format.ts";
 import { errorText, useLoad } from "../load.ts";
 import { useSession } from "../session.ts";
@@ -38,6 +41,7 @@ export function ExperimentPage({ id }: { id: string }) {
     { everyMs: 3000, while: (d) => d.experiment.runs.some((r) => ACTIVE.has(r.state)) },
   );
   const { data, error } = loaded;
+  if (loaded.errorStatus === 404) return <NotFound what="experiment" id={id} />;
   const active = data?.experiment.runs.filter((r) => ACTIVE.has(r.state)) ?? [];
 
   const cancel = async () => {
@@ -57,7 +61,7 @@ export function ExperimentPage({ id }: { id: string }) {
 
   const chart = alignCurves(data?.curves ?? []);
   return (
-    <main>
+    <main class="wide">
       <div class="title-row">
         <h1>{data?.experiment.name ?? "Experiment"}</h1>
         <button
@@ -71,13 +75,32 @@ export function ExperimentPage({ id }: { id: string }) {
       </div>
       <p class="muted mono">{id}</p>
       {data?.experiment.description && <p>{data.experiment.description}</p>}
+      {data && (
+        <Annotations
+          what="experiment"
+          tags={data.experiment.tags}
+          note={data.experiment.note}
+          save={async (body: AnnotationsPatch) =>
+            unwrap(await client.PATCH("/v1/experiments/{id}", { params: { path: { id } }, body }))
+          }
+        />
+      )}
       {(error || actionError) && (
         <p class="error" role="alert">
           {actionError ?? error}
         </p>
       )}
       <section class="panel" aria-labelledby="report-title">
-        <h2 id="report-title">Report</h2>
+        <div class="title-row">
+          <h2 id="report-title">Report</h2>
+          <button
+            type="button"
+            disabled={!data}
+            onClick={() => data && downloadCsv(`${id}-report.csv`, reportCsv(data.report))}
+          >
+            Export report (CSV)
+          </button>
+        </div>
         {data ? <ReportTable report={data.report} /> : <p class="muted reserve-table">Loading…</p>}
       </section>
       <section class="panel">
@@ -91,7 +114,14 @@ export function ExperimentPage({ id }: { id: string }) {
         />
       </section>
       <section class="panel" aria-labelledby="runs-title">
-        <h2 id="runs-title">Runs</h2>
+        <div class="title-row">
+          <h2 id="runs-title">Runs</h2>
+          {data && data.experiment.runs.length > 0 && (
+            <Link to={{ page: "compare", runs: data.experiment.runs.map((r) => r.id) }}>
+              Compare these runs
+            </Link>
+          )}
+        </div>
         <div class="table-wrap">
           <table aria-label="Runs of this experiment">
             <thead>

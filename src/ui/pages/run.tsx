@@ -1,63 +1,117 @@
 import { useEffect, useState } from "preact/hooks";
 import { unwrap } from "../../client/client.ts";
+import { colorAt } from "../chart-data.ts";
+import { epochStageMarkers } from "../compare.ts";
+import { Annotations, type AnnotationsPatch } from "../components/annotations.tsx";
 import { GrowthTimeline } from "../components/growth-timeline.tsx";
-import { colorAt, LineChart } from "../components/line-chart.tsx";
+import { LineChart } from "../components/line-chart.tsx";
 import { Link } from "../components/link.tsx";
+import { NotFound } from "../components/not-found.tsx";
+import { RunConfig } from "../components/run-config.tsx";
 import { SearchScatter } from "../components/search-scatter.tsx";
+import { toCsv } from "../csv.ts";
+import { downloadCsv } from "../download.ts";
 import { errorText, useLoad } from "../load.ts";
+import { loadRunMetrics, metricsTable } from "../metrics.ts";
 import { applyEvent, EMPTY_RUN_VIEW, emaNames, type RunView } from "../run-state.ts";
 import { followRunStream, type StreamStatus } from "../run-stream.ts";
 import { useSession } from "../session.ts";
 
+const ACTIVE = new Set(["queued", "running"]);
+
 /**
  * One run, live: its events replayed from the start and then followed over SSE, folded into the
- * curves (loss; train, online and EMA accuracy; images/s), the growth timeline, each stage's
- * search and the event log.
+ * curves (loss; train, online and EMA accuracy; images/s) with the stage boundaries marked, the
+ * growth timeline, each stage's search, the event log and the spec it trained. A run that does
+ * not exist says so, with nothing to press and no stream opened.
  */
 export function RunPage({ id }: { id: string }) {
   const { client } = useSession();
-  const run = useLoad(() => client.GET("/v1/runs/{id}", { params: { path: { id } } }).then(unwrap), [id]);
+  const run = useLoad(async () => {
+    const found = unwrap(await client.GET("/v1/runs/{id}", { params: { path: { id } } }));
+    const experiment = unwrap(
+      await client.GET("/v1/experiments/{id}", { params: { path: { id: found.experimentId } } }),
+    );
+    return { run: found, experiment };
+  }, [id]);
   const [view, setView] = useState<RunView>(EMPTY_RUN_VIEW);
   const [status, setStatus] = useState<{ status: StreamStatus; detail?: string }>({ status: "connecting" });
-  const [cancelError, setCancelError] = useState<string | null>(null);
+  const [actionError, setActionError] = useState<string | null>(null);
+  const [exporting, setExporting] = useState(false);
+  const found = run.data !== undefined;
 
   useEffect(() => {
+    if (!found) return;
     setView(EMPTY_RUN_VIEW);
     return followRunStream(client, id, 0, {
       onEvent: (seq, event) => setView((current) => applyEvent(current, seq, event)),
       onStatus: (next, detail) => setStatus(detail ? { status: next, detail } : { status: next }),
     });
-  }, [client, id]);
+  }, [client, id, found]);
+
+  if (run.errorStatus === 404) return <NotFound what="run" id={id} />;
 
   const ended = status.status === "ended" || view.outcome !== null;
+  const active = run.data !== undefined && ACTIVE.has(run.data.run.state) && !ended;
   const cancel = async () => {
-    setCancelError(null);
+    setActionError(null);
     try {
       unwrap(await client.POST("/v1/runs/{id}/cancel", { params: { path: { id } } }));
     } catch (caught) {
-      setCancelError(errorText(caught));
+      setActionError(errorText(caught));
+    }
+  };
+  const exportMetrics = async () => {
+    setActionError(null);
+    setExporting(true);
+    try {
+      const table = metricsTable(await loadRunMetrics(client, id));
+      downloadCsv(`${id}-metrics.csv`, toCsv(table.header, table.rows));
+    } catch (caught) {
+      setActionError(errorText(caught));
+    } finally {
+      setExporting(false);
     }
   };
 
   const epochs = view.epochs.map((p) => p.epoch);
   const emas = emaNames(view.epochs);
+  const markers = epochStageMarkers(view.stages);
+  const data = run.data;
   return (
     <main>
       <div class="title-row">
-        <h1>Run {run.data ? `${run.data.label} seed ${run.data.seed}` : ""}</h1>
-        <button type="button" class="danger" onClick={() => void cancel()} disabled={ended}>
-          Cancel run
-        </button>
+        <h1>Run {data ? `${data.run.label} seed ${data.run.seed}` : ""}</h1>
+        <div class="actions">
+          <button type="button" onClick={() => void exportMetrics()} disabled={!data || exporting}>
+            {exporting ? "Exporting…" : "Export metrics (CSV)"}
+          </button>
+          <button type="button" class="danger" onClick={() => void cancel()} disabled={!active}>
+            Cancel run
+          </button>
+        </div>
       </div>
       <p class="muted mono">
         {id}
-        {run.data && (
+        {data && (
           <>
             {" · "}
-            <Link to={{ page: "experiment", id: run.data.experimentId }}>experiment</Link>
+            <Link to={{ page: "experiment", id: data.run.experimentId }}>
+              experiment {data.experiment.name}
+            </Link>
           </>
         )}
       </p>
+      {data && (
+        <Annotations
+          what="run"
+          tags={data.run.tags}
+          note={data.run.note}
+          save={async (body: AnnotationsPatch) =>
+            unwrap(await client.PATCH("/v1/runs/{id}", { params: { path: { id } }, body }))
+          }
+        />
+      )}
       <p class="status" role="status" data-testid="stream-status" data-status={status.status}>
         <span class={`chip stream-${status.status}`}>{status.status}</span> {view.lastSeq} events
         {view.outcome && (
@@ -67,9 +121,9 @@ export function RunPage({ id }: { id: string }) {
         )}
         {status.detail && <span class="muted"> ({status.detail})</span>}
       </p>
-      {(run.error || cancelError) && (
+      {(run.error || actionError) && (
         <p class="error" role="alert">
-          {cancelError ?? run.error}
+          {actionError ?? run.error}
         </p>
       )}
       <div class="charts">
@@ -79,6 +133,7 @@ export function RunPage({ id }: { id: string }) {
           yLabel="loss"
           x={epochs}
           series={[{ label: "train loss", color: colorAt(0), values: view.epochs.map((p) => p.trainLoss) }]}
+          markers={markers}
           testId="loss-chart"
         />
         <LineChart
@@ -100,6 +155,7 @@ export function RunPage({ id }: { id: string }) {
               values: view.epochs.map((p) => (p.ema[name] === undefined ? null : (p.ema[name] ?? 0) * 100)),
             })),
           ]}
+          markers={markers}
           testId="accuracy-chart"
         />
         <LineChart
@@ -110,10 +166,12 @@ export function RunPage({ id }: { id: string }) {
           series={[
             { label: "images/s", color: colorAt(2), values: view.epochs.map((p) => p.imagesPerSecond) },
           ]}
+          markers={markers}
           testId="throughput-chart"
         />
       </div>
       <GrowthTimeline stages={view.stages} />
+      {data && <RunConfig experiment={data.experiment} run={data.run} />}
       <section class="panel" aria-labelledby="search-title">
         <h2 id="search-title">Searches</h2>
         {view.searches.length === 0 ? (
