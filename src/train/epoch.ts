@@ -44,6 +44,8 @@ export interface EpochSettings {
   readonly dropPath: number;
   readonly augment: AugmentOptions;
   readonly signal: AbortSignal | undefined;
+  /** Awaited before every step (RunOptions.betweenSteps). */
+  readonly betweenSteps?: (() => Promise<void>) | undefined;
   readonly onProgress: ((progress: StepProgress) => void) | undefined;
   /**
    * Supernet training: the architecture of each step, drawn by the caller; undefined for a step
@@ -159,6 +161,7 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
     });
   };
   for (let b = 0; b < steps; b++) {
+    await settings.betweenSteps?.();
     if (settings.signal?.aborted) throw new RunInterrupted("cancelled", "the run was cancelled");
     if (settings.memoryGuard && b % MEMORY_CHECK_EVERY_STEPS === 0) {
       // A step still in flight counts too: its tensors are part of what the estimate covers.

@@ -93,6 +93,7 @@ function epochSettings(
     dropPath: t.dropPath * scale,
     augment: { ...plan.baseAugment, randomErasing: plan.baseAugment.randomErasing * scale },
     signal: options.signal,
+    betweenSteps: options.betweenSteps,
     onProgress: options.onProgress,
     pool: run.pool,
     compiled: run.compiled,
