@@ -1,4 +1,4 @@
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -135,4 +135,57 @@ describe("a fault in the trainer process ends that attempt only", () => {
       ["run.failed", 2],
     ]);
   });
+
+  it("SIGTERM of the API stops a hung trainer (SIGKILL after the grace period) and hands its run back", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "autoprog-fault-"));
+    const server = await startServer(dataDir, {
+      [FAULT_VARIABLE]: "hang",
+      AUTOPROG_TRAINER_SILENCE_SECONDS: "600",
+      AUTOPROG_TRAINER_GRACE_SECONDS: "1",
+    });
+    servers.push(server);
+    const created = await getJson<{ runs: { id: string }[] }>(`${server.url}/v1/experiments`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(
+        tinySpec({ name: "hung", training: { epochs: EPOCHS, batchSize: 32, warmupEpochs: 0 } }),
+      ),
+    });
+    const runId = created.runs[0]?.id as string;
+    await followEvents(`${server.url}/v1/runs/${runId}/events`, {
+      stop: (messages) => messages.some((m) => m.event === "checkpoint.saved"),
+    });
+    // The trainer blocks at its next step, deaf to SIGTERM's handler and to IPC.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const trainers = await processesWith(`AUTOPROG_DATA_DIR=${dataDir}`, server.child.pid as number);
+    expect(trainers).toHaveLength(1);
+    const began = Date.now();
+    expect(await server.stop()).toBe(0);
+    expect(Date.now() - began).toBeLessThan(30_000);
+    expect(await processesWith(`AUTOPROG_DATA_DIR=${dataDir}`, server.child.pid as number)).toEqual([]);
+    expect(server.logs.some((line) => line.includes("the trainer did not exit in time"))).toBe(true);
+    const db = new Database(join(dataDir, "autoprog.sqlite"), { readonly: true });
+    expect(db.prepare("select state, attempt from runs where id = ?").get(runId)).toEqual({
+      state: "queued",
+      attempt: 0,
+    });
+    db.close();
+  });
 });
+
+/** Live processes (not zombies) other than `except` whose environment holds `entry` (Linux /proc). */
+async function processesWith(entry: string, except: number): Promise<number[]> {
+  const found: number[] = [];
+  for (const name of await readdir("/proc")) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === except || pid === process.pid) continue;
+    try {
+      const environ = (await readFile(`/proc/${pid}/environ`, "utf8")).split("\0");
+      const state = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]?.[0];
+      if (environ.includes(entry) && state !== "Z") found.push(pid);
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  return found;
+}
