@@ -6,7 +6,10 @@ import type { FromTrainer, ToTrainer, TrainerJob } from "../dispatch/protocol.ts
  * the HTTP loop and the leases stay with the host, which outlives whatever happens here.
  */
 if (!process.send) throw new Error("trainer-child.ts runs only as a child process with an IPC channel");
-const send = (message: FromTrainer) => process.send?.(message);
+// Once the host is gone the channel is closed, and a send would throw: the process exits then anyway.
+const send = (message: FromTrainer) => {
+  if (process.connected) process.send?.(message);
+};
 
 /** While idle (set-up, an evaluation that yields), the host still hears from us this often. */
 const HEARTBEAT_MS = 1_000;
