@@ -20,6 +20,13 @@ export interface RunOptions {
    * awaits microtasks on the cpu and wasm backends).
    */
   readonly betweenSteps?: () => Promise<void>;
+  /**
+   * Once aborted, the run stops at its next step boundary with a checkpoint written there (the
+   * epoch's position and running sums included) and runTraining throws TrainingPaused; a run
+   * opened on that checkpoint continues exactly as if it had not stopped. An epoch that trains
+   * a supernet or measures search candidates is not cut: the pause then lands at its end.
+   */
+  readonly pause?: AbortSignal;
   /** Where epoch checkpoints go and where a resume looks; null = none. */
   readonly checkpoints?: CheckpointStore | null;
   /** Overrides the spec's backend preference (CLI --backend, AUTOPROG_BACKEND). */
