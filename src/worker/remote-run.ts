@@ -171,7 +171,8 @@ export class RemoteRun {
     });
     this.attempt = attempt;
     void attempt.ended.then((outcome) => {
-      if (outcome.crash !== null) {
+      // A trainer this worker stopped (shutdown, a lost lease) did not crash.
+      if (outcome.crash !== null && this.end === null) {
         this.crash ??= outcome.crash;
         this.options.log("trainer crashed", { runId: this.runId, error: outcome.crash });
       }
