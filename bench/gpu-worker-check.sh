@@ -15,13 +15,13 @@ if [ "${1:-}" = "--prepare" ]; then
   set -e
   # Node, Dawn, the Vulkan/GL loader packages and run.sh (its entry.mjs is rebuilt below).
   bash ../shared/gpu/prepare.sh src/cli/main.ts .gpu
-  # The CLI and its trainer thread, each one file, in .gpu/cli/: start.ts finds the thread as
-  # ./trainer-thread.mjs and sqlite.ts the migrations as ./migrations beside the bundle, and the
+  # The CLI and its trainer process, each one file, in .gpu/cli/: trainer-process.ts finds the
+  # child as ./trainer-child.mjs and sqlite.ts the migrations as ./migrations beside the bundle, and the
   # dashboard is read from ../../src/ui/dist, the checkout's own. The wasm backend is bundled (not
   # external as in prepare.sh) so that one tfjs-core serves every backend; better-sqlite3 and Dawn
   # stay native, and Scalar's standalone script (the /reference page) is read from node_modules.
   rm -rf .gpu/cli && mkdir -p .gpu/cli
-  for pair in src/cli/main.ts:entry.mjs src/worker/thread.ts:trainer-thread.mjs; do
+  for pair in src/cli/main.ts:entry.mjs src/worker/trainer-child.ts:trainer-child.mjs; do
     npx esbuild "${pair%%:*}" --bundle --platform=node --format=esm --outfile=".gpu/cli/${pair##*:}" \
       --external:webgpu --external:better-sqlite3 --log-level=warning \
       --banner:js="import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);"

@@ -44,6 +44,8 @@ function settingsOf(e: NodeSettingValues, totalMemoryBytes: number) {
     maxAttempts: e.maxAttempts,
     projectMaxRunning: e.projectMaxRunning ?? null,
     leaseMs: e.leaseSeconds * 1000,
+    trainerGraceMs: e.trainerGraceSeconds * 1000,
+    trainerSilenceMs: e.trainerSilenceSeconds * 1000,
     keepCheckpoints: e.keepCheckpoints,
     backend: e.backend ?? null,
     sseHeartbeatMs: e.sseHeartbeatMs,

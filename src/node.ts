@@ -24,11 +24,11 @@ import { listen } from "./http-listener.ts";
 import type { RunArtifacts } from "./services.ts";
 import { readUiDist } from "./ui-bundle/dist.ts";
 import { keepNewestCheckpoints, removeStaleTemporaries } from "./worker/checkpoint-files.ts";
-import { startTrainerThread } from "./worker/start.ts";
+import { startTrainerProcess } from "./worker/trainer-process.ts";
 
 /**
  * The Node entry, the only place that wires the Node implementations: better-sqlite3 under the
- * data folder, the in-memory event hub, the worker-thread trainer and the HTTP server.
+ * data folder, the in-memory event hub, the trainer processes and the HTTP server.
  * `npm start` (src/serve.ts) and `autoprog serve` both land here; importing it starts nothing.
  */
 export interface RunningServer {
@@ -86,7 +86,9 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
   const dispatcher = new Dispatcher({
     db: database.db,
     sink,
-    startTrainer: startTrainerThread,
+    startTrainer: startTrainerProcess,
+    graceMs: settings.trainerGraceMs,
+    silenceMs: settings.trainerSilenceMs,
     // With pull workers this process trains nothing; it still sweeps expired leases.
     concurrency: settings.dispatch === "workers" ? 0 : settings.concurrency,
     maxAttempts: settings.maxAttempts,

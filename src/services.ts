@@ -110,7 +110,7 @@ export interface WebhookServices {
 
 /**
  * What a request handler may use, as interfaces only: built per request by a middleware from
- * the runtime's bindings (Node: better-sqlite3, the in-memory hub, worker threads; tests pass
+ * the runtime's bindings (Node: better-sqlite3, the in-memory hub, trainer processes; tests pass
  * their own).
  */
 export interface Services {

@@ -38,7 +38,9 @@ program
 
 program
   .command("serve")
-  .description("serve the HTTP API and train queued runs in worker threads (settings: AUTOPROG_* variables)")
+  .description(
+    "serve the HTTP API and train queued runs in trainer processes (settings: AUTOPROG_* variables)",
+  )
   .option("--host <host>", "listen address (or AUTOPROG_HOST; default 127.0.0.1)")
   .option("--port <n>", "port, 0 for any free one (or AUTOPROG_PORT; default 8787)")
   .option("--data-dir <dir>", "database, checkpoints and caches (or AUTOPROG_DATA_DIR; default ./data)")

@@ -5,9 +5,10 @@ import { Command, Option } from "commander";
 import { createAutoprogClient, DEFAULT_API_URL } from "../client/index.ts";
 import { RUNS_FOLDER } from "../core/checkpoint-layout.ts";
 import { BACKEND_PREFERENCES, type ExperimentSpec } from "../core/spec.ts";
+import { SETTINGS } from "../settings/table.ts";
 import { PullWorker } from "../worker/remote.ts";
 import { WorkerApi } from "../worker/remote-api.ts";
-import { startTrainerThread } from "../worker/start.ts";
+import { startTrainerProcess } from "../worker/trainer-process.ts";
 
 interface WorkerFlags {
   readonly api: string;
@@ -16,11 +17,19 @@ interface WorkerFlags {
   readonly backend?: ExperimentSpec["backend"];
   readonly dataDir: string;
   readonly name?: string;
+  readonly graceSeconds: number;
+  readonly silenceSeconds: number;
 }
 
 const positiveInt = (v: string) => {
   const n = Number.parseInt(v, 10);
   if (!(n > 0)) throw new Error(`not a positive integer: ${v}`);
+  return n;
+};
+
+const positiveNumber = (v: string) => {
+  const n = Number(v);
+  if (!(n > 0)) throw new Error(`not a positive number: ${v}`);
   return n;
 };
 
@@ -46,6 +55,18 @@ export function workerCommand(): Command {
         .env("AUTOPROG_DATA_DIR")
         .default("data"),
     )
+    .addOption(
+      new Option("--grace-seconds <s>", "a trainer told to stop is killed after this long")
+        .env(SETTINGS.trainerGraceSeconds.env)
+        .argParser(positiveNumber)
+        .default(Number(SETTINGS.trainerGraceSeconds.default)),
+    )
+    .addOption(
+      new Option("--silence-seconds <s>", "a trainer silent this long hangs and is killed")
+        .env(SETTINGS.trainerSilenceSeconds.env)
+        .argParser(positiveNumber)
+        .default(Number(SETTINGS.trainerSilenceSeconds.default)),
+    )
     .option("--name <name>", "this worker's name in the API's logs (default: host and pid)")
     .action(async (flags: WorkerFlags) => {
       if (!flags.key) {
@@ -59,7 +80,9 @@ export function workerCommand(): Command {
         console.log(JSON.stringify({ time: new Date().toISOString(), message, ...fields }));
       const worker = new PullWorker({
         api: new WorkerApi(createAutoprogClient({ api: flags.api, key: flags.key })),
-        startTrainer: startTrainerThread,
+        startTrainer: startTrainerProcess,
+        graceMs: flags.graceSeconds * 1000,
+        silenceMs: flags.silenceSeconds * 1000,
         name: flags.name ?? `${hostname()}-${process.pid}`,
         concurrency: flags.concurrency,
         dataDir,

@@ -1,5 +1,6 @@
 /**
- * Whether an error means the trainer ran out of memory: V8's heap limit in a worker thread,
+ * Whether an error means the trainer ran out of memory: V8's heap limit (a worker thread's error,
+ * or the FATAL ERROR a trainer process printed before it aborted),
  * an ArrayBuffer or typed array the CPU/WASM backends could not allocate, WASM memory that
  * could not grow, or TensorFlow's native allocator. Such a run fails once with
  * `out_of_memory`: another attempt would run out again (and take the host's memory with it).

@@ -2,23 +2,27 @@ import type { Db } from "../../db/database.ts";
 import { getExperiment } from "../../db/experiments.ts";
 import { getRun, type RunRow } from "../../db/runs.ts";
 import { runCheckpointsPath } from "../core/checkpoint-layout.ts";
-import type { FailureReason } from "../core/events.ts";
-import { isOutOfMemory } from "../core/out-of-memory.ts";
+import type { FailureReason, TrainingEvent } from "../core/events.ts";
 import type { ExperimentSpec } from "../core/spec.ts";
 import type { EventSink } from "../events/sink.ts";
 import { sleep } from "../kit/sleep.ts";
 import { WakeLoop } from "../kit/wake-loop.ts";
+import { type AttemptOutcome, TrainerAttempt, trainerJob } from "../worker/attempt.ts";
 import type { RunControl } from "./control.ts";
-import type { FromTrainer, StartTrainer, TrainerJob, TrainerThread } from "./protocol.ts";
+import { DEFAULT_TRAINER_GRACE_MS, DEFAULT_TRAINER_SILENCE_MS, type StartTrainer } from "./protocol.ts";
 import { type AttemptEnd, DEFAULT_LEASE_MS, type RunQueue, sqlRunQueue } from "./queue.ts";
 import { expiredRunEnd } from "./reaper.ts";
-import { eventWithoutDataDir, specForTrainer, withoutDataDir } from "./server-paths.ts";
+import { eventWithoutDataDir, withoutDataDir } from "./server-paths.ts";
 
 export interface DispatcherOptions {
   readonly db: Db;
   readonly sink: EventSink;
-  /** Starts a trainer for one attempt: the transport (worker threads on Node). */
+  /** Starts a trainer for one attempt: the transport (a child process per attempt on Node). */
   readonly startTrainer: StartTrainer;
+  /** A cancelled or stopped trainer has this long to exit before it is killed (default 10 s). */
+  readonly graceMs?: number;
+  /** A trainer silent this long hangs and is killed (default 120 s; a lease that runs out first ends it too). */
+  readonly silenceMs?: number;
   /** Runs trained at once; 0 = this process only serves the API (it still sweeps leases). */
   readonly concurrency: number;
   /** Starts allowed per run before an interrupted run is failed instead of re-queued. */
@@ -43,18 +47,16 @@ export interface DispatcherOptions {
 
 interface ActiveRun {
   readonly run: RunRow;
-  readonly thread: TrainerThread;
+  readonly attempt: TrainerAttempt;
   /** The trainer reported `run.started`: set-up is over. */
   started: boolean;
   lastHeartbeat: number;
-  error: string | null;
-  /** The trainer ran out of memory: the run fails now instead of being tried again. */
-  outOfMemory: boolean;
 }
 
 /**
- * Takes runs from the queue, a configurable number at a time, and trains each through the
- * transport so the HTTP loop never waits on tensor work. Every run it trains is leased: the
+ * Takes runs from the queue, a configurable number at a time, and trains each attempt in a
+ * trainer process of its own (src/worker/attempt.ts), so the HTTP loop never waits on tensor
+ * work and a trainer's crash, abort or hang ends that attempt only. Every run it trains is leased: the
  * lease is extended while the trainer shows signs of life (events, steps), and a sweep re-queues
  * runs whose lease expired — left by a crashed process, a stalled trainer or another server —
  * so no run stays `running` forever and two servers never train the same run.
@@ -73,6 +75,8 @@ export class Dispatcher implements RunControl {
   private stopped = false;
   private sweeper: ReturnType<typeof setInterval> | null = null;
   private readonly pending = new Set<Promise<void>>();
+  /** Every trainer process not yet exited, forgotten or not: a shutdown waits for them. */
+  private readonly exits = new Set<Promise<unknown>>();
 
   constructor(private readonly options: DispatcherOptions) {
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
@@ -131,7 +135,7 @@ export class Dispatcher implements RunControl {
   async cancel(runId: string): Promise<void> {
     const active = this.active.get(runId);
     if (active?.started) {
-      active.thread.postMessage({ type: "cancel" });
+      active.attempt.cancel();
       return;
     }
     if (active) {
@@ -155,14 +159,17 @@ export class Dispatcher implements RunControl {
     }
   }
 
-  /** Clean shutdown: stops the trainers and hands their runs back to the queue. */
+  /**
+   * Clean shutdown: stops the trainers (SIGTERM, SIGKILL after the grace period), hands their
+   * runs back to the queue, and resolves once every trainer process has exited.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.sweeper) clearInterval(this.sweeper);
     await this.pumpLoop.stop();
     const runs = [...this.active.values()];
     await Promise.all(runs.map((active) => this.endAttempt(active, "shutdown", "the server stopped")));
-    await Promise.all(this.pending);
+    await Promise.all([...this.pending, ...this.exits]);
   }
 
   private track(work: Promise<void>): void {
@@ -187,72 +194,66 @@ export class Dispatcher implements RunControl {
       await this.endRun(run, "failed_setup", `experiment ${run.experimentId} is missing`);
       return;
     }
-    const job: TrainerJob = {
+    const built = trainerJob({
       runId: run.id,
       attempt: run.attempt,
-      spec: specForTrainer(experiment.spec, this.options.dataDir),
       arm: run.label,
       seed: run.seed,
+      storedSpec: experiment.spec,
+      dataDir: this.options.dataDir,
       checkpointDir: `${this.options.dataDir}/${runCheckpointsPath(run.id)}`,
       resumeEpoch: run.checkpointEpoch,
       backend: this.options.backend ?? null,
       cacheDir: this.options.cacheDir ?? null,
       cancelled: run.cancelRequested,
-    };
-    let thread: TrainerThread;
+    });
+    if ("problem" in built) {
+      await this.endRun(run, "failed_setup", built.problem);
+      return;
+    }
+    let active: ActiveRun | undefined;
+    let attempt: TrainerAttempt;
     try {
-      thread = this.options.startTrainer(job);
+      attempt = new TrainerAttempt(built.job, {
+        startTrainer: this.options.startTrainer,
+        graceMs: this.options.graceMs ?? DEFAULT_TRAINER_GRACE_MS,
+        silenceMs: this.options.silenceMs ?? DEFAULT_TRAINER_SILENCE_MS,
+        onEvent: (event, replayKey) => {
+          if (active) this.onEvent(active, event, replayKey);
+        },
+        onAlive: () => {
+          if (active && this.active.get(run.id) === active) this.heartbeat(active);
+        },
+        log: this.log,
+      });
     } catch (error) {
       await this.endRun(run, "failed_setup", `could not start a trainer: ${String(error)}`);
       return;
     }
-    const active: ActiveRun = {
-      run,
-      thread,
-      started: false,
-      lastHeartbeat: this.clock(),
-      error: null,
-      outOfMemory: false,
-    };
-    this.active.set(run.id, active);
+    const current: ActiveRun = { run, attempt, started: false, lastHeartbeat: this.clock() };
+    active = current;
+    this.active.set(run.id, current);
     this.log("run started", { runId: run.id, attempt: run.attempt });
-    thread.on("message", (message: FromTrainer) => this.onMessage(active, message));
-    thread.on("error", (error: Error & { code?: unknown }) => {
-      active.error = error.message;
-      active.outOfMemory ||= isOutOfMemory(error);
-    });
-    thread.on("exit", (code: number) => this.track(this.onExit(active, code)));
+    const exited = attempt.ended.then((outcome) => this.track(this.onExit(current, outcome)));
+    this.exits.add(exited);
+    void exited.finally(() => this.exits.delete(exited));
   }
 
-  private onMessage(active: ActiveRun, message: FromTrainer): void {
+  private onEvent(active: ActiveRun, event: TrainingEvent, replayKey: string | null): void {
     if (this.active.get(active.run.id) !== active) return;
-    if (message.type === "event") {
-      if (message.event.type === "run.started") active.started = true;
-      this.options.sink
-        .record(
-          active.run.id,
-          active.run.attempt,
-          eventWithoutDataDir(message.event, this.options.dataDir),
-          message.replayKey,
-        )
-        .catch((error: unknown) => {
-          // Nothing is dropped: the attempt ends and the run resumes from the log's checkpoint.
-          this.log("could not store an event; the attempt ends", {
-            runId: active.run.id,
-            error: String(error),
-          });
-          this.track(
-            this.endAttempt(active, "event_write_failed", `an event could not be stored: ${String(error)}`),
-          );
+    if (event.type === "run.started") active.started = true;
+    this.options.sink
+      .record(active.run.id, active.run.attempt, eventWithoutDataDir(event, this.options.dataDir), replayKey)
+      .catch((error: unknown) => {
+        // Nothing is dropped: the attempt ends and the run resumes from the log's checkpoint.
+        this.log("could not store an event; the attempt ends", {
+          runId: active.run.id,
+          error: String(error),
         });
-    } else if (message.type === "finished") {
-      active.error = message.crashed;
-      active.outOfMemory ||= message.crashed !== null && isOutOfMemory({ message: message.crashed });
-      // The thread has nothing left to do; end it rather than wait for its handles to close.
-      void active.thread.terminate();
-      return;
-    }
-    this.heartbeat(active);
+        this.track(
+          this.endAttempt(active, "event_write_failed", `an event could not be stored: ${String(error)}`),
+        );
+      });
   }
 
   /** Extends the lease at most every quarter lease; a lost lease stops the trainer. */
@@ -266,19 +267,19 @@ export class Dispatcher implements RunControl {
           this.log("lost the lease of a run; its trainer stops", { runId: active.run.id });
           this.forget(active);
         } else if (cancelRequested) {
-          active.thread.postMessage({ type: "cancel" });
+          active.attempt.cancel();
         }
       }),
     );
   }
 
-  private async onExit(active: ActiveRun, code: number): Promise<void> {
+  private async onExit(active: ActiveRun, outcome: AttemptOutcome): Promise<void> {
     if (this.active.get(active.run.id) !== active) return;
     await this.options.sink.drained(active.run.id);
     const now = await getRun(this.options.db, active.run.id);
     if (now?.state === "running" && now.leaseOwner === this.owner) {
-      const why = active.error ?? `the trainer thread exited with code ${code}`;
-      if (active.outOfMemory && !now.cancelRequested) {
+      const why = outcome.crash ?? "the trainer ended without reporting the run's end";
+      if (outcome.outOfMemory && !now.cancelRequested) {
         // Another attempt would run out of memory again, and take the host's memory with it.
         this.forget(active);
         await this.endRun(now, "out_of_memory", `the trainer ran out of memory: ${why}`);
@@ -342,7 +343,7 @@ export class Dispatcher implements RunControl {
   /** Stops the trainer of an attempt and ignores whatever it still sends. */
   private forget(active: ActiveRun): void {
     if (this.active.get(active.run.id) === active) this.active.delete(active.run.id);
-    void active.thread.terminate();
+    void active.attempt.terminate();
   }
 
   /** Ends a run that has no trainer to report it, through the same sink as trainer events. */

@@ -2,9 +2,10 @@ import type { TrainingEvent } from "../core/events.ts";
 import type { ExperimentSpec } from "../core/spec.ts";
 
 /**
- * The transport between the dispatcher and a trainer: what a trainer is started with and the
- * messages both ways. Today's transport is a worker thread (src/worker/); a remote pull worker
- * speaks the same messages over HTTP.
+ * The transport between the attempt shell (src/worker/attempt.ts) and a trainer: what a trainer
+ * is started with and the messages both ways. Every trainer runs in a child process of its own
+ * (src/worker/trainer-process.ts), so a native abort, a segfault or an out-of-memory kill ends
+ * that attempt and nothing else.
  */
 export interface TrainerJob {
   readonly runId: string;
@@ -23,27 +24,44 @@ export interface TrainerJob {
   readonly resumeEpoch: number | null;
   readonly backend: ExperimentSpec["backend"] | null;
   readonly cacheDir: string | null;
-  /** Cancelled before the thread started: stop at the first step boundary. */
+  /** Cancelled before the trainer started: stop at the first step boundary. */
   readonly cancelled: boolean;
 }
 
-export type ToTrainer = { readonly type: "cancel" };
+export type ToTrainer =
+  /** The first message: the job to train. */
+  | { readonly type: "start"; readonly job: TrainerJob }
+  /** Stop at the next step boundary and report the run cancelled. */
+  | { readonly type: "cancel" };
 
 export type FromTrainer =
   /** The producer names the event's place in its stream (src/events/replay-key.ts). */
   | { readonly type: "event"; readonly event: TrainingEvent; readonly replayKey: string | null }
-  /** A training step finished: the trainer is alive (the dispatcher extends the lease on it). */
+  /** A step finished, or the trainer's idle heartbeat: it is alive (the lease is kept on it). */
   | { readonly type: "progress" }
   /** The trainer returned or threw; `crashed` is set when it threw something other than a run failure. */
   | { readonly type: "finished"; readonly crashed: string | null };
 
-/** The part of a worker_threads Worker the dispatcher uses (tests pass a fake). */
-export interface TrainerThread {
+/**
+ * One running trainer as its host sees it (a child process; tests pass a fake). `exit` comes
+ * once, with the exit code or the signal that ended it.
+ */
+export interface TrainerHandle {
   on(event: "message", listener: (message: FromTrainer) => void): unknown;
   on(event: "error", listener: (error: Error) => void): unknown;
-  on(event: "exit", listener: (code: number) => void): unknown;
+  on(event: "exit", listener: (code: number | null, signal: string | null) => void): unknown;
   postMessage(message: ToTrainer): void;
-  terminate(): Promise<number>;
+  /** Asks the trainer to stop at its next step boundary without a report (SIGTERM). */
+  stop(): void;
+  /** Ends it at once (SIGKILL): it no longer answers, or its grace period is over. */
+  kill(): void;
+  /** The last line the trainer wrote to stderr (a native FATAL ERROR says why it aborted); null: none. */
+  lastWords?(): string | null;
 }
 
-export type StartTrainer = (job: TrainerJob) => TrainerThread;
+/** A trainer silent this long (no step, no event, no heartbeat) hangs, by default. */
+export const DEFAULT_TRAINER_SILENCE_MS = 120_000;
+/** A trainer told to stop has this long to exit before it is killed, by default. */
+export const DEFAULT_TRAINER_GRACE_MS = 10_000;
+
+export type StartTrainer = (job: TrainerJob) => TrainerHandle;

@@ -3,6 +3,7 @@ import { AUTH_DEFAULTS } from "../auth/in-memory.ts";
 import { KEY_PATTERN } from "../auth/keys.ts";
 import { DEFAULT_RUN_CEILINGS } from "../core/run-cost.ts";
 import { BACKEND_PREFERENCES } from "../core/spec.ts";
+import { DEFAULT_TRAINER_GRACE_MS, DEFAULT_TRAINER_SILENCE_MS } from "../dispatch/protocol.ts";
 import { DEFAULT_LEASE_MS } from "../dispatch/queue.ts";
 
 /**
@@ -79,14 +80,14 @@ export const SETTINGS = {
     env: "AUTOPROG_CONCURRENCY",
     schema: int(0, 64),
     default: "1",
-    description: "runs trained at once (worker threads); 0 serves the API only",
+    description: "runs trained at once (a trainer process each); 0 serves the API only",
   }),
   dispatch: setting({
     env: "AUTOPROG_DISPATCH",
     schema: z.enum(["embedded", "workers"]),
     default: "embedded",
     description:
-      "`embedded`: this process trains queued runs in worker threads; `workers`: it trains nothing and waits for `autoprog worker`s",
+      "`embedded`: this process trains queued runs, each attempt in a trainer process of its own; `workers`: it trains nothing and waits for `autoprog worker`s",
   }),
   maxCheckpointBytes: setting({
     env: "AUTOPROG_MAX_CHECKPOINT_BYTES",
@@ -120,6 +121,20 @@ export const SETTINGS = {
       kind: "var",
       note: "a pull worker's lease; the cron re-queues runs whose lease expired",
     },
+  }),
+  trainerGraceSeconds: setting({
+    env: "AUTOPROG_TRAINER_GRACE_SECONDS",
+    schema: positive(),
+    default: String(DEFAULT_TRAINER_GRACE_MS / 1000),
+    description:
+      "a trainer process told to stop (cancel, lost lease, shutdown) has this long to exit before it is killed (SIGKILL)",
+  }),
+  trainerSilenceSeconds: setting({
+    env: "AUTOPROG_TRAINER_SILENCE_SECONDS",
+    schema: positive(),
+    default: String(DEFAULT_TRAINER_SILENCE_MS / 1000),
+    description:
+      "a trainer process that sends nothing (no step, no heartbeat, no event) for this long hangs: it is killed and the attempt ends (in set-up, before `run.started`, it has at least a minute)",
   }),
   keepCheckpoints: setting({
     env: "AUTOPROG_KEEP_CHECKPOINTS",

@@ -19,6 +19,24 @@ import { SupernetStateSchema } from "./supernet.ts";
 export const CHECKPOINT_FORMAT = "autoprog-checkpoint/2";
 
 /**
+ * Where a run paused inside an epoch (RunOptions.pause): the steps of the epoch already trained
+ * and the epoch's running sums, so the resumed epoch continues with the same data order (a pure
+ * function of seed and epoch) from its next step and reports the same totals.
+ */
+export const EpochProgressSchema = z.object({
+  steps: count,
+  lossSum: z.number(),
+  correct: z.number(),
+  seen: count,
+  flopsSum: z.number(),
+  lastLr: z.number(),
+  seconds: z.number(),
+  wallSeconds: z.number(),
+  cpuSeconds: z.number(),
+});
+export type EpochProgress = z.infer<typeof EpochProgressSchema>;
+
+/**
  * The part of a run's ModelState that a checkpoint's JSON meta holds (the tensors go to its
  * data file). Defined once: ModelState extends it, saving and restoring take exactly these keys.
  */
@@ -55,6 +73,8 @@ export const PersistedStateSchema = z.object({
   trainSeconds: z.number(),
   /** Σ forward FLOPs per image over all steps, for the run's mean. */
   flopsSum: z.number(),
+  /** A checkpoint written by a pause inside an epoch: how far that epoch got; null at an epoch's end. */
+  epochProgress: EpochProgressSchema.nullable().default(null),
 });
 export type PersistedState = z.infer<typeof PersistedStateSchema>;
 

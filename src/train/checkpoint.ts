@@ -10,8 +10,8 @@ export type { CheckpointMeta };
 
 /**
  * A checkpoint = weights + EMA copies + optimizer moments + JSON meta (checkpoint-meta.ts).
- * Written at the end of every epoch; a run resumed from it replays the remaining epochs exactly
- * (all randomness derives from seed, epoch and step).
+ * Written at the end of every epoch, and where a pause stops a run inside one; a run resumed from
+ * it replays the rest exactly (all randomness derives from seed, epoch and step).
  */
 export interface Checkpoint {
   readonly meta: CheckpointMeta;
@@ -39,6 +39,9 @@ export class DirectoryCheckpointStore implements CheckpointStore {
 
   async save(meta: CheckpointMeta, data: Uint8Array): Promise<string> {
     const metaPath = join(this.directory, checkpointMetaFile(meta.epoch));
+    // A pause inside an epoch replaces the checkpoint of that epoch's start: its meta goes first,
+    // so a crash in between leaves the older checkpoint, never a meta with another data file.
+    await rm(metaPath, { force: true });
     // Data first, meta last: a meta file on disk means its data is complete.
     await writeFileAtomic(join(this.directory, checkpointDataFile(meta.epoch)), [data]);
     await writeFileAtomic(metaPath, [Buffer.from(JSON.stringify(meta))]);

@@ -7,6 +7,7 @@ import type { AugmentOptions } from "../data/augment.ts";
 import { makeBatch } from "../data/batch.ts";
 import { batchSlices, epochOrder } from "../data/batches.ts";
 import type { ImageDataset } from "../data/dataset.ts";
+import type { EpochProgress } from "./checkpoint-meta.ts";
 import type { CompiledSteps } from "./compiled-steps.ts";
 import { MEMORY_CHECK_EVERY_STEPS, type MemoryGuard, memoryExceeded } from "./memory-guard.ts";
 import type { GradientPool } from "./parallel/pool.ts";
@@ -44,6 +45,12 @@ export interface EpochSettings {
   readonly dropPath: number;
   readonly augment: AugmentOptions;
   readonly signal: AbortSignal | undefined;
+  /** Awaited before every step (RunOptions.betweenSteps). */
+  readonly betweenSteps?: (() => Promise<void>) | undefined;
+  /** RunOptions.pause: once aborted, the epoch stops at its next step boundary with EpochPaused. */
+  readonly pause?: AbortSignal | undefined;
+  /** Continues an epoch a pause cut at this position (null or absent: from its first step). */
+  readonly resume?: EpochProgress | null | undefined;
   readonly onProgress: ((progress: StepProgress) => void) | undefined;
   /**
    * Supernet training: the architecture of each step, drawn by the caller; undefined for a step
@@ -99,6 +106,16 @@ export class RunInterrupted extends Error {
   }
 }
 
+/** The part of an epoch's progress the epoch loop knows (the run loop adds its clocks). */
+export type EpochPosition = Omit<EpochProgress, "wallSeconds" | "cpuSeconds">;
+
+/** A pause stopped the epoch at a step boundary: the steps before `position.steps` are trained. */
+export class EpochPaused extends Error {
+  constructor(readonly position: EpochPosition) {
+    super(`paused at step ${position.steps} of the epoch`);
+  }
+}
+
 /** One pass over the training set at the state's current architecture. */
 export async function trainEpoch(state: ModelState, settings: EpochSettings): Promise<EpochTotals> {
   const { train, seed, batchSize } = settings;
@@ -120,10 +137,18 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
     if (compiled && !last) await compiled.load(state);
     measureSeconds += (performance.now() - began) / 1000;
   };
-  let lossSum = 0;
-  let correct = 0;
-  let seen = 0;
-  let lr = 0;
+  // A resumed epoch continues its running sums; its data order is the same (seed and epoch).
+  const resume = settings.resume ?? null;
+  const first = resume?.steps ?? 0;
+  const priorSeconds = resume?.seconds ?? 0;
+  flopsSum = resume?.flopsSum ?? 0;
+  let lossSum = resume?.lossSum ?? 0;
+  let correct = resume?.correct ?? 0;
+  let seen = resume?.seen ?? 0;
+  let lr = resume?.lastLr ?? 0;
+  // Only an epoch whose steps carry no state of their own across the cut (no supernet sampling,
+  // no candidate measurements, not a look-ahead) is cut by a pause.
+  const pausable = !settings.sample && !settings.measure && settings.stepLimit === undefined;
   // One step stays in flight: step b+1 is dispatched before step b's loss is read back, so on an
   // accelerator the host prepares and dispatches the next step while the device runs this one
   // (wasm and cpu compute on dispatch, so nothing changes there). Data-parallel steps wait for
@@ -158,8 +183,15 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
       imagesPerSecond: seen / ((performance.now() - start) / 1000 - measureSeconds),
     });
   };
-  for (let b = 0; b < steps; b++) {
+  for (let b = first; b < steps; b++) {
+    await settings.betweenSteps?.();
     if (settings.signal?.aborted) throw new RunInterrupted("cancelled", "the run was cancelled");
+    if (pausable && b > first && settings.pause?.aborted) {
+      await finish();
+      if (compiled) await compiled.store(state);
+      const seconds = priorSeconds + (performance.now() - start) / 1000 - measureSeconds;
+      throw new EpochPaused({ steps: b, lossSum, correct, seen, flopsSum, lastLr: lr, seconds });
+    }
     if (settings.memoryGuard && b % MEMORY_CHECK_EVERY_STEPS === 0) {
       // A step still in flight counts too: its tensors are part of what the estimate covers.
       const exceeded = memoryExceeded(settings.memoryGuard);
@@ -215,7 +247,7 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
     steps,
     lastLr: lr,
     batchSize,
-    seconds: (performance.now() - start) / 1000 - measureSeconds,
+    seconds: priorSeconds + (performance.now() - start) / 1000 - measureSeconds,
     measureSeconds,
     flopsSum,
     supernet: sampledSteps > 0,

@@ -21,6 +21,20 @@ export class TrainingFailure extends Error {
   }
 }
 
+/**
+ * A run stopped by RunOptions.pause at a step boundary, its checkpoint written there (no
+ * terminal event: the run is not over). Opening it again on that checkpoint resumes it exactly.
+ */
+export class TrainingPaused extends Error {
+  override readonly name = "TrainingPaused";
+  constructor(
+    readonly epoch: number,
+    readonly step: number,
+  ) {
+    super(`the run paused at epoch ${epoch}, step ${step}`);
+  }
+}
+
 /** Everything an opened run trains with: set up, planned, its state restored or created. */
 export interface RunContext {
   readonly spec: ExperimentSpec;

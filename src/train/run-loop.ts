@@ -4,7 +4,7 @@ import { forwardFlops } from "../core/flops.ts";
 import { stageIndexAt } from "../core/schedule.ts";
 import { beginSearchStage, disposeSearchSubset, finishSupernetArm, supernetSampler } from "./autoprog.ts";
 import { decayForHorizon } from "./ema.ts";
-import { type EpochSettings, type EpochTotals, trainEpoch } from "./epoch.ts";
+import { EpochPaused, type EpochSettings, type EpochTotals, trainEpoch } from "./epoch.ts";
 import { evaluate } from "./evaluate.ts";
 import { epochRecord, evaluationReport } from "./report.ts";
 import type { RunContext } from "./run-context.ts";
@@ -22,9 +22,29 @@ export async function trainRemainingEpochs(run: RunContext): Promise<void> {
 async function runEpoch(run: RunContext): Promise<void> {
   const clock = startClock();
   await enterScheduledStage(run);
-  const totals = await trainStageEpoch(run);
+  let totals: EpochTotals;
+  try {
+    totals = await trainStageEpoch(run);
+  } catch (error) {
+    if (error instanceof EpochPaused) await checkpointPausedEpoch(run, error, clock());
+    throw error;
+  }
   const evaluation = await evaluateIfDue(run);
   completeEpoch(run, totals, evaluation, clock());
+  await saveCheckpoint(run);
+}
+
+/**
+ * A pause cut the epoch: the checkpoint written now holds its position and running sums (and
+ * the clocks of its part trained so far), so a run opened on it finishes the epoch exactly.
+ */
+async function checkpointPausedEpoch(run: RunContext, paused: EpochPaused, elapsed: Elapsed): Promise<void> {
+  const before = run.state.epochProgress;
+  run.state.epochProgress = {
+    ...paused.position,
+    wallSeconds: (before?.wallSeconds ?? 0) + elapsed.wallSeconds,
+    cpuSeconds: (before?.cpuSeconds ?? 0) + elapsed.cpuSeconds,
+  };
   await saveCheckpoint(run);
 }
 
@@ -93,6 +113,9 @@ function epochSettings(
     dropPath: t.dropPath * scale,
     augment: { ...plan.baseAugment, randomErasing: plan.baseAugment.randomErasing * scale },
     signal: options.signal,
+    betweenSteps: options.betweenSteps,
+    pause: options.pause,
+    resume: state.epochProgress,
     onProgress: options.onProgress,
     pool: run.pool,
     compiled: run.compiled,
@@ -165,8 +188,10 @@ function completeEpoch(
   state.flopsSum += totals.flopsSum;
   state.trainSeconds += totals.seconds;
   state.epoch += 1;
-  state.wallSeconds += elapsed.wallSeconds;
-  state.cpuSeconds += elapsed.cpuSeconds;
+  // A paused epoch's first part is on the clocks too.
+  state.wallSeconds += elapsed.wallSeconds + (state.epochProgress?.wallSeconds ?? 0);
+  state.cpuSeconds += elapsed.cpuSeconds + (state.epochProgress?.cpuSeconds ?? 0);
+  state.epochProgress = null;
   emit({ type: "epoch.completed", ...record });
 }
 

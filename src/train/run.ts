@@ -2,17 +2,24 @@ import type { RunResult, SideEvaluation } from "../core/events.ts";
 import { isOutOfMemory } from "../core/out-of-memory.ts";
 import type { ExperimentSpec } from "../core/spec.ts";
 import type { ImageDataset } from "../data/dataset.ts";
-import { RunInterrupted, type StepProgress } from "./epoch.ts";
+import { EpochPaused, RunInterrupted, type StepProgress } from "./epoch.ts";
 import { evaluate } from "./evaluate.ts";
 import { saveModel } from "./model-file.ts";
 import { evaluationReport, summarise } from "./report.ts";
-import { failRun, messageOf, openRun, type RunContext, TrainingFailure } from "./run-context.ts";
+import {
+  failRun,
+  messageOf,
+  openRun,
+  type RunContext,
+  TrainingFailure,
+  TrainingPaused,
+} from "./run-context.ts";
 import { evaluationTargets, trainRemainingEpochs } from "./run-loop.ts";
 import type { RunOptions } from "./run-options.ts";
 import { disposeModelState, type ModelState } from "./state.ts";
 
 export type { RunOptions, StepProgress };
-export { TrainingFailure };
+export { TrainingFailure, TrainingPaused };
 
 /** Trains one arm of a spec with one seed and emits the typed event stream. */
 export async function runTraining(spec: ExperimentSpec, options: RunOptions = {}): Promise<RunResult> {
@@ -26,6 +33,11 @@ export async function runTraining(spec: ExperimentSpec, options: RunOptions = {}
   } catch (error) {
     await run.pool?.close();
     run.compiled?.dispose();
+    if (error instanceof EpochPaused) {
+      const { epoch, step } = run.state;
+      disposeModelState(run.state);
+      throw new TrainingPaused(epoch, step);
+    }
     if (error instanceof RunInterrupted) throw failRun(run.emit, run.state, error.reason, error.message);
     const message = messageOf(error);
     const reason = isOutOfMemory({ message }) ? "out_of_memory" : "error";

@@ -3,9 +3,10 @@ import { join } from "node:path";
 import { packCheckpoint, unpackCheckpoint } from "../checkpoints/wire.ts";
 import { CHECKPOINTS_FOLDER, checkpointDataFile, checkpointMetaFile } from "../core/checkpoint-layout.ts";
 import type { TrainingEvent } from "../core/events.ts";
-import { type ExperimentSpec, ExperimentSpecSchema } from "../core/spec.ts";
-import type { FromTrainer, StartTrainer, TrainerThread } from "../dispatch/protocol.ts";
+import type { ExperimentSpec } from "../core/spec.ts";
+import { DEFAULT_TRAINER_SILENCE_MS, type StartTrainer, type TrainerJob } from "../dispatch/protocol.ts";
 import { eventWithoutDataDir } from "../dispatch/server-paths.ts";
+import { TrainerAttempt, trainerJob } from "./attempt.ts";
 import { LeaseLostError, type OutgoingEvent, type WorkerApi, type WorkerLease } from "./remote-api.ts";
 
 /** Events are sent in batches: at most this many, or after this delay. */
@@ -15,6 +16,10 @@ const BATCH_DELAY_MS = 250;
 export interface RemoteRunOptions {
   readonly api: WorkerApi;
   readonly startTrainer: StartTrainer;
+  /** A cancelled or stopped trainer has this long to exit before it is killed. */
+  readonly graceMs: number;
+  /** A trainer silent this long hangs and is killed (default 120 s). */
+  readonly silenceMs?: number;
   /** Relative dataset roots resolve against it; paths under it are not sent to the API. */
   readonly dataDir: string;
   /** This run's scratch folder (its checkpoints); removed when the run is done here. */
@@ -34,15 +39,16 @@ interface Pending {
 }
 
 /**
- * One leased run on a pull worker: fetch the checkpoint, train it in a trainer thread, forward
- * its events in batches (each checkpoint uploaded before the event naming it), keep the lease,
- * and obey the API: `cancel` cancels the trainer, `lease_lost` drops the run.
+ * One leased run on a pull worker: fetch the checkpoint, train it through the attempt shell
+ * (src/worker/attempt.ts, a trainer process), forward its events in batches (each checkpoint
+ * uploaded before the event naming it), keep the lease, and obey the API: `cancel` cancels the
+ * trainer, `lease_lost` drops the run.
  */
 export class RemoteRun {
   readonly runId: string;
   private readonly token: string;
   private readonly checkpointDir: string;
-  private thread: TrainerThread | null = null;
+  private attempt: TrainerAttempt | null = null;
   private readonly pending: Pending[] = [];
   private sending: Promise<void> = Promise.resolve();
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
@@ -51,7 +57,7 @@ export class RemoteRun {
   private end: RemoteRunEnd | null = null;
   private sawStarted = false;
   private sawTerminal = false;
-  /** Why the attempt ended without a result: set-up's error, or the trainer's when it threw. */
+  /** Why the attempt ended without a result: set-up's error, or the trainer's. */
   private crash: string | null = null;
   private readonly exited: Promise<void>;
   private onExit: () => void = () => {};
@@ -81,7 +87,7 @@ export class RemoteRun {
     } catch (error) {
       this.end ??= error instanceof LeaseLostError ? "lease_lost" : "crashed";
       log("the run could not go on here", { runId: this.runId, error: String(error) });
-      await this.thread?.terminate();
+      await this.attempt?.terminate();
     } finally {
       this.stopTimers();
       await rm(this.options.workDir, { recursive: true, force: true });
@@ -92,13 +98,13 @@ export class RemoteRun {
   }
 
   /**
-   * Shutdown: stops the trainer now (work since its last epoch checkpoint is redone), sends the
+   * Shutdown: stops the trainer (work since its last epoch checkpoint is redone), sends the
    * events it produced, and hands the run back without using an attempt.
    */
   async stop(): Promise<void> {
     if (this.end) return;
     this.end = "stopped";
-    await this.thread?.terminate();
+    await this.attempt?.terminate();
     this.onExit();
     try {
       await this.flush();
@@ -114,8 +120,8 @@ export class RemoteRun {
   /** Fetches the checkpoint and starts the trainer; a failure here ends the attempt with its record. */
   private async setUp(): Promise<void> {
     try {
-      const spec = await this.prepare();
-      if (spec) this.startThread(spec);
+      const job = await this.prepare();
+      if (job) this.startAttempt(job);
     } catch (error) {
       if (error instanceof LeaseLostError) throw error;
       this.crash = `the run could not be set up here: ${error instanceof Error ? error.message : String(error)}`;
@@ -123,8 +129,8 @@ export class RemoteRun {
     }
   }
 
-  /** The spec, and the checkpoint to resume from in the scratch folder; null after a failed set-up was reported. */
-  private async prepare(): Promise<ExperimentSpec | null> {
+  /** The job, and the checkpoint to resume from in the scratch folder; null after a failed set-up was reported. */
+  private async prepare(): Promise<TrainerJob | null> {
     await mkdir(this.checkpointDir, { recursive: true });
     if (this.grant.checkpoint) {
       const { epoch } = this.grant.checkpoint;
@@ -133,55 +139,45 @@ export class RemoteRun {
       await writeFile(join(this.checkpointDir, checkpointDataFile(epoch)), data);
       await writeFile(join(this.checkpointDir, checkpointMetaFile(epoch)), meta);
     }
-    const parsed = ExperimentSpecSchema.safeParse(this.grant.spec);
-    if (parsed.success) return parsed.data;
+    const built = trainerJob({
+      runId: this.runId,
+      attempt: this.grant.run.attempt,
+      arm: this.grant.run.arm,
+      seed: this.grant.run.seed,
+      storedSpec: this.grant.spec,
+      dataDir: this.options.dataDir,
+      checkpointDir: this.checkpointDir,
+      resumeEpoch: this.grant.checkpoint?.epoch ?? null,
+      backend: this.options.backend,
+      cacheDir: this.options.cacheDir,
+      cancelled: false,
+    });
+    if ("job" in built) return built.job;
     this.enqueue(
-      {
-        type: "run.failed",
-        reason: "failed_setup",
-        message: `this worker cannot read the spec: ${parsed.error.message}`,
-        epoch: null,
-        step: null,
-      },
+      { type: "run.failed", reason: "failed_setup", message: built.problem, epoch: null, step: null },
       null,
     );
     this.onExit();
     return null;
   }
 
-  private startThread(spec: ExperimentSpec): void {
-    const { dataDir, backend, cacheDir } = this.options;
-    const root = spec.dataset.root;
-    const resolved =
-      root === undefined || root.startsWith("/")
-        ? spec
-        : { ...spec, dataset: { ...spec.dataset, root: join(dataDir, root) } };
-    const thread = this.options.startTrainer({
-      runId: this.runId,
-      attempt: this.grant.run.attempt,
-      spec: resolved,
-      arm: this.grant.run.arm,
-      seed: this.grant.run.seed,
-      checkpointDir: this.checkpointDir,
-      resumeEpoch: this.grant.checkpoint?.epoch ?? null,
-      backend,
-      cacheDir,
-      cancelled: false,
+  private startAttempt(job: TrainerJob): void {
+    const attempt = new TrainerAttempt(job, {
+      startTrainer: this.options.startTrainer,
+      graceMs: this.options.graceMs,
+      silenceMs: this.options.silenceMs ?? DEFAULT_TRAINER_SILENCE_MS,
+      onEvent: (event, replayKey) => this.enqueue(event, replayKey),
+      log: this.options.log,
     });
-    this.thread = thread;
-    thread.on("message", (message: FromTrainer) => {
-      if (message.type === "event") this.enqueue(message.event, message.replayKey);
-      else if (message.type === "finished") {
-        if (message.crashed !== null) this.crash ??= `the trainer crashed: ${message.crashed}`;
-        // The trainer is done: end the thread rather than wait for its handles to close.
-        void thread.terminate();
+    this.attempt = attempt;
+    void attempt.ended.then((outcome) => {
+      // A trainer this worker stopped (shutdown, a lost lease) did not crash.
+      if (outcome.crash !== null && this.end === null) {
+        this.crash ??= outcome.crash;
+        this.options.log("trainer crashed", { runId: this.runId, error: outcome.crash });
       }
+      this.onExit();
     });
-    thread.on("error", (error: Error) => {
-      this.crash ??= `the trainer crashed: ${error.message}`;
-      this.options.log("trainer error", { runId: this.runId, error: error.message });
-    });
-    thread.on("exit", () => this.onExit());
   }
 
   /**
@@ -247,7 +243,7 @@ export class RemoteRun {
             batch.map((item) => item.entry),
           );
           this.pending.splice(0, batch.length);
-          if (result.action === "cancel") this.thread?.postMessage({ type: "cancel" });
+          if (result.action === "cancel") this.attempt?.cancel();
         } catch (error) {
           this.fail(error);
           throw error;
@@ -261,7 +257,7 @@ export class RemoteRun {
     if (this.end) return;
     try {
       const action = await this.options.api.heartbeat(this.runId, this.token);
-      if (action === "cancel") this.thread?.postMessage({ type: "cancel" });
+      if (action === "cancel") this.attempt?.cancel();
     } catch (error) {
       this.fail(error);
     }
@@ -282,7 +278,7 @@ export class RemoteRun {
     );
     this.pending.splice(0);
     this.stopTimers();
-    void this.thread?.terminate();
+    void this.attempt?.terminate();
     this.onExit();
   }
 

@@ -11,6 +11,10 @@ import { RemoteRun } from "./remote-run.ts";
 export interface PullWorkerOptions {
   readonly api: WorkerApi;
   readonly startTrainer: StartTrainer;
+  /** A cancelled or stopped trainer has this long to exit before it is killed. */
+  readonly graceMs: number;
+  /** A trainer silent this long hangs and is killed (default 120 s). */
+  readonly silenceMs?: number;
   /** This worker's name in the API's logs. */
   readonly name: string;
   /** Runs trained at once. */
@@ -29,7 +33,7 @@ const LEASE_BACKOFF: Backoff = { firstMs: 1_000, maxMs: 30_000, jitter: "none" }
 
 /**
  * `autoprog worker`: leases runs from the API while it has room, trains each in a trainer
- * thread (RemoteRun), and on `stop()` leases no more, stops its trainers and hands their runs
+ * process (RemoteRun, src/worker/attempt.ts), and on `stop()` leases no more, stops its trainers and hands their runs
  * back so they resume elsewhere from their last epoch checkpoint.
  */
 export class PullWorker {

@@ -49,7 +49,7 @@ const NODE_ONLY = [
   "src/backend",
   "db/sqlite.ts",
   "db/drizzle.config.ts",
-  // The embedded dispatcher drives worker threads; only src/node.ts wires it.
+  // The embedded dispatcher drives trainer processes; only src/node.ts wires it.
   "src/dispatch/dispatcher.ts",
   "src/dispatch/server-paths.ts",
   // Builds and reads the dashboard's bundle from disk (the Node entry serves it).

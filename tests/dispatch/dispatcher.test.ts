@@ -8,7 +8,7 @@ import { experiments } from "../../db/schema.ts";
 import { parseSpec } from "../../src/core/spec.ts";
 import { Dispatcher } from "../../src/dispatch/dispatcher.ts";
 import type { StoredEventSink } from "../../src/events/sink.ts";
-import { startTrainerThread } from "../../src/worker/start.ts";
+import { startTrainerProcess } from "../../src/worker/trainer-process.ts";
 import {
   checkpointSaved,
   epochCompleted,
@@ -61,7 +61,7 @@ describe("Dispatcher", () => {
     expect(run).toMatchObject({
       state: "failed",
       failureReason: "error",
-      failureMessage: "the trainer thread exited with code 1",
+      failureMessage: "the trainer process exited with code 1",
     });
     expect((await eventLog(db, "run_0")).map((e) => [e.type, e.attempt])).toEqual([
       ["run.started", 1],
@@ -71,7 +71,7 @@ describe("Dispatcher", () => {
     expect((await eventLog(db, "run_0"))[1]?.payload).toEqual({
       type: "attempt.failed",
       reason: "error",
-      message: "wasm: Aborted()",
+      message: "the trainer crashed: wasm: Aborted()",
       epoch: null,
       step: null,
     });
@@ -101,7 +101,7 @@ describe("Dispatcher", () => {
     expect(log[0]?.payload).toEqual({
       type: "attempt.failed",
       reason: "failed_setup",
-      message: "ENOENT: no such file cifar/data_batch_1.bin",
+      message: "the trainer crashed: ENOENT: no such file cifar/data_batch_1.bin",
       epoch: null,
       step: null,
     });
@@ -202,7 +202,7 @@ describe("Dispatcher", () => {
   });
 });
 
-/** A dispatcher that trains in real worker threads, checkpointing under a fresh folder. */
+/** A dispatcher that trains in real trainer processes, checkpointing under a fresh folder. */
 async function realDispatcher(db: Db, sink: StoredEventSink) {
   const dataDir = await mkdtemp(join(tmpdir(), "autoprog-dispatch-"));
   const dispatcher = new Dispatcher({
@@ -211,13 +211,13 @@ async function realDispatcher(db: Db, sink: StoredEventSink) {
     concurrency: 1,
     maxAttempts: 1,
     dataDir,
-    startTrainer: startTrainerThread,
+    startTrainer: startTrainerProcess,
   });
   return { dispatcher, dataDir };
 }
 
-describe("the real trainer thread", () => {
-  it("trains a tiny MNIST run in a worker thread and the events reach the database", async () => {
+describe("the real trainer process", () => {
+  it("trains a tiny MNIST run in a child process and the events reach the database", async () => {
     const { db, sink } = await setup();
     const { dispatcher } = await realDispatcher(db, sink);
     await dispatcher.start();

@@ -7,14 +7,14 @@ import { runEvents } from "../../db/schema.ts";
 import { openDatabase } from "../../db/sqlite.ts";
 import { parseSpec } from "../../src/core/spec.ts";
 import { Dispatcher, type DispatcherOptions } from "../../src/dispatch/dispatcher.ts";
-import type { FromTrainer, ToTrainer, TrainerJob, TrainerThread } from "../../src/dispatch/protocol.ts";
+import type { FromTrainer, ToTrainer, TrainerHandle, TrainerJob } from "../../src/dispatch/protocol.ts";
 import { InMemoryEventHub } from "../../src/events/hub.ts";
 import { StoredEventSink } from "../../src/events/sink.ts";
 import { ReplayKeys } from "../../src/worker/replay-key.ts";
 import { type FakeEvent, queuedRunRow, tinySpec } from "../../support/fixtures.ts";
 
-/** A trainer thread the test drives by hand; like the real one, it names each event's replay key. */
-export class FakeThread extends EventEmitter implements TrainerThread {
+/** A trainer the test drives by hand; like the real one, it names each event's replay key. */
+export class FakeThread extends EventEmitter implements TrainerHandle {
   readonly received: ToTrainer[] = [];
   terminated = false;
   private readonly keys = new ReplayKeys();
@@ -24,16 +24,25 @@ export class FakeThread extends EventEmitter implements TrainerThread {
   postMessage(message: ToTrainer): void {
     this.received.push(message);
   }
-  async terminate(): Promise<number> {
-    if (!this.terminated) setImmediate(() => this.emit("exit", 1));
+  /** Stopped or killed by its host: it exits on the next turn, as a process would. */
+  stop(): void {
+    this.exit(null, "SIGTERM");
+  }
+  kill(): void {
+    this.exit(null, "SIGKILL");
+  }
+  /** Ends on its own, with this exit code or signal. */
+  exit(code: number | null = 0, signal: string | null = null): void {
+    if (!this.terminated) setImmediate(() => this.emit("exit", code, signal));
     this.terminated = true;
-    return 1;
   }
   send(event: FakeEvent): void {
     this.emit("message", { type: "event", event, replayKey: this.keys.next(event) } satisfies FromTrainer);
   }
+  /** Reports the end of its training and exits, as the real trainer does. */
   finish(crashed: string | null = null): void {
     this.emit("message", { type: "finished", crashed } satisfies FromTrainer);
+    this.exit(0);
   }
 }
 

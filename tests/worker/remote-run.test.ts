@@ -49,6 +49,7 @@ async function attempt(act: (thread: FakeThread) => void) {
       setImmediate(() => act(thread));
       return thread;
     },
+    graceMs: 1_000,
     dataDir: "/srv/data",
     workDir: join(workDir, grant.run.id),
     backend: null,
@@ -64,7 +65,7 @@ describe("a pull worker's crashed attempt", () => {
     const runId = ((await created.json()) as { runs: { id: string }[] }).runs[0]?.id as string;
     const first = await attempt((thread) => {
       thread.finish("ENOENT: no such file /srv/data/cifar/data_batch_1.bin");
-      void thread.terminate();
+      thread.exit(1);
     });
     expect(first).toMatchObject({ end: "crashed", grant: { run: { attempt: 1 } } });
     const events = await readEvents(t.db, runId, 0, 100);
@@ -85,7 +86,7 @@ describe("a pull worker's crashed attempt", () => {
     const second = await attempt((thread) => {
       thread.send(runStarted());
       thread.emit("error", new Error("wasm: Aborted()"));
-      void thread.terminate();
+      thread.exit(1);
     });
     expect(second).toMatchObject({ end: "crashed", grant: { run: { attempt: 2 } } });
     const later = (await readEvents(t.db, runId, 0, 100)).map((e) => ({
