@@ -165,6 +165,46 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/runs/{id}/checkpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The checkpoints the server holds for a run, oldest first
+         * @description While a run trains the newest two are kept; once it ends, the newest `AUTOPROG_KEEP_CHECKPOINTS` (0: none). 503 when the server has no checkpoint store.
+         */
+        get: operations["listRunCheckpoints"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/runs/{id}/model": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a run's trained weights as safetensors (online model or an EMA copy)
+         * @description The weights of the run's newest checkpoint (or of `epoch`), in the safetensors format: the blocks the model runs, numbered from 0, with the architecture and the input side in the file's `__metadata__`. Tensor names and their timm counterparts: docs/model-files.md. A finished run's final model is its newest checkpoint. 404 when the run has no checkpoint (none written yet, or the server keeps none: `AUTOPROG_KEEP_CHECKPOINTS=0`); 422 naming `weights` when the run holds no such EMA copy; 503 when the server has no checkpoint store.
+         */
+        get: operations["getRunModel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/runs/{id}/cancel": {
         parameters: {
             query?: never;
@@ -473,7 +513,10 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** Download a leased run's epoch checkpoint to resume from (pull workers; `worker` keys only) */
+        /**
+         * Download an epoch checkpoint of a run (members; pull workers with the run's lease token)
+         * @description The packed checkpoint (see docs/service.md, section Checkpoints and disk). A `worker` key must send the lease token of the run (422 without it, 409 once the lease is lost); other keys send none.
+         */
         get: operations["getCheckpoint"];
         /**
          * Upload a leased run's epoch checkpoint (pull workers; `worker` keys only)
@@ -1235,6 +1278,19 @@ export type components = {
             step: number;
             epoch: number | null;
             value: number;
+        };
+        CheckpointList: {
+            items: components["schemas"]["Checkpoint"][];
+        };
+        Checkpoint: {
+            /** @description Epochs the checkpoint covers. */
+            epoch: number;
+            /** @description Its size as the server stores it. */
+            bytes: number;
+            /** @description The packed checkpoint (`GET`, same key). */
+            url: string;
+            /** @description Its online weights as safetensors; add `&weights=ema-<name>` for an EMA copy. */
+            modelUrl: string;
         };
         /** @description One Server-Sent Event: `id` is the seq, `event` the type, `data` the event as JSON. */
         RunEventMessage: {
@@ -2493,6 +2549,71 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listRunCheckpoints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The checkpoints */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckpointList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getRunModel: {
+        parameters: {
+            query?: {
+                /** @description `online` (the trained model) or `ema-<name>` (an EMA copy the spec's `training.ema` names). */
+                weights?: string;
+                /** @description A checkpoint the run holds (`GET /v1/runs/{id}/checkpoints`); absent: the newest. */
+                epoch?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The safetensors file (`Content-Disposition` names it) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     cancelRun: {
         parameters: {
             query?: never;
@@ -3117,9 +3238,9 @@ export interface operations {
     getCheckpoint: {
         parameters: {
             query?: never;
-            header: {
-                /** @description The lease token from `POST /v1/workers/lease`: only its holder may act on the run. */
-                "autoprog-lease-token": string;
+            header?: {
+                /** @description Required for `worker` keys: the lease token of the run. */
+                "autoprog-lease-token"?: string;
             };
             path: {
                 id: string;

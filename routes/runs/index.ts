@@ -1,9 +1,11 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../../src/services.ts";
 import { registerCancelRun } from "./cancel.ts";
+import { registerListCheckpoints } from "./checkpoints.ts";
 import { registerRunEvents } from "./events.ts";
 import { registerGetRun } from "./get.ts";
 import { registerListMetrics } from "./metrics.ts";
+import { registerGetModel } from "./model.ts";
 import { registerListCandidates } from "./search.ts";
 import { registerListStages } from "./stages.ts";
 import { registerStreamToken } from "./stream-token.ts";
@@ -13,6 +15,8 @@ export function registerRunRoutes(app: OpenAPIHono<AppEnv>) {
   registerListStages(app);
   registerListCandidates(app);
   registerListMetrics(app);
+  registerListCheckpoints(app);
+  registerGetModel(app);
   registerCancelRun(app);
   registerRunEvents(app);
   registerStreamToken(app);

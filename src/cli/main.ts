@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import { BACKEND_PREFERENCES } from "../core/spec.ts";
 import { reportErrors, withClientOptions } from "./client-options.ts";
+import { downloadModelCommand, listCheckpointsCommand } from "./download.ts";
 import { keysCommand } from "./keys.ts";
 import { cancelRunCommand, listRunsCommand, showRunCommand } from "./runs.ts";
 import { submitCommand } from "./submit.ts";
@@ -67,6 +68,11 @@ const positiveInt = (v: string) => {
   if (!(n > 0)) throw new Error(`not a positive integer: ${v}`);
   return n;
 };
+const nonNegativeInt = (v: string) => {
+  const n = Number(v);
+  if (!(Number.isInteger(n) && n >= 0)) throw new Error(`not a whole number: ${v}`);
+  return n;
+};
 
 withClientOptions(
   program
@@ -108,5 +114,25 @@ withClientOptions(
     .argument("<run>", "run id")
     .option("--json", "print the run as JSON"),
 ).action(reportErrors(cancelRunCommand));
+withClientOptions(
+  runs
+    .command("download")
+    .description("download a run's trained weights as safetensors (docs/model-files.md)")
+    .argument("<run>", "run id")
+    .option("--weights <weights>", "online (default) or ema-<name>, an EMA copy of the spec's training.ema")
+    .option(
+      "--epoch <n>",
+      "a checkpoint the server holds (runs checkpoints); default the newest",
+      nonNegativeInt,
+    )
+    .option("-o, --output <file>", "where to write it (default: the name the server gives)"),
+).action(reportErrors(downloadModelCommand));
+withClientOptions(
+  runs
+    .command("checkpoints")
+    .description("the checkpoints the server holds for a run")
+    .argument("<run>", "run id")
+    .option("--json", "print JSON"),
+).action(reportErrors(listCheckpointsCommand));
 
 await program.parseAsync(process.argv);

@@ -3,6 +3,7 @@ import { unwrap } from "../../client/client.ts";
 import { GrowthTimeline } from "../components/growth-timeline.tsx";
 import { colorAt, LineChart } from "../components/line-chart.tsx";
 import { Link } from "../components/link.tsx";
+import { ModelDownload } from "../components/model-download.tsx";
 import { SearchScatter } from "../components/search-scatter.tsx";
 import { errorText, useLoad } from "../load.ts";
 import { applyEvent, EMPTY_RUN_VIEW, emaNames, type RunView } from "../run-state.ts";
@@ -114,6 +115,7 @@ export function RunPage({ id }: { id: string }) {
         />
       </div>
       <GrowthTimeline stages={view.stages} />
+      <ModelDownload runId={id} emas={emas} checkpointEpoch={view.checkpointEpoch} />
       <section class="panel" aria-labelledby="search-title">
         <h2 id="search-title">Searches</h2>
         {view.searches.length === 0 ? (
