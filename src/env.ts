@@ -45,6 +45,7 @@ function settingsOf(e: NodeSettingValues, totalMemoryBytes: number) {
     projectMaxRunning: e.projectMaxRunning ?? null,
     leaseMs: e.leaseSeconds * 1000,
     keepCheckpoints: e.keepCheckpoints,
+    keepStageCheckpoints: e.keepStageCheckpoints,
     backend: e.backend ?? null,
     sseHeartbeatMs: e.sseHeartbeatMs,
     idempotencyTtlMs: e.idempotencyTtlHours * 3_600_000,

@@ -99,7 +99,7 @@ export function registerCreateExperiment(app: OpenAPIHono<AppEnv>) {
 }
 
 /** 422 naming each field that makes a run too large, with its estimate. */
-function refuseOverCeilings(
+export function refuseOverCeilings(
   spec: ExperimentSpec,
   costs: readonly ArmCost[],
   ceilings: Parameters<typeof ceilingIssues>[2],

@@ -51,6 +51,10 @@ export const ArmReportSchema = z
         top1: nullableNumber,
       }),
     ),
+    forkOf: z.object({ arm: z.string(), runId: z.string(), epoch: z.number().int() }).nullable().openapi({
+      description:
+        "A fork's parent: its arm and run, and the epochs it shares with it (its figures include those epochs); null for the spec's arms.",
+    }),
   })
   .openapi("ArmReport");
 

@@ -29,8 +29,9 @@ export const listCheckpointsRoute = defineRoute({
   tags: ["runs"],
   summary: "The checkpoints the server holds for a run, oldest first",
   description:
-    "While a run trains the newest two are kept; once it ends, the newest `AUTOPROG_KEEP_CHECKPOINTS` " +
-    "(0: none). 503 when the server has no checkpoint store.",
+    "While a run trains the newest two are kept and each one that closes a stage; once it ends, the " +
+    "newest `AUTOPROG_KEEP_CHECKPOINTS` (0: none) and, with `AUTOPROG_KEEP_STAGE_CHECKPOINTS`, those " +
+    "closing a stage. 503 when the server has no checkpoint store.",
   request: { params: IdParamsSchema("run") },
   responses: {
     200: {

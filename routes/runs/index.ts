@@ -3,6 +3,7 @@ import type { AppEnv } from "../../src/services.ts";
 import { registerCancelRun } from "./cancel.ts";
 import { registerListCheckpoints } from "./checkpoints.ts";
 import { registerRunEvents } from "./events.ts";
+import { registerForkRun } from "./fork.ts";
 import { registerGetRun } from "./get.ts";
 import { registerListMetrics } from "./metrics.ts";
 import { registerGetModel } from "./model.ts";
@@ -18,6 +19,7 @@ export function registerRunRoutes(app: OpenAPIHono<AppEnv>) {
   registerListCheckpoints(app);
   registerGetModel(app);
   registerCancelRun(app);
+  registerForkRun(app);
   registerRunEvents(app);
   registerStreamToken(app);
 }

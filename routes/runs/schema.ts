@@ -30,6 +30,18 @@ export const RunSchema = z
     flopsPerImageMean: z.number().nullable(),
     flopsFull: z.number().nullable(),
     failure: z.object({ reason: z.string(), message: z.string() }).nullable(),
+    forkOf: z
+      .object({
+        runId: z.string(),
+        epoch: z
+          .number()
+          .int()
+          .openapi({ description: "Epochs of the parent's checkpoint the fork started from." }),
+      })
+      .nullable()
+      .openapi({
+        description: "The run this one was forked from (`POST /v1/runs/{id}/fork`); null otherwise.",
+      }),
     createdAt: Time,
     startedAt: Time.nullable(),
     finishedAt: Time.nullable(),
@@ -62,6 +74,7 @@ export function toRun(row: RunRow): Run {
     flopsFull: row.flopsFull,
     failure:
       row.failureReason !== null ? { reason: row.failureReason, message: row.failureMessage ?? "" } : null,
+    forkOf: row.parentRunId !== null ? { runId: row.parentRunId, epoch: row.forkEpoch ?? 0 } : null,
     createdAt: iso(row.createdAt),
     startedAt: iso(row.startedAt),
     finishedAt: iso(row.finishedAt),

@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import { BACKEND_PREFERENCES } from "../core/spec.ts";
 import { reportErrors, withClientOptions } from "./client-options.ts";
 import { downloadModelCommand, listCheckpointsCommand } from "./download.ts";
+import { forkRunCommand } from "./fork.ts";
 import { keysCommand } from "./keys.ts";
 import { cancelRunCommand, listRunsCommand, showRunCommand } from "./runs.ts";
 import { submitCommand } from "./submit.ts";
@@ -134,5 +135,25 @@ withClientOptions(
     .argument("<run>", "run id")
     .option("--json", "print JSON"),
 ).action(reportErrors(listCheckpointsCommand));
+withClientOptions(
+  runs
+    .command("fork")
+    .description(
+      "a new run of the experiment from one of the run's checkpoints, with its own arm or training",
+    )
+    .argument("<run>", "run id")
+    .option(
+      "--from-stage <k>",
+      "start where the run's stage k began (0-based, as its stages list them)",
+      positiveInt,
+    )
+    .option("--from-epoch <n>", "start from its checkpoint after n epochs", positiveInt)
+    .option(
+      "--arm <json>",
+      'the fork\'s arm, e.g. \'{"arm":"prog","label":"prog-from-2"}\'; default the run\'s',
+    )
+    .option("--training <json>", "fields of the spec's training to change, e.g. '{\"epochs\":12}'")
+    .option("--json", "print the fork as JSON"),
+).action(reportErrors(forkRunCommand));
 
 await program.parseAsync(process.argv);

@@ -114,6 +114,7 @@ function runDetails(run: Run): string {
     ["top-1", run.top1 === null ? null : `${top1Text(run.top1)} (best ${top1Text(run.bestTop1)})`],
     ["wall", run.wallSeconds === null ? null : `${run.wallSeconds.toFixed(1)} s`],
     ["failure", run.failure ? `${run.failure.reason}: ${run.failure.message}` : null],
+    ["fork of", run.forkOf ? `${run.forkOf.runId} after epoch ${run.forkOf.epoch}` : null],
     ["events", run.lastSeq],
     ["created", run.createdAt],
     ["started", run.startedAt],

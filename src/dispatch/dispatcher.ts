@@ -1,6 +1,6 @@
 import type { Db } from "../../db/database.ts";
 import { getExperiment } from "../../db/experiments.ts";
-import { getRun, type RunRow } from "../../db/runs.ts";
+import { getRun, type RunRow, trainingSpecOf } from "../../db/runs.ts";
 import { runCheckpointsPath } from "../core/checkpoint-layout.ts";
 import type { FailureReason } from "../core/events.ts";
 import { isOutOfMemory } from "../core/out-of-memory.ts";
@@ -190,7 +190,7 @@ export class Dispatcher implements RunControl {
     const job: TrainerJob = {
       runId: run.id,
       attempt: run.attempt,
-      spec: specForTrainer(experiment.spec, this.options.dataDir),
+      spec: specForTrainer(trainingSpecOf(run, experiment), this.options.dataDir),
       arm: run.label,
       seed: run.seed,
       checkpointDir: `${this.options.dataDir}/${runCheckpointsPath(run.id)}`,

@@ -1,3 +1,4 @@
+import { FORK_START_SPEC_HASH } from "../core/checkpoint-layout.ts";
 import type { FailureReason, TrainingEvent } from "../core/events.ts";
 import { parameterCount } from "../core/flops.ts";
 import { type ArmSpec, armLabel, type ExperimentSpec } from "../core/spec.ts";
@@ -102,7 +103,10 @@ function findArm(spec: ExperimentSpec, label: string | undefined): ArmSpec | und
   return spec.arms.find((a) => armLabel(a) === wanted);
 }
 
-/** Resumes from the store's latest checkpoint when it belongs to this run, else starts fresh. */
+/**
+ * Resumes from the store's latest checkpoint when it belongs to this run (or starts a fork: one
+ * copied from its parent), else starts fresh.
+ */
 async function restoreOrCreateState(
   spec: ExperimentSpec,
   plan: RunPlan,
@@ -113,7 +117,11 @@ async function restoreOrCreateState(
   const checkpoint = checkpoints ? await checkpoints.loadLatest() : null;
   if (checkpoint) {
     const { meta } = checkpoint;
-    if (meta.specHash !== plan.specHash || meta.arm !== plan.label || meta.seed !== plan.seed) {
+    const forkStart = meta.specHash === FORK_START_SPEC_HASH;
+    if (
+      !forkStart &&
+      (meta.specHash !== plan.specHash || meta.arm !== plan.label || meta.seed !== plan.seed)
+    ) {
       throw new Error("the checkpoint belongs to another spec, arm or seed");
     }
     return restoreModelState(setup.config, checkpoint, t.weightDecay);

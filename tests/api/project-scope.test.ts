@@ -126,6 +126,7 @@ const SCOPES: Record<string, Scope> = {
   "GET /v1/runs/{id}/checkpoints": onA((a) => get(`/v1/runs/${a.leasedRunId}/checkpoints`), 200, {
     shows: (a) => `/v1/runs/${a.leasedRunId}/checkpoints/1`,
   }),
+  "POST /v1/runs/{id}/fork": onA((a) => post(`/v1/runs/${a.leasedRunId}/fork`, { fromEpoch: 1 }), 201),
   "GET /v1/runs/{id}/model": onA((a) => get(`/v1/runs/${a.leasedRunId}/model`), 200),
   "POST /v1/keys": forAdmins(
     (a) => post("/v1/keys", { project: a.project, role: "member", name: "n" }),

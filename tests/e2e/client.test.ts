@@ -117,9 +117,10 @@ describe("autoprog/client and the CLI against the real server", { timeout: 600_0
     const rest = await collect(followRunEvents(client, String(runId), { after: 3 }));
     expect(rest.map((e) => e.seq)).toEqual(events.slice(3).map((e) => e.seq));
 
-    // Its trained weights: the finished run keeps its newest checkpoint, which `runs download` cuts.
+    // Its trained weights: the finished run keeps its newest checkpoint (which `runs download` cuts)
+    // and the one closing stage 0 (a fork may start there).
     const held = await cli(["runs", "checkpoints", String(runId), "--json", "--api", server.url]);
-    expect(JSON.parse(held.stdout)).toMatchObject({ items: [{ epoch: 2 }] });
+    expect(JSON.parse(held.stdout)).toMatchObject({ items: [{ epoch: 1 }, { epoch: 2 }] });
     const modelFile = join(dir, "model.safetensors");
     const downloaded = await cli([
       "runs",
@@ -148,6 +149,25 @@ describe("autoprog/client and the CLI against the real server", { timeout: 600_0
       server.url,
     ]);
     expect(unknown.code).toBe(1);
+    // A fork from stage 1 (it starts from the checkpoint closing stage 0, kept for it) trains to its end.
+    const forked = await cli([
+      "runs",
+      "fork",
+      String(runId),
+      "--from-stage",
+      "1",
+      "--json",
+      "--api",
+      server.url,
+    ]);
+    expect(forked.stderr).toBe("");
+    const fork = JSON.parse(forked.stdout) as { id: string; label: string; forkOf: unknown };
+    expect(fork).toMatchObject({ label: "prog-fork-1", forkOf: { runId, epoch: 1 } });
+    const watched = await cli(["watch", fork.id, "--no-progress", "--api", server.url]);
+    expect(watched.code, watched.stderr).toBe(0);
+    const forkShown = await cli(["runs", "show", fork.id, "--api", server.url]);
+    expect(forkShown.stdout).toMatch(new RegExp(`^fork of: +${runId} after epoch 1$`, "m"));
+    expect(forkShown.stdout).toMatch(/^state: +completed$/m);
     expect(unknown.stderr).toContain(
       "query weights: this run has no ema-none weights; it has online, ema-fast, ema-slow",
     );

@@ -37,6 +37,12 @@ export function ReportTable({ report }: { report: Report }) {
               <th scope="row">
                 {arm.arm}
                 {arm.kind !== arm.arm && <span class="muted"> ({arm.kind})</span>}
+                {arm.forkOf && (
+                  <span class="muted" data-testid="fork-of">
+                    {" "}
+                    fork of {arm.forkOf.arm} after epoch {arm.forkOf.epoch}
+                  </span>
+                )}
               </th>
               <td>
                 {arm.completed}/{arm.runs}{" "}

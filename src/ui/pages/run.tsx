@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { unwrap } from "../../client/client.ts";
+import { ForkPanel } from "../components/fork-panel.tsx";
 import { GrowthTimeline } from "../components/growth-timeline.tsx";
 import { colorAt, LineChart } from "../components/line-chart.tsx";
 import { Link } from "../components/link.tsx";
@@ -56,6 +57,13 @@ export function RunPage({ id }: { id: string }) {
           <>
             {" · "}
             <Link to={{ page: "experiment", id: run.data.experimentId }}>experiment</Link>
+          </>
+        )}
+        {run.data?.forkOf && (
+          <>
+            {" · fork of "}
+            <Link to={{ page: "run", id: run.data.forkOf.runId }}>{run.data.forkOf.runId}</Link>
+            {` after epoch ${run.data.forkOf.epoch}`}
           </>
         )}
       </p>
@@ -116,6 +124,7 @@ export function RunPage({ id }: { id: string }) {
       </div>
       <GrowthTimeline stages={view.stages} />
       <ModelDownload runId={id} emas={emas} checkpointEpoch={view.checkpointEpoch} />
+      <ForkPanel runId={id} stages={view.stages} />
       <section class="panel" aria-labelledby="search-title">
         <h2 id="search-title">Searches</h2>
         {view.searches.length === 0 ? (
