@@ -35,7 +35,7 @@ export function encodeSafetensors(
   if (Object.keys(metadata).length > 0) header[SAFETENSORS_METADATA] = metadata;
   let offset = 0;
   for (const tensor of tensors) {
-    if (tensor.name === SAFETENSORS_METADATA || tensor.name in header)
+    if (tensor.name === SAFETENSORS_METADATA || Object.hasOwn(header, tensor.name))
       throw new Error(`tensor name ${tensor.name} is reserved or used twice`);
     const elements = tensor.shape.reduce((a, b) => a * b, 1);
     if (tensor.bytes.byteLength !== elements * BYTES_PER_ELEMENT[tensor.dtype])
