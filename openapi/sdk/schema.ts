@@ -1182,6 +1182,11 @@ export type components = {
             backend: "auto" | "tensorflow" | "webgpu" | "wasm" | "cpu";
             /** @default false */
             requireGpu: boolean;
+            init?: {
+                fromRun: string;
+                /** @default online */
+                weights: string;
+            };
         };
         ExperimentPage: {
             items: components["schemas"]["ExperimentSummary"][];
@@ -1213,6 +1218,11 @@ export type components = {
             finished: boolean;
             /** @description The arm speedups are measured against. */
             baseline: string | null;
+            /** @description The run whose trained weights every run started from (the spec's `init`); null when none. */
+            initFrom: {
+                runId: string;
+                weights: string;
+            } | null;
             arms: components["schemas"]["ArmReport"][];
         };
         ArmReport: {
@@ -2223,6 +2233,11 @@ export type components = {
             backend?: "auto" | "tensorflow" | "webgpu" | "wasm" | "cpu";
             /** @description Default: `false`. */
             requireGpu?: boolean;
+            init?: {
+                fromRun: string;
+                /** @description Default: `"online"`. */
+                weights?: string;
+            };
         };
     };
     responses: {

@@ -68,3 +68,10 @@ export function closesStage(metaText: string): boolean {
     last.startEpoch + last.epochs === epoch
   );
 }
+
+/**
+ * The `specHash` prefix of a checkpoint copied into a new run's folder as epoch 0 for a spec's
+ * `init` (`init:online`, `init:ema-slow`): the trainer starts the run fresh but takes that weight
+ * set of the checkpoint as its initial weights (src/train/init-weights.ts).
+ */
+export const INIT_SPEC_HASH_PREFIX = "init:";

@@ -1,9 +1,10 @@
-import { FORK_START_SPEC_HASH } from "../core/checkpoint-layout.ts";
+import { FORK_START_SPEC_HASH, INIT_SPEC_HASH_PREFIX } from "../core/checkpoint-layout.ts";
 import type { FailureReason, TrainingEvent } from "../core/events.ts";
 import { parameterCount } from "../core/flops.ts";
 import { type ArmSpec, armLabel, type ExperimentSpec } from "../core/spec.ts";
 import type { CheckpointStore } from "./checkpoint.ts";
 import { CompiledSteps } from "./compiled-steps.ts";
+import { initialWeightsOf } from "./init-weights.ts";
 import { type MemoryGuard, memoryGuardFor } from "./memory-guard.ts";
 import { GradientPool } from "./parallel/pool.ts";
 import type { RunOptions } from "./run-options.ts";
@@ -115,7 +116,9 @@ async function restoreOrCreateState(
 ): Promise<ModelState> {
   const t = spec.training;
   const checkpoint = checkpoints ? await checkpoints.loadLatest() : null;
-  if (checkpoint) {
+  // A spec's `init`: the run starts fresh from another run's weights (epoch 0's copy of its checkpoint).
+  const init = checkpoint?.meta.specHash.startsWith(INIT_SPEC_HASH_PREFIX) ? checkpoint : null;
+  if (checkpoint && !init) {
     const { meta } = checkpoint;
     const forkStart = meta.specHash === FORK_START_SPEC_HASH;
     if (
@@ -129,6 +132,15 @@ async function restoreOrCreateState(
   const first = initialArchitecture(plan);
   return createModelState(setup.config, first.depth, first.side, {
     seed: plan.seed,
+    ...(init
+      ? {
+          initial: initialWeightsOf(
+            init,
+            init.meta.specHash.slice(INIT_SPEC_HASH_PREFIX.length),
+            setup.config,
+          ),
+        }
+      : {}),
     ema: t.ema,
     stageSteps: plan.lrSchedule.totalSteps / t.stages,
     weightDecay: t.weightDecay,
