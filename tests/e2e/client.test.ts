@@ -168,6 +168,15 @@ describe("autoprog/client and the CLI against the real server", { timeout: 600_0
     const forkShown = await cli(["runs", "show", fork.id, "--api", server.url]);
     expect(forkShown.stdout).toMatch(new RegExp(`^fork of: +${runId} after epoch 1$`, "m"));
     expect(forkShown.stdout).toMatch(/^state: +completed$/m);
+    // A new experiment that starts from the run's trained weights (the spec's init) trains to its end.
+    const tuned = await specFile("fine-tune", {
+      ...tinySpec({ name: "fine-tune" }),
+      training: { epochs: 1, batchSize: 32, lr: 2e-3, warmupEpochs: 0, evalBatchSize: 64 },
+      init: { fromRun: runId, weights: "ema-slow" },
+    });
+    const fineTuned = await cli(["submit", tuned, "--watch", "--api", server.url]);
+    expect(fineTuned.code, fineTuned.stderr).toBe(0);
+    expect(fineTuned.stdout).toMatch(/^done: top-1 /m);
     expect(unknown.stderr).toContain(
       "query weights: this run has no ema-none weights; it has online, ema-fast, ema-slow",
     );
