@@ -1,5 +1,6 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { getRunInProject } from "../../db/runs.ts";
+import { getExperiment } from "../../db/experiments.ts";
+import { getRunInProject, trainingSpecOf } from "../../db/runs.ts";
 import {
   checkpointToSafetensors,
   ModelWeightsSchema,
@@ -61,7 +62,11 @@ export function registerGetModel(app: OpenAPIHono<AppEnv>) {
   app.openapi(getModelRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { weights, epoch: asked } = c.req.valid("query");
-    if (!(await getRunInProject(c.var.services.db, id, c.var.projectId))) throw notFound("run", id);
+    const { db } = c.var.services;
+    const run = await getRunInProject(db, id, c.var.projectId);
+    const experiment = run && (await getExperiment(db, run.experimentId));
+    if (!run || !experiment) throw notFound("run", id);
+    const { dataset } = trainingSpecOf(run, experiment);
     const store = checkpointStoreOf(c);
     const epoch = asked !== undefined ? Number(asked) : (await store.list(id)).at(-1)?.epoch;
     const body = epoch === undefined ? null : await store.get(id, epoch);
@@ -74,7 +79,7 @@ export function registerGetModel(app: OpenAPIHono<AppEnv>) {
       );
     let file: Uint8Array<ArrayBuffer>;
     try {
-      file = checkpointToSafetensors(unpackCheckpoint(body), { runId: id, weights });
+      file = checkpointToSafetensors(unpackCheckpoint(body), { runId: id, weights, dataset: dataset.name });
     } catch (error) {
       if (!(error instanceof UnknownWeightsError)) throw error;
       throw new ProblemError("validation_failed", error.message, [

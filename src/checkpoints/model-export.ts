@@ -80,6 +80,8 @@ export interface ModelFileFacts {
   readonly runId: string;
   /** `online` or `ema-<name>`. */
   readonly weights: string;
+  /** The dataset the run trained on (its normalisation statistics: docs/model-files.md). */
+  readonly dataset: string;
 }
 
 /**
@@ -129,6 +131,7 @@ export function checkpointToSafetensors(
     // The side the model ran at last; the position table covers the full grid and is resized for others.
     input_side: String(meta.side),
     input_layout: "NHWC",
+    dataset: facts.dataset,
     weights: facts.weights,
     run: facts.runId,
     arm: meta.arm,

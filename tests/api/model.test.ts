@@ -143,6 +143,7 @@ describe("GET /v1/runs/{id}/model", () => {
       weights: "online",
       input_side: "28",
       input_layout: "NHWC",
+      dataset: "mnist",
       run: runId,
       epoch: "1",
       arm: "original",
@@ -309,7 +310,7 @@ describe("checkpointToSafetensors", () => {
         meta: new TextEncoder().encode(JSON.stringify(meta)),
         data: new Uint8Array(Float32Array.of(0, 1, 2, 3).buffer),
       },
-      { runId: "run_x", weights: "online" },
+      { runId: "run_x", weights: "online", dataset: "mnist" },
     );
     const { tensors, metadata } = readSafetensors(file);
     expect(Object.fromEntries([...tensors].map(([name, tensor]) => [name, [...tensor.values]]))).toEqual({
