@@ -47,6 +47,7 @@ function settingsOf(e: NodeSettingValues, totalMemoryBytes: number) {
     trainerGraceMs: e.trainerGraceSeconds * 1000,
     trainerSilenceMs: e.trainerSilenceSeconds * 1000,
     keepCheckpoints: e.keepCheckpoints,
+    keepStageCheckpoints: e.keepStageCheckpoints,
     backend: e.backend ?? null,
     sseHeartbeatMs: e.sseHeartbeatMs,
     idempotencyTtlMs: e.idempotencyTtlHours * 3_600_000,

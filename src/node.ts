@@ -82,7 +82,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     remove: (runId) => rm(join(runsDir, runId), { recursive: true, force: true }),
   };
   const onRunFinished = (runId: string) =>
-    keepNewestCheckpoints(checkpointsOf(runId), settings.keepCheckpoints);
+    keepNewestCheckpoints(checkpointsOf(runId), settings.keepCheckpoints, settings.keepStageCheckpoints);
   const dispatcher = new Dispatcher({
     db: database.db,
     sink,

@@ -213,6 +213,46 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/runs/{id}/checkpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The checkpoints the server holds for a run, oldest first
+         * @description While a run trains the newest two are kept and each one that closes a stage; once it ends, the newest `AUTOPROG_KEEP_CHECKPOINTS` (0: none) and, with `AUTOPROG_KEEP_STAGE_CHECKPOINTS`, those closing a stage. 503 when the server has no checkpoint store.
+         */
+        get: operations["listRunCheckpoints"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/runs/{id}/model": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a run's trained weights as safetensors (online model or an EMA copy)
+         * @description The weights of the run's newest checkpoint (or of `epoch`), in the safetensors format: the blocks the model runs, numbered from 0, with the architecture and the input side in the file's `__metadata__`. Tensor names and their timm counterparts: docs/model-files.md. A finished run's final model is its newest checkpoint. 404 when the run has no checkpoint (none written yet, or the server keeps none: `AUTOPROG_KEEP_CHECKPOINTS=0`); 422 naming `weights` when the run holds no such EMA copy; 503 when the server has no checkpoint store.
+         */
+        get: operations["getRunModel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/runs/{id}/cancel": {
         parameters: {
             query?: never;
@@ -227,6 +267,26 @@ export type paths = {
          * @description Accepted for a queued or running run (repeating it is harmless). The run becomes `cancelled` when its trainer stops; follow `/v1/runs/{id}/events` for the `run.failed` event with reason `cancelled`.
          */
         post: operations["cancelRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/runs/{id}/fork": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Fork a run: a new run of its experiment that starts from one of its checkpoints
+         * @description The fork trains its own arm and training settings (the parent's unless given) from the parent's checkpoint after `fromEpoch` epochs, or where the parent's stage `fromStage` began: its metrics of the epochs before are the parent's rows, and from there it follows its own schedule. Model and dataset are the parent's. 409 `checkpoint_not_held` when the server no longer holds that checkpoint (a finished run keeps its newest and, with `AUTOPROG_KEEP_STAGE_CHECKPOINTS`, the one closing each stage: `GET /v1/runs/{id}/checkpoints`). 503 without a checkpoint store.
+         */
+        post: operations["forkRun"];
         delete?: never;
         options?: never;
         head?: never;
@@ -521,7 +581,10 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** Download a leased run's epoch checkpoint to resume from (pull workers; `worker` keys only) */
+        /**
+         * Download an epoch checkpoint of a run (members; pull workers with the run's lease token)
+         * @description The packed checkpoint (see docs/service.md, section Checkpoints and disk). A `worker` key must send the lease token of the run (422 without it, 409 once the lease is lost); other keys send none.
+         */
         get: operations["getCheckpoint"];
         /**
          * Upload a leased run's epoch checkpoint (pull workers; `worker` keys only)
@@ -786,7 +849,7 @@ export type components = {
             /** @description The request path. */
             instance: string;
             /** @enum {string} */
-            code: "malformed_request" | "unauthenticated" | "forbidden" | "not_found" | "run_not_cancellable" | "webhook_disabled" | "idempotency_key_in_use" | "last_admin_key" | "lease_lost" | "host_not_allowed" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_mismatch" | "rate_limited" | "internal" | "not_bootstrapped" | "checkpoint_store_unavailable";
+            code: "malformed_request" | "unauthenticated" | "forbidden" | "not_found" | "run_not_cancellable" | "webhook_disabled" | "idempotency_key_in_use" | "last_admin_key" | "lease_lost" | "checkpoint_not_held" | "host_not_allowed" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_mismatch" | "rate_limited" | "internal" | "not_bootstrapped" | "checkpoint_store_unavailable";
             requestId: string;
             errors?: components["schemas"]["FieldError"][];
         };
@@ -926,6 +989,12 @@ export type components = {
             tags: string[];
             /** @description The user's note (`PATCH /v1/runs/{id}`). */
             note: string | null;
+            /** @description The run this one was forked from (`POST /v1/runs/{id}/fork`); null otherwise. */
+            forkOf: {
+                runId: string;
+                /** @description Epochs of the parent's checkpoint the fork started from. */
+                epoch: number;
+            } | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -1169,6 +1238,11 @@ export type components = {
             backend: "auto" | "tensorflow" | "webgpu" | "wasm" | "cpu";
             /** @default false */
             requireGpu: boolean;
+            init?: {
+                fromRun: string;
+                /** @default online */
+                weights: string;
+            };
         };
         ExperimentPage: {
             items: components["schemas"]["ExperimentSummary"][];
@@ -1210,6 +1284,11 @@ export type components = {
             finished: boolean;
             /** @description The arm speedups are measured against. */
             baseline: string | null;
+            /** @description The run whose trained weights every run started from (the spec's `init`); null when none. */
+            initFrom: {
+                runId: string;
+                weights: string;
+            } | null;
             arms: components["schemas"]["ArmReport"][];
         };
         ArmReport: {
@@ -1247,6 +1326,12 @@ export type components = {
                 state: "queued" | "running" | "completed" | "failed" | "cancelled";
                 top1: number | null;
             }[];
+            /** @description A fork's parent: its arm and run, and the epochs it shares with it (its figures include those epochs); null for the spec's arms. */
+            forkOf: {
+                arm: string;
+                runId: string;
+                epoch: number;
+            } | null;
         };
         RunPage: {
             items: components["schemas"]["Run"][];
@@ -1310,6 +1395,142 @@ export type components = {
                 count: number;
                 lastStep: number;
             }[];
+        };
+        CheckpointList: {
+            items: components["schemas"]["Checkpoint"][];
+        };
+        Checkpoint: {
+            /** @description Epochs the checkpoint covers. */
+            epoch: number;
+            /** @description Its size as the server stores it. */
+            bytes: number;
+            /** @description The packed checkpoint (`GET`, same key). */
+            url: string;
+            /** @description Its online weights as safetensors; add `&weights=ema-<name>` for an EMA copy. */
+            modelUrl: string;
+        };
+        ForkRequest: {
+            /** @description Start from the parent's checkpoint after this many epochs (one it holds). */
+            fromEpoch?: number;
+            /** @description Start where the parent's stage of this number (0-based, as `/stages` lists them) began. */
+            fromStage?: number;
+            /** @description The fork's arm (its schedule, search, growth operator); absent: the parent's. Its `label` names the fork (default `<parent label>-fork-<n>`). */
+            arm?: {
+                /** @enum {string} */
+                arm: "original";
+                /** @description Names the arm in results; defaults to the arm kind. Needed for two arms of one kind. */
+                label?: string;
+            } | {
+                /** @enum {string} */
+                arm: "prog";
+                /** @description Names the arm in results; defaults to the arm kind. Needed for two arms of one kind. */
+                label?: string;
+                /** @enum {string} */
+                operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
+                /** @default false */
+                carryOptimizerState: boolean;
+                /** @default false */
+                adaptiveRegularization: boolean;
+                /** @default 0.5 */
+                initialRatio: number;
+            } | {
+                /** @enum {string} */
+                arm: "progstack";
+                /** @description Names the arm in results; defaults to the arm kind. Needed for two arms of one kind. */
+                label?: string;
+                /** @enum {string} */
+                operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
+                /** @default false */
+                carryOptimizerState: boolean;
+                /** @default false */
+                adaptiveRegularization: boolean;
+            } | {
+                /** @enum {string} */
+                arm: "fixed";
+                /** @description Names the arm in results; defaults to the arm kind. Needed for two arms of one kind. */
+                label?: string;
+                /** @enum {string} */
+                operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
+                /** @default false */
+                carryOptimizerState: boolean;
+                /** @default false */
+                adaptiveRegularization: boolean;
+                schedule: {
+                    depth: number;
+                    side: number;
+                }[];
+            } | {
+                /** @enum {string} */
+                arm: "autoprog";
+                /** @description Names the arm in results; defaults to the arm kind. Needed for two arms of one kind. */
+                label?: string;
+                /** @enum {string} */
+                operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
+                /** @default false */
+                carryOptimizerState: boolean;
+                /** @default false */
+                adaptiveRegularization: boolean;
+                /** @default 0.5 */
+                initialRatio: number;
+                /** @default 0.005 */
+                supernetFraction: number;
+                /** @default 8 */
+                supernetMinSteps: number;
+                supernetEpochs?: number;
+                /** @default {} */
+                search: {
+                    /** @default 256 */
+                    subsetSize: number;
+                    /** @default 3 */
+                    points: number;
+                    /**
+                     * @default flops
+                     * @enum {string}
+                     */
+                    cost: "time" | "flops";
+                    /** @default 3 */
+                    timingRuns: number;
+                    /** @default fast */
+                    ema: string;
+                    /**
+                     * @default paired
+                     * @enum {string}
+                     */
+                    selection: "paired" | "paper";
+                    /** @default 2 */
+                    z: number;
+                    /** @default 0.01 */
+                    tolerance: number;
+                    /**
+                     * @default schedule
+                     * @enum {string}
+                     */
+                    sideFloor: "none" | "schedule";
+                    /**
+                     * @default supernet
+                     * @enum {string}
+                     */
+                    winnerWeights: "supernet" | "regrow";
+                };
+            } | {
+                /** @enum {string} */
+                arm: "supernet";
+                /** @description Names the arm in results; defaults to the arm kind. Needed for two arms of one kind. */
+                label?: string;
+                /** @default 0.5 */
+                initialRatio: number;
+                /** @default false */
+                adaptiveRegularization: boolean;
+            };
+            /**
+             * @description Fields of the spec's `training` to change for the fork (checked as the spec is).
+             * @example {
+             *       "epochs": 6
+             *     }
+             */
+            training?: {
+                [key: string]: unknown;
+            };
         };
         /** @description One Server-Sent Event: `id` is the seq, `event` the type, `data` the event as JSON. */
         RunEventMessage: {
@@ -2087,6 +2308,11 @@ export type components = {
             backend?: "auto" | "tensorflow" | "webgpu" | "wasm" | "cpu";
             /** @description Default: `false`. */
             requireGpu?: boolean;
+            init?: {
+                fromRun: string;
+                /** @description Default: `"online"`. */
+                weights?: string;
+            };
         };
     };
     responses: {
@@ -2732,6 +2958,71 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listRunCheckpoints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The checkpoints */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckpointList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getRunModel: {
+        parameters: {
+            query?: {
+                /** @description `online` (the trained model) or `ema-<name>` (an EMA copy the spec's `training.ema` names). */
+                weights?: string;
+                /** @description A checkpoint the run holds (`GET /v1/runs/{id}/checkpoints`); absent: the newest. */
+                epoch?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The safetensors file (`Content-Disposition` names it) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     cancelRun: {
         parameters: {
             query?: never;
@@ -2757,6 +3048,47 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    forkRun: {
+        parameters: {
+            query?: never;
+            header?: {
+                "idempotency-key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ForkRequest"];
+            };
+        };
+        responses: {
+            /** @description The fork, queued */
+            201: {
+                headers: {
+                    Location: string;
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Run"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
@@ -3356,9 +3688,9 @@ export interface operations {
     getCheckpoint: {
         parameters: {
             query?: never;
-            header: {
-                /** @description The lease token from `POST /v1/workers/lease`: only its holder may act on the run. */
-                "autoprog-lease-token": string;
+            header?: {
+                /** @description Required for `worker` keys: the lease token of the run. */
+                "autoprog-lease-token"?: string;
             };
             path: {
                 id: string;

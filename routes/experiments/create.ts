@@ -15,7 +15,9 @@ import { MEMBERS } from "../common/access.ts";
 import { type IdempotencyEnv, idempotency } from "../common/idempotency.ts";
 import { ProblemError } from "../common/problem.ts";
 import { defineRoute, headerRef, LOCATION_HEADER } from "../common/route.ts";
+import { checkpointStoreOf } from "../workers/lease-state.ts";
 import { checkDatasetRoot } from "./dataset-root.ts";
+import { initCheckpoint } from "./init-weights.ts";
 import { ExperimentSchema, SpecSchema, toExperiment, ValidationResultSchema } from "./schema.ts";
 
 export const createExperimentRoute = defineRoute({
@@ -79,19 +81,33 @@ export function registerCreateExperiment(app: OpenAPIHono<AppEnv>) {
     const ceilings = c.var.services.runCeilings ?? DEFAULT_RUN_CEILINGS;
     const costs = experimentCost(spec);
     refuseOverCeilings(spec, costs, ceilings);
+    const init = await initCheckpoint(c, spec);
     if (validateOnly) {
       const arms = planExperiment(spec).map((plan, i) => ({ ...plan, cost: costs[i] }));
       return c.json(ValidationResultSchema.parse({ spec, arms, ceilings }), 200);
     }
 
     const record = experimentRows(spec, clock(), c.var.projectId);
+    if (init) {
+      // Each run's epoch-0 checkpoint, before its row: a queued run never names a missing one.
+      const store = checkpointStoreOf(c);
+      for (const run of record.runs) {
+        await store.put(run.id, 0, init);
+        run.checkpointEpoch = 0;
+      }
+    }
     const body = toExperiment(record.experiment, record.runs);
     const location = `/v1/experiments/${body.id}`;
     const key = c.var.idempotency;
-    await batch(db, [
-      ...createExperimentStatements(db, record),
-      ...(key ? [key.complete(db, { status: 201, body, location })] : []),
-    ]);
+    try {
+      await batch(db, [
+        ...createExperimentStatements(db, record),
+        ...(key ? [key.complete(db, { status: 201, body, location })] : []),
+      ]);
+    } catch (error) {
+      if (init) for (const run of record.runs) await checkpointStoreOf(c).remove(run.id);
+      throw error;
+    }
     dispatcher.wake();
     c.header("Location", location);
     return c.json(body, 201);
@@ -99,7 +115,7 @@ export function registerCreateExperiment(app: OpenAPIHono<AppEnv>) {
 }
 
 /** 422 naming each field that makes a run too large, with its estimate. */
-function refuseOverCeilings(
+export function refuseOverCeilings(
   spec: ExperimentSpec,
   costs: readonly ArmCost[],
   ceilings: Parameters<typeof ceilingIssues>[2],

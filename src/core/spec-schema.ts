@@ -143,6 +143,21 @@ export const SpecFieldsSchema = z
     backend: z.enum(BACKEND_PREFERENCES).default("auto"),
     /** Refuse to train anywhere but on a GPU (failed_setup instead of silent CPU training). */
     requireGpu: z.boolean().default(false),
+    /**
+     * Start every run from another run's trained weights (fine-tuning, the paper's transfer
+     * setting): the weights of its newest checkpoint, online or an EMA copy. The architecture must
+     * be the same but for the class count: a head for another count starts fresh.
+     */
+    init: z
+      .object({
+        fromRun: z.string().min(1).max(64),
+        weights: z
+          .string()
+          .regex(/^(online|ema-[a-z][a-z0-9_-]*)$/, "online or ema-<name>")
+          .default("online"),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

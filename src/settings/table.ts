@@ -142,6 +142,13 @@ export const SETTINGS = {
     default: "1",
     description: "checkpoints kept per finished run (the newest); 0 removes them all",
   }),
+  keepStageCheckpoints: setting({
+    env: "AUTOPROG_KEEP_STAGE_CHECKPOINTS",
+    schema: flag(),
+    default: "true",
+    description:
+      "`true`: a finished run also keeps the checkpoint that closes each stage, so a fork can start there (`POST /v1/runs/{id}/fork`)",
+  }),
   backend: setting({
     env: "AUTOPROG_BACKEND",
     schema: z.enum(BACKEND_PREFERENCES),

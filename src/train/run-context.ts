@@ -1,8 +1,10 @@
+import { FORK_START_SPEC_HASH, INIT_SPEC_HASH_PREFIX } from "../core/checkpoint-layout.ts";
 import type { FailureReason, TrainingEvent } from "../core/events.ts";
 import { parameterCount } from "../core/flops.ts";
 import { type ArmSpec, armLabel, type ExperimentSpec } from "../core/spec.ts";
 import type { CheckpointStore } from "./checkpoint.ts";
 import { CompiledSteps } from "./compiled-steps.ts";
+import { initialWeightsOf } from "./init-weights.ts";
 import { type MemoryGuard, memoryGuardFor } from "./memory-guard.ts";
 import { GradientPool } from "./parallel/pool.ts";
 import type { RunOptions } from "./run-options.ts";
@@ -116,7 +118,10 @@ function findArm(spec: ExperimentSpec, label: string | undefined): ArmSpec | und
   return spec.arms.find((a) => armLabel(a) === wanted);
 }
 
-/** Resumes from the store's latest checkpoint when it belongs to this run, else starts fresh. */
+/**
+ * Resumes from the store's latest checkpoint when it belongs to this run (or starts a fork: one
+ * copied from its parent), else starts fresh.
+ */
 async function restoreOrCreateState(
   spec: ExperimentSpec,
   plan: RunPlan,
@@ -125,9 +130,15 @@ async function restoreOrCreateState(
 ): Promise<ModelState> {
   const t = spec.training;
   const checkpoint = checkpoints ? await checkpoints.loadLatest() : null;
-  if (checkpoint) {
+  // A spec's `init`: the run starts fresh from another run's weights (epoch 0's copy of its checkpoint).
+  const init = checkpoint?.meta.specHash.startsWith(INIT_SPEC_HASH_PREFIX) ? checkpoint : null;
+  if (checkpoint && !init) {
     const { meta } = checkpoint;
-    if (meta.specHash !== plan.specHash || meta.arm !== plan.label || meta.seed !== plan.seed) {
+    const forkStart = meta.specHash === FORK_START_SPEC_HASH;
+    if (
+      !forkStart &&
+      (meta.specHash !== plan.specHash || meta.arm !== plan.label || meta.seed !== plan.seed)
+    ) {
       throw new Error("the checkpoint belongs to another spec, arm or seed");
     }
     return restoreModelState(setup.config, checkpoint, t.weightDecay);
@@ -135,6 +146,15 @@ async function restoreOrCreateState(
   const first = initialArchitecture(plan);
   return createModelState(setup.config, first.depth, first.side, {
     seed: plan.seed,
+    ...(init
+      ? {
+          initial: initialWeightsOf(
+            init,
+            init.meta.specHash.slice(INIT_SPEC_HASH_PREFIX.length),
+            setup.config,
+          ),
+        }
+      : {}),
     ema: t.ema,
     stageSteps: plan.lrSchedule.totalSteps / t.stages,
     weightDecay: t.weightDecay,

@@ -54,6 +54,8 @@ export interface RunView {
    * stage) is emitted before its `stage.started`, and the band takes its operator when it opens.
    */
   readonly pendingGrowth: EventOfType<"stage.grown"> | null;
+  /** Epochs the newest saved checkpoint covers (what a model download serves); null before one. */
+  readonly checkpointEpoch: number | null;
 }
 
 export const LOG_LINES = 300;
@@ -67,6 +69,7 @@ export const EMPTY_RUN_VIEW: RunView = {
   log: [],
   outcome: null,
   pendingGrowth: null,
+  checkpointEpoch: null,
 };
 
 export function applyEvent(view: RunView, seq: number, event: TrainingEvent): RunView {
@@ -100,6 +103,8 @@ export function applyEvent(view: RunView, seq: number, event: TrainingEvent): Ru
         epochs: upsertEpoch(view.epochs, pointOf(event)),
         stages: withEpochFlops(next, event),
       };
+    case "checkpoint.saved":
+      return { ...next, checkpointEpoch: event.epoch };
     case "run.completed":
       return { ...next, outcome: { state: "completed", text: `top-1 ${pct(event.result.top1)}` } };
     case "run.failed":
