@@ -164,10 +164,11 @@ const SCOPES: Record<string, Scope> = {
 
 /** Routes outside `/v1`: no key, no project (the document, the reference page, the dashboard). */
 const PUBLIC = new Set([
+  "GET /",
   "GET /healthz",
   "GET /openapi.json",
   "GET /reference",
-  "GET /reference/scalar.js",
+  "GET /reference/styles.css",
   "GET /ui",
   "GET /ui/*",
   "GET /ui/assets/*",
