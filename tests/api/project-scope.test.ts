@@ -98,6 +98,7 @@ const events = (a: Tenant) => ({
 
 const SCOPES: Record<string, Scope> = {
   "POST /v1/experiments": onOwn(() => post("/v1/experiments", tinySpec()), 201),
+  "POST /v1/experiments/validate": onOwn(() => post("/v1/experiments/validate", tinySpec()), 200),
   "GET /v1/experiments": onOwn(
     () => get("/v1/experiments"),
     200,
