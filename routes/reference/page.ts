@@ -311,5 +311,5 @@ table{border-collapse:collapse;width:100%;font-size:13px;margin:4px 0}th,td{bord
 th{background:var(--code)}td td,td th{font-size:12px}
 .status{font:600 13px ui-monospace,monospace;padding:1px 6px;border-radius:3px;background:var(--code)}.s2{color:#1f7a44}.s4,.s5{color:#b42318}
 .nested>td{padding-left:24px;border-top:0}.fields td:first-child code{white-space:nowrap}.media{margin:4px 0}td .media{margin:2px 0 0}
-@media (max-width:800px){body{display:block}nav{position:static;height:auto;width:auto;border-right:0;border-bottom:1px solid var(--line)}main{padding:12px}}
+@media (max-width:800px){body{display:block}nav{position:static;height:auto;width:auto;border-right:0;border-bottom:1px solid var(--line)}nav ul ul{display:none}nav>ul>li{display:inline-block;margin-right:12px}main{padding:12px}table{display:block;overflow-x:auto}}
 `;
