@@ -18,6 +18,26 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/experiments/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a spec and plan it, creating nothing
+         * @description The answer is the normalised spec (every default filled in) and each arm's stage plan, FLOPs and run-cost estimate (peak memory, total work), with the server's ceilings. An invalid spec is 422 listing every bad field, as `POST /v1/experiments` would answer; so is a spec whose run would need more than the ceilings (`AUTOPROG_MAX_RUN_GB`, `AUTOPROG_MAX_RUN_PFLOPS`), naming the field and giving the estimate.
+         */
+        post: operations["validateExperiment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/experiments": {
         parameters: {
             query?: never;
@@ -33,7 +53,7 @@ export type paths = {
         put?: never;
         /**
          * Submit an experiment: one queued run per arm × seed
-         * @description With `validate_only=true` nothing is created: the answer is the normalised spec and each arm's stage plan, FLOPs and run-cost estimate (peak memory, total work). A spec whose run would need more than the server's ceilings (`AUTOPROG_MAX_RUN_GB`, `AUTOPROG_MAX_RUN_PFLOPS`) is refused with 422, naming the field and giving the estimate, with or without `validate_only`. An `Idempotency-Key` makes retries safe: the same key and body replay the first answer, a different body is 422, and a request still in progress is 409.
+         * @description To check a spec and see its plan without creating anything, use `POST /v1/experiments/validate`. A spec whose run would need more than the server's ceilings (`AUTOPROG_MAX_RUN_GB`, `AUTOPROG_MAX_RUN_PFLOPS`) is refused with 422, naming the field and giving the estimate. An `Idempotency-Key` makes retries safe: the same key and body replay the first answer, a different body is 422, and a request still in progress is 409.
          */
         post: operations["createExperiment"];
         delete?: never;
@@ -941,86 +961,7 @@ export type components = {
             /** @description AUTOPROG_MAX_RUN_PFLOPS, in FLOPs. */
             maxRunFlops: number;
         };
-        Experiment: {
-            id: string;
-            name: string;
-            description: string | null;
-            /** @description The user's tags (`PATCH /v1/experiments/{id}`). */
-            tags: string[];
-            /** @description The user's note (`PATCH /v1/experiments/{id}`). */
-            note: string | null;
-            /** Format: date-time */
-            createdAt: string;
-            /** @description The normalised spec. */
-            spec: components["schemas"]["ExperimentSpec"];
-            runs: components["schemas"]["Run"][];
-        };
-        Run: {
-            id: string;
-            experimentId: string;
-            /** @description The arm's kind: original, prog, … */
-            arm: string;
-            /** @description The arm's name within the experiment. */
-            label: string;
-            seed: number;
-            /** @enum {string} */
-            state: "queued" | "running" | "completed" | "failed" | "cancelled";
-            /** @description How many times a trainer has started the run. */
-            attempt: number;
-            cancelRequested: boolean;
-            backendRequested: string;
-            backend: components["schemas"]["BackendReport"] | null;
-            epochs: number;
-            epochsCompleted: number;
-            checkpointEpoch: number | null;
-            /** @description Seq of the newest event (0 = none yet). */
-            lastSeq: number;
-            top1: number | null;
-            bestTop1: number | null;
-            wallSeconds: number | null;
-            trainSeconds: number | null;
-            flopsPerImageMean: number | null;
-            flopsFull: number | null;
-            failure: {
-                reason: string;
-                message: string;
-            } | null;
-            /** @description The user's tags (`PATCH /v1/runs/{id}`). */
-            tags: string[];
-            /** @description The user's note (`PATCH /v1/runs/{id}`). */
-            note: string | null;
-            /** @description The run this one was forked from (`POST /v1/runs/{id}/fork`); null otherwise. */
-            forkOf: {
-                runId: string;
-                /** @description Epochs of the parent's checkpoint the fork started from. */
-                epoch: number;
-            } | null;
-            /** Format: date-time */
-            createdAt: string;
-            /** Format: date-time */
-            startedAt: string | null;
-            /** Format: date-time */
-            finishedAt: string | null;
-        };
-        BackendReport: {
-            /** @enum {string} */
-            name: "tensorflow" | "webgpu" | "wasm" | "cpu";
-            package: string;
-            threads: number;
-            device: string;
-            gpu: boolean;
-            simd?: boolean;
-            adapter?: components["schemas"]["AdapterReport"];
-        };
-        AdapterReport: {
-            vendor: string;
-            architecture: string;
-            device: string;
-            description: string;
-            driver?: string;
-            isFallback: boolean;
-        };
-        /** @description An experiment spec; omitted fields take their defaults (see `validate_only`). */
+        /** @description An experiment spec; omitted fields take their defaults (`POST /v1/experiments/validate` shows them filled in). */
         ExperimentSpec: {
             name: string;
             description?: string;
@@ -1243,6 +1184,85 @@ export type components = {
                 /** @default online */
                 weights: string;
             };
+        };
+        Experiment: {
+            id: string;
+            name: string;
+            description: string | null;
+            /** @description The user's tags (`PATCH /v1/experiments/{id}`). */
+            tags: string[];
+            /** @description The user's note (`PATCH /v1/experiments/{id}`). */
+            note: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The normalised spec. */
+            spec: components["schemas"]["ExperimentSpec"];
+            runs: components["schemas"]["Run"][];
+        };
+        Run: {
+            id: string;
+            experimentId: string;
+            /** @description The arm's kind: original, prog, … */
+            arm: string;
+            /** @description The arm's name within the experiment. */
+            label: string;
+            seed: number;
+            /** @enum {string} */
+            state: "queued" | "running" | "completed" | "failed" | "cancelled";
+            /** @description How many times a trainer has started the run. */
+            attempt: number;
+            cancelRequested: boolean;
+            backendRequested: string;
+            backend: components["schemas"]["BackendReport"] | null;
+            epochs: number;
+            epochsCompleted: number;
+            checkpointEpoch: number | null;
+            /** @description Seq of the newest event (0 = none yet). */
+            lastSeq: number;
+            top1: number | null;
+            bestTop1: number | null;
+            wallSeconds: number | null;
+            trainSeconds: number | null;
+            flopsPerImageMean: number | null;
+            flopsFull: number | null;
+            failure: {
+                reason: string;
+                message: string;
+            } | null;
+            /** @description The user's tags (`PATCH /v1/runs/{id}`). */
+            tags: string[];
+            /** @description The user's note (`PATCH /v1/runs/{id}`). */
+            note: string | null;
+            /** @description The run this one was forked from (`POST /v1/runs/{id}/fork`); null otherwise. */
+            forkOf: {
+                runId: string;
+                /** @description Epochs of the parent's checkpoint the fork started from. */
+                epoch: number;
+            } | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            startedAt: string | null;
+            /** Format: date-time */
+            finishedAt: string | null;
+        };
+        BackendReport: {
+            /** @enum {string} */
+            name: "tensorflow" | "webgpu" | "wasm" | "cpu";
+            package: string;
+            threads: number;
+            device: string;
+            gpu: boolean;
+            simd?: boolean;
+            adapter?: components["schemas"]["AdapterReport"];
+        };
+        AdapterReport: {
+            vendor: string;
+            architecture: string;
+            device: string;
+            description: string;
+            driver?: string;
+            isFallback: boolean;
         };
         ExperimentPage: {
             items: components["schemas"]["ExperimentSummary"][];
@@ -2111,7 +2131,7 @@ export type components = {
             }[];
         };
         TrainingEvent: components["schemas"]["RunStartedEvent"] | components["schemas"]["StageStartedEvent"] | components["schemas"]["StageGrownEvent"] | components["schemas"]["StageSearchStartedEvent"] | components["schemas"]["StageSearchCompletedEvent"] | components["schemas"]["EpochCompletedEvent"] | components["schemas"]["CheckpointSavedEvent"] | components["schemas"]["RunCompletedEvent"] | components["schemas"]["RunFailedEvent"] | components["schemas"]["AttemptFailedEvent"];
-        /** @description An experiment spec; omitted fields take their defaults (see `validate_only`). */
+        /** @description An experiment spec; omitted fields take their defaults (`POST /v1/experiments/validate` shows them filled in). */
         ExperimentSpecInput: {
             name: string;
             description?: string;
@@ -2466,6 +2486,40 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
+    validateExperiment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExperimentSpecInput"];
+            };
+        };
+        responses: {
+            /** @description The plan; nothing was created */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExperimentPlan"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     listExperiments: {
         parameters: {
             query?: {
@@ -2512,10 +2566,14 @@ export interface operations {
     createExperiment: {
         parameters: {
             query?: {
-                validate_only?: "true" | "false";
+                /**
+                 * @deprecated
+                 * @description Deprecated: use `POST /v1/experiments/validate`. `true` or `1` answers 308 to it (a client that follows redirects sends the same body there and gets the plan); `false`, `0` or absent create.
+                 */
+                validate_only?: "0" | "1" | "true" | "false";
             };
             header?: {
-                "idempotency-key"?: string;
+                "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2526,16 +2584,6 @@ export interface operations {
             };
         };
         responses: {
-            /** @description validate_only: the plan, nothing created */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["XRequestId"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ExperimentPlan"];
-                };
-            };
             /** @description The experiment and its queued runs */
             201: {
                 headers: {
@@ -2547,6 +2595,15 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Experiment"];
                 };
+            };
+            /** @description `validate_only=true` (deprecated): the same request belongs at `POST /v1/experiments/validate` */
+            308: {
+                headers: {
+                    Location: string;
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["MalformedRequest"];
             401: components["responses"]["Unauthorized"];
@@ -3105,7 +3162,7 @@ export interface operations {
             };
             header?: {
                 /** @description Wins over `since`. */
-                "last-event-id"?: number | null;
+                "Last-Event-ID"?: number | null;
             };
             path: {
                 id: string;

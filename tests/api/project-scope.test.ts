@@ -99,6 +99,7 @@ const events = (a: Tenant) => ({
 
 const SCOPES: Record<string, Scope> = {
   "POST /v1/experiments": onOwn(() => post("/v1/experiments", tinySpec()), 201),
+  "POST /v1/experiments/validate": onOwn(() => post("/v1/experiments/validate", tinySpec()), 200),
   "GET /v1/experiments": onOwn(
     () => get("/v1/experiments"),
     200,
@@ -182,10 +183,11 @@ const SCOPES: Record<string, Scope> = {
 
 /** Routes outside `/v1`: no key, no project (the document, the reference page, the dashboard). */
 const PUBLIC = new Set([
+  "GET /",
   "GET /healthz",
   "GET /openapi.json",
   "GET /reference",
-  "GET /reference/scalar.js",
+  "GET /reference/styles.css",
   "GET /ui",
   "GET /ui/*",
   "GET /ui/assets/*",

@@ -3,7 +3,7 @@ import { compact, speedup } from "../format.ts";
 
 type Plan = components["schemas"]["ExperimentPlan"];
 
-/** `validate_only`'s answer: each arm's stage plan, its FLOPs per image against the full model, and what a run needs. */
+/** `POST /v1/experiments/validate`'s answer: each arm's stage plan, its FLOPs per image against the full model, and what a run needs. */
 export function PlanView({ plan }: { plan: Plan }) {
   return (
     <section class="panel" aria-labelledby="plan-title" data-testid="plan">
