@@ -33,7 +33,7 @@ async function computeDevice(): Promise<GPUDevice> {
   if (device) return device;
   const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   if (!gpu) throw new Error("no navigator.gpu: start the webgpu backend first");
-  device = await requestComputeDevice(gpu);
+  device = (await requestComputeDevice(gpu))?.device ?? null;
   if (!device) throw new Error("no WebGPU adapter for the compiled step");
   return device;
 }

@@ -55,6 +55,14 @@ export const PersistedStateSchema = z.object({
   trainSeconds: z.number(),
   /** Σ forward FLOPs per image over all steps, for the run's mean. */
   flopsSum: z.number(),
+  /**
+   * Mixed precision's dynamic loss scale, its clean steps since it last changed and the steps
+   * skipped so far (a resume continues exactly); null in fp32 and in older metas.
+   */
+  lossScale: z
+    .object({ scale: z.number().positive(), cleanSteps: count, skippedSteps: count })
+    .nullable()
+    .default(null),
 });
 export type PersistedState = z.infer<typeof PersistedStateSchema>;
 

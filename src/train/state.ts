@@ -70,6 +70,7 @@ export function createModelState(
     cpuSeconds: 0,
     trainSeconds: 0,
     flopsSum: 0,
+    lossScale: null,
   };
 }
 
