@@ -886,6 +886,7 @@ export type components = {
             gpu: boolean;
             simd?: boolean;
             adapter?: components["schemas"]["AdapterReport"];
+            precision?: components["schemas"]["PrecisionReport"];
         };
         AdapterReport: {
             vendor: string;
@@ -894,6 +895,15 @@ export type components = {
             description: string;
             driver?: string;
             isFallback: boolean;
+        };
+        PrecisionReport: {
+            /** @enum {string} */
+            requested: "fp32" | "mixed";
+            /** @enum {string} */
+            used: "fp32" | "mixed";
+            matmuls: string;
+            deviceFeatures: string[];
+            note?: string;
         };
         /** @description An experiment spec; omitted fields take their defaults (see `validate_only`). */
         ExperimentSpec: {
@@ -985,6 +995,11 @@ export type components = {
                 evalSides: number[];
                 /** @default slow */
                 momentumEma: string;
+                /**
+                 * @default fp32
+                 * @enum {string}
+                 */
+                precision: "fp32" | "mixed";
             };
             /**
              * @default [
@@ -1419,6 +1434,10 @@ export type components = {
             flopsPerImage: number;
             architecture: components["schemas"]["ArchitectureReport"];
             evaluation: components["schemas"]["EvaluationReport"];
+            /** @default null */
+            lossScale: number | null;
+            /** @default 0 */
+            skippedSteps: number;
         };
         EvaluationReport: {
             online: number;
@@ -1476,6 +1495,10 @@ export type components = {
             /** @default [] */
             costTable: components["schemas"]["CostEntry"][];
             sideEvaluations: components["schemas"]["SideEvaluation"][];
+            /** @default null */
+            lossScale: number | null;
+            /** @default 0 */
+            skippedSteps: number;
         };
         EpochRecord: {
             epoch: number;
@@ -1492,6 +1515,10 @@ export type components = {
             flopsPerImage: number;
             architecture: components["schemas"]["ArchitectureReport"];
             evaluation: components["schemas"]["EvaluationReport"];
+            /** @default null */
+            lossScale: number | null;
+            /** @default 0 */
+            skippedSteps: number;
         };
         StageRecord: {
             stage: number;
@@ -1894,6 +1921,11 @@ export type components = {
                 evalSides?: number[];
                 /** @description Default: `"slow"`. */
                 momentumEma?: string;
+                /**
+                 * @description Default: `"fp32"`.
+                 * @enum {string}
+                 */
+                precision?: "fp32" | "mixed";
             };
             /** @description Default: `[{"arm":"original"}]`. */
             arms?: ({

@@ -129,7 +129,11 @@ export class CompiledSteps {
     tf.dispose([...first.values(), ...second.values()]);
     const scale = await model.readLossScale();
     if (scale) {
-      state.lossScale = { scale: scale.scale, cleanSteps: scale.cleanSteps, skippedSteps: scale.skippedSteps };
+      state.lossScale = {
+        scale: scale.scale,
+        cleanSteps: scale.cleanSteps,
+        skippedSteps: scale.skippedSteps,
+      };
       state.optimizer.step = scale.appliedUpdates;
     }
   }
@@ -164,7 +168,9 @@ export class CompiledSteps {
       },
     );
     return result.then(({ loss, correct, lossScale }) =>
-      lossScale ? { loss, correct, skipped: lossScale.skipped, lossScale: lossScale.scale } : { loss, correct },
+      lossScale
+        ? { loss, correct, skipped: lossScale.skipped, lossScale: lossScale.scale }
+        : { loss, correct },
     );
   }
 

@@ -52,7 +52,7 @@ function batch(seed: number) {
   return { x: randomArray(4 * 8 * 8 * config.channels, seed), targets, labels };
 }
 
-function model(gpu: GPUDevice, mixed: boolean, growthInterval = LOSS_SCALE_DEFAULTS.growthInterval) {
+function model(gpu: GPUDevice, mixed: boolean, growthInterval: number = LOSS_SCALE_DEFAULTS.growthInterval) {
   const weights = initWeights(config, config.depth, 3);
   const shapes = [...weights].map(([name, w]) => [name, w.shape] as const);
   const values = new Map([...weights].map(([name, w]) => [name, w.dataSync() as Float32Array]));
