@@ -282,7 +282,7 @@ export async function matmulThroughput(
       rows.push({
         family: describeMatmulFamily(family),
         shape: `${shape.name} ${shape.rows}×${shape.depth}·${shape.depth}×${shape.cols}`,
-        tflops: ms === null ? null : +(flops / (ms * 1e9)).toFixed(2),
+        tflops: ms === null ? null : +(flops / (ms * 1e9)).toPrecision(3),
         msPerMatmul: ms === null ? null : +ms.toFixed(3),
       });
     } finally {
