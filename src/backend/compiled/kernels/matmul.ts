@@ -161,9 +161,7 @@ export function matmul(
   const outRows = rows + (onesRow ? 1 : 0);
   const splits = epilogue.kind === "weightGrad" ? Math.max(1, epilogue.splits) : 1;
   const tile =
-    family.kind === "subgroupMatrix"
-      ? { rows: 2 * family.m, cols: 2 * family.n, slice: Math.max(SLICE, family.k) }
-      : { rows: TILE, cols: TILE, slice: SLICE };
+    family.kind === "subgroupMatrix" ? subgroupTile(family) : { rows: TILE, cols: TILE, slice: SLICE };
   const chunk = Math.ceil(depth / splits / tile.slice) * tile.slice;
   const bindings = bindingsOf(epilogue, family);
   const body =
@@ -284,10 +282,24 @@ var<workgroup> tile_b: array<${element}, ${SLICE * TILE}>;
   };
 }
 
+/** Subgroup matrices per side of a subgroup-matrix workgroup's output tile (4 × 4 accumulators). */
+const SUBGROUP_TILES = 4;
+/** Reduced-axis depth staged per barrier in the subgroup-matrix kernels. */
+const SUBGROUP_SLICE = 32;
+
+/** The (rows, columns, depth) a subgroup-matrix workgroup covers per barrier. */
+function subgroupTile(family: Extract<MatmulFamily, { kind: "subgroupMatrix" }>) {
+  return {
+    rows: SUBGROUP_TILES * family.m,
+    cols: SUBGROUP_TILES * family.n,
+    slice: Math.max(SUBGROUP_SLICE, family.k),
+  };
+}
+
 /**
- * A (2M)×(2N) output tile per workgroup from 2×2 subgroup matrices: f16 tiles of A ([2M][S],
- * row-major) and B ([S][2N]) staged through workgroup memory, f32 accumulators stored to a
- * workgroup array for the shared epilogue. The workgroup is one subgroup of the adapter's largest
+ * A (4M)×(4N) output tile per workgroup from 4×4 subgroup matrices: f16 tiles of A ([4M][S],
+ * row-major) and B ([S][4N]) staged through workgroup memory, f32 accumulators stored a row of
+ * matrices at a time to a workgroup array for the shared epilogue. The workgroup is one subgroup of the adapter's largest
  * size; where the device runs it as several smaller subgroups each computes the same tile (same
  * values stored), which is correct and only wasteful — NVIDIA's subgroups are always 32 wide.
  */
@@ -297,45 +309,52 @@ function subgroupMatrixBody(
   family: Extract<MatmulFamily, { kind: "subgroupMatrix" }>,
 ): KernelBody {
   const { m, n, k, subgroupSize: threads } = family;
-  const tileRows = 2 * m;
-  const tileCols = 2 * n;
-  const slice = Math.max(SLICE, k);
+  const { rows: tileRows, cols: tileCols, slice } = subgroupTile(family);
   if (slice % k !== 0) throw new Error(`subgroup matrix: K=${k} does not divide the ${slice}-deep slice`);
   const read = readers(shape);
   const left = `subgroup_matrix_left<f16, ${k}, ${m}>`;
   const right = `subgroup_matrix_right<f16, ${n}, ${k}>`;
   const result = `subgroup_matrix_result<f32, ${n}, ${m}>`;
-  const loads = [0, 1]
+  const range = Array.from({ length: SUBGROUP_TILES }, (_, i) => i);
+  const pairs = range.flatMap((x) => range.map((y) => [x, y] as const));
+  const loads = range
     .map(
       (x) =>
         `let a${x} = subgroupMatrixLoad<${left}, row_major>(&tile_a, ${x * m * slice}u + kk, ${slice}u);
       let b${x} = subgroupMatrixLoad<${right}, row_major>(&tile_b, kk * ${tileCols}u + ${x * n}u, ${tileCols}u);`,
     )
     .join("\n      ");
-  const products = [0, 1]
-    .flatMap((x) =>
-      [0, 1].map((y) => `acc${x}${y} = subgroupMatrixMultiplyAccumulate(a${x}, b${y}, acc${x}${y});`),
-    )
+  const products = pairs
+    .map(([x, y]) => `acc${x}${y} = subgroupMatrixMultiplyAccumulate(a${x}, b${y}, acc${x}${y});`)
     .join("\n      ");
-  const stores = [0, 1]
-    .flatMap((x) =>
-      [0, 1].map(
-        (y) =>
-          `subgroupMatrixStore<row_major>(&tile_c, ${x * m * tileCols + y * n}u, acc${x}${y}, ${tileCols}u);`,
-      ),
-    )
-    .join("\n  ");
+  // The accumulators leave one row of matrices at a time through a [M][4N] f32 tile (4 KiB at
+  // 16×16), which keeps the kernel within WebGPU's default 16 KiB of workgroup memory.
+  const epilogues = (epilogue: string) =>
+    range
+      .map(
+        (x) => `${range
+          .map((y) => `subgroupMatrixStore<row_major>(&tile_c, ${y * n}u, acc${x}${y}, ${tileCols}u);`)
+          .join("\n  ")}
+  workgroupBarrier();
+  for (var e = lane; e < ${m * tileCols}u; e = e + ${threads}u) {
+    let i = row0 + ${x * m}u + e / ${tileCols}u;
+    let j = col0 + e % ${tileCols}u;
+    if (i >= OUT_ROWS || j >= COLS) { continue; }
+    let value = tile_c[e];
+    ${epilogue}
+  }
+  workgroupBarrier();`,
+      )
+      .join("\n  ");
+  const accumulators = pairs.map(([x, y]) => `var acc${x}${y} = ${result}();`).join("\n  ");
   return {
     declarations: `
 var<workgroup> tile_a: array<f16, ${tileRows * slice}>;
 var<workgroup> tile_b: array<f16, ${slice * tileCols}>;
-var<workgroup> tile_c: array<f32, ${tileRows * tileCols}>;
+var<workgroup> tile_c: array<f32, ${m * tileCols}>;
 @compute @workgroup_size(${threads})`,
     main: (epilogue) => `
-  var acc00 = ${result}();
-  var acc01 = ${result}();
-  var acc10 = ${result}();
-  var acc11 = ${result}();
+  ${accumulators}
   for (var r0 = r_begin; r0 < r_end; r0 = r0 + ${slice}u) {
     for (var e = lane; e < ${tileRows * slice}u; e = e + ${threads}u) {
       let ii = e / ${slice}u;
@@ -362,15 +381,7 @@ var<workgroup> tile_c: array<f32, ${tileRows * tileCols}>;
     }
     workgroupBarrier();
   }
-  ${stores}
-  workgroupBarrier();
-  for (var e = lane; e < ${tileRows * tileCols}u; e = e + ${threads}u) {
-    let i = row0 + e / ${tileCols}u;
-    let j = col0 + e % ${tileCols}u;
-    if (i >= OUT_ROWS || j >= COLS) { continue; }
-    let value = tile_c[e];
-    ${epilogue}
-  }`,
+  ${epilogues(epilogue)}`,
   };
 }
 
