@@ -5,7 +5,7 @@ import { runTraining } from "../src/train/run.ts";
  * Fashion-MNIST, same seed, fp32 against mixed on the webgpu backend's compiled step: top-1 and the
  * loss curve of each, one JSON line per precision. Sized for lavapipe on a 2-core machine (about 5
  * min there); on a GPU pass a larger trainLimit/testLimit through FMNIST_TRAIN / FMNIST_TEST.
- *   AUTOPROG_BACKEND=webgpu npx tsx bench/precision-fashion-mnist.ts
+ *   [FMNIST_SEED=1] npx tsx bench/precision-fashion-mnist.ts
  */
 const base = {
   name: "fmnist-mixed-vs-fp32",
@@ -17,7 +17,7 @@ const base = {
   model: { variant: "micro", patchSize: 7, width: 32, depth: 2, heads: 2, mlpRatio: 2 },
   training: { epochs: 3, batchSize: 32, lr: 2e-3, warmupEpochs: 0, evalBatchSize: 200, evalEvery: 3 },
   backend: "webgpu",
-  seeds: [0],
+  seeds: [Number(process.env.FMNIST_SEED ?? 0)],
 };
 for (const precision of ["fp32", "mixed"] as const) {
   const began = performance.now();
