@@ -69,7 +69,7 @@ describe("f16 matmul kernels (f16 inputs, f32 accumulation)", () => {
     expectClose(f16.pre, fp32.pre as Float32Array, F16_TOLERANCE, "pre");
     expectClose(f16.out, fp32.out as Float32Array, F16_TOLERANCE, "out");
     const differs = (f16.pre as Float32Array).some(
-      (v, i) => Math.abs(v - (fp32.pre as Float32Array)[i]!) > 1e-5,
+      (v, i) => Math.abs(v - ((fp32.pre as Float32Array)[i] as number)) > 1e-5,
     );
     expect(differs).toBe(true);
     expect(overflow).toBe(0);
