@@ -2,6 +2,7 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import type { TrainingEvent } from "../../src/core/events.ts";
 import type { ExperimentSpec } from "../../src/core/spec.ts";
 import { DirectoryCheckpointStore } from "../../src/train/checkpoint.ts";
 import { CompiledSteps } from "../../src/train/compiled-steps.ts";
@@ -75,6 +76,34 @@ describe("mixed precision in the trainer (webgpu, lavapipe)", () => {
     // The curve really descends (the band is not met by two flat lines).
     expect(mixed.history.at(-1)?.trainLoss).toBeLessThan((mixed.history[0]?.trainLoss ?? 0) * 0.9);
   }, 900_000);
+
+  it("an inf in one batch skips that step: counted in epoch.completed and the result, the scale halved, the run goes on", async (context) => {
+    if (skip) return context.skip(skip);
+    const step = CompiledSteps.prototype.step;
+    let calls = 0;
+    vi.spyOn(CompiledSteps.prototype, "step").mockImplementation(function (
+      this: CompiledSteps,
+      state,
+      batch,
+      options,
+    ) {
+      calls += 1;
+      const poisoned =
+        calls === 3
+          ? { ...batch, x: Float32Array.from(batch.x, (v, i) => (i === 0 ? Number.POSITIVE_INFINITY : v)) }
+          : batch;
+      return step.call(this, state, poisoned, options);
+    });
+    const events: TrainingEvent[] = [];
+    const result = await runTraining(onWebgpu(tinyMnistSpec(), "mixed"), { onEvent: (e) => events.push(e) });
+    const epochs = events.flatMap((e) => (e.type === "epoch.completed" ? [e] : []));
+    expect(epochs.map((e) => e.skippedSteps)).toEqual([1, 0]);
+    expect(epochs.map((e) => e.lossScale)).toEqual([32768, 32768]);
+    expect(epochs.every((e) => Number.isFinite(e.trainLoss))).toBe(true);
+    expect(result.skippedSteps).toBe(1);
+    expect(result.lossScale).toBe(32768);
+    expect(result.steps).toBe(8); // the trainer's step count includes the skipped step; AdamW's does not
+  }, 600_000);
 
   it("resumes mid-run with a non-default loss scale exactly as an uninterrupted run", async (context) => {
     if (skip) return context.skip(skip);
