@@ -1051,6 +1051,11 @@ export type components = {
                 evalSides: number[];
                 /** @default slow */
                 momentumEma: string;
+                /**
+                 * @default fp32
+                 * @enum {string}
+                 */
+                precision: "fp32" | "mixed";
             };
             /**
              * @default [
@@ -1255,6 +1260,7 @@ export type components = {
             gpu: boolean;
             simd?: boolean;
             adapter?: components["schemas"]["AdapterReport"];
+            precision?: components["schemas"]["PrecisionReport"];
         };
         AdapterReport: {
             vendor: string;
@@ -1263,6 +1269,15 @@ export type components = {
             description: string;
             driver?: string;
             isFallback: boolean;
+        };
+        PrecisionReport: {
+            /** @enum {string} */
+            requested: "fp32" | "mixed";
+            /** @enum {string} */
+            used: "fp32" | "mixed";
+            matmuls: string;
+            deviceFeatures: string[];
+            note?: string;
         };
         ExperimentPage: {
             items: components["schemas"]["ExperimentSummary"][];
@@ -1735,6 +1750,10 @@ export type components = {
             flopsPerImage: number;
             architecture: components["schemas"]["ArchitectureReport"];
             evaluation: components["schemas"]["EvaluationReport"];
+            /** @default null */
+            lossScale: number | null;
+            /** @default 0 */
+            skippedSteps: number;
         };
         EvaluationReport: {
             online: number;
@@ -1792,6 +1811,10 @@ export type components = {
             /** @default [] */
             costTable: components["schemas"]["CostEntry"][];
             sideEvaluations: components["schemas"]["SideEvaluation"][];
+            /** @default null */
+            lossScale: number | null;
+            /** @default 0 */
+            skippedSteps: number;
         };
         EpochRecord: {
             epoch: number;
@@ -1808,6 +1831,10 @@ export type components = {
             flopsPerImage: number;
             architecture: components["schemas"]["ArchitectureReport"];
             evaluation: components["schemas"]["EvaluationReport"];
+            /** @default null */
+            lossScale: number | null;
+            /** @default 0 */
+            skippedSteps: number;
         };
         StageRecord: {
             stage: number;
@@ -2210,6 +2237,11 @@ export type components = {
                 evalSides?: number[];
                 /** @description Default: `"slow"`. */
                 momentumEma?: string;
+                /**
+                 * @description Default: `"fp32"`.
+                 * @enum {string}
+                 */
+                precision?: "fp32" | "mixed";
             };
             /** @description Default: `[{"arm":"original"}]`. */
             arms?: ({

@@ -11,6 +11,8 @@ import { SPEC_LIMITS } from "./spec-limits.ts";
 export const DATASET_NAMES = ["mnist", "fashion-mnist", "cifar10"] as const;
 export const VARIANT_NAMES = ["micro", "tiny", "small"] as const;
 export const BACKEND_PREFERENCES = ["auto", "tensorflow", "webgpu", "wasm", "cpu"] as const;
+/** `training.precision`: fp32 throughout, or f16 matmul inputs with fp32 master state (mixed). */
+export const PRECISIONS = ["fp32", "mixed"] as const;
 
 const positiveInt = z.number().int().positive();
 const probability = z.number().min(0).max(1);
@@ -113,6 +115,13 @@ const TrainingSchema = z
     evalSides: z.array(positiveInt.max(512)).max(8).default([]),
     /** The EMA MoGrow takes grown weights from (the momentum network). */
     momentumEma: z.string().default("slow"),
+    /**
+     * "mixed": f16 copies of weights and activations into the matmuls (f32 accumulation), fp32
+     * master weights, moments, EMAs and LayerNorm statistics, dynamic loss scaling. Only the
+     * compiled WebGPU step trains in mixed; elsewhere the run trains in fp32 and its backend
+     * report says so (docs/backends.md). Default fp32 on every backend.
+     */
+    precision: z.enum(PRECISIONS).default("fp32"),
   })
   .strict();
 

@@ -73,6 +73,7 @@ export function createModelState(
     trainSeconds: 0,
     flopsSum: 0,
     epochProgress: null,
+    lossScale: null,
   };
 }
 
