@@ -54,6 +54,8 @@ function settingsOf(e: NodeSettingValues, totalMemoryBytes: number) {
     workerRequestsPerMinute: e.workerRequestsPerMinute,
     failedAuthPerMinute: e.failedAuthPerMinute,
     streamsPerKey: e.streamsPerKey,
+    keyCacheSeconds: e.keyCacheSeconds,
+    sseBufferEvents: e.sseBufferEvents,
     trustProxy: e.trustProxy,
     streamTokenSecret: e.streamTokenSecret ?? null,
     maxBodyBytes: e.maxBodyBytes,

@@ -128,6 +128,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
         workerRequestsPerMinute: settings.workerRequestsPerMinute,
         failedAuthPerMinute: settings.failedAuthPerMinute,
         streamsPerKey: settings.streamsPerKey,
+        keyCacheSeconds: settings.keyCacheSeconds,
         ...(settings.streamTokenSecret ? { streamTokenSecret: settings.streamTokenSecret } : {}),
         clientAddress: clientAddressOf(settings.trustProxy),
       }),
