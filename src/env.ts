@@ -55,7 +55,7 @@ function settingsOf(e: NodeSettingValues, totalMemoryBytes: number) {
     failedAuthPerMinute: e.failedAuthPerMinute,
     streamsPerKey: e.streamsPerKey,
     keyCacheSeconds: e.keyCacheSeconds,
-    sseBufferEvents: e.sseBufferEvents,
+    sseBufferBytes: e.sseBufferBytes,
     trustProxy: e.trustProxy,
     streamTokenSecret: e.streamTokenSecret ?? null,
     maxBodyBytes: e.maxBodyBytes,

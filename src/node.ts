@@ -122,6 +122,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
       webhooks: { policy, wake: () => deliverer.wake() },
       clock: Date.now,
       sseHeartbeatMs: settings.sseHeartbeatMs,
+      sseBufferBytes: settings.sseBufferBytes,
       idempotencyTtlMs: settings.idempotencyTtlMs,
       auth: inMemoryAuth({
         requestsPerMinute: settings.requestsPerMinute,

@@ -139,6 +139,8 @@ export interface Services {
   readonly webhooks: WebhookServices;
   readonly clock: () => number;
   readonly sseHeartbeatMs: number;
+  /** Unread bytes an SSE client may leave before it is disconnected (AUTOPROG_SSE_BUFFER_BYTES); absent: 256 KiB. */
+  readonly sseBufferBytes?: number;
   readonly idempotencyTtlMs: number;
   readonly auth: AuthServices;
   /** The pull-worker protocol's settings and checkpoint store; absent: defaults, no store. */

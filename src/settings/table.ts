@@ -204,12 +204,12 @@ export const SETTINGS = {
     description:
       "how long a verified key is remembered in memory; a revocation takes effect at once on the server that made it and within this time on others (0: read the key on every request)",
   }),
-  sseBufferEvents: setting({
-    env: "AUTOPROG_SSE_BUFFER_EVENTS",
-    schema: int(1),
-    default: "1024",
+  sseBufferBytes: setting({
+    env: "AUTOPROG_SSE_BUFFER_BYTES",
+    schema: int(1024),
+    default: "262144",
     description:
-      "events an SSE stream may have waiting for a slow client; beyond it the stream ends with an `overflow` event and the client resumes with `Last-Event-ID`",
+      "bytes an SSE client may leave unread; beyond it the stream ends with an `: overflow` comment and the client resumes with `Last-Event-ID`",
   }),
   trustProxy: setting({
     env: "AUTOPROG_TRUST_PROXY",

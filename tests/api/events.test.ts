@@ -2,7 +2,8 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import * as eventsLog from "../../db/events.ts";
 import { loadSettings } from "../../src/env.ts";
 import { startServer } from "../../src/node.ts";
 import { epochCompleted, type FakeEvent, runCompleted, runStarted } from "../../support/fixtures.ts";
@@ -15,7 +16,7 @@ afterEach(() => {
   closeApp = null;
 });
 
-async function runningRun(options: { heartbeatMs?: number } = {}) {
+async function runningRun(options: { heartbeatMs?: number; sseBufferBytes?: number } = {}) {
   t = testApp(options);
   closeApp = t.close;
   const response = await t.post("/v1/experiments", tinySpec());
@@ -97,17 +98,55 @@ describe("GET /v1/runs/{id}/events", () => {
     expect(t.hub.subscribers(id)).toBe(0);
   });
 
-  it("catches a client that fell behind up from the database, every event once", async () => {
-    const { id, record } = await runningRun();
+  it("disconnects a client that leaves too much unread, with a reason; it resumes with Last-Event-ID, every event once", async () => {
+    const { id, record } = await runningRun({ sseBufferBytes: 16 * 1024 });
     await record(runStarted());
     const stream = follow((await t.app.request(`/v1/runs/${id}/events`)).body as ReadableStream);
     await stream.until((m) => m.length === 1);
-    // The client reads nothing while 600 events are stored: more than a stream holds for it.
+    // The client reads nothing while 600 events are stored: far more than 16 KiB.
     for (let epoch = 0; epoch < 600; epoch++) await record(epochCompleted(epoch));
     await record(runCompleted());
-    expect(await stream.until((m) => m.at(-1)?.event === "end")).toBe(true);
-    const ids = stream.messages.slice(0, -1).map((m) => Number(m.id));
+    // Everything written before the limit was passed, then the reason, then the end of the stream.
+    expect(await stream.until(() => false)).toBe(false);
+    expect(stream.text()).toMatch(
+      /: overflow: the client left more than 16384 bytes unread; reconnect with Last-Event-ID\n\n$/,
+    );
+    expect(stream.messages.some((m) => m.event === "end")).toBe(false);
+    const received = stream.messages.map((m) => Number(m.id));
+    expect(received.length).toBeLessThan(602);
+    expect(t.hub.subscribers(id)).toBe(0);
+    const lastId = received.at(-1) as number;
+    const resumed = follow(
+      (await t.app.request(`/v1/runs/${id}/events`, { headers: { "last-event-id": String(lastId) } }))
+        .body as ReadableStream,
+    );
+    expect(await resumed.until((m) => m.at(-1)?.event === "end")).toBe(true);
+    const ids = [...received, ...resumed.messages.slice(0, -1).map((m) => Number(m.id))];
     expect(ids).toEqual(Array.from({ length: 602 }, (_, i) => i + 1));
+  });
+
+  it("writes one live event to every subscriber as the same bytes, reading the log for none of them", async () => {
+    const { id, record } = await runningRun();
+    await record(runStarted());
+    const streams = await Promise.all(
+      Array.from({ length: 20 }, async () =>
+        follow((await t.app.request(`/v1/runs/${id}/events`)).body as ReadableStream),
+      ),
+    );
+    for (const stream of streams) await stream.until((m) => m.length === 1);
+    const frames: Uint8Array[] = [];
+    t.hub.subscribe(id, (event) => frames.push(event.frame));
+    const reads = vi.spyOn(eventsLog, "readEvents");
+    await record(epochCompleted(0));
+    for (const stream of streams) await stream.until((m) => m.length === 2);
+    expect(reads).not.toHaveBeenCalled();
+    reads.mockRestore();
+    expect(frames).toHaveLength(1);
+    expect(new TextDecoder().decode(frames[0])).toBe(
+      `event: epoch.completed\ndata: ${JSON.stringify(epochCompleted(0))}\nid: 2\n\n`,
+    );
+    for (const stream of streams) expect(stream.messages[1]?.data).toBe(JSON.stringify(epochCompleted(0)));
+    for (const stream of streams) await stream.cancel();
   });
 
   it("sends a comment heartbeat while idle and lets go of a client that leaves", async () => {
