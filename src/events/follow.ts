@@ -2,6 +2,7 @@ import type { Db } from "../../db/database.ts";
 import { readEvents } from "../../db/events.ts";
 import { getRun } from "../../db/runs.ts";
 import { TERMINAL_STATES } from "../../db/schema.ts";
+import { nextTurn } from "../kit/next-turn.ts";
 import type { EventHub, LiveEvent } from "./hub.ts";
 import { type EventStreamOutput, encodeText, eventFrame } from "./sse-output.ts";
 
@@ -59,7 +60,7 @@ export function followRun(
     lastWriteAt = Date.now();
   };
 
-  const finish = () => {
+  const finish = (): void => {
     if (finished) return;
     finished = true;
     unsubscribe();
@@ -75,16 +76,25 @@ export function followRun(
     finish();
   };
 
-  /** Too much unread: say why and close; the client resumes after the last seq it received. */
-  const overflowed = () => {
-    if (output.bufferedBytes <= options.bufferBytes) return false;
-    output.write(
-      encodeText(
-        `: overflow: the client left more than ${options.bufferBytes} bytes unread; reconnect with Last-Event-ID\n\n`,
-      ),
-    );
-    finish();
-    return true;
+  /**
+   * Too much unread: say why and close; the client resumes after the last seq it received.
+   * Judged after the turn of the event loop that wrote it: Node sends a turn's writes together
+   * when the turn ends, so a burst of events (one batch) is not mistaken for a slow client.
+   */
+  let overflowCheck = false;
+  const checkOverflow = () => {
+    if (overflowCheck || output.bufferedBytes <= options.bufferBytes) return;
+    overflowCheck = true;
+    nextTurn(() => {
+      overflowCheck = false;
+      if (finished || output.bufferedBytes <= options.bufferBytes) return;
+      output.write(
+        encodeText(
+          `: overflow: the client left more than ${options.bufferBytes} bytes unread; reconnect with Last-Event-ID\n\n`,
+        ),
+      );
+      finish();
+    });
   };
 
   const onEvent = (event: LiveEvent) => {
@@ -105,7 +115,7 @@ export function followRun(
     }
     write(event.frame);
     cursor = event.seq;
-    if (overflowed()) return;
+    checkOverflow();
     if (event.terminal) finishTerminal().catch(finish);
   };
 

@@ -4,6 +4,7 @@ import { type EventOutcome, type EventWrite, recordEvent, recordEventsTogether }
 import { runMessageStatement } from "../../db/webhooks.ts";
 import { TERMINAL_EVENT_TYPES, type TrainingEvent, TrainingEventSchema } from "../core/events.ts";
 import { runWebhookBodyParts, webhookOfEvent } from "../core/webhook-events.ts";
+import { nextTurn } from "../kit/next-turn.ts";
 import type { EventHub } from "./hub.ts";
 
 /** The one way events enter the system (the app and the dispatcher see only this). */
@@ -24,13 +25,6 @@ export interface EventSink {
   /** Resolves once every event handed in for the run so far is settled. */
   drained(runId: string): Promise<void>;
 }
-
-/**
- * After the I/O already waiting has been handled (every request that arrived together has handed
- * in its events): `setImmediate` on Node, a zero timeout where there is none.
- */
-const nextTurn: (run: () => void) => void =
-  typeof setImmediate === "function" ? (run) => setImmediate(run) : (run) => setTimeout(run, 0);
 
 /** An event handed to the sink, waiting for the next write. */
 interface Queued {
@@ -104,16 +98,20 @@ export class StoredEventSink implements EventSink {
     });
   }
 
+  /**
+   * Writes what is queued, then leaves the rest to the next turn: events handed in while this
+   * write's promises settle wait for it, so a writer that awaits each event cannot keep the
+   * event loop from other work (sockets, timers) in a chain of microtasks.
+   */
   private async writeQueued() {
     this.writing = true;
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue;
-        this.queue = [];
-        await this.write(batch);
-      }
+      const batch = this.queue;
+      this.queue = [];
+      await this.write(batch);
     } finally {
       this.writing = false;
+      if (this.queue.length > 0) this.schedule();
     }
   }
 

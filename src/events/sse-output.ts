@@ -36,6 +36,7 @@ export const SSE_HEADERS = {
 /** What @hono/node-server puts at `c.env.outgoing`: the parts of `http.ServerResponse` used here. */
 interface NodeResponseLike {
   writeHead(status: number, headers: Record<string, string>): unknown;
+  flushHeaders(): void;
   write(chunk: Uint8Array): boolean;
   end(): unknown;
   readonly writableLength: number;
@@ -47,6 +48,7 @@ function isNodeResponse(value: unknown): value is NodeResponseLike {
   const candidate = value as Partial<NodeResponseLike> | null;
   return (
     typeof candidate?.writeHead === "function" &&
+    typeof candidate.flushHeaders === "function" &&
     typeof candidate.write === "function" &&
     typeof candidate.once === "function" &&
     typeof candidate.writableLength === "number"
@@ -70,7 +72,11 @@ export function socketOutput(
   const outgoing = (env as { outgoing?: unknown } | undefined)?.outgoing;
   if (!isNodeResponse(outgoing)) return null;
   outgoing.writeHead(200, { ...SSE_HEADERS, ...headers });
+  // The client learns the stream is open now, not at the first event or heartbeat.
+  outgoing.flushHeaders();
   let closed = false;
+  // A write that found the response's buffer full: only then does the response emit "drain".
+  let blocked = false;
   const listeners: (() => void)[] = [];
   const close = () => {
     if (closed) return;
@@ -80,18 +86,23 @@ export function socketOutput(
   outgoing.once("close", close);
   const output: EventStreamOutput = {
     write(chunk) {
-      if (!closed && !outgoing.destroyed) outgoing.write(chunk);
+      if (!closed && !outgoing.destroyed && !outgoing.write(chunk)) blocked = true;
     },
     get bufferedBytes() {
       return outgoing.writableLength;
     },
-    drained: () =>
-      closed || outgoing.writableLength === 0
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => {
-            outgoing.once("drain", resolve);
-            listeners.push(resolve);
-          }),
+    drained: () => {
+      if (closed) return Promise.resolve();
+      // Not blocked: what is buffered is the writes of this turn, sent when it ends.
+      if (!blocked) return new Promise<void>((resolve) => setTimeout(resolve, 0));
+      return new Promise<void>((resolve) => {
+        outgoing.once("drain", () => {
+          blocked = false;
+          resolve();
+        });
+        listeners.push(resolve);
+      });
+    },
     get closed() {
       return closed;
     },

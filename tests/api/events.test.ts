@@ -1,4 +1,5 @@
 import { mkdtemp } from "node:fs/promises";
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
@@ -6,7 +7,13 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import * as eventsLog from "../../db/events.ts";
 import { loadSettings } from "../../src/env.ts";
 import { startServer } from "../../src/node.ts";
-import { epochCompleted, type FakeEvent, runCompleted, runStarted } from "../../support/fixtures.ts";
+import {
+  epochCompleted,
+  type FakeEvent,
+  runCompleted,
+  runFailed,
+  runStarted,
+} from "../../support/fixtures.ts";
 import { ADMIN_KEY, claimForTest, type TestApp, testApp, tinySpec } from "./helpers.ts";
 
 let t: TestApp;
@@ -199,4 +206,85 @@ describe("over a real socket", () => {
       await server.close();
     }
   });
+
+  it("answers with its headers at once, and disconnects a reader that stops reading, which then resumes", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "autoprog-sse-"));
+    const server = await startServer(
+      loadSettings({
+        AUTOPROG_DATA_DIR: dir,
+        AUTOPROG_PORT: "0",
+        AUTOPROG_CONCURRENCY: "0",
+        // No heartbeat within the test: only the headers can answer the request.
+        AUTOPROG_SSE_HEARTBEAT_MS: "600000",
+        AUTOPROG_SSE_BUFFER_BYTES: "16384",
+        AUTOPROG_LOG: "silent",
+        AUTOPROG_BOOTSTRAP_KEY: ADMIN_KEY,
+      }),
+    );
+    const headers = { authorization: `Bearer ${ADMIN_KEY}` };
+    try {
+      const created = await fetch(`${server.url}/v1/experiments`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(tinySpec()),
+      });
+      const runId = ((await created.json()) as { runs: { id: string }[] }).runs[0]?.id as string;
+      const target = new URL(`${server.url}/v1/runs/${runId}/events`);
+      const open = (after: number) =>
+        new Promise<IncomingMessage>((resolve, reject) => {
+          const req = httpRequest(
+            {
+              host: target.hostname,
+              port: target.port,
+              path: target.pathname,
+              headers: { ...headers, "last-event-id": String(after) },
+            },
+            resolve,
+          );
+          req.on("error", reject);
+          req.end();
+        });
+      const slow = await open(0);
+      expect(slow.statusCode).toBe(200);
+      expect(slow.headers["content-type"]).toBe("text/event-stream");
+      slow.pause();
+      // Batches of 500 until the client is let go: more than the socket's buffers and 16 KiB.
+      const events: FakeEvent[] = [runStarted()];
+      await server.sink.record(runId, 1, runStarted(), null);
+      for (let batch = 0; batch < 40 && server.hub.subscribers(runId) > 0; batch++) {
+        const more = Array.from({ length: 500 }, (_, i) => epochCompleted(batch * 500 + i));
+        events.push(...more);
+        await Promise.all(more.map((event) => server.sink.record(runId, 1, event, null)));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(server.hub.subscribers(runId)).toBe(0);
+      // The run was never leased (still queued): cancelling it is what makes it terminal.
+      events.push(runFailed("cancelled"));
+      await server.sink.record(runId, 1, runFailed("cancelled"), null);
+      const text = await readAll(slow);
+      expect(text).toMatch(
+        /: overflow: the client left more than 16384 bytes unread; reconnect with Last-Event-ID\n\n$/,
+      );
+      const first = idsOf(text);
+      expect(first.length).toBeLessThan(events.length);
+      const rest = await readAll(await open(first.at(-1) as number));
+      expect(rest).toContain(`event: end\ndata: {"state":"cancelled","lastSeq":${events.length}}\n\n`);
+      expect([...first, ...idsOf(rest)]).toEqual(Array.from({ length: events.length }, (_, i) => i + 1));
+    } finally {
+      await server.close();
+    }
+  });
 });
+
+const readAll = (response: IncomingMessage) =>
+  new Promise<string>((resolve) => {
+    let text = "";
+    response.setEncoding("utf8");
+    response.on("data", (chunk: string) => {
+      text += chunk;
+    });
+    response.on("close", () => resolve(text));
+    response.resume();
+  });
+
+const idsOf = (text: string) => [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
