@@ -33,8 +33,18 @@ export const SSE_HEADERS = {
   "X-Content-Type-Options": "nosniff",
 } as const;
 
+/** The parts of a `net.Socket` used here. */
+interface SocketLike {
+  write(chunk: Uint8Array): boolean;
+  readonly writableLength: number;
+  once(event: "drain", listener: () => void): unknown;
+}
+
 /** What @hono/node-server puts at `c.env.outgoing`: the parts of `http.ServerResponse` used here. */
 interface NodeResponseLike {
+  readonly socket: SocketLike | null;
+  /** True once headers saying `Transfer-Encoding: chunked` went out (HTTP/1.1 without a length). */
+  readonly chunkedEncoding?: boolean;
   writeHead(status: number, headers: Record<string, string>): unknown;
   flushHeaders(): void;
   write(chunk: Uint8Array): boolean;
@@ -53,6 +63,24 @@ function isNodeResponse(value: unknown): value is NodeResponseLike {
     typeof candidate.once === "function" &&
     typeof candidate.writableLength === "number"
   );
+}
+
+/**
+ * A frame as one HTTP/1.1 chunk (`size CRLF bytes CRLF`), computed once per frame however many
+ * sockets it goes to (the hub hands every subscriber the same frame).
+ */
+const chunks = new WeakMap<Uint8Array, Uint8Array>();
+function httpChunkOf(frame: Uint8Array): Uint8Array {
+  let chunk = chunks.get(frame);
+  if (!chunk) {
+    const head = encoder.encode(`${frame.byteLength.toString(16)}\r\n`);
+    chunk = new Uint8Array(head.byteLength + frame.byteLength + 2);
+    chunk.set(head, 0);
+    chunk.set(frame, head.byteLength);
+    chunk.set([13, 10], head.byteLength + frame.byteLength);
+    chunks.set(frame, chunk);
+  }
+  return chunk;
 }
 
 /**
@@ -84,19 +112,25 @@ export function socketOutput(
     for (const listener of listeners.splice(0)) listener();
   };
   outgoing.once("close", close);
+  // HTTP/1.1 with chunked encoding (what a stream without a length gets): each frame goes to the
+  // socket as one chunk encoded once for every subscriber, one write per subscriber and no
+  // per-response copy or cork. Elsewhere (HTTP/2, no socket) the response encodes it.
+  const socket = outgoing.chunkedEncoding === true ? outgoing.socket : null;
+  const sink: { write(chunk: Uint8Array): boolean; readonly writableLength: number } = socket ?? outgoing;
   const output: EventStreamOutput = {
-    write(chunk) {
-      if (!closed && !outgoing.destroyed && !outgoing.write(chunk)) blocked = true;
+    write(frame) {
+      if (closed || outgoing.destroyed) return;
+      if (!(socket ? socket.write(httpChunkOf(frame)) : outgoing.write(frame))) blocked = true;
     },
     get bufferedBytes() {
-      return outgoing.writableLength;
+      return sink.writableLength;
     },
     drained: () => {
       if (closed) return Promise.resolve();
       // Not blocked: what is buffered is the writes of this turn, sent when it ends.
       if (!blocked) return new Promise<void>((resolve) => setTimeout(resolve, 0));
       return new Promise<void>((resolve) => {
-        outgoing.once("drain", () => {
+        (socket ?? outgoing).once("drain", () => {
           blocked = false;
           resolve();
         });
