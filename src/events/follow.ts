@@ -25,6 +25,17 @@ const MAX_HELD = 4096;
 
 const HEARTBEAT = encodeText(": heartbeat\n\n");
 
+/** The run's state after its terminal event, read once for all the streams that had the event. */
+const terminalStates = new WeakMap<LiveEvent, Promise<string | undefined>>();
+function terminalStateOf(db: Db, runId: string, event: LiveEvent): Promise<string | undefined> {
+  let state = terminalStates.get(event);
+  if (!state) {
+    state = getRun(db, runId).then((run) => run?.state);
+    terminalStates.set(event, state);
+  }
+  return state;
+}
+
 /**
  * Streams one run's events to one client as SSE: everything after `after` from the log, then
  * live. Once caught up, each event the hub publishes is written as the hub's shared bytes, at
@@ -116,12 +127,11 @@ export function followRun(
     write(event.frame);
     cursor = event.seq;
     checkOverflow();
-    if (event.terminal) finishTerminal().catch(finish);
+    if (event.terminal) finishTerminal(event).catch(finish);
   };
 
-  const finishTerminal = async () => {
-    const state = (await getRun(db, runId))?.state;
-    end(state);
+  const finishTerminal = async (event: LiveEvent) => {
+    end(await terminalStateOf(db, runId, event));
   };
 
   /** Reads the log from the cursor, then writes the events held meanwhile and goes live. */
@@ -164,7 +174,7 @@ export function followRun(
           write(event.frame);
           cursor = event.seq;
           if (event.terminal) {
-            await finishTerminal();
+            await finishTerminal(event);
             return;
           }
         }
