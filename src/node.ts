@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import { chmod, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -130,6 +131,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
         failedAuthPerMinute: settings.failedAuthPerMinute,
         streamsPerKey: settings.streamsPerKey,
         keyCacheSeconds: settings.keyCacheSeconds,
+        hashKey: (key) => createHash("sha256").update(key).digest("hex"),
         ...(settings.streamTokenSecret ? { streamTokenSecret: settings.streamTokenSecret } : {}),
         clientAddress: clientAddressOf(settings.trustProxy),
       }),

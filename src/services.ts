@@ -114,6 +114,8 @@ export interface AuthServices {
   readonly streamTokens: StreamTokens;
   /** Keys verified recently; see VerifiedKeys. */
   readonly verifiedKeys: VerifiedKeys;
+  /** SHA-256 hex of a presented key (src/auth/keys.ts `hashKey`; Node passes its synchronous one). */
+  readonly hashKey: (key: string) => string | Promise<string>;
   /** The client's address, as the runtime knows it (a proxy's header only when trusted). */
   readonly clientAddress: (c: Context) => string;
 }

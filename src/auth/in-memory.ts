@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import type { AuthServices } from "../services.ts";
+import { hashKey } from "./keys.ts";
 import { InMemoryRateLimiter, InMemoryStreamSlots } from "./limits.ts";
 import { hmacStreamTokens } from "./stream-token.ts";
 import { InMemoryVerifiedKeys } from "./verified-keys.ts";
@@ -21,6 +22,11 @@ export interface AuthOptions {
   readonly streamsPerKey?: number;
   /** Seconds a verified key is remembered; 0: every request reads the key's row. */
   readonly keyCacheSeconds?: number;
+  /**
+   * SHA-256 hex of a presented key, the same digest as src/auth/keys.ts `hashKey` (Web Crypto,
+   * asynchronous); Node passes node:crypto's synchronous one, which costs a request less.
+   */
+  readonly hashKey?: (key: string) => string | Promise<string>;
   /** HMAC secret of stream tokens; random per process when absent. */
   readonly streamTokenSecret?: string;
   readonly clientAddress: (c: Context) => string;
@@ -36,6 +42,7 @@ export function inMemoryAuth(options: AuthOptions): AuthServices {
     ),
     streams: new InMemoryStreamSlots(options.streamsPerKey ?? AUTH_DEFAULTS.streamsPerKey),
     streamTokens: hmacStreamTokens(options.streamTokenSecret),
+    hashKey: options.hashKey ?? hashKey,
     verifiedKeys: new InMemoryVerifiedKeys((options.keyCacheSeconds ?? AUTH_DEFAULTS.keyCacheSeconds) * 1000),
     clientAddress: options.clientAddress,
   };

@@ -3,7 +3,6 @@ import { keyByHash, keyById, touchKey } from "../../db/keys.ts";
 import { ProblemError } from "../core/problem.ts";
 import { constantTimeEqual } from "../kit/crypto.ts";
 import type { AppEnv, Principal } from "../services.ts";
-import { hashKey } from "./keys.ts";
 import type { Verdict } from "./limits.ts";
 
 const EVENTS_PATH = /^\/v1\/runs\/([^/]+)\/events$/;
@@ -26,7 +25,7 @@ async function principalOf(c: Context<AppEnv>, now: number): Promise<Principal |
   if (header !== undefined) {
     const presented = BEARER.exec(header)?.[1];
     if (!presented) return null;
-    const hash = await hashKey(presented);
+    const hash = await auth.hashKey(presented);
     const cached = auth.verifiedKeys.byKeyHash(hash, now);
     if (cached) return cached;
     const row = await keyByHash(db, hash);
