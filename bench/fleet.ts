@@ -13,7 +13,7 @@ import { checkpointSaved, epochCompleted, runStarted, tinySpec } from "../suppor
 import { SERVER_KEY, startServer } from "../support/server-process.ts";
 
 /**
- * `npx tsx bench/fleet.ts`: a fleet of simulated pull workers and SSE watchers against a real
+ * `npm run bench:fleet`: a fleet of simulated pull workers and SSE watchers against a real
  * server process (`src/serve.ts`, `AUTOPROG_DISPATCH=workers`) on loopback, bounded in count and
  * time. Each worker leases a run, reports `run.started`, then an epoch every `--epoch-seconds`
  * (jittered) in an event batch, uploads a checkpoint of `--checkpoint-bytes` every
