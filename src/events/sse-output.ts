@@ -36,6 +36,7 @@ export const SSE_HEADERS = {
 /** The parts of a `net.Socket` used here. */
 interface SocketLike {
   write(chunk: Uint8Array): boolean;
+  readonly destroyed: boolean;
   readonly writableLength: number;
   once(event: "drain", listener: () => void): unknown;
 }
@@ -119,7 +120,8 @@ export function socketOutput(
   const sink: { write(chunk: Uint8Array): boolean; readonly writableLength: number } = socket ?? outgoing;
   const output: EventStreamOutput = {
     write(frame) {
-      if (closed || outgoing.destroyed) return;
+      // A socket destroyed before its "close" event has run takes no more writes.
+      if (closed || outgoing.destroyed || socket?.destroyed) return;
       if (!(socket ? socket.write(httpChunkOf(frame)) : outgoing.write(frame))) blocked = true;
     },
     get bufferedBytes() {
