@@ -25,7 +25,8 @@ interface BatchingDb {
   batch(statements: readonly BatchStatement<unknown>[]): Promise<unknown[][]>;
 }
 
-const canBatch = (db: Db): db is Db & BatchingDb => typeof (db as Partial<BatchingDb>).batch === "function";
+export const canBatch = (db: Db): db is Db & BatchingDb =>
+  typeof (db as Partial<BatchingDb>).batch === "function";
 
 /**
  * Runs the statements atomically, in order: `db.batch` on D1, one synchronous transaction on

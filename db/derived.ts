@@ -76,6 +76,105 @@ export function derivedStatements(
   }
 }
 
+/**
+ * The same statements as `derivedStatements`, for a database that runs them synchronously
+ * inside one transaction (better-sqlite3): an `epoch.completed` event, the one a trainer sends
+ * most, runs statements prepared once per database (building and preparing a statement costs
+ * more than running it); every other event is built as `derivedStatements` builds it.
+ */
+export function derivedStatementsPrepared(
+  db: Db,
+  runId: string,
+  event: TrainingEvent,
+  now: number,
+): BatchStatement<unknown>[] {
+  if (event.type !== "epoch.completed") return derivedStatements(db, runId, event, now);
+  const prepared = preparedEpochStatements(db);
+  const statements: BatchStatement<unknown>[] = [
+    event.evaluation
+      ? bound(prepared.touchEvaluated, {
+          runId,
+          now,
+          epochs: event.epoch + 1,
+          top1: event.evaluation.best,
+        })
+      : bound(prepared.touch, { runId, now, epochs: event.epoch + 1 }),
+  ];
+  const values = Object.entries(epochMetrics(event));
+  if (values.length > 0) {
+    const params: Record<string, unknown> = { runId, step: event.step, epoch: event.epoch };
+    values.forEach(([key, value], i) => {
+      params[`key${i}`] = key;
+      params[`value${i}`] = value;
+    });
+    statements.push(bound(prepared.metrics(values.length), params));
+  }
+  return statements;
+}
+
+/** A prepared statement with its parameters, run as a statement of a batch (it returns no rows). */
+interface Runnable {
+  run(params: Record<string, unknown>): unknown;
+}
+const bound = (statement: Runnable, params: Record<string, unknown>): BatchStatement<unknown> => ({
+  all: () => {
+    statement.run(params);
+    return [];
+  },
+});
+
+const preparedByDb = new WeakMap<Db, ReturnType<typeof prepareEpochStatements>>();
+function preparedEpochStatements(db: Db) {
+  let prepared = preparedByDb.get(db);
+  if (!prepared) {
+    prepared = prepareEpochStatements(db);
+    preparedByDb.set(db, prepared);
+  }
+  return prepared;
+}
+
+function prepareEpochStatements(db: Db) {
+  const p = sql.placeholder;
+  const touch = (evaluated: boolean) =>
+    db
+      .update(runs)
+      .set({
+        epochsCompleted: sql`max(${runs.epochsCompleted}, ${p("epochs")})`,
+        ...(evaluated
+          ? { top1: sql`${p("top1")}`, bestTop1: sql`max(coalesce(${runs.bestTop1}, 0), ${p("top1")})` }
+          : {}),
+        updatedAt: sql`${p("now")}`,
+      })
+      .where(eq(runs.id, sql`${p("runId")}`))
+      .prepare();
+  // One multi-row insert per number of metrics (a handful of shapes: with and without evaluation).
+  const metricInserts = new Map<number, Runnable>();
+  return {
+    touch: touch(false) as Runnable,
+    touchEvaluated: touch(true) as Runnable,
+    metrics(count: number): Runnable {
+      let statement = metricInserts.get(count);
+      if (!statement) {
+        statement = db
+          .insert(metrics)
+          .values(
+            Array.from({ length: count }, (_, i) => ({
+              runId: sql`${p("runId")}`,
+              key: sql`${p(`key${i}`)}`,
+              value: sql`${p(`value${i}`)}`,
+              step: sql`${p("step")}`,
+              epoch: sql`${p("epoch")}`,
+            })),
+          )
+          .onConflictDoNothing()
+          .prepare() as Runnable;
+        metricInserts.set(count, statement);
+      }
+      return statement;
+    },
+  };
+}
+
 function epochStatements(
   db: Db,
   runId: string,

@@ -67,6 +67,90 @@ export async function recordEvent(
   return inserted[0]?.seq ?? null;
 }
 
+// The insert of `insertEventStatement`, prepared once per database for `recordEventsTogether`.
+const insertQueries = new WeakMap<Db, { all(params: NewEvent): unknown }>();
+function preparedInsert(db: Db) {
+  let query = insertQueries.get(db);
+  if (!query) {
+    const p = sql.placeholder;
+    query = db
+      .insert(runEvents)
+      .values({
+        runId: sql`${p("runId")}`,
+        attempt: sql`${p("attempt")}`,
+        replayKey: sql`${p("replayKey")}`,
+        type: sql`${p("type")}`,
+        payload: sql`${p("payload")}`,
+        createdAt: sql`${p("createdAt")}`,
+        seq: sql`(select coalesce(max(${runEvents.seq}), 0) + 1 from ${runEvents} where ${runEvents.runId} = ${p("runId")})`,
+      })
+      .onConflictDoNothing({ target: [runEvents.runId, runEvents.replayKey] })
+      .returning({ seq: runEvents.seq })
+      .prepare() as unknown as { all(params: NewEvent): unknown };
+    insertQueries.set(db, query);
+  }
+  return query;
+}
+
+/** One event of a transaction that stores many (`recordEventsTogether`). */
+export interface EventWrite {
+  readonly event: NewEvent;
+  /** Its derived and outbox statements, idempotent as for `recordEvent`. */
+  readonly statements: readonly BatchStatement<unknown>[];
+}
+
+/** What became of one event of `recordEventsTogether`: its seq, null for a replay, or the error. */
+export type EventOutcome = number | null | Error;
+
+/**
+ * Many events in one transaction on a database that runs statements synchronously
+ * (better-sqlite3; `canBatch` is false): each event with its derived rows exactly as
+ * `recordEvent` writes them, then each run's last seq once. One commit instead of one per event
+ * is what makes ingestion cheap. An event whose statements fail is rolled back alone (the
+ * events after it are retried each in a savepoint) and `skip` decides, in order, which later
+ * events are not written at all (the sink's rule: nothing after a lost event of an attempt).
+ * Throws, having written nothing, when the transaction itself cannot commit.
+ */
+export function recordEventsTogether(
+  db: Db,
+  writes: readonly EventWrite[],
+  now: number,
+  skip: (write: EventWrite, failedSoFar: readonly EventWrite[]) => boolean,
+): EventOutcome[] {
+  const insert = preparedInsert(db);
+  const writeOne = (write: EventWrite): number | null => {
+    const inserted = insert.all(write.event) as { seq: number }[];
+    for (const statement of write.statements) statement.all();
+    return inserted[0]?.seq ?? null;
+  };
+  const touchRuns = () => {
+    for (const runId of new Set(writes.map((w) => w.event.runId))) lastSeqStatement(db, runId, now).all();
+  };
+  try {
+    // The usual case: every statement succeeds, no savepoints needed.
+    return db.transaction(() => {
+      const outcomes = writes.map(writeOne);
+      touchRuns();
+      return outcomes;
+    }) as unknown as EventOutcome[];
+  } catch {
+    return db.transaction((tx) => {
+      const failed: EventWrite[] = [];
+      const outcomes = writes.map((write): EventOutcome => {
+        if (skip(write, failed)) return new Error("an earlier event of its attempt was not stored");
+        try {
+          return tx.transaction(() => writeOne(write)) as unknown as number | null;
+        } catch (error) {
+          failed.push(write);
+          return error instanceof Error ? error : new Error(String(error));
+        }
+      });
+      touchRuns();
+      return outcomes;
+    }) as unknown as EventOutcome[];
+  }
+}
+
 // Every SSE wake-up runs this; built once per database.
 const readQueries = new WeakMap<Db, ReturnType<typeof prepareRead>>();
 const prepareRead = (db: Db) =>

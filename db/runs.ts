@@ -35,15 +35,24 @@ export async function getRun(db: Db, id: string): Promise<RunRow | undefined> {
   return query.get({ id });
 }
 
-/** The run, when its experiment belongs to the project (another project's is as good as missing). */
-export async function getRunInProject(db: Db, id: string, projectId: string): Promise<RunRow | undefined> {
-  const row = await db
+// Every run route's first read (GET /v1/runs/{id} above all), built once per database.
+const runInProjectQueries = new WeakMap<Db, ReturnType<typeof prepareRunInProject>>();
+const prepareRunInProject = (db: Db) =>
+  db
     .select({ run: runs })
     .from(runs)
     .innerJoin(experiments, eq(experiments.id, runs.experimentId))
-    .where(and(eq(runs.id, id), eq(experiments.projectId, projectId)))
-    .get();
-  return row?.run;
+    .where(and(eq(runs.id, sql.placeholder("id")), eq(experiments.projectId, sql.placeholder("projectId"))))
+    .prepare();
+
+/** The run, when its experiment belongs to the project (another project's is as good as missing). */
+export async function getRunInProject(db: Db, id: string, projectId: string): Promise<RunRow | undefined> {
+  let query = runInProjectQueries.get(db);
+  if (!query) {
+    query = prepareRunInProject(db);
+    runInProjectQueries.set(db, query);
+  }
+  return (await query.get({ id, projectId }))?.run;
 }
 
 export async function stagesOfRun(db: Db, runId: string): Promise<StageRow[]> {

@@ -70,6 +70,8 @@ function settingsOf(e: NodeSettingValues, totalMemoryBytes: number) {
     workerRequestsPerMinute: e.workerRequestsPerMinute,
     failedAuthPerMinute: e.failedAuthPerMinute,
     streamsPerKey: e.streamsPerKey,
+    keyCacheSeconds: e.keyCacheSeconds,
+    sseBufferBytes: e.sseBufferBytes,
     trustProxy: e.trustProxy,
     streamTokenSecret: e.streamTokenSecret ?? null,
     maxBodyBytes: e.maxBodyBytes,

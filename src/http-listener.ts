@@ -1,6 +1,7 @@
 import { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { type Http2Bindings, type HttpBindings, type ServerType, serve } from "@hono/node-server";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 
 /**
  * The Node HTTP server of the API: @hono/node-server, with every answer leaving its connection
@@ -27,6 +28,8 @@ export interface ListenOptions {
   readonly lingerMs?: number;
 }
 
+const ALREADY_SENT_HEADER = "x-hono-already-sent";
+
 export const DRAIN_DEFAULTS = {
   maxDrainBytes: 8 * 1024 * 1024,
   drainTimeoutMs: 2_000,
@@ -38,6 +41,9 @@ export function listen(options: ListenOptions): Promise<ServerType> {
   const bounds = { ...DRAIN_DEFAULTS, ...withoutUndefined(options) };
   const fetch = async (request: Request, env: HttpBindings | Http2Bindings): Promise<Response> => {
     const response = await options.fetch(request, env);
+    // A handler that answered on the socket itself (an event stream, src/events/sse-output.ts)
+    // says so with this header; node-server knows only its own constant's kind of response.
+    if (response.headers.get(ALREADY_SENT_HEADER) === "true") return RESPONSE_ALREADY_SENT;
     // serve() makes an HTTP/1.1 server; HTTP/2 streams close on their own.
     if (!(env.incoming instanceof IncomingMessage)) return response;
     if (await discardBody(env.incoming, bounds)) return response;

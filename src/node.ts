@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import { access, chmod, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -120,12 +121,15 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
       webhooks: { policy, wake: () => deliverer.wake() },
       clock: Date.now,
       sseHeartbeatMs: settings.sseHeartbeatMs,
+      sseBufferBytes: settings.sseBufferBytes,
       idempotencyTtlMs: settings.idempotencyTtlMs,
       auth: inMemoryAuth({
         requestsPerMinute: settings.requestsPerMinute,
         workerRequestsPerMinute: settings.workerRequestsPerMinute,
         failedAuthPerMinute: settings.failedAuthPerMinute,
         streamsPerKey: settings.streamsPerKey,
+        keyCacheSeconds: settings.keyCacheSeconds,
+        hashKey: (key) => createHash("sha256").update(key).digest("hex"),
         ...(settings.streamTokenSecret ? { streamTokenSecret: settings.streamTokenSecret } : {}),
         clientAddress: clientAddressOf(settings.trustProxy),
       }),

@@ -91,6 +91,22 @@ export interface StreamTokens {
   verify(token: string): Promise<StreamTokenClaims | null>;
 }
 
+/**
+ * Keys verified recently (src/auth/verified-keys.ts): what a key resolves to is remembered for
+ * `ttlMs`, so revoking a key takes effect at once in the process that revoked it (`forget`) and
+ * within `ttlMs` in every other.
+ */
+export interface VerifiedKeys {
+  readonly ttlMs: number;
+  /** The principal of a key by its SHA-256 hex, while remembered. */
+  byKeyHash(hash: string, now: number): Principal | undefined;
+  /** The principal of a key by its id (stream tokens name it), while remembered. */
+  byKeyId(keyId: string, now: number): Principal | undefined;
+  remember(hash: string, principal: Principal, now: number): void;
+  /** Drops the key at once (it was revoked or changed here). */
+  forget(keyId: string): void;
+}
+
 /** Authentication's runtime parts; they outlive a request (counts, the token secret). */
 export interface AuthServices {
   /**
@@ -105,6 +121,10 @@ export interface AuthServices {
   /** Concurrent event streams per key. */
   readonly streams: StreamSlots;
   readonly streamTokens: StreamTokens;
+  /** Keys verified recently; see VerifiedKeys. */
+  readonly verifiedKeys: VerifiedKeys;
+  /** SHA-256 hex of a presented key (src/auth/keys.ts `hashKey`; Node passes its synchronous one). */
+  readonly hashKey: (key: string) => string | Promise<string>;
   /** The client's address, as the runtime knows it (a proxy's header only when trusted). */
   readonly clientAddress: (c: Context) => string;
 }
@@ -130,6 +150,8 @@ export interface Services {
   readonly webhooks: WebhookServices;
   readonly clock: () => number;
   readonly sseHeartbeatMs: number;
+  /** Unread bytes an SSE client may leave before it is disconnected (AUTOPROG_SSE_BUFFER_BYTES); absent: 256 KiB. */
+  readonly sseBufferBytes?: number;
   readonly idempotencyTtlMs: number;
   readonly auth: AuthServices;
   /** The pull-worker protocol's settings and checkpoint store; absent: defaults, no store. */

@@ -322,7 +322,7 @@ export type paths = {
         };
         /**
          * The run's events as Server-Sent Events: replay, then live, then `end`
-         * @description Each event's `id` is the run's gap-free seq and its `event` the type (`run.started`, `epoch.completed`, …); `data` is the event as JSON. Everything after `Last-Event-ID` (or `?since=`) is replayed from the database, then new events follow live. A comment line every 15 s keeps idle connections open. When the run is terminal an `end` event (no id, data `{"state","lastSeq"}`) is sent and the stream closes. A key holds at most `AUTOPROG_SSE_STREAMS_PER_KEY` streams at once (429 beyond).
+         * @description Each event's `id` is the run's gap-free seq and its `event` the type (`run.started`, `epoch.completed`, …); `data` is the event as JSON. Everything after `Last-Event-ID` (or `?since=`) is replayed from the database, then new events follow live. A comment line every 15 s keeps idle connections open. A client that leaves more than `AUTOPROG_SSE_BUFFER_BYTES` unread is disconnected after an `: overflow` comment; it reconnects with `Last-Event-ID` and is replayed the rest. When the run is terminal an `end` event (no id, data `{"state","lastSeq"}`) is sent and the stream closes. A key holds at most `AUTOPROG_SSE_STREAMS_PER_KEY` streams at once (429 beyond).
          */
         get: operations["streamRunEvents"];
         put?: never;
@@ -413,7 +413,7 @@ export type paths = {
         post?: never;
         /**
          * Revoke a key at once; revoking a revoked key is harmless
-         * @description The next request with the key is 401, and its stream tokens stop working. An admin key revokes its own project's keys (any other id is 404); an operator key any key. A project's last live admin key, and the last live operator key, cannot be revoked (409 `last_admin_key`): create another first.
+         * @description The next request with the key to this server is 401, and its stream tokens stop working; other servers (replicas, Workers isolates) that verified it recently accept it for at most `AUTOPROG_KEY_CACHE_SECONDS` more. An admin key revokes its own project's keys (any other id is 404); an operator key any key. A project's last live admin key, and the last live operator key, cannot be revoked (409 `last_admin_key`): create another first.
          */
         delete: operations["revokeKey"];
         options?: never;

@@ -15,7 +15,9 @@ export const revokeKeyRoute = defineRoute({
   tags: ["keys"],
   summary: "Revoke a key at once; revoking a revoked key is harmless",
   description:
-    "The next request with the key is 401, and its stream tokens stop working. An admin key revokes " +
+    "The next request with the key to this server is 401, and its stream tokens stop working; other " +
+    "servers (replicas, Workers isolates) that verified it recently accept it for at most " +
+    "`AUTOPROG_KEY_CACHE_SECONDS` more. An admin key revokes " +
     "its own project's keys (any other id is 404); an operator key any key. A project's last live " +
     "admin key, and the last live operator key, cannot be revoked (409 `last_admin_key`): create " +
     "another first.",
@@ -36,8 +38,10 @@ export const revokeKeyRoute = defineRoute({
 export function registerRevokeKey(app: OpenAPIHono<AppEnv>) {
   app.openapi(revokeKeyRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const { db, clock } = c.var.services;
+    const { db, clock, auth } = c.var.services;
     const outcome = await revokeKey(db, id, clock(), keyScopeOf(c));
+    // This process stops accepting the key now; others within their cache time (AUTOPROG_KEY_CACHE_SECONDS).
+    if (outcome === "revoked" || outcome === "already_revoked") auth.verifiedKeys.forget(id);
     if (outcome === "not_found") throw notFound("key", id);
     if (outcome === "last_admin_key" || outcome === "last_operator_key") {
       const what = outcome === "last_admin_key" ? "admin key of its project" : "operator key";

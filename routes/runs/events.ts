@@ -1,13 +1,16 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { streamSSE } from "hono/streaming";
 import { getRunInProject } from "../../db/runs.ts";
 import { followRun } from "../../src/events/follow.ts";
+import { socketOutput, webStreamOutput } from "../../src/events/sse-output.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
 import { notFound, ProblemError } from "../common/problem.ts";
 import { defineRoute } from "../common/route.ts";
 import { RunEventMessageSchema } from "./event-messages.ts";
+
+/** Unread bytes a stream may hold for its client when the runtime does not say (256 KiB). */
+export const DEFAULT_SSE_BUFFER_BYTES = 256 * 1024;
 
 const seqParam = z.coerce.number().int().min(0);
 
@@ -24,7 +27,9 @@ export const runEventsRoute = defineRoute({
     "Each event's `id` is the run's gap-free seq and its `event` the type (`run.started`, " +
     "`epoch.completed`, …); `data` is the event as JSON. Everything after `Last-Event-ID` (or " +
     "`?since=`) is replayed from the database, then new events follow live. A comment line every " +
-    "15 s keeps idle connections open. When the run is terminal an `end` event (no id, data " +
+    "15 s keeps idle connections open. A client that leaves more than `AUTOPROG_SSE_BUFFER_BYTES` " +
+    "unread is disconnected after an `: overflow` comment; it reconnects with `Last-Event-ID` and " +
+    "is replayed the rest. When the run is terminal an `end` event (no id, data " +
     '`{"state","lastSeq"}`) is sent and the stream closes. A key holds at most ' +
     "`AUTOPROG_SSE_STREAMS_PER_KEY` streams at once (429 beyond).",
   request: {
@@ -62,39 +67,22 @@ export function registerRunEvents(app: OpenAPIHono<AppEnv>) {
   app.openapi(runEventsRoute, async (c) => {
     const { id } = c.req.valid("param");
     const after = c.req.valid("header")["Last-Event-ID"] ?? c.req.valid("query").since ?? 0;
-    const { db, events, sseHeartbeatMs, auth } = c.var.services;
+    const { db, events, sseHeartbeatMs, sseBufferBytes, auth } = c.var.services;
     if (!(await getRunInProject(db, id, c.var.projectId))) throw notFound("run", id);
     const release = auth.streams.acquire(c.var.principal.keyId);
     if (!release) {
       c.header("Retry-After", "10");
       throw new ProblemError("rate_limited", "this key has as many event streams open as it may");
     }
-    const response = streamSSE(c, async (stream) => {
-      const aborted = new AbortController();
-      stream.onAbort(() => aborted.abort());
-      const items = followRun(db, events.hub, id, {
-        after,
-        heartbeatMs: sseHeartbeatMs,
-        signal: aborted.signal,
-      });
-      try {
-        for await (const item of items) {
-          if (item.kind === "event") {
-            await stream.writeSSE({ id: String(item.seq), event: item.type, data: item.payload });
-          } else if (item.kind === "heartbeat") {
-            await stream.write(": heartbeat\n\n");
-          } else {
-            await stream.writeSSE({
-              event: "end",
-              data: JSON.stringify({ state: item.state, lastSeq: item.lastSeq }),
-            });
-          }
-        }
-      } finally {
-        // The slot is the key's until the stream ends, however it ends.
-        release();
-      }
-    });
+    // On Node the frames go straight to the socket; elsewhere through a web stream.
+    const headers = { "X-Request-Id": c.var.requestId };
+    const { output, response } = socketOutput(c.env, headers) ?? webStreamOutput(headers);
+    // The slot is the key's until the stream ends, however it ends.
+    void followRun(db, events.hub, id, output, {
+      after,
+      heartbeatMs: sseHeartbeatMs,
+      bufferBytes: sseBufferBytes ?? DEFAULT_SSE_BUFFER_BYTES,
+    }).finally(release);
     // The stream's body is not a JSON schema response; the declared content type documents it.
     return response as unknown as ReturnType<typeof c.text>;
   });

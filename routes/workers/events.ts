@@ -47,16 +47,21 @@ export function registerPostRunEvents(app: OpenAPIHono<AppEnv>) {
     const { token, events } = c.req.valid("json");
     const lease = await holdLease(c, id, token);
     const sink = c.var.services.events;
-    let accepted = 0;
-    let duplicates = 0;
-    let ended = false;
-    for (const entry of [...events].sort((a, b) => a.seq - b.seq)) {
-      const key = replayKeyOf(entry.event, entry.replayKey, lease.attempt);
-      const seq = await sink.record(id, lease.attempt, normalised(entry.event, id), key);
-      if (seq === null) duplicates++;
-      else accepted++;
-      if (seq !== null && TERMINAL_EVENT_TYPES.has(entry.event.type)) ended = true;
-    }
+    // Handed to the sink together, so the whole batch is stored in one transaction.
+    const entries = [...events].sort((a, b) => a.seq - b.seq);
+    const seqs = await Promise.all(
+      entries.map((entry) =>
+        sink.record(
+          id,
+          lease.attempt,
+          normalised(entry.event, id),
+          replayKeyOf(entry.event, entry.replayKey, lease.attempt),
+        ),
+      ),
+    );
+    const accepted = seqs.filter((seq) => seq !== null).length;
+    const duplicates = seqs.length - accepted;
+    const ended = entries.some((entry, i) => seqs[i] !== null && TERMINAL_EVENT_TYPES.has(entry.event.type));
     if (ended) await workerSettings(c).onRunFinished?.(id);
     return c.json(
       { accepted, duplicates, action: lease.cancelRequested ? ("cancel" as const) : ("continue" as const) },

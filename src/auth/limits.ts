@@ -9,7 +9,10 @@ export type { RateLimiter, StreamSlots, Verdict };
 
 const ALLOWED: Verdict = { allowed: true, retryAfterSeconds: 0 };
 
-/** Fixed windows of `windowMs`, counted per key in a Map (swept of ended windows as it grows). */
+/**
+ * Fixed windows of `windowMs`, counted per key in a Map (swept of ended windows as it grows). An
+ * allowed hit allocates nothing: the verdict is a shared constant and the window is updated in place.
+ */
 export class InMemoryRateLimiter implements RateLimiter {
   private readonly windows = new Map<string, { count: number; endsAt: number }>();
 
@@ -30,7 +33,11 @@ export class InMemoryRateLimiter implements RateLimiter {
     if (!verdict.allowed) return verdict;
     const window = this.windows.get(key);
     if (window && window.endsAt > now) window.count += 1;
-    else {
+    else if (window) {
+      // A key's window is reused, so a steady client allocates nothing per request.
+      window.count = 1;
+      window.endsAt = now + this.windowMs;
+    } else {
       if (this.windows.size >= this.sweepAbove) this.sweep(now);
       this.windows.set(key, { count: 1, endsAt: now + this.windowMs });
     }

@@ -1,9 +1,8 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { timingSafeEqual } from "hono/utils/buffer";
 import { keyByHash, keyById, touchKey } from "../../db/keys.ts";
 import { ProblemError } from "../core/problem.ts";
+import { constantTimeEqual } from "../kit/crypto.ts";
 import type { AppEnv, Principal } from "../services.ts";
-import { hashKey } from "./keys.ts";
 import type { Verdict } from "./limits.ts";
 
 const EVENTS_PATH = /^\/v1\/runs\/([^/]+)\/events$/;
@@ -15,25 +14,36 @@ function rateLimited(c: Context, verdict: Verdict, detail: string): ProblemError
   return new ProblemError("rate_limited", detail);
 }
 
-/** The key behind `Authorization: Bearer`, or a stream token on its run's events route. */
+/**
+ * The key behind `Authorization: Bearer`, or a stream token on its run's events route. One
+ * SHA-256 per request; a key verified in the last few seconds is not read again
+ * (src/auth/verified-keys.ts: revocation is immediate here, within the cache time elsewhere).
+ */
 async function principalOf(c: Context<AppEnv>, now: number): Promise<Principal | null> {
   const { db, auth } = c.var.services;
   const header = c.req.header("authorization");
   if (header !== undefined) {
     const presented = BEARER.exec(header)?.[1];
     if (!presented) return null;
-    const hash = await hashKey(presented);
+    const hash = await auth.hashKey(presented);
+    const cached = auth.verifiedKeys.byKeyHash(hash, now);
+    if (cached) return cached;
     const row = await keyByHash(db, hash);
     // The index finds the row; the comparison that decides runs in constant time.
-    if (!row || row.revokedAt !== null || !(await timingSafeEqual(row.hash, hash))) return null;
+    if (!row || row.revokedAt !== null || !constantTimeEqual(row.hash, hash)) return null;
+    // Remembered keys are read again every cache period, so this still runs about once a minute.
     if (row.lastUsedAt === null || row.lastUsedAt < now - 60_000) await touchKey(db, row.id, now);
-    return { keyId: row.id, projectId: row.projectId, role: row.role };
+    const principal: Principal = { keyId: row.id, projectId: row.projectId, role: row.role };
+    auth.verifiedKeys.remember(hash, principal, now);
+    return principal;
   }
   const token = c.req.query("token");
   const runId = EVENTS_PATH.exec(c.req.path)?.[1];
   if (token === undefined || runId === undefined || c.req.method !== "GET") return null;
   const claims = await auth.streamTokens.verify(token);
   if (!claims || claims.runId !== runId || claims.expiresAt <= now) return null;
+  const cached = auth.verifiedKeys.byKeyId(claims.keyId, now);
+  if (cached) return cached;
   const row = await keyById(db, claims.keyId);
   if (!row || row.revokedAt !== null) return null;
   return { keyId: row.id, projectId: row.projectId, role: row.role };

@@ -1,3 +1,5 @@
+import { eventFrame } from "./sse-output.ts";
+
 /**
  * Fan-out of stored events to live followers. The interface is what the app sees; on Node it
  * is the in-memory hub below, on Workers a hub that polls the log (one process cannot wake
@@ -12,7 +14,12 @@ export interface PublishedEvent {
   readonly terminal: boolean;
 }
 
-export type RunListener = (event: PublishedEvent) => void;
+/** An event as listeners receive it: with its SSE message, encoded once for all of them. */
+export interface LiveEvent extends PublishedEvent {
+  readonly frame: Uint8Array;
+}
+
+export type RunListener = (event: LiveEvent) => void;
 
 export interface EventHub {
   /** Calls `listener` with each event stored for the run from now on; returns the unsubscribe. */
@@ -21,9 +28,8 @@ export interface EventHub {
 }
 
 /**
- * One process's hub: every subscriber receives the same string instances, and decides what to
- * do with them (an SSE stream that falls behind drops what it holds and catches up from the
- * database at its own pace).
+ * One process's hub: an event is serialised into its SSE message once, however many listen, and
+ * every subscriber receives the same bytes (an SSE stream writes them to its socket as they are).
  */
 export class InMemoryEventHub implements EventHub {
   private readonly listeners = new Map<string, Set<RunListener>>();
@@ -43,7 +49,10 @@ export class InMemoryEventHub implements EventHub {
   }
 
   publish(runId: string, event: PublishedEvent): void {
-    for (const listener of this.listeners.get(runId) ?? []) listener(event);
+    const listeners = this.listeners.get(runId);
+    if (!listeners) return;
+    const live: LiveEvent = { ...event, frame: eventFrame(event.seq, event.type, event.payload) };
+    for (const listener of listeners) listener(live);
   }
 
   subscribers(runId?: string): number {

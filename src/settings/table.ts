@@ -227,6 +227,20 @@ export const SETTINGS = {
     default: String(AUTH_DEFAULTS.streamsPerKey),
     description: "event streams a key may hold open at once, then 429",
   }),
+  keyCacheSeconds: setting({
+    env: "AUTOPROG_KEY_CACHE_SECONDS",
+    schema: int(0),
+    default: String(AUTH_DEFAULTS.keyCacheSeconds),
+    description:
+      "how long a verified key is remembered in memory; a revocation takes effect at once on the server that made it and within this time on others (0: read the key on every request)",
+  }),
+  sseBufferBytes: setting({
+    env: "AUTOPROG_SSE_BUFFER_BYTES",
+    schema: int(1024),
+    default: "262144",
+    description:
+      "bytes an SSE client may leave unread; beyond it the stream ends with an `: overflow` comment and the client resumes with `Last-Event-ID`",
+  }),
   trustProxy: setting({
     env: "AUTOPROG_TRUST_PROXY",
     schema: flag(),

@@ -66,6 +66,8 @@ const sha256 = (key: string) => createHash("sha256").update(key).digest("hex");
 export function testApp(
   options: {
     heartbeatMs?: number;
+    /** AUTOPROG_SSE_BUFFER_BYTES; absent: the route's default. */
+    sseBufferBytes?: number;
     auth?: Omit<AuthOptions, "clientAddress">;
     app?: Omit<AppDeps, "services">;
     allowPrivateWebhooks?: boolean;
@@ -146,6 +148,7 @@ export function testApp(
       },
       clock,
       sseHeartbeatMs: options.heartbeatMs ?? 15_000,
+      ...(options.sseBufferBytes !== undefined ? { sseBufferBytes: options.sseBufferBytes } : {}),
       idempotencyTtlMs: 3_600_000,
       auth: inMemoryAuth({ ...options.auth, clientAddress: (c) => c.req.header("x-test-client") ?? "test" }),
       ...(options.runCeilings ? { runCeilings: options.runCeilings } : {}),
