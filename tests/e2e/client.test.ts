@@ -199,7 +199,7 @@ describe("autoprog/client and the CLI against the real server", { timeout: 600_0
     const watched = await cli(["watch", fork.id, "--no-progress", "--api", server.url]);
     expect(watched.code, watched.stderr).toBe(0);
     const forkShown = await cli(["runs", "show", fork.id, "--api", server.url]);
-    expect(forkShown.stdout).toMatch(new RegExp(`^fork of: +${runId} after epoch 1$`, "m"));
+    expect(forkShown.stdout).toMatch(new RegExp(`^fork of: +${runId} after epoch 0$`, "m"));
     expect(forkShown.stdout).toMatch(/^state: +completed$/m);
     // A new experiment that starts from the run's trained weights (the spec's init) trains to its end.
     const tuned = await specFile("fine-tune", {
