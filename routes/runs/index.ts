@@ -6,6 +6,8 @@ import { registerRunEvents } from "./events.ts";
 import { registerGetRun } from "./get.ts";
 import { registerListRuns } from "./list.ts";
 import { registerListMetricKeys, registerListMetrics } from "./metrics.ts";
+import { registerPauseRun } from "./pause.ts";
+import { registerResumeRun } from "./resume.ts";
 import { registerListCandidates } from "./search.ts";
 import { registerListStages } from "./stages.ts";
 import { registerStreamToken } from "./stream-token.ts";
@@ -19,6 +21,8 @@ export function registerRunRoutes(app: OpenAPIHono<AppEnv>) {
   registerListMetrics(app);
   registerListMetricKeys(app);
   registerCancelRun(app);
+  registerPauseRun(app);
+  registerResumeRun(app);
   registerRunEvents(app);
   registerStreamToken(app);
 }

@@ -1,5 +1,13 @@
 import type { EventOfType, TrainingEvent } from "../core/events.ts";
-import { changeWord, checkpointLine, endLine, endWord, epochRange } from "../core/vocabulary.ts";
+import {
+  changeWord,
+  checkpointLine,
+  endLine,
+  endWord,
+  epochRange,
+  pausedLine,
+  RESUMED_LINE,
+} from "../core/vocabulary.ts";
 
 /**
  * What the run page draws, folded from the run's events in seq order. Pure (no DOM), so the
@@ -178,5 +186,9 @@ export function describe(event: TrainingEvent): string {
       return endLine(event.reason, event.message);
     case "attempt.failed":
       return `attempt failed (${event.reason}): ${event.message}; the run goes back to the queue`;
+    case "run.paused":
+      return pausedLine(event.epoch, event.step);
+    case "run.resumed":
+      return RESUMED_LINE;
   }
 }
