@@ -62,6 +62,8 @@ export interface RunView {
    * stage) is emitted before its `stage.started`, and the band takes its operator when it opens.
    */
   readonly pendingGrowth: EventOfType<"stage.grown"> | null;
+  /** The newer of the run's last `run.paused` and `run.resumed`; null: never paused. */
+  readonly pause: "paused" | "resumed" | null;
 }
 
 export const LOG_LINES = 300;
@@ -75,6 +77,7 @@ export const EMPTY_RUN_VIEW: RunView = {
   log: [],
   outcome: null,
   pendingGrowth: null,
+  pause: null,
 };
 
 export function applyEvent(view: RunView, seq: number, event: TrainingEvent): RunView {
@@ -108,6 +111,10 @@ export function applyEvent(view: RunView, seq: number, event: TrainingEvent): Ru
         epochs: upsertEpoch(view.epochs, pointOf(event)),
         stages: withEpochFlops(next, event),
       };
+    case "run.paused":
+      return { ...next, pause: "paused" };
+    case "run.resumed":
+      return { ...next, pause: "resumed" };
     case "run.completed":
       return { ...next, outcome: { state: "completed", text: `top-1 ${pct(event.result.top1)}` } };
     case "run.failed":
