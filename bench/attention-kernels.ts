@@ -45,7 +45,7 @@ if (!found) {
   console.log("skipped: no WebGPU adapter (bash .ci/install-lavapipe.sh installs lavapipe)");
   process.exit(0);
 }
-const device = found;
+const device = found.device;
 
 const rows = shape.batch * shape.tokens;
 const width = shape.heads * shape.headWidth;

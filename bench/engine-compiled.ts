@@ -3,8 +3,14 @@
  * step (upload; encode + submit, measured on the CPU without waiting for the GPU), GPU time of the
  * step's compute pass (timestamp queries) and images/s with one step in flight.
  */
-import { requestComputeDevice } from "../src/backend/compiled/device.ts";
-import { CompiledModel } from "../src/backend/compiled/model.ts";
+import {
+  type ComputeDevice,
+  type ComputePrecision,
+  describeMatmulFamily,
+  requestComputeDevice,
+} from "../src/backend/compiled/device.ts";
+import { type MatmulFamily, matmul } from "../src/backend/compiled/kernels/matmul.ts";
+import { CompiledModel, LOSS_SCALE_DEFAULTS } from "../src/backend/compiled/model.ts";
 import type { ViTConfig } from "../src/model/config.ts";
 import { initWeights, isDecayed } from "../src/model/params.ts";
 import { fullMask } from "../src/model/vit.ts";
@@ -23,28 +29,39 @@ export interface CompiledCaseResult {
   readonly msPerStep: number;
   readonly imagesPerSecond: number;
   readonly timedSteps: number;
+  readonly precision: ComputePrecision;
+  /** The matmul kernel family that ran. */
+  readonly matmuls: string;
+  readonly deviceFeatures: readonly string[];
+  /** Mixed: steps the loss scaling skipped (a benchmark's synthetic batch should skip none). */
+  readonly skippedSteps: number | null;
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 
-let device: GPUDevice | null = null;
+/** One device per precision (mixed asks for more features), kept for the whole bench. */
+const devices = new Map<ComputePrecision, ComputeDevice>();
 
-async function computeDevice(): Promise<GPUDevice> {
-  if (device) return device;
+async function computeDevice(precision: ComputePrecision): Promise<ComputeDevice> {
+  const known = devices.get(precision);
+  if (known) return known;
   const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   if (!gpu) throw new Error("no navigator.gpu: start the webgpu backend first");
-  device = await requestComputeDevice(gpu);
-  if (!device) throw new Error("no WebGPU adapter for the compiled step");
-  return device;
+  const found = await requestComputeDevice(gpu, precision);
+  if (!found) throw new Error("no WebGPU adapter for the compiled step");
+  devices.set(precision, found);
+  return found;
 }
 
 export async function runCompiledCase(
   config: ViTConfig,
   batch: number,
   input: { x: Float32Array; targets: Float32Array; labels: Uint8Array },
-  options: { steps: number; emas: number; caseSeconds: number },
+  options: { steps: number; emas: number; caseSeconds: number; precision: ComputePrecision },
 ): Promise<CompiledCaseResult> {
-  const gpu = await computeDevice();
+  const compute = await computeDevice(options.precision);
+  const gpu = compute.device;
+  const mixed = compute.matmuls.kind !== "fp32";
   const weights = initWeights(config, config.depth, 0);
   const model = new CompiledModel(
     gpu,
@@ -54,6 +71,8 @@ export async function runCompiledCase(
       emas: options.emas,
       adamw: { ...ADAMW_DEFAULTS, weightDecay: 0.05 },
       decayed: isDecayed,
+      matmuls: compute.matmuls,
+      lossScaling: mixed ? { growthInterval: LOSS_SCALE_DEFAULTS.growthInterval } : null,
     },
   );
   try {
@@ -113,6 +132,7 @@ export async function runCompiledCase(
       previous = next;
     }
     await previous;
+    const scale = await model.readLossScale();
     const msPerStep =
       wallTimes.length > 1 ? (performance.now() - pipelinedStart) / wallTimes.length : median(wallTimes);
     return {
@@ -126,6 +146,10 @@ export async function runCompiledCase(
       msPerStep,
       imagesPerSecond: (batch * 1000) / msPerStep,
       timedSteps: wallTimes.length,
+      precision: mixed ? "mixed" : "fp32",
+      matmuls: describeMatmulFamily(compute.matmuls),
+      deviceFeatures: compute.features,
+      skippedSteps: scale?.skippedSteps ?? null,
     };
   } finally {
     model.dispose();
@@ -155,4 +179,116 @@ export async function adapterReport(): Promise<Record<string, unknown>> {
     maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
     maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
   };
+}
+
+/** DeiT-Tiny@224 b256's matmul shapes (rows = 256 · 197 tokens): qkv, proj, fc1, fc2. */
+export const DEIT_TINY_MATMULS = [
+  { name: "qkv", rows: 50432, cols: 576, depth: 192 },
+  { name: "proj", rows: 50432, cols: 192, depth: 192 },
+  { name: "fc1", rows: 50432, cols: 768, depth: 192 },
+  { name: "fc2", rows: 50432, cols: 192, depth: 768 },
+] as const;
+
+/**
+ * TFLOP/s of one forward matmul kernel per family at the given shapes: `repeats` dispatches in one
+ * timed compute pass (timestamp queries), after one untimed warm-up pass. Inputs uniform in
+ * [−1, 1); null where the device has no timestamp queries.
+ */
+export async function matmulThroughput(
+  precision: ComputePrecision,
+  shapes: readonly { name: string; rows: number; cols: number; depth: number }[],
+  repeats = 20,
+): Promise<{ family: string; shape: string; tflops: number | null; msPerMatmul: number | null }[]> {
+  const { device, matmuls } = await computeDevice(precision);
+  const family: MatmulFamily = matmuls;
+  const rows: { family: string; shape: string; tflops: number | null; msPerMatmul: number | null }[] = [];
+  for (const shape of shapes) {
+    const kernel = matmul(
+      `bench.${shape.name}`,
+      { rows: shape.rows, cols: shape.cols, depth: shape.depth, a: "rowMajor", b: "rowMajor" },
+      { kind: "store", bias: false },
+      family,
+    );
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+    const floats = {
+      a: shape.rows * shape.depth,
+      b: shape.depth * shape.cols,
+      out: shape.rows * shape.cols,
+      overflow: 4,
+    };
+    const buffers = new Map<string, GPUBuffer>();
+    for (const [name, count] of Object.entries(floats)) {
+      const buffer = device.createBuffer({ size: Math.max(16, count * 4), usage });
+      if (name === "a" || name === "b") {
+        device.queue.writeBuffer(
+          buffer,
+          0,
+          Float32Array.from({ length: count }, (_, i) => ((i * 7919) % 2001) / 1000 - 1),
+        );
+      }
+      buffers.set(name, buffer);
+    }
+    const dims = device.createBuffer({ size: 64, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    device.queue.writeBuffer(dims, 0, Uint32Array.from(kernel.constants ?? []));
+    const timed = device.features.has("timestamp-query");
+    const querySet = timed ? device.createQuerySet({ type: "timestamp", count: 2 }) : null;
+    const resolve = device.createBuffer({
+      size: 16,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    const read = device.createBuffer({ size: 16, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+    try {
+      const module = device.createShaderModule({ label: kernel.label, code: kernel.code });
+      const pipeline = await device.createComputePipelineAsync({
+        layout: "auto",
+        compute: { module, entryPoint: "main" },
+      });
+      const bindGroup = device.createBindGroup({
+        layout: pipeline.getBindGroupLayout(0),
+        entries: kernel.bindings.map((binding, index) => ({
+          binding: index,
+          resource: {
+            buffer: binding.access === "uniform" ? dims : (buffers.get(binding.name) as GPUBuffer),
+          },
+        })),
+      });
+      const pass = (withTimer: boolean) => {
+        const encoder = device.createCommandEncoder();
+        const compute = encoder.beginComputePass(
+          withTimer && querySet
+            ? { timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } }
+            : {},
+        );
+        compute.setPipeline(pipeline);
+        compute.setBindGroup(0, bindGroup);
+        for (let i = 0; i < repeats; i++) compute.dispatchWorkgroups(...kernel.grid);
+        compute.end();
+        if (withTimer && querySet) {
+          encoder.resolveQuerySet(querySet, 0, 2, resolve, 0);
+          encoder.copyBufferToBuffer(resolve, 0, read, 0, 16);
+        }
+        device.queue.submit([encoder.finish()]);
+      };
+      pass(false);
+      pass(true);
+      let ms: number | null = null;
+      if (querySet) {
+        await read.mapAsync(GPUMapMode.READ);
+        const [begin, end] = new BigInt64Array(read.getMappedRange().slice(0, 16));
+        read.unmap();
+        ms = Number((end as bigint) - (begin as bigint)) / 1e6 / repeats;
+      } else await device.queue.onSubmittedWorkDone();
+      const flops = 2 * shape.rows * shape.cols * shape.depth;
+      rows.push({
+        family: describeMatmulFamily(family),
+        shape: `${shape.name} ${shape.rows}×${shape.depth}·${shape.depth}×${shape.cols}`,
+        tflops: ms === null ? null : +(flops / (ms * 1e9)).toPrecision(3),
+        msPerMatmul: ms === null ? null : +ms.toFixed(3),
+      });
+    } finally {
+      for (const buffer of [...buffers.values(), dims, resolve, read]) buffer.destroy();
+      querySet?.destroy();
+    }
+  }
+  return rows;
 }

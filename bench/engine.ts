@@ -13,6 +13,10 @@
  * --json prints one object per case and line on stdout (human lines go to stderr then).
  * --workers N > 1 runs data-parallel steps on N threads (one core each; not on webgpu).
  * --adapter-report prints the webgpu adapter's features and subgroupMatrixConfigs first.
+ * --precision fp32,mixed (compiled engine): mixed runs f16 matmul inputs (subgroup-matrix kernels where
+ * the adapter lists an f16→f32 configuration, else f16 register-tiled) with loss scaling; the
+ * tfjs engine trains fp32 only and skips mixed. --matmul-bench times one forward matmul kernel per
+ * precision at DeiT-Tiny@224 b256's shapes (TFLOP/s, timestamp queries) before the cases.
  * --engine compiled runs the compiled WebGPU step (src/backend/compiled; webgpu backend only) and
  * reports its dispatches per step, host ms per step (encode + submit, without waiting for the
  * GPU; the batch upload apart), GPU ms of the step's pass (timestamp queries) and images/s.
@@ -20,6 +24,7 @@
 import { Console } from "node:console";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
+import type { ComputePrecision } from "../src/backend/compiled/device.ts";
 import {
   BACKEND_NAMES,
   type BackendInfo,
@@ -35,7 +40,7 @@ import { GradientPool } from "../src/train/parallel/pool.ts";
 import { parallelTrainStep } from "../src/train/parallel/step.ts";
 import { createModelState, disposeModelState } from "../src/train/state.ts";
 import { trainStep } from "../src/train/step.ts";
-import { adapterReport, runCompiledCase } from "./engine-compiled.ts";
+import { adapterReport, DEIT_TINY_MATMULS, matmulThroughput, runCompiledCase } from "./engine-compiled.ts";
 
 const { values } = parseArgs({
   options: {
@@ -55,6 +60,10 @@ const { values } = parseArgs({
     json: { type: "boolean", default: false },
     profile: { type: "boolean", default: false },
     "adapter-report": { type: "boolean", default: false },
+    precision: { type: "string", default: "fp32" },
+    "matmul-bench": { type: "boolean", default: false },
+    /** Rows of the --matmul-bench shapes (DeiT-Tiny b256: 256 · 197); fewer to rehearse on a software adapter. */
+    "matmul-rows": { type: "string", default: "50432" },
   },
 });
 const steps = Math.max(1, Number(values.steps));
@@ -110,6 +119,7 @@ function parseCases(): Case[] {
 
 interface Row {
   engine: string;
+  precision: ComputePrecision;
   backend: string;
   variant: string;
   side: number;
@@ -234,6 +244,7 @@ async function runCase(info: BackendInfo, c: Case): Promise<Row> {
     const gflops = (3 * flops * imagesPerSecond) / 1e9;
     const row: Row = {
       engine: "tfjs",
+      precision: "fp32",
       backend: workers > 1 ? `${backend}×${workers}` : backend,
       variant: c.variant,
       side: c.side,
@@ -276,7 +287,7 @@ function syntheticBatch(batch: number, c: Case) {
   return { x, targets, labels };
 }
 
-async function runCompiled(info: BackendInfo, c: Case): Promise<Row> {
+async function runCompiled(info: BackendInfo, c: Case & { precision: ComputePrecision }): Promise<Row> {
   if (info.name !== "webgpu") throw new Error("the compiled engine runs on the webgpu backend only");
   const config = caseConfig(c);
   const batch = c.batch ?? DEFAULT_BATCH[c.variant];
@@ -285,9 +296,11 @@ async function runCompiled(info: BackendInfo, c: Case): Promise<Row> {
     steps,
     emas: emaCount,
     caseSeconds,
+    precision: c.precision,
   });
   const row: Row = {
     engine: "compiled",
+    precision: result.precision,
     backend: info.name,
     variant: c.variant,
     side: c.side,
@@ -315,7 +328,7 @@ async function runCompiled(info: BackendInfo, c: Case): Promise<Row> {
     );
   }
   log.log(
-    `compiled ${row.variant} ${row.side}px/p${row.patch}/c${row.channels} batch ${batch}: ` +
+    `compiled ${result.precision} (${result.matmuls}) ${row.variant} ${row.side}px/p${row.patch}/c${row.channels} batch ${batch}: ` +
       `${result.dispatchesPerStep} dispatches/step (${result.pipelines} pipelines, built in ${result.buildMs.toFixed(0)} ms), ` +
       `host ${result.hostMs.toFixed(3)} ms/step (encode ${result.encodeMs.toFixed(3)}, upload ${result.uploadMs.toFixed(3)}), ` +
       `GPU ${result.gpuMs === null ? "n/a" : `${result.gpuMs.toFixed(1)} ms`}, ${row.msPerStep} ms/step, ${row.imagesPerSecond} img/s`,
@@ -359,6 +372,11 @@ const engines = list(values.engine);
 for (const engine of engines) {
   if (engine !== "tfjs" && engine !== "compiled") throw new Error(`--engine ${engine}: tfjs or compiled`);
 }
+const precisions = list(values.precision) as ComputePrecision[];
+for (const precision of precisions) {
+  if (precision !== "fp32" && precision !== "mixed")
+    throw new Error(`--precision ${precision}: fp32 or mixed`);
+}
 const rows: Row[] = [];
 for (const backend of list(values.backends) as BackendName[]) {
   let info: BackendInfo;
@@ -377,7 +395,30 @@ for (const backend of list(values.backends) as BackendName[]) {
     log.log(`adapter report: ${JSON.stringify(adapter)}`);
     if (values.json) console.log(JSON.stringify({ adapterReport: adapter }));
   }
-  for (const c of cases.flatMap((one) => engines.map((engine) => ({ ...one, engine })))) {
+  if (values["matmul-bench"] && backend === "webgpu") {
+    for (const precision of precisions) {
+      try {
+        const rowCount = Number(values["matmul-rows"]);
+        const shapes = DEIT_TINY_MATMULS.map((shape) => ({ ...shape, rows: rowCount }));
+        const timings = await matmulThroughput(precision, shapes, rowCount < 50432 ? 2 : 20);
+        log.table(timings);
+        if (values.json)
+          for (const t of timings) console.log(JSON.stringify({ matmulBench: { precision, ...t } }));
+      } catch (error) {
+        log.log(`matmul bench ${precision}: failed (${message(error)})`);
+        if (values.json) console.log(JSON.stringify({ matmulBench: { precision, error: message(error) } }));
+      }
+    }
+  }
+  const runs = cases.flatMap((one) =>
+    engines.flatMap((engine) =>
+      // The tfjs engine trains fp32 only: it runs once, whatever --precision lists.
+      engine === "tfjs"
+        ? [{ ...one, engine, precision: "fp32" as const }]
+        : precisions.map((precision) => ({ ...one, engine, precision })),
+    ),
+  );
+  for (const c of runs) {
     try {
       rows.push(await (c.engine === "compiled" ? runCompiled(info, c) : runCase(info, c)));
     } catch (error) {

@@ -2,7 +2,7 @@ import { planArm } from "../src/core/plan.ts";
 import { armLabel, type ExperimentSpec } from "../src/core/spec.ts";
 import type { ExperimentRow, NewRun, NewStage } from "./experiments.ts";
 import { newId } from "./ids.ts";
-import type { RunRow } from "./runs.ts";
+import type { RunRow, StageRow } from "./runs.ts";
 
 /** The rows of a new experiment: runs for every arm × seed, each with its planned stages. */
 export function experimentRows(
@@ -56,6 +56,57 @@ export function experimentRows(
   return { experiment, runs, stages };
 }
 
+/**
+ * The rows of a fork (`POST /v1/runs/{id}/fork`): a queued run of the parent's experiment that
+ * starts from the parent's checkpoint after `forkEpoch` epochs, training `spec` (one arm); the
+ * parent's stages closed by then, the parent's metrics of those epochs, and its own plan's later
+ * stages. Its metrics of those epochs are the parent's rows, copied by forkStatements.
+ */
+export function forkRows(
+  parent: RunRow,
+  fork: { id: string; label: string; position: number; forkEpoch: number; spec: ExperimentSpec },
+  parentStages: readonly StageRow[],
+  now: number,
+): { run: RunRow; stages: NewStage[] } {
+  const arm = fork.spec.arms[0];
+  if (!arm) throw new Error("a fork's spec has one arm");
+  const run: RunRow = {
+    ...queuedRun({
+      id: fork.id,
+      experimentId: parent.experimentId,
+      arm: arm.arm,
+      label: fork.label,
+      seed: parent.seed,
+      position: fork.position,
+      backendRequested: fork.spec.backend,
+      epochs: fork.spec.training.epochs,
+      createdAt: now,
+      updatedAt: now,
+    }),
+    epochsCompleted: fork.forkEpoch,
+    checkpointEpoch: fork.forkEpoch,
+    parentRunId: parent.id,
+    forkEpoch: fork.forkEpoch,
+    spec: fork.spec,
+  };
+  const closed = parentStages.filter((s) => s.startEpoch + s.epochs <= fork.forkEpoch);
+  const stages: NewStage[] = closed.map(({ runId: _, ...stage }) => ({ ...stage, runId: run.id }));
+  for (const s of planArm(fork.spec, arm).stages) {
+    if (closed.some((c) => c.stage === s.stage)) continue;
+    stages.push({
+      runId: run.id,
+      stage: s.stage,
+      startEpoch: s.startEpoch,
+      epochs: s.epochs,
+      depth: s.architecture?.depth ?? null,
+      side: s.architecture?.side ?? null,
+      tokens: s.architecture?.tokens ?? null,
+      flopsPerImage: s.architecture?.flopsPerImage ?? null,
+    });
+  }
+  return { run, stages };
+}
+
 type RunIdentity = Required<
   Pick<
     NewRun,
@@ -97,6 +148,9 @@ function queuedRun(fields: RunIdentity): RunRow {
     result: null,
     tags: [],
     note: null,
+    parentRunId: null,
+    forkEpoch: null,
+    spec: null,
     startedAt: null,
     finishedAt: null,
   };

@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, getTableColumns, gt, gte, inArray, lt } from "drizzle-orm";
+import { and, asc, count, desc, eq, getTableColumns, gt, gte, inArray, lt, sql } from "drizzle-orm";
 import type { Db } from "./database.ts";
 import { type BatchStatement, batch } from "./database.ts";
 import { experiments, metrics, runEvents, runs, searchCandidates, stages } from "./schema.ts";
@@ -41,6 +41,43 @@ export function createExperimentStatements(db: Db, record: ExperimentRecord): Ba
     ...chunksFor(record.stages, stageColumns).map((chunk) =>
       db.insert(stages).values(chunk).returning({ runId: stages.runId }),
     ),
+  ];
+}
+
+/**
+ * The statements that create a fork: its run and stages, and a copy of the parent's metrics rows
+ * of the epochs before `forkEpoch` (rows carry the 0-based epoch that produced them), so the
+ * fork's series up to the fork point are the parent's, row for row.
+ */
+export function createForkStatements(
+  db: Db,
+  fork: {
+    readonly run: NewRun & { id: string; parentRunId: string; forkEpoch: number };
+    readonly stages: readonly NewStage[];
+  },
+): BatchStatement<unknown>[] {
+  const { id, parentRunId, forkEpoch } = fork.run;
+  const stageColumns = Object.keys(getTableColumns(stages)).length;
+  return [
+    db.insert(runs).values(fork.run).returning({ id: runs.id }),
+    ...chunksFor(fork.stages, stageColumns).map((chunk) =>
+      db.insert(stages).values(chunk).returning({ runId: stages.runId }),
+    ),
+    db
+      .insert(metrics)
+      .select(
+        db
+          .select({
+            runId: sql<string>`${id}`.as("run_id"),
+            key: metrics.key,
+            step: metrics.step,
+            epoch: metrics.epoch,
+            value: metrics.value,
+          })
+          .from(metrics)
+          .where(and(eq(metrics.runId, parentRunId), lt(metrics.epoch, forkEpoch))),
+      )
+      .returning({ key: metrics.key }),
   ];
 }
 

@@ -8,6 +8,15 @@ export type StageRow = typeof stages.$inferSelect;
 export type CandidateRow = typeof searchCandidates.$inferSelect;
 export type MetricRow = typeof metrics.$inferSelect;
 
+/**
+ * The spec a run trains: its own when it has one (a fork: its arm and training), else its
+ * experiment's. The dispatcher and the pull-worker lease both hand the trainer this one.
+ */
+export const trainingSpecOf = (
+  run: Pick<RunRow, "spec">,
+  experiment: { readonly spec: RunRow["spec"] & object },
+): NonNullable<RunRow["spec"]> => run.spec ?? experiment.spec;
+
 // The hottest read (every run route and every SSE wake-up), built once per database.
 const getRunQueries = new WeakMap<Db, ReturnType<typeof prepareGetRun>>();
 const prepareGetRun = (db: Db) =>

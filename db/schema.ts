@@ -80,6 +80,12 @@ export const runs = sqliteTable(
     /** The user's labels and note, as on experiments. */
     tags: text("tags", { mode: "json" }).$type<string[]>().notNull().default([]),
     note: text("note"),
+    /** A fork's parent (`POST /v1/runs/{id}/fork`): the run whose checkpoint it started from. */
+    parentRunId: text("parent_run_id"),
+    /** Epochs of the parent's checkpoint the fork started from; its metrics up to there are the parent's. */
+    forkEpoch: integer("fork_epoch"),
+    /** The run's own spec when it is not its experiment's (a fork's arm and training); null: the experiment's. */
+    spec: text("spec", { mode: "json" }).$type<ExperimentSpec>(),
     createdAt: integer("created_at").notNull(),
     startedAt: integer("started_at"),
     finishedAt: integer("finished_at"),

@@ -1,5 +1,4 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import { Scalar } from "@scalar/hono-api-reference";
 import type { Context, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
@@ -13,6 +12,7 @@ import { registerExperimentRoutes } from "../routes/experiments/index.ts";
 import { registerHealth } from "../routes/health/index.ts";
 import { registerKeyRoutes } from "../routes/keys/index.ts";
 import { registerQueueRoutes } from "../routes/queue/index.ts";
+import { registerReference } from "../routes/reference/index.ts";
 import { registerRunRoutes } from "../routes/runs/index.ts";
 import { registerUi, type UiAssets } from "../routes/ui/index.ts";
 import { registerWebhookRoutes } from "../routes/webhooks/index.ts";
@@ -31,24 +31,11 @@ export interface AppDeps {
   readonly maxBodyBytes?: number;
   /** Host names the server answers to (403 for others); null or absent: any. */
   readonly allowedHosts?: readonly string[] | null;
-  /**
-   * The API reference page's script (Scalar's standalone bundle), served from this app so the
-   * page loads nothing from a CDN. The Node entry reads it from node_modules; absent: 404.
-   */
-  readonly referenceScript?: string;
   /** Runs on `/v1` before authentication (Workers: creates the first, operator, key from a secret). */
   readonly beforeAuth?: MiddlewareHandler<AppEnv>;
   /** The dashboard's built script and styles (src/ui/dist), served under /ui; absent: 404. */
   readonly ui?: UiAssets;
 }
-
-/** Where the reference page loads its script from. */
-export const REFERENCE_SCRIPT_PATH = "/reference/scalar.js";
-
-/** The reference page runs Scalar's inline set-up and styles, and loads nothing from elsewhere. */
-const REFERENCE_CSP =
-  "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; " +
-  "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'";
 
 const openApiRoute = defineRoute({
   method: "get",
@@ -97,29 +84,11 @@ export function createApp(deps: AppDeps) {
   registerSharedComponents(app);
 
   app.openapi(openApiRoute, (c) => c.json(openApiDocument(app), 200));
-  app.get("/reference", accessCheck("public"), async (c, next) => {
-    await next();
-    c.header("Content-Security-Policy", REFERENCE_CSP);
-  });
-  app.get(
-    "/reference",
-    Scalar({
-      url: "/openapi.json",
-      pageTitle: "autoprog API",
-      cdn: REFERENCE_SCRIPT_PATH,
-      // Scalar's fonts come from its own servers; the page uses the system's.
-      withDefaultFonts: false,
-    }),
-  );
-  app.get(REFERENCE_SCRIPT_PATH, accessCheck("public"), (c) => {
-    if (deps.referenceScript === undefined) {
-      throw new ProblemError("not_found", "this server does not serve the reference script");
-    }
-    c.header("Cache-Control", "public, max-age=3600");
-    return c.body(deps.referenceScript, 200, { "Content-Type": "text/javascript; charset=utf-8" });
-  });
-
+  registerReference(app, () => openApiDocument(app));
   registerUi(app, deps.ui);
+  // The root is where a browser lands first: the dashboard. The Location is a path, so the browser
+  // stays on the host name it came in on (127.0.0.1, localhost or a proxy's name alike).
+  app.get("/", accessCheck("public"), (c) => c.redirect("/ui/", 302));
 
   app.notFound((c) =>
     problemResponse(c, new ProblemError("not_found", `no route ${c.req.method} ${c.req.path}`)),

@@ -2,6 +2,7 @@ import { totalmem } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import type { RunCeilings } from "./core/run-cost.ts";
 import { type NodeSettingValues, readNodeSettings } from "./settings/read.ts";
+import { SETTINGS } from "./settings/table.ts";
 
 export { SettingsError } from "./settings/read.ts";
 
@@ -16,6 +17,17 @@ export const TRAINER_MEMORY_SHARE = 0.5;
  */
 export function defaultMaxRunBytes(totalMemoryBytes: number, trainers: number): number {
   return (TRAINER_MEMORY_SHARE * totalMemoryBytes) / Math.max(1, trainers);
+}
+
+/** Where the first start writes the operator key: `<data folder>/admin-key`. */
+export const adminKeyFile = (dataDir: string): string => join(dataDir, "admin-key");
+
+/**
+ * The admin-key file a server started here with this environment would write (the CLI names it
+ * in its auth errors); reads AUTOPROG_DATA_DIR only, so a bad other setting does not hide it.
+ */
+export function defaultAdminKeyFile(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  return adminKeyFile(resolve(env[SETTINGS.dataDir.env] || SETTINGS.dataDir.default));
 }
 
 /** Every setting of the Node service, read once from the environment and validated. */
@@ -47,10 +59,12 @@ function settingsOf(e: NodeSettingValues, totalMemoryBytes: number) {
     trainerGraceMs: e.trainerGraceSeconds * 1000,
     trainerSilenceMs: e.trainerSilenceSeconds * 1000,
     keepCheckpoints: e.keepCheckpoints,
+    keepStageCheckpoints: e.keepStageCheckpoints,
     backend: e.backend ?? null,
     sseHeartbeatMs: e.sseHeartbeatMs,
     idempotencyTtlMs: e.idempotencyTtlHours * 3_600_000,
-    log: e.log,
+    /** Where the log goes and how it reads; `AUTOPROG_LOG=json` is the older spelling of the json format. */
+    log: e.log === "silent" ? "silent" : e.log === "json" ? "json" : e.logFormat,
     bootstrapKey: e.bootstrapKey ?? null,
     requestsPerMinute: e.requestsPerMinute,
     workerRequestsPerMinute: e.workerRequestsPerMinute,

@@ -1,7 +1,6 @@
 import { lookup } from "node:dns/promises";
-import { chmod, readFile, rm, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { access, chmod, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context } from "hono";
 import type { Db } from "../db/database.ts";
@@ -14,7 +13,7 @@ import { directoryCheckpointStore } from "./checkpoints/directory-store.ts";
 import { RUNS_FOLDER, runCheckpointsPath } from "./core/checkpoint-layout.ts";
 import { resolveSymlinks } from "./data/real-path.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
-import type { Settings } from "./env.ts";
+import { adminKeyFile, type Settings } from "./env.ts";
 import { InMemoryEventHub } from "./events/hub.ts";
 import { StoredEventSink } from "./events/sink.ts";
 import type { HostResolver, UrlPolicy } from "./events/webhooks/address-guard.ts";
@@ -22,6 +21,7 @@ import { publicOnlyFetch } from "./events/webhooks/connect-guard.ts";
 import { WebhookDeliverer } from "./events/webhooks/deliverer.ts";
 import { listen } from "./http-listener.ts";
 import type { RunArtifacts } from "./services.ts";
+import { browseUrl, createLog, logStart } from "./start-log.ts";
 import { readUiDist } from "./ui-bundle/dist.ts";
 import { keepNewestCheckpoints, removeStaleTemporaries } from "./worker/checkpoint-files.ts";
 import { startTrainerProcess } from "./worker/trainer-process.ts";
@@ -48,7 +48,7 @@ export interface RunningServer {
 export async function bootstrapKeyFile(db: Db, settings: Settings): Promise<string | null> {
   const key = await bootstrapAdminKey(db, { given: settings.bootstrapKey, now: Date.now() });
   if (key === null) return null;
-  const file = join(settings.dataDir, "admin-key");
+  const file = adminKeyFile(settings.dataDir);
   await writeFile(file, `${key}\n`, { mode: 0o600 });
   // `mode` only applies to a new file; an older file from a wiped database keeps its own.
   await chmod(file, 0o600);
@@ -67,22 +67,19 @@ function clientAddressOf(trustProxy: boolean) {
 }
 
 export async function startServer(settings: Settings): Promise<RunningServer> {
-  const log = (message: string, fields: Record<string, unknown> = {}) => {
-    if (settings.log === "json")
-      console.log(JSON.stringify({ time: new Date().toISOString(), message, ...fields }));
-  };
+  const log = createLog(settings.log);
   const runsDir = join(settings.dataDir, RUNS_FOLDER);
   const checkpointsOf = (runId: string) => join(settings.dataDir, runCheckpointsPath(runId));
   for (const file of await removeStaleTemporaries(runsDir)) log("removed an unfinished write", { file });
   const database = openDatabase(settings.databaseFile);
-  await bootstrapKeyFile(database.db, settings);
+  const createdKeyFile = await bootstrapKeyFile(database.db, settings);
   const hub = new InMemoryEventHub();
   const sink = new StoredEventSink(database.db, hub);
   const artifacts: RunArtifacts = {
     remove: (runId) => rm(join(runsDir, runId), { recursive: true, force: true }),
   };
   const onRunFinished = (runId: string) =>
-    keepNewestCheckpoints(checkpointsOf(runId), settings.keepCheckpoints);
+    keepNewestCheckpoints(checkpointsOf(runId), settings.keepCheckpoints, settings.keepStageCheckpoints);
   const dispatcher = new Dispatcher({
     db: database.db,
     sink,
@@ -114,7 +111,6 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
     maxBodyBytes: settings.maxBodyBytes,
     // On loopback, a page elsewhere could reach the server through DNS rebinding: answer only loopback names.
     allowedHosts: settings.allowedHosts ?? (isLoopback(settings.host) ? [...LOOPBACK_HOSTS] : null),
-    referenceScript: await readReferenceScript(),
     ui: await readUiDist(),
     services: {
       db: database.db,
@@ -150,14 +146,18 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
   const server = await listen({ fetch: app.fetch, hostname: settings.host, port: settings.port });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : settings.port;
-  const url = `http://${settings.host}:${port}`;
+  const url = browseUrl(settings.host, port);
   await dispatcher.start();
   deliverer.start();
-  log("listening", {
+  const keyFile = adminKeyFile(settings.dataDir);
+  logStart(settings.log, {
     url,
     database: settings.databaseFile,
     dispatch: settings.dispatch,
     concurrency: settings.dispatch === "workers" ? 0 : settings.concurrency,
+    // A file from an earlier first start is still where the key is, unless someone removed it.
+    adminKeyFile: createdKeyFile ?? ((await fileExists(keyFile)) ? keyFile : null),
+    adminKeyCreated: createdKeyFile !== null,
   });
   return {
     url,
@@ -177,15 +177,12 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
   };
 }
 
-/**
- * Scalar's standalone bundle from node_modules, so /reference loads nothing from a CDN. The
- * package does not export the file, so it is found next to its main module.
- */
-export async function readReferenceScript(): Promise<string> {
-  // createRequire rather than import.meta.resolve, which vitest's module runner lacks.
-  const main = createRequire(import.meta.url).resolve("@scalar/api-reference");
-  return readFile(join(dirname(main), "browser", "standalone.js"), "utf8");
-}
+const fileExists = (file: string) =>
+  access(file).then(
+    () => true,
+    () => false,
+  );
+
 /** Every address a name resolves to (IPv4 and IPv6), as the delivery's connect would see them. */
 const dnsResolver: HostResolver = {
   resolve: async (hostname) => (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address),
@@ -196,8 +193,7 @@ export async function serveUntilSignalled(settings: Settings): Promise<void> {
   const running = await startServer(settings);
   const stop = () => {
     void running.close().then(() => {
-      if (settings.log === "json")
-        console.log(JSON.stringify({ time: new Date().toISOString(), message: "stopped" }));
+      createLog(settings.log)("stopped");
       process.exit(0);
     });
   };

@@ -23,8 +23,17 @@ export interface UploadedCheckpointStore {
   put(runId: string, epoch: number, body: Uint8Array): Promise<void>;
   /** The packed checkpoint, or null when there is none for that epoch. */
   get(runId: string, epoch: number): Promise<Uint8Array<ArrayBuffer> | null>;
+  /** The run's whole checkpoints, oldest first. */
+  list(runId: string): Promise<StoredCheckpoint[]>;
   /** Removes every checkpoint of the run. */
   remove(runId: string): Promise<void>;
+}
+
+export interface StoredCheckpoint {
+  /** Epochs it covers. */
+  readonly epoch: number;
+  /** Its size as stored (Node: meta and data files; R2: the packed object). */
+  readonly bytes: number;
 }
 
 /** What the pull-worker routes need (routes/workers). */

@@ -115,6 +115,8 @@ export const epochCompleted = (epoch: number, best = 0.5 + epoch / 10): EventOfT
   flopsPerImage: 6e5,
   architecture: { depth: 2, side: 28, tokens: 17 },
   evaluation: { online: best - 0.01, ema: { fast: best - 0.02, slow: best }, best, bestSource: "slow" },
+  lossScale: null,
+  skippedSteps: 0,
 });
 
 export const checkpointSaved = (epoch: number): EventOfType<"checkpoint.saved"> => ({
@@ -152,6 +154,8 @@ export const runCompleted = (
     supernetShare: 0,
     costTable: [{ depth: 1, side: 14, batch: 64, seconds: 0.01 }],
     sideEvaluations: [],
+    lossScale: null,
+    skippedSteps: 0,
   },
 });
 

@@ -32,6 +32,8 @@ export async function startServer(
       AUTOPROG_PORT: "0",
       AUTOPROG_DATA_DIR: dataDir,
       AUTOPROG_BOOTSTRAP_KEY: SERVER_KEY,
+      // The start is found by its JSON "listening" record.
+      AUTOPROG_LOG_FORMAT: "json",
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],

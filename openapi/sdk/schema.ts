@@ -18,6 +18,26 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/experiments/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a spec and plan it, creating nothing
+         * @description The answer is the normalised spec (every default filled in) and each arm's stage plan, FLOPs and run-cost estimate (peak memory, total work), with the server's ceilings. An invalid spec is 422 listing every bad field, as `POST /v1/experiments` would answer; so is a spec whose run would need more than the ceilings (`AUTOPROG_MAX_RUN_GB`, `AUTOPROG_MAX_RUN_PFLOPS`), naming the field and giving the estimate.
+         */
+        post: operations["validateExperiment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/experiments": {
         parameters: {
             query?: never;
@@ -33,7 +53,7 @@ export type paths = {
         put?: never;
         /**
          * Submit an experiment: one queued run per arm × seed
-         * @description With `validate_only=true` nothing is created: the answer is the normalised spec and each arm's stage plan, FLOPs and run-cost estimate (peak memory, total work). A spec whose run would need more than the server's ceilings (`AUTOPROG_MAX_RUN_GB`, `AUTOPROG_MAX_RUN_PFLOPS`) is refused with 422, naming the field and giving the estimate, with or without `validate_only`. An `Idempotency-Key` makes retries safe: the same key and body replay the first answer, a different body is 422, and a request still in progress is 409.
+         * @description To check a spec and see its plan without creating anything, use `POST /v1/experiments/validate`. A spec whose run would need more than the server's ceilings (`AUTOPROG_MAX_RUN_GB`, `AUTOPROG_MAX_RUN_PFLOPS`) is refused with 422, naming the field and giving the estimate. An `Idempotency-Key` makes retries safe: the same key and body replay the first answer, a different body is 422, and a request still in progress is 409.
          */
         post: operations["createExperiment"];
         delete?: never;
@@ -213,6 +233,46 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/runs/{id}/checkpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The checkpoints the server holds for a run, oldest first
+         * @description While a run trains the newest two are kept and each one that closes a stage; once it ends, the newest `AUTOPROG_KEEP_CHECKPOINTS` (0: none) and, with `AUTOPROG_KEEP_STAGE_CHECKPOINTS`, those closing a stage. 503 when the server has no checkpoint store.
+         */
+        get: operations["listRunCheckpoints"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/runs/{id}/model": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a run's trained weights as safetensors (online model or an EMA copy)
+         * @description The weights of the run's newest checkpoint (or of `epoch`), in the safetensors format: the blocks the model runs, numbered from 0, with the architecture and the input side in the file's `__metadata__`. Tensor names and their timm counterparts: docs/model-files.md. A finished run's final model is its newest checkpoint. 404 when the run has no checkpoint (none written yet, or the server keeps none: `AUTOPROG_KEEP_CHECKPOINTS=0`); 422 naming `weights` when the run holds no such EMA copy; 503 when the server has no checkpoint store.
+         */
+        get: operations["getRunModel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/runs/{id}/cancel": {
         parameters: {
             query?: never;
@@ -267,6 +327,26 @@ export type paths = {
          * @description Records `run.resumed`. The run continues bit for bit as if it had not stopped (same backend). A run that is not `paused` answers 409 `run_not_paused`.
          */
         post: operations["resumeRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/runs/{id}/fork": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Fork a run: a new run of its experiment that starts from one of its checkpoints
+         * @description The fork trains its own arm and training settings (the parent's unless given) from the parent's checkpoint after `fromEpoch` epochs, or where the parent's stage `fromStage` began: its metrics of the epochs before are the parent's rows, and from there it follows its own schedule. Model and dataset are the parent's. 409 `checkpoint_not_held` when the server no longer holds that checkpoint (a finished run keeps its newest and, with `AUTOPROG_KEEP_STAGE_CHECKPOINTS`, the one closing each stage: `GET /v1/runs/{id}/checkpoints`). 503 without a checkpoint store.
+         */
+        post: operations["forkRun"];
         delete?: never;
         options?: never;
         head?: never;
@@ -561,7 +641,10 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** Download a leased run's epoch checkpoint to resume from (pull workers; `worker` keys only) */
+        /**
+         * Download an epoch checkpoint of a run (members; pull workers with the run's lease token)
+         * @description The packed checkpoint (see docs/service.md, section Checkpoints and disk). A `worker` key must send the lease token of the run (422 without it, 409 once the lease is lost); other keys send none.
+         */
         get: operations["getCheckpoint"];
         /**
          * Upload a leased run's epoch checkpoint (pull workers; `worker` keys only)
@@ -884,7 +967,7 @@ export type components = {
             /** @description The request path. */
             instance: string;
             /** @enum {string} */
-            code: "malformed_request" | "unauthenticated" | "forbidden" | "not_found" | "run_not_cancellable" | "run_not_pausable" | "run_not_paused" | "webhook_disabled" | "idempotency_key_in_use" | "last_admin_key" | "lease_lost" | "host_not_allowed" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_mismatch" | "rate_limited" | "internal" | "not_bootstrapped" | "checkpoint_store_unavailable";
+            code: "malformed_request" | "unauthenticated" | "forbidden" | "not_found" | "run_not_cancellable" | "run_not_pausable" | "run_not_paused" | "webhook_disabled" | "idempotency_key_in_use" | "last_admin_key" | "lease_lost" | "checkpoint_not_held" | "host_not_allowed" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_mismatch" | "rate_limited" | "internal" | "not_bootstrapped" | "checkpoint_store_unavailable";
             requestId: string;
             errors?: components["schemas"]["FieldError"][];
         };
@@ -976,82 +1059,7 @@ export type components = {
             /** @description AUTOPROG_MAX_RUN_PFLOPS, in FLOPs. */
             maxRunFlops: number;
         };
-        Experiment: {
-            id: string;
-            name: string;
-            description: string | null;
-            /** @description The user's tags (`PATCH /v1/experiments/{id}`). */
-            tags: string[];
-            /** @description The user's note (`PATCH /v1/experiments/{id}`). */
-            note: string | null;
-            /** Format: date-time */
-            createdAt: string;
-            /** @description The normalised spec. */
-            spec: components["schemas"]["ExperimentSpec"];
-            runs: components["schemas"]["Run"][];
-        };
-        Run: {
-            id: string;
-            experimentId: string;
-            /** @description The arm's kind: original, prog, … */
-            arm: string;
-            /** @description The arm's name within the experiment. */
-            label: string;
-            seed: number;
-            /** @enum {string} */
-            state: "queued" | "running" | "paused" | "completed" | "failed" | "cancelled";
-            /** @description How many times a trainer has started the run (a pause gives its attempt back). */
-            attempt: number;
-            cancelRequested: boolean;
-            /** @description A pause was asked for while the run trains: it becomes `paused` at the next step boundary. */
-            pauseRequested: boolean;
-            backendRequested: string;
-            backend: components["schemas"]["BackendReport"] | null;
-            epochs: number;
-            epochsCompleted: number;
-            checkpointEpoch: number | null;
-            /** @description Seq of the newest event (0 = none yet). */
-            lastSeq: number;
-            top1: number | null;
-            bestTop1: number | null;
-            wallSeconds: number | null;
-            trainSeconds: number | null;
-            flopsPerImageMean: number | null;
-            flopsFull: number | null;
-            failure: {
-                reason: string;
-                message: string;
-            } | null;
-            /** @description The user's tags (`PATCH /v1/runs/{id}`). */
-            tags: string[];
-            /** @description The user's note (`PATCH /v1/runs/{id}`). */
-            note: string | null;
-            /** Format: date-time */
-            createdAt: string;
-            /** Format: date-time */
-            startedAt: string | null;
-            /** Format: date-time */
-            finishedAt: string | null;
-        };
-        BackendReport: {
-            /** @enum {string} */
-            name: "tensorflow" | "webgpu" | "wasm" | "cpu";
-            package: string;
-            threads: number;
-            device: string;
-            gpu: boolean;
-            simd?: boolean;
-            adapter?: components["schemas"]["AdapterReport"];
-        };
-        AdapterReport: {
-            vendor: string;
-            architecture: string;
-            device: string;
-            description: string;
-            driver?: string;
-            isFallback: boolean;
-        };
-        /** @description An experiment spec; omitted fields take their defaults (see `validate_only`). */
+        /** @description An experiment spec; omitted fields take their defaults (`POST /v1/experiments/validate` shows them filled in). */
         ExperimentSpec: {
             name: string;
             description?: string;
@@ -1141,6 +1149,11 @@ export type components = {
                 evalSides: number[];
                 /** @default slow */
                 momentumEma: string;
+                /**
+                 * @default fp32
+                 * @enum {string}
+                 */
+                precision: "fp32" | "mixed";
             };
             /**
              * @default [
@@ -1269,6 +1282,102 @@ export type components = {
             backend: "auto" | "tensorflow" | "webgpu" | "wasm" | "cpu";
             /** @default false */
             requireGpu: boolean;
+            init?: {
+                fromRun: string;
+                /** @default online */
+                weights: string;
+            };
+        };
+        Experiment: {
+            id: string;
+            name: string;
+            description: string | null;
+            /** @description The user's tags (`PATCH /v1/experiments/{id}`). */
+            tags: string[];
+            /** @description The user's note (`PATCH /v1/experiments/{id}`). */
+            note: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The normalised spec. */
+            spec: components["schemas"]["ExperimentSpec"];
+            runs: components["schemas"]["Run"][];
+        };
+        Run: {
+            id: string;
+            experimentId: string;
+            /** @description The arm's kind: original, prog, … */
+            arm: string;
+            /** @description The arm's name within the experiment. */
+            label: string;
+            seed: number;
+            /** @enum {string} */
+            state: "queued" | "running" | "paused" | "completed" | "failed" | "cancelled";
+            /** @description How many times a trainer has started the run (a pause gives its attempt back). */
+            attempt: number;
+            cancelRequested: boolean;
+            /** @description A pause was asked for while the run trains: it becomes `paused` at the next step boundary. */
+            pauseRequested: boolean;
+            backendRequested: string;
+            backend: components["schemas"]["BackendReport"] | null;
+            epochs: number;
+            epochsCompleted: number;
+            checkpointEpoch: number | null;
+            /** @description Seq of the newest event (0 = none yet). */
+            lastSeq: number;
+            top1: number | null;
+            bestTop1: number | null;
+            wallSeconds: number | null;
+            trainSeconds: number | null;
+            flopsPerImageMean: number | null;
+            flopsFull: number | null;
+            failure: {
+                reason: string;
+                message: string;
+            } | null;
+            /** @description The user's tags (`PATCH /v1/runs/{id}`). */
+            tags: string[];
+            /** @description The user's note (`PATCH /v1/runs/{id}`). */
+            note: string | null;
+            /** @description The run this one was forked from (`POST /v1/runs/{id}/fork`); null otherwise. */
+            forkOf: {
+                runId: string;
+                /** @description Epochs of the parent's checkpoint the fork started from. */
+                epoch: number;
+            } | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            startedAt: string | null;
+            /** Format: date-time */
+            finishedAt: string | null;
+        };
+        BackendReport: {
+            /** @enum {string} */
+            name: "tensorflow" | "webgpu" | "wasm" | "cpu";
+            package: string;
+            threads: number;
+            device: string;
+            gpu: boolean;
+            simd?: boolean;
+            adapter?: components["schemas"]["AdapterReport"];
+            precision?: components["schemas"]["PrecisionReport"];
+        };
+        AdapterReport: {
+            vendor: string;
+            architecture: string;
+            device: string;
+            description: string;
+            driver?: string;
+            isFallback: boolean;
+        };
+        PrecisionReport: {
+            /** @enum {string} */
+            requested: "fp32" | "mixed";
+            /** @enum {string} */
+            used: "fp32" | "mixed";
+            matmuls: string;
+            deviceFeatures: string[];
+            note?: string;
         };
         ExperimentPage: {
             items: components["schemas"]["ExperimentSummary"][];
@@ -1311,6 +1420,11 @@ export type components = {
             finished: boolean;
             /** @description The arm speedups are measured against. */
             baseline: string | null;
+            /** @description The run whose trained weights every run started from (the spec's `init`); null when none. */
+            initFrom: {
+                runId: string;
+                weights: string;
+            } | null;
             arms: components["schemas"]["ArmReport"][];
         };
         ArmReport: {
@@ -1348,6 +1462,12 @@ export type components = {
                 state: "queued" | "running" | "paused" | "completed" | "failed" | "cancelled";
                 top1: number | null;
             }[];
+            /** @description A fork's parent: its arm and run, and the epochs it shares with it (its figures include those epochs); null for the spec's arms. */
+            forkOf: {
+                arm: string;
+                runId: string;
+                epoch: number;
+            } | null;
         };
         RunPage: {
             items: components["schemas"]["Run"][];
@@ -1411,6 +1531,142 @@ export type components = {
                 count: number;
                 lastStep: number;
             }[];
+        };
+        CheckpointList: {
+            items: components["schemas"]["Checkpoint"][];
+        };
+        Checkpoint: {
+            /** @description Epochs the checkpoint covers. */
+            epoch: number;
+            /** @description Its size as the server stores it. */
+            bytes: number;
+            /** @description The packed checkpoint (`GET`, same key). */
+            url: string;
+            /** @description Its online weights as safetensors; add `&weights=ema-<name>` for an EMA copy. */
+            modelUrl: string;
+        };
+        ForkRequest: {
+            /** @description Start from the parent's checkpoint after this many epochs (one it holds). */
+            fromEpoch?: number;
+            /** @description Start where the parent's stage of this number (0-based, as `/stages` lists them) began. */
+            fromStage?: number;
+            /** @description The fork's arm (its schedule, search, growth operator); absent: the parent's. Its `label` names the fork (default `<parent label>-fork-<n>`). */
+            arm?: {
+                /** @enum {string} */
+                arm: "original";
+                /** @description Names the arm in results; defaults to the arm kind. Needed for two arms of one kind. */
+                label?: string;
+            } | {
+                /** @enum {string} */
+                arm: "prog";
+                /** @description Names the arm in results; defaults to the arm kind. Needed for two arms of one kind. */
+                label?: string;
+                /** @enum {string} */
+                operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
+                /** @default false */
+                carryOptimizerState: boolean;
+                /** @default false */
+                adaptiveRegularization: boolean;
+                /** @default 0.5 */
+                initialRatio: number;
+            } | {
+                /** @enum {string} */
+                arm: "progstack";
+                /** @description Names the arm in results; defaults to the arm kind. Needed for two arms of one kind. */
+                label?: string;
+                /** @enum {string} */
+                operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
+                /** @default false */
+                carryOptimizerState: boolean;
+                /** @default false */
+                adaptiveRegularization: boolean;
+            } | {
+                /** @enum {string} */
+                arm: "fixed";
+                /** @description Names the arm in results; defaults to the arm kind. Needed for two arms of one kind. */
+                label?: string;
+                /** @enum {string} */
+                operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
+                /** @default false */
+                carryOptimizerState: boolean;
+                /** @default false */
+                adaptiveRegularization: boolean;
+                schedule: {
+                    depth: number;
+                    side: number;
+                }[];
+            } | {
+                /** @enum {string} */
+                arm: "autoprog";
+                /** @description Names the arm in results; defaults to the arm kind. Needed for two arms of one kind. */
+                label?: string;
+                /** @enum {string} */
+                operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
+                /** @default false */
+                carryOptimizerState: boolean;
+                /** @default false */
+                adaptiveRegularization: boolean;
+                /** @default 0.5 */
+                initialRatio: number;
+                /** @default 0.005 */
+                supernetFraction: number;
+                /** @default 8 */
+                supernetMinSteps: number;
+                supernetEpochs?: number;
+                /** @default {} */
+                search: {
+                    /** @default 256 */
+                    subsetSize: number;
+                    /** @default 3 */
+                    points: number;
+                    /**
+                     * @default flops
+                     * @enum {string}
+                     */
+                    cost: "time" | "flops";
+                    /** @default 3 */
+                    timingRuns: number;
+                    /** @default fast */
+                    ema: string;
+                    /**
+                     * @default paired
+                     * @enum {string}
+                     */
+                    selection: "paired" | "paper";
+                    /** @default 2 */
+                    z: number;
+                    /** @default 0.01 */
+                    tolerance: number;
+                    /**
+                     * @default schedule
+                     * @enum {string}
+                     */
+                    sideFloor: "none" | "schedule";
+                    /**
+                     * @default supernet
+                     * @enum {string}
+                     */
+                    winnerWeights: "supernet" | "regrow";
+                };
+            } | {
+                /** @enum {string} */
+                arm: "supernet";
+                /** @description Names the arm in results; defaults to the arm kind. Needed for two arms of one kind. */
+                label?: string;
+                /** @default 0.5 */
+                initialRatio: number;
+                /** @default false */
+                adaptiveRegularization: boolean;
+            };
+            /**
+             * @description Fields of the spec's `training` to change for the fork (checked as the spec is).
+             * @example {
+             *       "epochs": 6
+             *     }
+             */
+            training?: {
+                [key: string]: unknown;
+            };
         };
         /** @description One Server-Sent Event: `id` is the seq, `event` the type, `data` the event as JSON. */
         RunEventMessage: {
@@ -1607,6 +1863,10 @@ export type components = {
             flopsPerImage: number;
             architecture: components["schemas"]["ArchitectureReport"];
             evaluation: components["schemas"]["EvaluationReport"];
+            /** @default null */
+            lossScale: number | null;
+            /** @default 0 */
+            skippedSteps: number;
         };
         EvaluationReport: {
             online: number;
@@ -1664,6 +1924,10 @@ export type components = {
             /** @default [] */
             costTable: components["schemas"]["CostEntry"][];
             sideEvaluations: components["schemas"]["SideEvaluation"][];
+            /** @default null */
+            lossScale: number | null;
+            /** @default 0 */
+            skippedSteps: number;
         };
         EpochRecord: {
             epoch: number;
@@ -1680,6 +1944,10 @@ export type components = {
             flopsPerImage: number;
             architecture: components["schemas"]["ArchitectureReport"];
             evaluation: components["schemas"]["EvaluationReport"];
+            /** @default null */
+            lossScale: number | null;
+            /** @default 0 */
+            skippedSteps: number;
         };
         StageRecord: {
             stage: number;
@@ -2019,7 +2287,7 @@ export type components = {
             }[];
         };
         TrainingEvent: components["schemas"]["RunStartedEvent"] | components["schemas"]["StageStartedEvent"] | components["schemas"]["StageGrownEvent"] | components["schemas"]["StageSearchStartedEvent"] | components["schemas"]["StageSearchCompletedEvent"] | components["schemas"]["EpochCompletedEvent"] | components["schemas"]["CheckpointSavedEvent"] | components["schemas"]["RunCompletedEvent"] | components["schemas"]["RunFailedEvent"] | components["schemas"]["AttemptFailedEvent"] | components["schemas"]["RunPausedEvent"] | components["schemas"]["RunResumedEvent"];
-        /** @description An experiment spec; omitted fields take their defaults (see `validate_only`). */
+        /** @description An experiment spec; omitted fields take their defaults (`POST /v1/experiments/validate` shows them filled in). */
         ExperimentSpecInput: {
             name: string;
             description?: string;
@@ -2098,6 +2366,11 @@ export type components = {
                 evalSides?: number[];
                 /** @description Default: `"slow"`. */
                 momentumEma?: string;
+                /**
+                 * @description Default: `"fp32"`.
+                 * @enum {string}
+                 */
+                precision?: "fp32" | "mixed";
             };
             /** @description Default: `[{"arm":"original"}]`. */
             arms?: ({
@@ -2216,6 +2489,11 @@ export type components = {
             backend?: "auto" | "tensorflow" | "webgpu" | "wasm" | "cpu";
             /** @description Default: `false`. */
             requireGpu?: boolean;
+            init?: {
+                fromRun: string;
+                /** @description Default: `"online"`. */
+                weights?: string;
+            };
         };
     };
     responses: {
@@ -2369,6 +2647,40 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
+    validateExperiment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExperimentSpecInput"];
+            };
+        };
+        responses: {
+            /** @description The plan; nothing was created */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExperimentPlan"];
+                };
+            };
+            400: components["responses"]["MalformedRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     listExperiments: {
         parameters: {
             query?: {
@@ -2415,10 +2727,14 @@ export interface operations {
     createExperiment: {
         parameters: {
             query?: {
-                validate_only?: "true" | "false";
+                /**
+                 * @deprecated
+                 * @description Deprecated: use `POST /v1/experiments/validate`. `true` or `1` answers 308 to it (a client that follows redirects sends the same body there and gets the plan); `false`, `0` or absent create.
+                 */
+                validate_only?: "0" | "1" | "true" | "false";
             };
             header?: {
-                "idempotency-key"?: string;
+                "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2429,16 +2745,6 @@ export interface operations {
             };
         };
         responses: {
-            /** @description validate_only: the plan, nothing created */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["XRequestId"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ExperimentPlan"];
-                };
-            };
             /** @description The experiment and its queued runs */
             201: {
                 headers: {
@@ -2450,6 +2756,15 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Experiment"];
                 };
+            };
+            /** @description `validate_only=true` (deprecated): the same request belongs at `POST /v1/experiments/validate` */
+            308: {
+                headers: {
+                    Location: string;
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["MalformedRequest"];
             401: components["responses"]["Unauthorized"];
@@ -2861,6 +3176,71 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listRunCheckpoints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The checkpoints */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckpointList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getRunModel: {
+        parameters: {
+            query?: {
+                /** @description `online` (the trained model) or `ema-<name>` (an EMA copy the spec's `training.ema` names). */
+                weights?: string;
+                /** @description A checkpoint the run holds (`GET /v1/runs/{id}/checkpoints`); absent: the newest. */
+                epoch?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The safetensors file (`Content-Disposition` names it) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     cancelRun: {
         parameters: {
             query?: never;
@@ -2954,6 +3334,47 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    forkRun: {
+        parameters: {
+            query?: never;
+            header?: {
+                "idempotency-key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ForkRequest"];
+            };
+        };
+        responses: {
+            /** @description The fork, queued */
+            201: {
+                headers: {
+                    Location: string;
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Run"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     streamRunEvents: {
         parameters: {
             query?: {
@@ -2964,7 +3385,7 @@ export interface operations {
             };
             header?: {
                 /** @description Wins over `since`. */
-                "last-event-id"?: number | null;
+                "Last-Event-ID"?: number | null;
             };
             path: {
                 id: string;
@@ -3547,9 +3968,9 @@ export interface operations {
     getCheckpoint: {
         parameters: {
             query?: never;
-            header: {
-                /** @description The lease token from `POST /v1/workers/lease`: only its holder may act on the run. */
-                "autoprog-lease-token": string;
+            header?: {
+                /** @description Required for `worker` keys: the lease token of the run. */
+                "autoprog-lease-token"?: string;
             };
             path: {
                 id: string;

@@ -54,6 +54,10 @@ export const ArmReportSchema = z
         top1: nullableNumber,
       }),
     ),
+    forkOf: z.object({ arm: z.string(), runId: z.string(), epoch: z.number().int() }).nullable().openapi({
+      description:
+        "A fork's parent: its arm and run, and the epochs it shares with it (its figures include those epochs); null for the spec's arms.",
+    }),
   })
   .openapi("ArmReport");
 
@@ -63,6 +67,10 @@ export const ReportSchema = z
     name: z.string(),
     finished: z.boolean().openapi({ description: "Every run is terminal." }),
     baseline: z.string().nullable().openapi({ description: "The arm speedups are measured against." }),
+    initFrom: z.object({ runId: z.string(), weights: z.string() }).nullable().openapi({
+      description:
+        "The run whose trained weights every run started from (the spec's `init`); null when none.",
+    }),
     arms: z.array(ArmReportSchema),
   })
   .openapi("ExperimentReport");
@@ -101,7 +109,16 @@ export function registerReport(app: OpenAPIHono<AppEnv>) {
       (r) => r.state === "completed" || r.state === "failed" || r.state === "cancelled",
     );
     return c.json(
-      ReportSchema.parse({ experimentId: id, name: experiment.name, finished, baseline, arms }),
+      ReportSchema.parse({
+        experimentId: id,
+        name: experiment.name,
+        finished,
+        baseline,
+        initFrom: experiment.spec.init
+          ? { runId: experiment.spec.init.fromRun, weights: experiment.spec.init.weights }
+          : null,
+        arms,
+      }),
       200,
     );
   });

@@ -8,7 +8,8 @@ import { RunSchema, toRun } from "../runs/schema.ts";
 // The shared schema was built before zod-openapi extended zod, so it is named through zod's own metadata.
 export const SpecSchema = ExperimentSpecSchema.meta({
   id: "ExperimentSpec",
-  description: "An experiment spec; omitted fields take their defaults (see `validate_only`).",
+  description:
+    "An experiment spec; omitted fields take their defaults (`POST /v1/experiments/validate` shows them filled in).",
 });
 
 /** What an experiment is, apart from its runs (inlined, or counted in lists). */

@@ -31,6 +31,8 @@ export interface ArmReport {
     side: number | null;
   }[];
   readonly seeds: readonly { seed: number; runId: string; state: string; top1: number | null }[];
+  /** A fork's parent: its arm, run and the epoch the fork started from; null for the spec's arms. */
+  readonly forkOf: { readonly arm: string; readonly runId: string; readonly epoch: number } | null;
 }
 
 /** The figures of a completed run row (its result holds the search seconds). */
@@ -79,6 +81,13 @@ export function reportTable(runs: readonly RunRow[], stages: readonly StageRow[]
         .filter((s) => s.runId === scheduleRun.id)
         .map((s) => ({ stage: s.stage, startEpoch: s.startEpoch, depth: s.depth, side: s.side })),
       seeds: armRuns.map((r) => ({ seed: r.seed, runId: r.id, state: r.state, top1: r.top1 })),
+      forkOf: forkOf(first, runs),
     };
   });
+}
+
+function forkOf(run: RunRow, runs: readonly RunRow[]): ArmReport["forkOf"] {
+  if (run.parentRunId === null) return null;
+  const parent = runs.find((r) => r.id === run.parentRunId);
+  return { arm: parent?.label ?? "", runId: run.parentRunId, epoch: run.forkEpoch ?? 0 };
 }

@@ -43,9 +43,9 @@ export const runEventsRoute = defineRoute({
         }),
     }),
     headers: z.object({
-      "last-event-id": seqParam
+      "Last-Event-ID": seqParam
         .optional()
-        .openapi({ param: { name: "last-event-id", in: "header" }, description: "Wins over `since`." }),
+        .openapi({ param: { name: "Last-Event-ID", in: "header" }, description: "Wins over `since`." }),
     }),
   },
   responses: {
@@ -61,7 +61,7 @@ export const runEventsRoute = defineRoute({
 export function registerRunEvents(app: OpenAPIHono<AppEnv>) {
   app.openapi(runEventsRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const after = c.req.valid("header")["last-event-id"] ?? c.req.valid("query").since ?? 0;
+    const after = c.req.valid("header")["Last-Event-ID"] ?? c.req.valid("query").since ?? 0;
     const { db, events, sseHeartbeatMs, auth } = c.var.services;
     if (!(await getRunInProject(db, id, c.var.projectId))) throw notFound("run", id);
     const release = auth.streams.acquire(c.var.principal.keyId);

@@ -38,6 +38,18 @@ export const RunSchema = z
     failure: z.object({ reason: z.string(), message: z.string() }).nullable(),
     tags: z.array(z.string()).openapi({ description: "The user's tags (`PATCH /v1/runs/{id}`)." }),
     note: z.string().nullable().openapi({ description: "The user's note (`PATCH /v1/runs/{id}`)." }),
+    forkOf: z
+      .object({
+        runId: z.string(),
+        epoch: z
+          .number()
+          .int()
+          .openapi({ description: "Epochs of the parent's checkpoint the fork started from." }),
+      })
+      .nullable()
+      .openapi({
+        description: "The run this one was forked from (`POST /v1/runs/{id}/fork`); null otherwise.",
+      }),
     createdAt: Time,
     startedAt: Time.nullable(),
     finishedAt: Time.nullable(),
@@ -73,6 +85,7 @@ export function toRun(row: RunRow): Run {
       row.failureReason !== null ? { reason: row.failureReason, message: row.failureMessage ?? "" } : null,
     tags: row.tags,
     note: row.note,
+    forkOf: row.parentRunId !== null ? { runId: row.parentRunId, epoch: row.forkEpoch ?? 0 } : null,
     createdAt: iso(row.createdAt),
     startedAt: iso(row.startedAt),
     finishedAt: iso(row.finishedAt),

@@ -1,8 +1,9 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, Next } from "hono";
+import { getRunInProject } from "../../db/runs.ts";
 import { CheckpointFormatError, checkpointEpochOf, unpackCheckpoint } from "../../src/checkpoints/wire.ts";
 import type { AppEnv } from "../../src/services.ts";
-import { WORKERS } from "../common/access.ts";
+import { MEMBERS, WORKERS } from "../common/access.ts";
 import { limitBody } from "../common/guards.ts";
 import { notFound, ProblemError } from "../common/problem.ts";
 import { defineRoute } from "../common/route.ts";
@@ -12,6 +13,7 @@ import {
   CheckpointParamsSchema,
   LEASE_TOKEN_HEADER,
   LeaseTokenHeaderSchema,
+  OptionalLeaseTokenHeaderSchema,
 } from "./schema.ts";
 
 const BINARY = "application/octet-stream";
@@ -44,11 +46,16 @@ export const getCheckpointRoute = defineRoute({
   method: "get",
   operationId: "getCheckpoint",
   path: "/v1/runs/{id}/checkpoints/{epoch}",
-  access: WORKERS,
+  // Members download a run's checkpoints (GET /v1/runs/{id}/checkpoints lists them); a pull
+  // worker only the one of the run it leases, to resume from.
+  access: [...MEMBERS, ...WORKERS],
   problems: [404, 409, 503],
-  tags: ["workers"],
-  summary: "Download a leased run's epoch checkpoint to resume from (pull workers; `worker` keys only)",
-  request: { params: CheckpointParamsSchema, headers: LeaseTokenHeaderSchema },
+  tags: ["workers", "runs"],
+  summary: "Download an epoch checkpoint of a run (members; pull workers with the run's lease token)",
+  description:
+    "The packed checkpoint (see docs/service.md, section Checkpoints and disk). A `worker` key must " +
+    "send the lease token of the run (422 without it, 409 once the lease is lost); other keys send none.",
+  request: { params: CheckpointParamsSchema, headers: OptionalLeaseTokenHeaderSchema },
   responses: {
     200: { description: "The packed checkpoint", content: { [BINARY]: { schema: CheckpointBodySchema } } },
   },
@@ -79,7 +86,16 @@ export function registerCheckpointRoutes(app: OpenAPIHono<AppEnv>) {
     const { id } = c.req.valid("param");
     const epoch = Number(c.req.valid("param").epoch);
     const store = checkpointStoreOf(c);
-    await holdLease(c, id, c.req.valid("header")[LEASE_TOKEN_HEADER]);
+    const token = c.req.valid("header")[LEASE_TOKEN_HEADER];
+    if (c.var.principal.role === "worker") {
+      if (token === undefined)
+        throw new ProblemError("validation_failed", "a worker key must send its lease token", [
+          { location: "header", path: LEASE_TOKEN_HEADER, message: "required for worker keys" },
+        ]);
+      await holdLease(c, id, token);
+    } else if (!(await getRunInProject(c.var.services.db, id, c.var.projectId))) {
+      throw notFound("run", id);
+    }
     const body = await store.get(id, epoch);
     if (!body) throw notFound("checkpoint", `${id}/${epoch}`);
     return c.body(body, 200, { "Content-Type": BINARY });

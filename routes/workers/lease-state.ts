@@ -14,7 +14,7 @@ export const WORKER_DEFAULTS: WorkerServices = {
   pollMs: 250,
 };
 
-export const workerSettings = (c: Context<AppEnv>): WorkerServices =>
+export const workerSettings = (c: { var: Pick<AppEnv["Variables"], "services"> }): WorkerServices =>
   c.var.services.workers ?? WORKER_DEFAULTS;
 
 /** A lease token: the lease's owner in the queue, random and unguessable, so only its holder acts. */
@@ -52,7 +52,9 @@ export async function holdLease(c: Context<AppEnv>, runId: string, token: string
 export const leaseAction = (lease: HeldLease): "continue" | "cancel" | "pause" =>
   lease.cancelRequested ? "cancel" : lease.pauseRequested ? "pause" : "continue";
 
-export function checkpointStoreOf(c: Context<AppEnv>): UploadedCheckpointStore {
+export function checkpointStoreOf(c: {
+  var: Pick<AppEnv["Variables"], "services">;
+}): UploadedCheckpointStore {
   const store = workerSettings(c).checkpoints;
   if (!store)
     throw new ProblemError("checkpoint_store_unavailable", "this server has no checkpoint store bound");

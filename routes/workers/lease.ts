@@ -1,7 +1,7 @@
 import type { OpenAPIHono, z } from "@hono/zod-openapi";
 import { getExperiment } from "../../db/experiments.ts";
 import { claimRun } from "../../db/queue.ts";
-import type { RunRow } from "../../db/runs.ts";
+import { type RunRow, trainingSpecOf } from "../../db/runs.ts";
 import { sleep } from "../../src/kit/sleep.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { WORKERS } from "../common/access.ts";
@@ -67,7 +67,7 @@ async function grantOf(
   if (!experiment) throw new Error(`run ${run.id} has no experiment ${run.experimentId}`);
   return {
     run: { id: run.id, experimentId: run.experimentId, attempt: run.attempt, arm: run.label, seed: run.seed },
-    spec: experiment.spec as Record<string, unknown>,
+    spec: trainingSpecOf(run, experiment) as Record<string, unknown>,
     checkpoint:
       run.checkpointEpoch === null
         ? null

@@ -127,6 +127,13 @@ export const LeaseTokenHeaderSchema = z.object({
   [LEASE_TOKEN_HEADER]: LeaseToken.openapi({ param: { name: LEASE_TOKEN_HEADER, in: "header" } }),
 });
 
+export const OptionalLeaseTokenHeaderSchema = z.object({
+  [LEASE_TOKEN_HEADER]: LeaseToken.optional().openapi({
+    param: { name: LEASE_TOKEN_HEADER, in: "header" },
+    description: "Required for `worker` keys: the lease token of the run.",
+  }),
+});
+
 export const CheckpointBodySchema = z.string().openapi({
   format: "binary",
   description:

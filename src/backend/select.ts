@@ -259,9 +259,18 @@ function navigatorGpu(): GpuLike | null {
   return nav?.gpu ?? null;
 }
 
-/** Dawn's own flags, e.g. AUTOPROG_DAWN_FLAGS="backend=vulkan enable-dawn-features=allow_unsafe_apis". */
-function dawnFlags(): string[] {
-  return (process.env.AUTOPROG_DAWN_FLAGS ?? "").split(/\s+/).filter(Boolean);
+/**
+ * Dawn's own flags (AUTOPROG_DAWN_FLAGS, e.g. "backend=vulkan"), always with the toggle
+ * allow_unsafe_apis: without it Dawn hides its experimental subgroup-matrix feature (tensor cores),
+ * which the compiled step requests for mixed precision. The toggle only makes features
+ * requestable; nothing requests them otherwise.
+ */
+export function dawnFlags(): string[] {
+  const flags = (process.env.AUTOPROG_DAWN_FLAGS ?? "").split(/\s+/).filter(Boolean);
+  const at = flags.findIndex((flag) => flag.startsWith("enable-dawn-features="));
+  if (at < 0) return [...flags, "enable-dawn-features=allow_unsafe_apis"];
+  if (!flags[at]?.includes("allow_unsafe_apis")) flags[at] = `${flags[at]},allow_unsafe_apis`;
+  return flags;
 }
 
 function dawnBackendLabel(): string {

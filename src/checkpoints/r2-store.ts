@@ -9,7 +9,7 @@ export interface R2BucketLike {
   put(key: string, value: Uint8Array): Promise<unknown>;
   get(key: string): Promise<{ arrayBuffer(): Promise<ArrayBuffer> } | null>;
   list(options: { prefix: string; cursor?: string }): Promise<{
-    objects: { key: string }[];
+    objects: { key: string; size: number }[];
     truncated: boolean;
     cursor?: string;
   }>;
@@ -28,6 +28,19 @@ export function r2CheckpointStore(bucket: R2BucketLike): UploadedCheckpointStore
     async get(runId, epoch) {
       const object = await bucket.get(keyOf(runId, epoch));
       return object ? new Uint8Array(await object.arrayBuffer()) : null;
+    },
+    async list(runId) {
+      const listed = [];
+      let cursor: string | undefined;
+      do {
+        const page = await bucket.list({ prefix: prefixOf(runId), ...(cursor ? { cursor } : {}) });
+        for (const object of page.objects) {
+          const epoch = Number(/epoch-(\d+)\.apc$/.exec(object.key)?.[1] ?? Number.NaN);
+          if (keyOf(runId, epoch) === object.key) listed.push({ epoch, bytes: object.size });
+        }
+        cursor = page.truncated ? page.cursor : undefined;
+      } while (cursor);
+      return listed.sort((a, b) => a.epoch - b.epoch);
     },
     async remove(runId) {
       let cursor: string | undefined;

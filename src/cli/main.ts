@@ -1,6 +1,8 @@
 import { Command, Option } from "commander";
 import { BACKEND_PREFERENCES } from "../core/spec.ts";
 import { reportErrors, withClientOptions } from "./client-options.ts";
+import { downloadModelCommand, listCheckpointsCommand } from "./download.ts";
+import { forkRunCommand } from "./fork.ts";
 import { keysCommand } from "./keys.ts";
 import {
   annotateRunCommand,
@@ -74,6 +76,11 @@ program.addCommand(workerCommand());
 const positiveInt = (v: string) => {
   const n = Number.parseInt(v, 10);
   if (!(n > 0)) throw new Error(`not a positive integer: ${v}`);
+  return n;
+};
+const nonNegativeInt = (v: string) => {
+  const n = Number(v);
+  if (!(Number.isInteger(n) && n >= 0)) throw new Error(`not a whole number: ${v}`);
   return n;
 };
 
@@ -154,5 +161,45 @@ withClientOptions(
     .argument("<run>", "run id")
     .option("--json", "print the run as JSON"),
 ).action(reportErrors(resumeRunCommand));
+withClientOptions(
+  runs
+    .command("download")
+    .description("download a run's trained weights as safetensors (docs/model-files.md)")
+    .argument("<run>", "run id")
+    .option("--weights <weights>", "online (default) or ema-<name>, an EMA copy of the spec's training.ema")
+    .option(
+      "--epoch <n>",
+      "a checkpoint the server holds (runs checkpoints); default the newest",
+      nonNegativeInt,
+    )
+    .option("-o, --output <file>", "where to write it (default: the name the server gives)"),
+).action(reportErrors(downloadModelCommand));
+withClientOptions(
+  runs
+    .command("checkpoints")
+    .description("the checkpoints the server holds for a run")
+    .argument("<run>", "run id")
+    .option("--json", "print JSON"),
+).action(reportErrors(listCheckpointsCommand));
+withClientOptions(
+  runs
+    .command("fork")
+    .description(
+      "a new run of the experiment from one of the run's checkpoints, with its own arm or training",
+    )
+    .argument("<run>", "run id")
+    .option(
+      "--from-stage <k>",
+      "start where the run's stage k began (0-based, as its stages list them)",
+      positiveInt,
+    )
+    .option("--from-epoch <n>", "start from its checkpoint after n epochs", positiveInt)
+    .option(
+      "--arm <json>",
+      'the fork\'s arm, e.g. \'{"arm":"prog","label":"prog-from-2"}\'; default the run\'s',
+    )
+    .option("--training <json>", "fields of the spec's training to change, e.g. '{\"epochs\":12}'")
+    .option("--json", "print the fork as JSON"),
+).action(reportErrors(forkRunCommand));
 
 await program.parseAsync(process.argv);

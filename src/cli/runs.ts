@@ -1,6 +1,6 @@
 import type { components } from "../client/index.ts";
 import { unwrap } from "../client/index.ts";
-import { lastEpochCovered } from "../core/vocabulary.ts";
+import { afterEpochs, lastEpochCovered } from "../core/vocabulary.ts";
 import { type ClientFlags, clientFor } from "./client-options.ts";
 import { percent } from "./event-lines.ts";
 
@@ -157,6 +157,7 @@ function runDetails(run: Run): string {
     ],
     ["tags", run.tags.length > 0 ? run.tags.join(", ") : null],
     ["note", run.note],
+    ["fork of", run.forkOf ? `${run.forkOf.runId} ${afterEpochs(run.forkOf.epoch)}` : null],
     ["events", run.lastSeq],
     ["created", run.createdAt],
     ["started", run.startedAt],

@@ -18,10 +18,7 @@ export interface SubmitFlags extends ClientFlags {
 export async function submitCommand(specPath: string, flags: SubmitFlags): Promise<void> {
   const spec = await readSpec(specPath);
   const client = clientFor(flags);
-  const created = unwrap(await client.POST("/v1/experiments", { body: spec }));
-  // 200 is the plan of a `validate_only` request, which this command never sends.
-  if (!("runs" in created)) throw new Error("the server answered with a plan instead of an experiment");
-  const experiment = created;
+  const experiment = unwrap(await client.POST("/v1/experiments", { body: spec }));
   if (flags.json) console.log(JSON.stringify(experiment, null, 2));
   else {
     console.log(`experiment ${experiment.id} (${experiment.name}): ${experiment.runs.length} runs`);

@@ -67,7 +67,7 @@ export async function* followRunEvents(
     try {
       touch();
       const result = await client.GET("/v1/runs/{id}/events", {
-        params: { path: { id: runId }, header: after > 0 ? { "last-event-id": after } : {} },
+        params: { path: { id: runId }, header: after > 0 ? { "Last-Event-ID": after } : {} },
         headers: { accept: "text/event-stream" },
         parseAs: "stream",
         signal: connection.signal,

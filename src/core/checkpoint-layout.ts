@@ -39,3 +39,39 @@ export function parseCheckpointFile(name: string): { epoch: number; part: "meta"
   const match = CHECKPOINT_FILE.exec(name);
   return match ? { epoch: Number(match[1]), part: match[2] === "json" ? "meta" : "data" } : null;
 }
+
+/**
+ * The `specHash` of a checkpoint copied into a fork's folder (`POST /v1/runs/{id}/fork`): the
+ * fork's trainer adopts it as its starting point although another spec wrote it (the route has
+ * checked the architecture and dataset match); every checkpoint the fork saves carries its own hash.
+ */
+export const FORK_START_SPEC_HASH = "fork-start";
+
+/**
+ * Whether a checkpoint's meta (its JSON text) closes a stage: its epoch is where its last stage
+ * record ends, so the next stage starts from it. Such checkpoints are kept past the newest few
+ * (a fork starts from one: `POST /v1/runs/{id}/fork` with `fromStage`). Anything unreadable is not.
+ */
+export function closesStage(metaText: string): boolean {
+  let meta: unknown;
+  try {
+    meta = JSON.parse(metaText);
+  } catch {
+    return false;
+  }
+  const { epoch, stages } = (meta ?? {}) as { epoch?: unknown; stages?: unknown };
+  const last = Array.isArray(stages) ? (stages.at(-1) as { startEpoch?: unknown; epochs?: unknown }) : null;
+  return (
+    typeof epoch === "number" &&
+    typeof last?.startEpoch === "number" &&
+    typeof last.epochs === "number" &&
+    last.startEpoch + last.epochs === epoch
+  );
+}
+
+/**
+ * The `specHash` prefix of a checkpoint copied into a new run's folder as epoch 0 for a spec's
+ * `init` (`init:online`, `init:ema-slow`): the trainer starts the run fresh but takes that weight
+ * set of the checkpoint as its initial weights (src/train/init-weights.ts).
+ */
+export const INIT_SPEC_HASH_PREFIX = "init:";

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { SELECTION_RULES, SIDE_FLOORS, WINNER_WEIGHTS } from "./arms.ts";
+import { PRECISIONS } from "./spec-schema.ts";
 
 /**
  * The typed event stream: the single contract between the trainer and everything else
@@ -24,6 +25,23 @@ export const AdapterReportSchema = z
   })
   .meta({ id: "AdapterReport" });
 
+/** What a run trains in: what the spec asked, what ran, and (compiled WebGPU step) with which kernels. */
+export const PrecisionReportSchema = z
+  .object({
+    /** `training.precision` of the spec. */
+    requested: z.enum(PRECISIONS),
+    /** What the steps train in: "mixed" only on the compiled WebGPU step with f16 matmul kernels. */
+    used: z.enum(PRECISIONS),
+    /** The matmul kernel family that ran: "subgroup-matrix 16×16×16 f16→f32", "f16 register-tiled …", "fp32", or "tfjs". */
+    matmuls: z.string(),
+    /** Features the compiled step's device was requested with (empty on the tfjs paths). */
+    deviceFeatures: z.array(z.string()).readonly(),
+    /** Why `used` differs from `requested`, when it does. */
+    note: z.string().optional(),
+  })
+  .meta({ id: "PrecisionReport" });
+export type PrecisionReport = z.infer<typeof PrecisionReportSchema>;
+
 export const BackendReportSchema = z
   .object({
     name: z.enum(BACKEND_NAMES),
@@ -33,6 +51,8 @@ export const BackendReportSchema = z
     gpu: z.boolean(),
     simd: z.boolean().optional(),
     adapter: AdapterReportSchema.optional(),
+    /** Set once the run's step is chosen (run.started and the run result carry it). */
+    precision: PrecisionReportSchema.optional(),
   })
   .meta({ id: "BackendReport" });
 export type BackendReport = z.infer<typeof BackendReportSchema>;
@@ -173,6 +193,10 @@ const epochRecord = {
   architecture: ArchitectureReportSchema,
   /** Null on epochs skipped by `training.evalEvery`. */
   evaluation: EvaluationReportSchema.nullable(),
+  /** Mixed precision: the dynamic loss scale at the epoch's end; null in fp32. */
+  lossScale: z.number().nullable().default(null),
+  /** Mixed precision: steps of this epoch skipped for an inf/NaN gradient (the scale halved each time). */
+  skippedSteps: count.default(0),
 };
 export const EpochRecordSchema = z.object(epochRecord).meta({ id: "EpochRecord" });
 export type EpochRecord = z.infer<typeof EpochRecordSchema>;
@@ -216,6 +240,10 @@ export const RunResultSchema = z
     costTable: z.array(CostEntrySchema).readonly().default([]),
     /** Final top-1 at each evaluation side (the trained side first). */
     sideEvaluations: z.array(SideEvaluationSchema).readonly(),
+    /** Mixed precision: the loss scale at the end; null in fp32. */
+    lossScale: z.number().nullable().default(null),
+    /** Mixed precision: optimizer steps skipped for an inf/NaN gradient over the whole run. */
+    skippedSteps: count.default(0),
   })
   .meta({ id: "RunResult" });
 export type RunResult = z.infer<typeof RunResultSchema>;

@@ -6,7 +6,7 @@ import { type ArmSpec, armLabel, DATASET_SHAPES, type ExperimentSpec } from "./s
 
 /**
  * What an arm will train, stage by stage, before any tensor exists: the basis of
- * `validate_only` answers and of FLOPs estimates. Arms whose architecture is decided by
+ * `POST /v1/experiments/validate` answers and of FLOPs estimates. Arms whose architecture is decided by
  * search report their per-stage spaces instead of a fixed architecture.
  */
 export interface StagePlan {

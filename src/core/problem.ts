@@ -16,6 +16,7 @@ export const PROBLEMS = {
   idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still in progress" },
   last_admin_key: { status: 409, title: "The last admin key cannot be revoked" },
   lease_lost: { status: 409, title: "The lease is no longer this token's" },
+  checkpoint_not_held: { status: 409, title: "The run holds no checkpoint at that epoch" },
   host_not_allowed: { status: 403, title: "This server does not answer to that host name" },
   payload_too_large: { status: 413, title: "The request body is too large" },
   unsupported_media_type: { status: 415, title: "The request body is not JSON" },

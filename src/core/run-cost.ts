@@ -20,7 +20,7 @@ import { type ArmSpec, armLabel, DATASET_SHAPES, type ExperimentSpec } from "./s
 /**
  * What one run of an arm will take, before any tensor exists: its peak memory per step and its
  * total work. The API refuses a spec whose run is past the server's ceilings
- * (AUTOPROG_MAX_RUN_GB / AUTOPROG_MAX_RUN_PFLOPS) and shows the estimate in `validate_only`'s
+ * (AUTOPROG_MAX_RUN_GB / AUTOPROG_MAX_RUN_PFLOPS) and shows the estimate in `POST /v1/experiments/validate`'s
  * plan; the trainer stops a run that holds far more than its estimate (src/train/memory-guard.ts).
  */
 

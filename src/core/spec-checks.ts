@@ -228,6 +228,22 @@ export function emaNamesAreDistinct(spec: SpecFields): SpecIssue[] {
 }
 
 /** Every cross-field rule, in the order their issues are reported. */
+/**
+ * Mixed precision runs only on the compiled WebGPU step: a spec that names a CPU backend (or the
+ * tfjs-node one) and asks for mixed contradicts itself, and is refused rather than silently run
+ * in fp32. Under `auto` or `webgpu` a machine without f16 matmuls trains in fp32 and says so in
+ * the backend report, as `auto` may land on a CPU.
+ */
+export function mixedPrecisionNeedsWebgpu(spec: SpecFields): SpecIssue[] {
+  if (spec.training.precision !== "mixed" || spec.backend === "auto" || spec.backend === "webgpu") return [];
+  return [
+    {
+      path: ["training", "precision"],
+      message: `"mixed" trains only on the webgpu backend's compiled step; backend "${spec.backend}" trains in fp32 (use "fp32", or backend "webgpu" or "auto")`,
+    },
+  ];
+}
+
 export const SPEC_CHECKS: readonly SpecCheck[] = [
   armLabelsAreDistinct,
   fixedScheduleHasOneEntryPerStage,
@@ -241,6 +257,7 @@ export const SPEC_CHECKS: readonly SpecCheck[] = [
   datasetRootOnlyForCifar10,
   stagedArmsHaveAnEpochPerStage,
   runsWithinLimit,
+  mixedPrecisionNeedsWebgpu,
   fixedScheduleFitsTheModel,
   modelWithinCeilings,
   evalSidesDivideByPatch,

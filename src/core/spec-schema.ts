@@ -11,6 +11,8 @@ import { SPEC_LIMITS } from "./spec-limits.ts";
 export const DATASET_NAMES = ["mnist", "fashion-mnist", "cifar10"] as const;
 export const VARIANT_NAMES = ["micro", "tiny", "small"] as const;
 export const BACKEND_PREFERENCES = ["auto", "tensorflow", "webgpu", "wasm", "cpu"] as const;
+/** `training.precision`: fp32 throughout, or f16 matmul inputs with fp32 master state (mixed). */
+export const PRECISIONS = ["fp32", "mixed"] as const;
 
 const positiveInt = z.number().int().positive();
 const probability = z.number().min(0).max(1);
@@ -113,6 +115,13 @@ const TrainingSchema = z
     evalSides: z.array(positiveInt.max(512)).max(8).default([]),
     /** The EMA MoGrow takes grown weights from (the momentum network). */
     momentumEma: z.string().default("slow"),
+    /**
+     * "mixed": f16 copies of weights and activations into the matmuls (f32 accumulation), fp32
+     * master weights, moments, EMAs and LayerNorm statistics, dynamic loss scaling. Only the
+     * compiled WebGPU step trains in mixed; elsewhere the run trains in fp32 and its backend
+     * report says so (docs/backends.md). Default fp32 on every backend.
+     */
+    precision: z.enum(PRECISIONS).default("fp32"),
   })
   .strict();
 
@@ -143,6 +152,21 @@ export const SpecFieldsSchema = z
     backend: z.enum(BACKEND_PREFERENCES).default("auto"),
     /** Refuse to train anywhere but on a GPU (failed_setup instead of silent CPU training). */
     requireGpu: z.boolean().default(false),
+    /**
+     * Start every run from another run's trained weights (fine-tuning, the paper's transfer
+     * setting): the weights of its newest checkpoint, online or an EMA copy. The architecture must
+     * be the same but for the class count: a head for another count starts fresh.
+     */
+    init: z
+      .object({
+        fromRun: z.string().min(1).max(64),
+        weights: z
+          .string()
+          .regex(/^(online|ema-[a-z][a-z0-9_-]*)$/, "online or ema-<name>")
+          .default("online"),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

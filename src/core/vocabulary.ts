@@ -49,6 +49,10 @@ export const RESUMED_LINE = "resumed: queued again, continues from its checkpoin
 /** The 0-based epoch a checkpoint covering `epochsCovered` epochs was taken after. */
 export const lastEpochCovered = (epochsCovered: number): number => epochsCovered - 1;
 
+/** Where a checkpoint (or a fork of one) stands: "after epoch 3" for 4 epochs covered, "before epoch 0" for none. */
+export const afterEpochs = (epochsCovered: number): string =>
+  epochsCovered === 0 ? "before epoch 0" : `after epoch ${lastEpochCovered(epochsCovered)}`;
+
 /** "checkpoint after epoch 3" for a checkpoint covering 4 epochs. */
 export const checkpointLine = (epochsCovered: number): string =>
   `checkpoint after epoch ${lastEpochCovered(epochsCovered)}`;

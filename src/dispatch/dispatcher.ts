@@ -1,6 +1,6 @@
 import type { Db } from "../../db/database.ts";
 import { getExperiment } from "../../db/experiments.ts";
-import { getRun, type RunRow } from "../../db/runs.ts";
+import { getRun, type RunRow, trainingSpecOf } from "../../db/runs.ts";
 import { runCheckpointsPath } from "../core/checkpoint-layout.ts";
 import type { FailureReason, TrainingEvent } from "../core/events.ts";
 import type { ExperimentSpec } from "../core/spec.ts";
@@ -207,7 +207,7 @@ export class Dispatcher implements RunControl {
       attempt: run.attempt,
       arm: run.label,
       seed: run.seed,
-      storedSpec: experiment.spec,
+      storedSpec: trainingSpecOf(run, experiment),
       dataDir: this.options.dataDir,
       checkpointDir: `${this.options.dataDir}/${runCheckpointsPath(run.id)}`,
       resumeEpoch: run.checkpointEpoch,

@@ -104,11 +104,21 @@ export function createVariable(spec: ParamSpec, values: Float32Array): tf.Variab
   return variable;
 }
 
-/** Fresh trainable variables for a model holding `depth` blocks. */
-export function initWeights(config: ViTConfig, depth: number, seed: number): Map<string, tf.Variable> {
+/**
+ * Fresh trainable variables for a model holding `depth` blocks; a weight `initial` holds under its
+ * name with the same shape starts from those values instead (fine-tuning from another run).
+ */
+export function initWeights(
+  config: ViTConfig,
+  depth: number,
+  seed: number,
+  initial?: ReadonlyMap<string, { readonly shape: readonly number[]; readonly values: Float32Array }>,
+): Map<string, tf.Variable> {
   const weights = new Map<string, tf.Variable>();
   for (const spec of paramSpecs(config, depth)) {
-    weights.set(spec.name, createVariable(spec, initialValues(spec, seed)));
+    const given = initial?.get(spec.name);
+    const fits = given !== undefined && given.shape.join("x") === spec.shape.join("x");
+    weights.set(spec.name, createVariable(spec, fits ? given.values : initialValues(spec, seed)));
   }
   return weights;
 }

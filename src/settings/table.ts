@@ -142,6 +142,13 @@ export const SETTINGS = {
     default: "1",
     description: "checkpoints kept per finished run (the newest); 0 removes them all",
   }),
+  keepStageCheckpoints: setting({
+    env: "AUTOPROG_KEEP_STAGE_CHECKPOINTS",
+    schema: flag(),
+    default: "true",
+    description:
+      "`true`: a finished run also keeps the checkpoint that closes each stage, so a fork can start there (`POST /v1/runs/{id}/fork`)",
+  }),
   backend: setting({
     env: "AUTOPROG_BACKEND",
     schema: z.enum(BACKEND_PREFERENCES),
@@ -170,9 +177,17 @@ export const SETTINGS = {
   }),
   log: setting({
     env: "AUTOPROG_LOG",
-    schema: z.enum(["json", "silent"]),
-    default: "json",
-    description: "`json` lines on stdout, or `silent`",
+    schema: z.enum(["on", "silent", "json"]),
+    default: "on",
+    description:
+      "`on`: log to stdout in `AUTOPROG_LOG_FORMAT`; `silent`: no log; `json`: the older spelling of `on` with `AUTOPROG_LOG_FORMAT=json`",
+  }),
+  logFormat: setting({
+    env: "AUTOPROG_LOG_FORMAT",
+    schema: z.enum(["text", "json"]),
+    default: "text",
+    description:
+      "`text`: lines for people (the start names the dashboard, API reference, health URL and admin-key file); `json`: one JSON object per line, for log collectors",
   }),
   bootstrapKey: setting({
     env: "AUTOPROG_BOOTSTRAP_KEY",

@@ -75,6 +75,14 @@ export const PersistedStateSchema = z.object({
   flopsSum: z.number(),
   /** A checkpoint written by a pause inside an epoch: how far that epoch got; null at an epoch's end. */
   epochProgress: EpochProgressSchema.nullable().default(null),
+  /**
+   * Mixed precision's dynamic loss scale, its clean steps since it last changed and the steps
+   * skipped so far (a resume continues exactly); null in fp32 and in older metas.
+   */
+  lossScale: z
+    .object({ scale: z.number().positive(), cleanSteps: count, skippedSteps: count })
+    .nullable()
+    .default(null),
 });
 export type PersistedState = z.infer<typeof PersistedStateSchema>;
 

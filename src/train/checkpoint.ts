@@ -1,7 +1,12 @@
 import { createHash } from "node:crypto";
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { checkpointDataFile, checkpointMetaFile, parseCheckpointFile } from "../core/checkpoint-layout.ts";
+import {
+  checkpointDataFile,
+  checkpointMetaFile,
+  closesStage,
+  parseCheckpointFile,
+} from "../core/checkpoint-layout.ts";
 import { readOptionalFile, readRequiredFile, writeFileAtomic } from "../data/files.ts";
 import { decodeTensors, type HostTensor } from "../model/weights-io.ts";
 import { type CheckpointMeta, parseCheckpointMeta } from "./checkpoint-meta.ts";
@@ -30,7 +35,10 @@ export function specHash(spec: unknown): string {
   return createHash("sha256").update(JSON.stringify(spec)).digest("hex").slice(0, 16);
 }
 
-/** A run's checkpoints in one folder (src/core/checkpoint-layout.ts's files), keeping the newest `keep`. */
+/**
+ * A run's checkpoints in one folder (src/core/checkpoint-layout.ts's files), keeping the newest
+ * `keep` and those that close a stage.
+ */
 export class DirectoryCheckpointStore implements CheckpointStore {
   constructor(
     readonly directory: string,
@@ -74,9 +82,12 @@ export class DirectoryCheckpointStore implements CheckpointStore {
       .sort((a, b) => a - b);
   }
 
+  /** Keeps the newest `keep` and every one that closes a stage (a fork may start there). */
   private async prune(): Promise<void> {
     const epochs = await this.epochsWithMeta();
     for (const old of epochs.slice(0, Math.max(0, epochs.length - this.keep))) {
+      const meta = await readOptionalFile(join(this.directory, checkpointMetaFile(old)));
+      if (meta && closesStage(meta.toString("utf8"))) continue;
       await rm(join(this.directory, checkpointMetaFile(old)), { force: true });
       await rm(join(this.directory, checkpointDataFile(old)), { force: true });
     }

@@ -1,7 +1,12 @@
 import * as tf from "@tensorflow/tfjs";
-import { requestComputeDevice } from "../backend/compiled/device.ts";
+import {
+  type ComputeDevice,
+  type ComputePrecision,
+  describeMatmulFamily,
+  requestComputeDevice,
+} from "../backend/compiled/device.ts";
 import { keepMasks } from "../backend/compiled/inputs.ts";
-import { CompiledModel } from "../backend/compiled/model.ts";
+import { CompiledModel, LOSS_SCALE_DEFAULTS } from "../backend/compiled/model.ts";
 import { resizeBilinear } from "../data/bilinear.ts";
 import type { BatchArrays } from "./batch-tensors.ts";
 import { FlatLayout } from "./flat.ts";
@@ -15,19 +20,46 @@ import type { StepOptions, StepResult } from "./step.ts";
  * changed the weight set), steps run on it, and `store` writes everything back into the tfjs
  * state before anything else reads it (evaluation, checkpoints, growth, search). Both copies are
  * bit for bit, so a checkpoint taken after `store` resumes exactly.
+ *
+ * In mixed precision the matmuls take f16 inputs (the family the adapter offers) and the loss is
+ * scaled dynamically on the GPU: the scale, its clean-step count, the skipped steps and AdamW's
+ * applied-update count live in the arena too, and `store` writes them into the state (a skipped
+ * step is no optimizer update, so the state's optimizer step comes from the GPU's count).
  */
 export class CompiledSteps {
   private model: CompiledModel | null = null;
   private key = "";
+  readonly device: GPUDevice;
+  /** What the steps train in: "mixed" only where the adapter has f16 matmuls to give. */
+  readonly precision: ComputePrecision;
 
-  constructor(readonly device: GPUDevice) {}
+  constructor(
+    readonly compute: ComputeDevice,
+    /** Clean steps before the loss scale doubles (tests shorten it). */
+    readonly growthInterval: number = LOSS_SCALE_DEFAULTS.growthInterval,
+  ) {
+    this.device = compute.device;
+    this.precision = compute.matmuls.kind === "fp32" ? "fp32" : "mixed";
+  }
 
   /** On the webgpu backend (unless AUTOPROG_COMPILED_STEP=0): a device of the same adapter. */
-  static async forBackend(backend: string): Promise<CompiledSteps | null> {
+  static async forBackend(
+    backend: string,
+    precision: ComputePrecision = "fp32",
+  ): Promise<CompiledSteps | null> {
     if (backend !== "webgpu" || process.env.AUTOPROG_COMPILED_STEP === "0") return null;
     const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
-    const device = gpu ? await requestComputeDevice(gpu) : null;
-    return device ? new CompiledSteps(device) : null;
+    const compute = gpu ? await requestComputeDevice(gpu, precision) : null;
+    return compute ? new CompiledSteps(compute) : null;
+  }
+
+  /** Which matmul kernels ran and what the device was asked for (the backend report). */
+  get report(): { precision: ComputePrecision; matmuls: string; deviceFeatures: string[] } {
+    return {
+      precision: this.precision,
+      matmuls: describeMatmulFamily(this.compute.matmuls),
+      deviceFeatures: [...this.compute.features],
+    };
   }
 
   /** GPU buffers alive (weights arena, plans, readbacks). */
@@ -49,6 +81,8 @@ export class CompiledSteps {
         emas: state.emas.length,
         adamw: options,
         decayed: options.decayed,
+        matmuls: this.compute.matmuls,
+        lossScaling: this.precision === "mixed" ? { growthInterval: this.growthInterval } : null,
       });
       this.key = key;
     }
@@ -61,6 +95,14 @@ export class CompiledSteps {
       model.write("secondMoment", await hostValues(moments.second));
     } finally {
       tf.dispose([...moments.first.values(), ...moments.second.values()]);
+    }
+    if (this.precision === "mixed") {
+      model.writeLossScale({
+        scale: state.lossScale?.scale ?? LOSS_SCALE_DEFAULTS.initialScale,
+        cleanSteps: state.lossScale?.cleanSteps ?? 0,
+        skippedSteps: state.lossScale?.skippedSteps ?? 0,
+        appliedUpdates: state.optimizer.step,
+      });
     }
   }
 
@@ -85,6 +127,15 @@ export class CompiledSteps {
     const second = tensors(await model.read("secondMoment"));
     state.optimizer.loadMoments(FlatLayout.of(state.weights), first, second);
     tf.dispose([...first.values(), ...second.values()]);
+    const scale = await model.readLossScale();
+    if (scale) {
+      state.lossScale = {
+        scale: scale.scale,
+        cleanSteps: scale.cleanSteps,
+        skippedSteps: scale.skippedSteps,
+      };
+      state.optimizer.step = scale.appliedUpdates;
+    }
   }
 
   /** One step of the loaded state; bumps the optimizer's update count as AdamW.apply does. */
@@ -98,7 +149,9 @@ export class CompiledSteps {
       clip: options.gradClipNorm !== null,
       labelSmoothing: options.labelSmoothing,
     });
-    state.optimizer.step += 1;
+    // With loss scaling the GPU counts the updates it applies (a skipped step is none); `store` reads it.
+    const scaled = this.precision === "mixed";
+    if (!scaled) state.optimizer.step += 1;
     const result = model.step(
       plan,
       {
@@ -109,12 +162,16 @@ export class CompiledSteps {
       },
       {
         lr: options.lr,
-        optimizerStep: state.optimizer.step,
+        optimizerStep: scaled ? 0 : state.optimizer.step,
         maxNorm: options.gradClipNorm,
         emaDecays: state.emas.map((ema) => ema.decay),
       },
     );
-    return result.then(({ loss, correct }) => ({ loss, correct }));
+    return result.then(({ loss, correct, lossScale }) =>
+      lossScale
+        ? { loss, correct, skipped: lossScale.skipped, lossScale: lossScale.scale }
+        : { loss, correct },
+    );
   }
 
   dispose(): void {

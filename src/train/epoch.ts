@@ -94,7 +94,15 @@ export interface EpochTotals {
   readonly supernetSeconds: number;
   /** What the epoch trained: the model's architecture, or a supernet's largest candidate. */
   readonly architecture: { readonly depth: number; readonly side: number };
+  /** Mixed precision: steps skipped for an inf/NaN gradient (not in loss or accuracy). */
+  readonly skippedSteps: number;
 }
+
+/**
+ * Consecutive skipped steps that end a mixed-precision run as non_finite_loss: each halves the
+ * loss scale, so by then the scale is 2⁻¹⁶ of where it was and the model itself has diverged.
+ */
+export const MAX_CONSECUTIVE_SKIPPED_STEPS = 32;
 
 /** Stops a run between steps; `reason` becomes the run.failed reason. */
 export class RunInterrupted extends Error {
@@ -156,12 +164,27 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
   let inFlight: { result: Promise<StepResult>; size: number; index: number; sampled: boolean } | null = null;
   let sampledSteps = 0;
   let supernetSeconds = 0;
+  let skippedSteps = 0;
+  let skippedInARow = 0;
   const steps = Math.min(slices.length, settings.stepLimit ?? slices.length);
   const finish = async () => {
     if (!inFlight) return;
     const { result: pending, size, index, sampled } = inFlight;
     inFlight = null;
     const result = await pending;
+    if (result.skipped) {
+      // Loss scaling skipped it (its loss may be inf/NaN): no update, nothing to average.
+      skippedSteps += 1;
+      skippedInARow += 1;
+      if (skippedInARow >= MAX_CONSECUTIVE_SKIPPED_STEPS) {
+        throw new RunInterrupted(
+          "non_finite_loss",
+          `${skippedInARow} steps in a row had an inf/NaN gradient (loss scale now ${result.lossScale}) at epoch ${epoch}, step ${index + 1} of the epoch`,
+        );
+      }
+      return;
+    }
+    skippedInARow = 0;
     if (!Number.isFinite(result.loss)) {
       throw new RunInterrupted(
         "non_finite_loss",
@@ -253,5 +276,6 @@ export async function trainEpoch(state: ModelState, settings: EpochSettings): Pr
     supernet: sampledSteps > 0,
     supernetSeconds,
     architecture,
+    skippedSteps,
   };
 }

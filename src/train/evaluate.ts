@@ -5,7 +5,7 @@ import type { ImageDataset } from "../data/dataset.ts";
 import type { ViTConfig } from "../model/config.ts";
 import type { WeightMap } from "../model/params.ts";
 import { forward } from "../model/vit.ts";
-import { disposeBatchTensors, toBatchTensors } from "./batch-tensors.ts";
+import { type BatchTensors, disposeBatchTensors, toBatchTensors } from "./batch-tensors.ts";
 
 export interface EvaluationTarget {
   readonly name: string;
@@ -37,20 +37,13 @@ export async function evaluate(
 ): Promise<Record<string, Score>> {
   const correct = new Map<string, number>(targets.map((t) => [t.name, 0]));
   const lossSum = new Map<string, number>(targets.map((t) => [t.name, 0]));
-  const unused = createRandom(0); // evaluation batches draw no random numbers
   for (let start = 0; start < dataset.count; start += options.batchSize) {
     const size = Math.min(options.batchSize, dataset.count - start);
     const indices = Int32Array.from({ length: size }, (_, i) => start + i);
-    // Build at the model's side (or the larger test side) and down-sample, as in training.
-    const buildSide = Math.max(config.imageSize, options.side);
-    const batch = makeBatch(dataset, indices, { side: buildSide, augment: null, random: unused });
-    const tensors = toBatchTensors(batch, options.side);
+    const tensors = evaluationBatch(config, dataset, indices, options.side);
     for (const target of targets) {
       const [hits, loss] = tf.tidy(() => {
-        const logits = forward(config, target.weights, tensors.x, {
-          side: options.side,
-          activeBlocks: options.activeBlocks,
-        });
+        const logits = evaluationLogits(config, target.weights, tensors, options);
         const hitCount = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tensors.labels), "float32"));
         const lossTotal = tf.neg(tf.sum(tf.mul(tensors.targets, tf.logSoftmax(logits))));
         return [hitCount, lossTotal];
@@ -71,4 +64,34 @@ export async function evaluate(
     };
   }
   return scores;
+}
+
+/**
+ * Images `indices` of `dataset` as evaluation feeds them to the model: no augmentation, built at
+ * the model's side (or the larger test side) and down-sampled to `side`, as in training.
+ * Release with `disposeBatchTensors`.
+ */
+export function evaluationBatch(
+  config: ViTConfig,
+  dataset: ImageDataset,
+  indices: Int32Array,
+  side: number,
+): BatchTensors {
+  const unused = createRandom(0); // evaluation batches draw no random numbers
+  const batch = makeBatch(dataset, indices, {
+    side: Math.max(config.imageSize, side),
+    augment: null,
+    random: unused,
+  });
+  return toBatchTensors(batch, side);
+}
+
+/** The logits [B, classes] evaluation scores: the forward pass without drop-path. */
+export function evaluationLogits(
+  config: ViTConfig,
+  weights: WeightMap,
+  batch: BatchTensors,
+  options: Pick<EvaluationOptions, "side" | "activeBlocks">,
+): tf.Tensor2D {
+  return forward(config, weights, batch.x, { side: options.side, activeBlocks: options.activeBlocks });
 }

@@ -45,6 +45,8 @@ export function epochRecord(
       tokens: tokenCount(state.config, totals.architecture.side),
     },
     evaluation,
+    lossScale: state.lossScale?.scale ?? null,
+    skippedSteps: totals.skippedSteps,
   };
 }
 
@@ -80,6 +82,8 @@ export function summarise(
     supernetShare: state.wallSeconds > 0 ? state.supernetSeconds / state.wallSeconds : 0,
     costTable: costEntries(state.costTable),
     sideEvaluations,
+    lossScale: state.lossScale?.scale ?? null,
+    skippedSteps: state.lossScale?.skippedSteps ?? 0,
   };
 }
 

@@ -1,8 +1,11 @@
-import type { FailureReason, TrainingEvent } from "../core/events.ts";
+import { FORK_START_SPEC_HASH, INIT_SPEC_HASH_PREFIX } from "../core/checkpoint-layout.ts";
+import type { BackendReport, FailureReason, PrecisionReport, TrainingEvent } from "../core/events.ts";
 import { parameterCount } from "../core/flops.ts";
 import { type ArmSpec, armLabel, type ExperimentSpec } from "../core/spec.ts";
+import type { PRECISIONS } from "../core/spec-schema.ts";
 import type { CheckpointStore } from "./checkpoint.ts";
 import { CompiledSteps } from "./compiled-steps.ts";
+import { initialWeightsOf } from "./init-weights.ts";
 import { type MemoryGuard, memoryGuardFor } from "./memory-guard.ts";
 import { GradientPool } from "./parallel/pool.ts";
 import type { RunOptions } from "./run-options.ts";
@@ -46,10 +49,14 @@ export interface RunContext {
   readonly pool: GradientPool | null;
   /** The compiled step of the webgpu backend (null elsewhere, with data-parallel threads, or when switched off). */
   readonly compiled: CompiledSteps | null;
+  /** The setup's backend report with the precision the run trains in (run.started and the result carry it). */
+  readonly backend: BackendReport;
   readonly emit: (event: TrainingEvent) => void;
   /** Stops the run when its tensors grow far past its estimate. */
   readonly memoryGuard: MemoryGuard;
 }
+
+type Precision = (typeof PRECISIONS)[number];
 
 export const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -89,8 +96,20 @@ export async function openRun(spec: ExperimentSpec, options: RunOptions): Promis
   } catch (error) {
     throw failSetup(messageOf(error));
   }
-  emit(runStartedEvent(spec, plan, setup, state));
   const workers = options.workers ?? Number(process.env.AUTOPROG_WORKERS ?? 1);
+  let compiled: CompiledSteps | null = null;
+  if (workers <= 1) {
+    try {
+      compiled = await CompiledSteps.forBackend(setup.backend.name, spec.training.precision);
+    } catch (error) {
+      throw failSetup(`the compiled WebGPU step did not start: ${messageOf(error)}`, state);
+    }
+  }
+  const backend: BackendReport = {
+    ...setup.backend,
+    precision: precisionReport(spec.training.precision, setup.backend.name, compiled, workers),
+  };
+  emit(runStartedEvent(spec, plan, setup, state, backend));
   let pool: GradientPool | null = null;
   if (workers > 1) {
     try {
@@ -100,15 +119,47 @@ export async function openRun(spec: ExperimentSpec, options: RunOptions): Promis
     }
   }
   const memoryGuard = memoryGuardFor(spec, arm, options.memoryLimitBytes);
-  let compiled: CompiledSteps | null = null;
-  if (!pool) {
-    try {
-      compiled = await CompiledSteps.forBackend(setup.backend.name);
-    } catch (error) {
-      throw failSetup(`the compiled WebGPU step did not start: ${messageOf(error)}`, state);
-    }
+  return { spec, options, setup, plan, state, pool, compiled, backend, emit, memoryGuard };
+}
+
+/**
+ * What the run trains in. Mixed precision exists only on the compiled WebGPU step; anywhere else
+ * a "mixed" spec trains in fp32 and the note says why (a spec naming a CPU backend with "mixed" is
+ * refused at validation, so this covers `auto` landing on a CPU, threads, and switched-off steps).
+ */
+export function precisionReport(
+  requested: Precision,
+  backendName: string,
+  compiled: CompiledSteps | null,
+  workers: number,
+): PrecisionReport {
+  if (compiled) {
+    const report = compiled.report;
+    const note =
+      requested === "mixed" && report.precision === "fp32"
+        ? "the adapter has no shader-f16, which f16 matmuls need: trained in fp32"
+        : undefined;
+    return {
+      requested,
+      used: requested === "mixed" ? report.precision : "fp32",
+      matmuls: report.matmuls,
+      deviceFeatures: report.deviceFeatures,
+      ...(note ? { note } : {}),
+    };
   }
-  return { spec, options, setup, plan, state, pool, compiled, emit, memoryGuard };
+  const why =
+    backendName !== "webgpu"
+      ? `the ${backendName} backend has no mixed-precision step`
+      : workers > 1
+        ? "data-parallel threads (AUTOPROG_WORKERS > 1) train with the tfjs step"
+        : "the compiled WebGPU step is switched off (AUTOPROG_COMPILED_STEP=0)";
+  return {
+    requested,
+    used: "fp32",
+    matmuls: "tfjs",
+    deviceFeatures: [],
+    ...(requested === "mixed" ? { note: `${why}: trained in fp32` } : {}),
+  };
 }
 
 function findArm(spec: ExperimentSpec, label: string | undefined): ArmSpec | undefined {
@@ -116,7 +167,10 @@ function findArm(spec: ExperimentSpec, label: string | undefined): ArmSpec | und
   return spec.arms.find((a) => armLabel(a) === wanted);
 }
 
-/** Resumes from the store's latest checkpoint when it belongs to this run, else starts fresh. */
+/**
+ * Resumes from the store's latest checkpoint when it belongs to this run (or starts a fork: one
+ * copied from its parent), else starts fresh.
+ */
 async function restoreOrCreateState(
   spec: ExperimentSpec,
   plan: RunPlan,
@@ -125,9 +179,15 @@ async function restoreOrCreateState(
 ): Promise<ModelState> {
   const t = spec.training;
   const checkpoint = checkpoints ? await checkpoints.loadLatest() : null;
-  if (checkpoint) {
+  // A spec's `init`: the run starts fresh from another run's weights (epoch 0's copy of its checkpoint).
+  const init = checkpoint?.meta.specHash.startsWith(INIT_SPEC_HASH_PREFIX) ? checkpoint : null;
+  if (checkpoint && !init) {
     const { meta } = checkpoint;
-    if (meta.specHash !== plan.specHash || meta.arm !== plan.label || meta.seed !== plan.seed) {
+    const forkStart = meta.specHash === FORK_START_SPEC_HASH;
+    if (
+      !forkStart &&
+      (meta.specHash !== plan.specHash || meta.arm !== plan.label || meta.seed !== plan.seed)
+    ) {
       throw new Error("the checkpoint belongs to another spec, arm or seed");
     }
     return restoreModelState(setup.config, checkpoint, t.weightDecay);
@@ -135,6 +195,15 @@ async function restoreOrCreateState(
   const first = initialArchitecture(plan);
   return createModelState(setup.config, first.depth, first.side, {
     seed: plan.seed,
+    ...(init
+      ? {
+          initial: initialWeightsOf(
+            init,
+            init.meta.specHash.slice(INIT_SPEC_HASH_PREFIX.length),
+            setup.config,
+          ),
+        }
+      : {}),
     ema: t.ema,
     stageSteps: plan.lrSchedule.totalSteps / t.stages,
     weightDecay: t.weightDecay,
@@ -146,13 +215,14 @@ function runStartedEvent(
   plan: RunPlan,
   setup: Setup,
   state: ModelState,
+  backend: BackendReport,
 ): TrainingEvent {
   const { config } = setup;
   return {
     type: "run.started",
     arm: plan.label,
     seed: plan.seed,
-    backend: setup.backend,
+    backend,
     epochs: spec.training.epochs,
     stepsPerEpoch: plan.stepsPerEpoch,
     trainImages: setup.train.count,

@@ -80,8 +80,11 @@ async function saveFinalModel({ options, state }: RunContext): Promise<void> {
   await saveModel(options.modelPath, state.config, state.depth, weights);
 }
 
-function completeRun({ plan, setup, state, emit }: RunContext, sideEvaluations: SideEvaluation[]): RunResult {
-  const run = { arm: plan.label, seed: plan.seed, backend: setup.backend, flopsFull: plan.flopsFull };
+function completeRun(
+  { plan, setup, state, emit, backend }: RunContext,
+  sideEvaluations: SideEvaluation[],
+): RunResult {
+  const run = { arm: plan.label, seed: plan.seed, backend, flopsFull: plan.flopsFull };
   const result = summarise(run, setup.config, state, sideEvaluations);
   disposeModelState(state);
   emit({ type: "run.completed", result });

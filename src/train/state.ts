@@ -3,7 +3,7 @@ import type { ViTConfig } from "../model/config.ts";
 import { type DepthMap, type GrowthOperator, insertedBlocks } from "../model/depth-map.ts";
 import { growWeights, restoreWeights, sameDepth } from "../model/growth.ts";
 import { disposeWeights, initWeights, isDecayed } from "../model/params.ts";
-import { decodeTensors, encodeTensors, takeGroup, withPrefix } from "../model/weights-io.ts";
+import { decodeTensors, encodeTensors, type HostTensor, takeGroup, withPrefix } from "../model/weights-io.ts";
 import { ADAMW_DEFAULTS, AdamW } from "./adamw.ts";
 import type { Checkpoint, CheckpointStore } from "./checkpoint.ts";
 import {
@@ -29,6 +29,8 @@ export interface ModelState extends PersistedState {
 
 export interface StateOptions {
   readonly seed: number;
+  /** Initial values by weight name (a spec's `init`); the rest start fresh. */
+  readonly initial?: ReadonlyMap<string, HostTensor>;
   readonly ema: readonly { name: string; horizon: number }[];
   readonly stageSteps: number;
   readonly weightDecay: number;
@@ -44,7 +46,7 @@ export function createModelState(
   side: number,
   options: StateOptions,
 ): ModelState {
-  const weights = initWeights(config, depth, options.seed);
+  const weights = initWeights(config, depth, options.seed, options.initial);
   return {
     config,
     depth,
@@ -71,6 +73,7 @@ export function createModelState(
     trainSeconds: 0,
     flopsSum: 0,
     epochProgress: null,
+    lossScale: null,
   };
 }
 

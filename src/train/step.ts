@@ -20,6 +20,10 @@ export interface StepModel {
 export interface StepResult {
   readonly loss: number;
   readonly correct: number;
+  /** Mixed precision: the step was skipped for an inf/NaN gradient (its loss may be non-finite). */
+  readonly skipped?: boolean;
+  /** Mixed precision: the loss scale after the step. */
+  readonly lossScale?: number;
 }
 
 /**

@@ -64,6 +64,8 @@ export interface RunView {
   readonly pendingGrowth: EventOfType<"stage.grown"> | null;
   /** The newer of the run's last `run.paused` and `run.resumed`; null: never paused. */
   readonly pause: "paused" | "resumed" | null;
+  /** Epochs the newest saved checkpoint covers (what a model download serves); null before one. */
+  readonly checkpointEpoch: number | null;
 }
 
 export const LOG_LINES = 300;
@@ -78,6 +80,7 @@ export const EMPTY_RUN_VIEW: RunView = {
   outcome: null,
   pendingGrowth: null,
   pause: null,
+  checkpointEpoch: null,
 };
 
 export function applyEvent(view: RunView, seq: number, event: TrainingEvent): RunView {
@@ -115,6 +118,8 @@ export function applyEvent(view: RunView, seq: number, event: TrainingEvent): Ru
       return { ...next, pause: "paused" };
     case "run.resumed":
       return { ...next, pause: "resumed" };
+    case "checkpoint.saved":
+      return { ...next, checkpointEpoch: event.epoch };
     case "run.completed":
       return { ...next, outcome: { state: "completed", text: `top-1 ${pct(event.result.top1)}` } };
     case "run.failed":

@@ -1,6 +1,11 @@
-import { readdir, rm } from "node:fs/promises";
+import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { CHECKPOINTS_FOLDER, parseCheckpointFile } from "../core/checkpoint-layout.ts";
+import {
+  CHECKPOINTS_FOLDER,
+  checkpointMetaFile,
+  closesStage,
+  parseCheckpointFile,
+} from "../core/checkpoint-layout.ts";
 
 /**
  * Housekeeping of the files the trainer writes under the data folder (their names:
@@ -36,10 +41,23 @@ export async function discardCheckpointsAfter(directory: string, epoch: number |
   }
 }
 
-/** Keeps the newest `keep` checkpoints of a finished run (0 removes them all). */
-export async function keepNewestCheckpoints(directory: string, keep: number): Promise<void> {
+/**
+ * Keeps the newest `keep` checkpoints of a finished run (0 removes them all) and, with
+ * `stageStarts`, every one that closes a stage (forks start from them).
+ */
+export async function keepNewestCheckpoints(
+  directory: string,
+  keep: number,
+  stageStarts = false,
+): Promise<void> {
   const all = await checkpointsIn(directory);
   for (const checkpoint of all.slice(0, Math.max(0, all.length - keep))) {
+    if (stageStarts) {
+      const meta = await readFile(join(directory, checkpointMetaFile(checkpoint.epoch)), "utf8").catch(
+        () => "",
+      );
+      if (closesStage(meta)) continue;
+    }
     for (const file of checkpoint.files) await rm(join(directory, file), { force: true });
   }
 }

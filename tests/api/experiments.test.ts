@@ -63,9 +63,9 @@ describe("POST /v1/experiments", () => {
     expect(await again.json()).toEqual(body);
   });
 
-  it("answers validate_only with the normalised spec and per-arm plans, writing nothing", async () => {
+  it("validates: the normalised spec and per-arm plans, writing nothing", async () => {
     const before = await tableCounts(t.db);
-    const response = await t.post("/v1/experiments?validate_only=true", twoSeeds);
+    const response = await t.post("/v1/experiments/validate", twoSeeds);
     expect(response.status).toBe(200);
     const body = await read<Plan>(response);
     expect(body.spec.training.weightDecay).toBe(0.05);
@@ -73,6 +73,32 @@ describe("POST /v1/experiments", () => {
     expect(body.arms[0]?.flopsSpeedup).toBe(0);
     expect(body.arms[1]?.flopsSpeedup).toBeGreaterThan(0);
     expect(await tableCounts(t.db)).toEqual(before);
+  });
+
+  it.each(["true", "1"])(
+    "sends the older POST /v1/experiments?validate_only=%s to the validate route (308), writing nothing",
+    async (value) => {
+      const before = await tableCounts(t.db);
+      const response = await t.post(`/v1/experiments?validate_only=${value}`, twoSeeds, {
+        "idempotency-key": `old-${value}`,
+      });
+      expect(response.status).toBe(308);
+      // A path: the client stays on the host it came in on, and sends the same body there.
+      expect(response.headers.get("location")).toBe("/v1/experiments/validate");
+      expect(await tableCounts(t.db)).toEqual(before);
+    },
+  );
+
+  it.each(["false", "0"])("creates with validate_only=%s", async (value) => {
+    const response = await t.post(`/v1/experiments?validate_only=${value}`, tinySpec());
+    expect(response.status).toBe(201);
+  });
+
+  it("reads the Idempotency-Key header in any case", async () => {
+    const first = await t.post("/v1/experiments", tinySpec(), { "Idempotency-Key": "case-1" });
+    const second = await t.post("/v1/experiments", tinySpec(), { "IDEMPOTENCY-KEY": "case-1" });
+    expect(second.headers.get("idempotent-replayed")).toBe("true");
+    expect((await read<Experiment>(second)).id).toBe((await read<Experiment>(first)).id);
   });
 
   it("replays the first answer for the same Idempotency-Key and body", async () => {
@@ -192,7 +218,7 @@ describe("bad requests outside the body", () => {
       case: "an Idempotency-Key over 255 characters",
       path: "/v1/experiments",
       headers: { "idempotency-key": "k".repeat(256) },
-      error: { location: "header", path: "idempotency-key" },
+      error: { location: "header", path: "Idempotency-Key" },
     },
   ])("answers 422 for $case and writes nothing", async ({ path, headers, error }) => {
     const before = await tableCounts(t.db);
@@ -232,6 +258,7 @@ describe("GET /v1/experiments", () => {
       total: 1,
       queued: 1,
       running: 0,
+      paused: 0,
       completed: 0,
       failed: 0,
       cancelled: 0,

@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { isLoopback } from "../../routes/common/guards.ts";
-import { REFERENCE_SCRIPT_PATH } from "../../src/app.ts";
 import { expectProblem, type TestApp, tableCounts, testApp, tinySpec } from "./helpers.ts";
 
 let t: TestApp;
@@ -90,20 +89,5 @@ describe("request guards", () => {
     ["::", false],
   ])("treats a listen address %s as loopback: %s", (host, loopback) => {
     expect(isLoopback(host)).toBe(loopback);
-  });
-});
-
-describe("the reference page", () => {
-  it("loads its script from this server, not a CDN", async () => {
-    t = testApp({ app: { referenceScript: "/* scalar */" } });
-    const page = await t.app.request("/reference");
-    const html = await page.text();
-    expect(html).toContain(`src="${REFERENCE_SCRIPT_PATH}"`);
-    expect(html).not.toMatch(/https?:\/\/cdn/);
-    expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
-    const script = await t.app.request(REFERENCE_SCRIPT_PATH);
-    expect(script.status).toBe(200);
-    expect(script.headers.get("content-type")).toContain("javascript");
-    expect(await script.text()).toBe("/* scalar */");
   });
 });

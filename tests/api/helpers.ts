@@ -43,6 +43,11 @@ export function memoryCheckpointStore(): UploadedCheckpointStore & {
       const body = blobs.get(`${runId}/${epoch}`);
       return body ? new Uint8Array(body) : null;
     },
+    list: async (runId) =>
+      [...blobs.entries()]
+        .filter(([key]) => key.startsWith(`${runId}/`))
+        .map(([key, body]) => ({ epoch: Number(key.slice(runId.length + 1)), bytes: body.byteLength }))
+        .sort((a, b) => a.epoch - b.epoch),
     remove: async (runId) => {
       for (const key of [...blobs.keys()]) if (key.startsWith(`${runId}/`)) blobs.delete(key);
     },

@@ -73,13 +73,16 @@ describe.each([
     path: "dataset.root",
   },
 ])("POST /v1/experiments with $case", ({ patch, path }) => {
-  it.each(["", "?validate_only=true"])("is a 422 naming %s the field, and writes nothing", async (query) => {
-    const before = await tableCounts(t.db);
-    const response = await t.post(`/v1/experiments${query}`, tinySpec(patch));
-    const problem = await expectProblem(response, 422, "validation_failed");
-    expect((problem.errors as { path: string }[]).map((e) => e.path)).toContain(path);
-    expect(await tableCounts(t.db)).toEqual(before);
-  });
+  it.each(["", "/validate"])(
+    "is a 422 naming the field at /v1/experiments%s, and writes nothing",
+    async (suffix) => {
+      const before = await tableCounts(t.db);
+      const response = await t.post(`/v1/experiments${suffix}`, tinySpec(patch));
+      const problem = await expectProblem(response, 422, "validation_failed");
+      expect((problem.errors as { path: string }[]).map((e) => e.path)).toContain(path);
+      expect(await tableCounts(t.db)).toEqual(before);
+    },
+  );
 });
 
 describe("the runs ceiling", () => {

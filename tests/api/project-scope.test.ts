@@ -99,6 +99,7 @@ const events = (a: Tenant) => ({
 
 const SCOPES: Record<string, Scope> = {
   "POST /v1/experiments": onOwn(() => post("/v1/experiments", tinySpec()), 201),
+  "POST /v1/experiments/validate": onOwn(() => post("/v1/experiments/validate", tinySpec()), 200),
   "GET /v1/experiments": onOwn(
     () => get("/v1/experiments"),
     200,
@@ -130,7 +131,16 @@ const SCOPES: Record<string, Scope> = {
   "POST /v1/runs/{id}/stream-token": onA((a) => post(`/v1/runs/${a.queuedRunId}/stream-token`), 201),
   "POST /v1/runs/{id}/events": forWorkers((a) => post(`/v1/runs/${a.leasedRunId}/events`, events(a)), 200),
   "PUT /v1/runs/{id}/checkpoints/{epoch}": forWorkers((a) => checkpoint("PUT", a), 204),
-  "GET /v1/runs/{id}/checkpoints/{epoch}": forWorkers((a) => checkpoint("GET", a), 200),
+  // Members download any run's checkpoints; a worker key only with the run's lease token (sent here).
+  "GET /v1/runs/{id}/checkpoints/{epoch}": {
+    ...onA((a) => checkpoint("GET", a), 200),
+    roles: [...MEMBERS, ...WORKERS],
+  },
+  "GET /v1/runs/{id}/checkpoints": onA((a) => get(`/v1/runs/${a.leasedRunId}/checkpoints`), 200, {
+    shows: (a) => `/v1/runs/${a.leasedRunId}/checkpoints/1`,
+  }),
+  "POST /v1/runs/{id}/fork": onA((a) => post(`/v1/runs/${a.leasedRunId}/fork`, { fromEpoch: 1 }), 201),
+  "GET /v1/runs/{id}/model": onA((a) => get(`/v1/runs/${a.leasedRunId}/model`), 200),
   "POST /v1/keys": forAdmins(
     (a) => post("/v1/keys", { project: a.project, role: "member", name: "n" }),
     201,
@@ -176,10 +186,11 @@ const SCOPES: Record<string, Scope> = {
 
 /** Routes outside `/v1`: no key, no project (the document, the reference page, the dashboard). */
 const PUBLIC = new Set([
+  "GET /",
   "GET /healthz",
   "GET /openapi.json",
   "GET /reference",
-  "GET /reference/scalar.js",
+  "GET /reference/styles.css",
   "GET /ui",
   "GET /ui/*",
   "GET /ui/assets/*",

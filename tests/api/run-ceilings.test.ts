@@ -26,10 +26,10 @@ let t: TestApp;
 afterEach(() => t.close());
 
 describe("run ceilings at submission", () => {
-  it("refuses the ViT-B spec at 1,025 tokens with the estimate, with and without validate_only, writing nothing", async () => {
+  it("refuses the ViT-B spec at 1,025 tokens with the estimate, when creating and when validating, writing nothing", async () => {
     t = testApp();
     const before = await tableCounts(t.db);
-    for (const path of ["/v1/experiments", "/v1/experiments?validate_only=true"]) {
+    for (const path of ["/v1/experiments", "/v1/experiments/validate"]) {
       const problem = await expectProblem(await t.post(path, VIT_B_1025), 422, "validation_failed");
       expect(problem.detail).toMatch(/a run needs about \d+ GB/);
       expect(problem.errors).toEqual([
@@ -50,13 +50,13 @@ describe("run ceilings at submission", () => {
     expect(await tableCounts(t.db)).toEqual(before);
   });
 
-  it("shows each arm's estimate and the ceilings in validate_only's plan", async () => {
+  it("shows each arm's estimate and the ceilings in the validate route's plan", async () => {
     t = testApp();
     const spec = tinySpec({
       arms: [{ arm: "original" }, { arm: "prog" }],
       training: { epochs: 4, batchSize: 32, warmupEpochs: 0 },
     });
-    const plan = await read<Plan>(await t.post("/v1/experiments?validate_only=true", spec));
+    const plan = await read<Plan>(await t.post("/v1/experiments/validate", spec));
     expect(plan.ceilings).toEqual(DEFAULT_RUN_CEILINGS);
     const [original, prog] = plan.arms;
     expect(original?.cost.memory.largestStep).toMatchObject({ depth: 2, tokens: 17, batch: 32 });

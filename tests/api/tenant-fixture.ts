@@ -26,9 +26,32 @@ export interface Tenant {
 
 export const HOOK = { url: "https://hooks.example.com/autoprog", events: ["run.succeeded"] };
 
+/** A checkpoint of epoch 1 whose meta has what a model download reads (one tensor, the head's bias). */
 export const packedCheckpoint = () =>
   packCheckpoint({
-    meta: new TextEncoder().encode(JSON.stringify({ epoch: 1, format: "test" })),
+    meta: new TextEncoder().encode(
+      JSON.stringify({
+        epoch: 1,
+        format: "test",
+        config: {
+          imageSize: 4,
+          patchSize: 2,
+          channels: 1,
+          width: 2,
+          depth: 1,
+          heads: 1,
+          mlpRatio: 1,
+          numClasses: 1,
+        },
+        activeBlocks: [true],
+        side: 4,
+        step: 1,
+        arm: "original",
+        seed: 0,
+        emaDecays: {},
+        index: [{ name: "online/head.b", shape: [1], offset: 0 }],
+      }),
+    ),
     data: new Uint8Array([1, 2, 3, 4]),
   });
 

@@ -41,6 +41,8 @@ const NODE_ONLY = [
   // Node's HTTP server under the app (@hono/node-server), which src/node.ts starts.
   "src/http-listener.ts",
   "src/env.ts",
+  // The Node server's log on stdout (text or JSON lines) and its start block.
+  "src/start-log.ts",
   "src/cli",
   "src/worker",
   "src/train",

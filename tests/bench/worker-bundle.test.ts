@@ -53,7 +53,7 @@ describe("the CLI as the GPU worker bundle", () => {
       [join(dir, "entry.mjs"), "serve", "--port", "0", "--data-dir", dataDir],
       {
         cwd: dir,
-        env: { ...withoutDefaults(process.env), AUTOPROG_DISPATCH: "workers" },
+        env: { ...withoutDefaults(process.env), AUTOPROG_DISPATCH: "workers", AUTOPROG_LOG_FORMAT: "json" },
         stdio: ["ignore", "pipe", "pipe"],
       },
     );

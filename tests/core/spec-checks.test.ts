@@ -75,6 +75,16 @@ const CASES: Record<string, { spec: object; issues: Issue[] }> = {
     spec: { training: { epochs: 2, stages: 4 }, arms: [{ arm: "prog" }] },
     issues: [{ path: "training.stages", message: "4 stages need at least as many epochs (2)" }],
   },
+  mixedPrecisionNeedsWebgpu: {
+    spec: { backend: "wasm", training: { precision: "mixed" } },
+    issues: [
+      {
+        path: "training.precision",
+        message:
+          '"mixed" trains only on the webgpu backend\'s compiled step; backend "wasm" trains in fp32 (use "fp32", or backend "webgpu" or "auto")',
+      },
+    ],
+  },
   runsWithinLimit: {
     spec: { arms: labelled(8), seeds: Array.from({ length: 16 }, (_, i) => i) },
     issues: [{ path: "seeds", message: "8 arms × 16 seeds = 128 runs; at most 64 per experiment" }],

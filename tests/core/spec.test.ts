@@ -59,6 +59,8 @@ describe("experiment spec", () => {
     [{ model: { mlpRatio: 0.001 } }, "model.mlpRatio"],
     [{ training: { epochs: 2, stages: 4 }, arms: [{ arm: "prog" }] }, "training.stages"],
     [{ dataset: { name: "mnist", root: "cifar" } }, "dataset.root"],
+    [{ backend: "cpu", training: { precision: "mixed" } }, "training.precision"],
+    [{ training: { precision: "bf16" } }, "training.precision"],
     [
       {
         arms: [

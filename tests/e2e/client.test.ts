@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -149,6 +149,70 @@ describe("autoprog/client and the CLI against the real server", { timeout: 600_0
     // Resuming after any seq gives exactly the rest.
     const rest = await collect(followRunEvents(client, String(runId), { after: 3 }));
     expect(rest.map((e) => e.seq)).toEqual(events.slice(3).map((e) => e.seq));
+
+    // Its trained weights: the finished run keeps its newest checkpoint (which `runs download` cuts)
+    // and the one closing stage 0 (a fork may start there).
+    const held = await cli(["runs", "checkpoints", String(runId), "--json", "--api", server.url]);
+    expect(JSON.parse(held.stdout)).toMatchObject({ items: [{ epoch: 1 }, { epoch: 2 }] });
+    const modelFile = join(dir, "model.safetensors");
+    const downloaded = await cli([
+      "runs",
+      "download",
+      String(runId),
+      "--weights",
+      "ema-slow",
+      "-o",
+      modelFile,
+      "--api",
+      server.url,
+    ]);
+    expect(downloaded.stderr).toBe("");
+    expect(downloaded.stdout).toMatch(/model\.safetensors: \d+ bytes/);
+    const file = await readFile(modelFile);
+    const header = JSON.parse(file.subarray(8, 8 + Number(file.readBigUInt64LE(0))).toString("utf8"));
+    expect(header.__metadata__).toMatchObject({ weights: "ema-slow", run: runId, epoch: "2", arm: "prog" });
+    expect(JSON.parse(header.__metadata__.architecture)).toMatchObject({ depth: 2, width: 32 });
+    const unknown = await cli([
+      "runs",
+      "download",
+      String(runId),
+      "--weights",
+      "ema-none",
+      "--api",
+      server.url,
+    ]);
+    expect(unknown.code).toBe(1);
+    // A fork from stage 1 (it starts from the checkpoint closing stage 0, kept for it) trains to its end.
+    const forked = await cli([
+      "runs",
+      "fork",
+      String(runId),
+      "--from-stage",
+      "1",
+      "--json",
+      "--api",
+      server.url,
+    ]);
+    expect(forked.stderr).toBe("");
+    const fork = JSON.parse(forked.stdout) as { id: string; label: string; forkOf: unknown };
+    expect(fork).toMatchObject({ label: "prog-fork-1", forkOf: { runId, epoch: 1 } });
+    const watched = await cli(["watch", fork.id, "--no-progress", "--api", server.url]);
+    expect(watched.code, watched.stderr).toBe(0);
+    const forkShown = await cli(["runs", "show", fork.id, "--api", server.url]);
+    expect(forkShown.stdout).toMatch(new RegExp(`^fork of: +${runId} after epoch 1$`, "m"));
+    expect(forkShown.stdout).toMatch(/^state: +completed$/m);
+    // A new experiment that starts from the run's trained weights (the spec's init) trains to its end.
+    const tuned = await specFile("fine-tune", {
+      ...tinySpec({ name: "fine-tune" }),
+      training: { epochs: 1, batchSize: 32, lr: 2e-3, warmupEpochs: 0, evalBatchSize: 64 },
+      init: { fromRun: runId, weights: "ema-slow" },
+    });
+    const fineTuned = await cli(["submit", tuned, "--watch", "--api", server.url]);
+    expect(fineTuned.code, fineTuned.stderr).toBe(0);
+    expect(fineTuned.stdout).toMatch(/^done: top-1 /m);
+    expect(unknown.stderr).toContain(
+      "query weights: this run has no ema-none weights; it has online, ema-fast, ema-slow",
+    );
   });
 
   it("runs cancel stops a run; watch then reports it and exits 1; a second cancel is a clear 409", async () => {

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
@@ -140,6 +140,25 @@ describe.skipIf(executablePath === null)("the dashboard in a real Chromium", () 
     await page.screenshot({ path: join(SCREENSHOTS, "experiment-phone.png"), fullPage: true });
     // Nothing wider than the phone's screen but the tables' own scroll boxes.
     expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(PHONE.width);
+  });
+
+  it("downloads the run's model as safetensors and forks the run from its last stage", async () => {
+    await page.goto(experimentUrl);
+    await page.locator('[data-testid="report-row"][data-arm="autoprog"]').getByRole("link").first().click();
+    const button = page.getByTestId("model-download");
+    await expect.poll(() => button.isEnabled(), { timeout: 60_000 }).toBe(true);
+    const [download] = await Promise.all([page.waitForEvent("download"), button.click()]);
+    expect(download.suggestedFilename()).toMatch(/^run_\w+-online\.safetensors$/);
+    const file = await readFile(await download.path());
+    const header = JSON.parse(file.subarray(8, 8 + Number(file.readBigUInt64LE(0))).toString("utf8"));
+    expect(header.__metadata__).toMatchObject({ weights: "online", arm: "autoprog" });
+
+    const parentUrl = page.url();
+    await page.getByTestId("fork-run").click();
+    await page.waitForURL((url) => url.href !== parentUrl && url.pathname.startsWith("/ui/runs/"));
+    await expect
+      .poll(() => page.locator("main p.mono").first().textContent())
+      .toMatch(/fork of run_\w+ after epoch 3/);
   });
 
   it("loaded nothing from another host and broke no rule of its Content-Security-Policy", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { TrainingEvent } from "../../src/core/events.ts";
 import { applyEvent, EMPTY_RUN_VIEW, emaNames, type RunView } from "../../src/ui/run-state.ts";
-import { epochCompleted, stageGrown, stageStarted } from "../../support/fixtures.ts";
+import { checkpointSaved, epochCompleted, stageGrown, stageStarted } from "../../support/fixtures.ts";
 
 const fold = (events: readonly [number, TrainingEvent][], from: RunView = EMPTY_RUN_VIEW) =>
   events.reduce((view, [seq, event]) => applyEvent(view, seq, event), from);
@@ -108,5 +108,16 @@ describe("the run page's view of a run's events", () => {
       [1, { type: "run.failed", reason: "non_finite_loss", message: "NaN", epoch: 1, step: 4 }],
     ]);
     expect(failed.outcome).toEqual({ state: "failed", text: "non_finite_loss: NaN" });
+  });
+
+  it("knows the newest checkpoint's epoch (the model download waits for one)", () => {
+    expect(EMPTY_RUN_VIEW.checkpointEpoch).toBeNull();
+    expect(
+      fold([
+        [1, checkpointSaved(1)],
+        [2, epochCompleted(1)],
+        [3, checkpointSaved(2)],
+      ]).checkpointEpoch,
+    ).toBe(2);
   });
 });

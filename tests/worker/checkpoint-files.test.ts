@@ -44,6 +44,18 @@ describe("checkpoint housekeeping", () => {
     expect(await files()).toEqual([]);
   });
 
+  it("also keeps the checkpoints that close a stage when asked (the default), for forks", async () => {
+    expect(loadSettings({}).keepStageCheckpoints).toBe(true);
+    // Epoch 2 closes stage 0 (epochs 0–1); epoch 1 is inside it.
+    const stages = [{ stage: 0, startEpoch: 0, epochs: 2 }];
+    await writeFile(join(checkpoints, "epoch-0001.json"), JSON.stringify({ epoch: 1, stages }));
+    await writeFile(join(checkpoints, "epoch-0002.json"), JSON.stringify({ epoch: 2, stages }));
+    await keepNewestCheckpoints(checkpoints, 1, true);
+    expect(await files()).toEqual(["epoch-0002.bin", "epoch-0002.json", "epoch-0003.bin", "epoch-0003.json"]);
+    await keepNewestCheckpoints(checkpoints, 1, false);
+    expect(await files()).toEqual(["epoch-0003.bin", "epoch-0003.json"]);
+  });
+
   it("discards checkpoints the run's log does not know of before an attempt resumes", async () => {
     await discardCheckpointsAfter(checkpoints, 2);
     expect(await files()).toEqual(["epoch-0001.bin", "epoch-0001.json", "epoch-0002.bin", "epoch-0002.json"]);

@@ -1,7 +1,8 @@
 import type { ViTConfig } from "../../model/config.ts";
 import { BufferRegistry } from "./buffers.ts";
 import type { KernelSource } from "./kernel.ts";
-import { SCALAR } from "./kernels/optimizer.ts";
+import { FP32_MATMULS, type MatmulFamily } from "./kernels/matmul.ts";
+import { LOSS_SCALE, LOSS_SCALE_FLOATS, SCALAR } from "./kernels/optimizer.ts";
 import { ParamLayout } from "./layout.ts";
 import { type PlanRequest, StepPlan } from "./plan.ts";
 import { PlanBuilder } from "./plan-builder.ts";
@@ -16,6 +17,33 @@ export interface CompiledModelOptions {
   readonly emas: number;
   readonly adamw: { beta1: number; beta2: number; epsilon: number; weightDecay: number };
   readonly decayed: (name: string) => boolean;
+  /** The matmul kernels (fp32 unless given). */
+  readonly matmuls?: MatmulFamily;
+  /** Dynamic loss scaling, for f16 matmuls; absent or null: none (fp32). */
+  readonly lossScaling?: { readonly growthInterval: number } | null;
+}
+
+/** The loss-scale state on the GPU (kernels/optimizer.ts LOSS_SCALE), as the host reads and writes it. */
+export interface LossScaleState {
+  readonly scale: number;
+  /** Clean steps since the scale last changed. */
+  readonly cleanSteps: number;
+  /** Steps skipped for an inf/NaN gradient or an f16 overflow, in total. */
+  readonly skippedSteps: number;
+  /** Optimizer updates applied (AdamW's bias correction counts these). */
+  readonly appliedUpdates: number;
+}
+
+/** PyTorch GradScaler's defaults: 2¹⁶ to start, doubled after 2,000 clean steps. */
+export const LOSS_SCALE_DEFAULTS = { initialScale: 2 ** 16, growthInterval: 2000 } as const;
+
+/** What a step reports once the GPU is done. */
+export interface CompiledStepResult {
+  readonly loss: number;
+  readonly correct: number;
+  readonly gpuMs: number | null;
+  /** With loss scaling: the state after the step and whether the step was skipped. */
+  readonly lossScale: (LossScaleState & { readonly skipped: boolean }) | null;
 }
 
 /** What a step uploads besides the batch. */
@@ -41,6 +69,9 @@ export type FlatBuffer = "params" | "firstMoment" | "secondMoment" | { readonly 
 
 /** Readbacks kept in flight: a step's loss is read while the next steps run. */
 const RING = 4;
+/** Bytes of a readback slot: the metrics, then (at 16) the loss-scale state. */
+const SLOT_BYTES = 48;
+const SLOT_LOSS_SCALE = 16;
 
 export class CompiledModel {
   readonly buffers: BufferRegistry;
@@ -52,6 +83,7 @@ export class CompiledModel {
     secondMoment: GPUBuffer;
     emas: GPUBuffer | null;
   };
+  private readonly lossScaling: { state: GPUBuffer; overflow: GPUBuffer; growthInterval: number } | null;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly plans = new Map<string, StepPlan>();
   private readonly ring: { buffer: GPUBuffer; busy: boolean }[] = [];
@@ -76,6 +108,21 @@ export class CompiledModel {
       secondMoment: this.buffers.storage("adam.v", size),
       emas: options.emas > 0 ? this.buffers.storage("emas", size * options.emas) : null,
     };
+    this.lossScaling = options.lossScaling
+      ? {
+          state: this.buffers.storage("loss-scale", LOSS_SCALE_FLOATS),
+          overflow: this.buffers.storage("overflow", 1),
+          growthInterval: options.lossScaling.growthInterval,
+        }
+      : null;
+    if (this.lossScaling) {
+      this.writeLossScale({
+        scale: LOSS_SCALE_DEFAULTS.initialScale,
+        cleanSteps: 0,
+        skippedSteps: 0,
+        appliedUpdates: 0,
+      });
+    }
     for (let i = 0; i < RING; i++) this.ring.push({ buffer: this.readbackBuffer(i), busy: false });
   }
 
@@ -95,6 +142,8 @@ export class CompiledModel {
           emaCount: this.options.emas,
           adamw: this.options.adamw,
           decayed: this.options.decayed,
+          matmuls: this.options.matmuls ?? FP32_MATMULS,
+          lossScaling: this.lossScaling,
         },
         request,
         (steps, context) => new PlanBuilder(steps, context).build(),
@@ -126,6 +175,23 @@ export class CompiledModel {
     return this.layout.unpack(await this.buffers.read(buffer, offset, this.layout.size));
   }
 
+  /** Sets the loss-scale state (a fresh run's defaults, or a checkpoint's); a no-op without loss scaling. */
+  writeLossScale(state: LossScaleState): void {
+    if (!this.lossScaling) return;
+    const values = new Float32Array(LOSS_SCALE_FLOATS);
+    values[LOSS_SCALE.scale] = state.scale;
+    values[LOSS_SCALE.cleanSteps] = state.cleanSteps;
+    values[LOSS_SCALE.skippedSteps] = state.skippedSteps;
+    values[LOSS_SCALE.appliedUpdates] = state.appliedUpdates;
+    this.device.queue.writeBuffer(this.lossScaling.state, 0, values);
+  }
+
+  /** The loss-scale state now (waits for the GPU); null without loss scaling. */
+  async readLossScale(): Promise<LossScaleState | null> {
+    if (!this.lossScaling) return null;
+    return lossScaleOf(await this.buffers.read(this.lossScaling.state, 0, LOSS_SCALE_FLOATS));
+  }
+
   /** The gradient of the last step by name (tests). */
   async readGradients(): Promise<Map<string, Float32Array>> {
     return this.layout.unpack(await this.buffers.read(this.flat.grads, 0, this.layout.size));
@@ -140,11 +206,7 @@ export class CompiledModel {
     batch: StepBatch,
     scalars: StepScalars,
     options: { timed?: boolean } = {},
-  ): Promise<{
-    loss: number;
-    correct: number;
-    gpuMs: number | null;
-  }> {
+  ): Promise<CompiledStepResult> {
     const began = performance.now();
     this.upload(plan, batch, scalars);
     const uploaded = performance.now();
@@ -152,6 +214,8 @@ export class CompiledModel {
     slot.busy = true;
     const timing = options.timed ? this.timer() : null;
     const encoder = this.device.createCommandEncoder();
+    const scaling = this.lossScaling;
+    if (scaling) encoder.clearBuffer(scaling.overflow);
     const pass = encoder.beginComputePass(
       timing
         ? {
@@ -166,6 +230,9 @@ export class CompiledModel {
     plan.encode(pass);
     pass.end();
     encoder.copyBufferToBuffer(plan.metrics, 0, slot.buffer, 0, 8);
+    if (scaling) {
+      encoder.copyBufferToBuffer(scaling.state, 0, slot.buffer, SLOT_LOSS_SCALE, LOSS_SCALE_FLOATS * 4);
+    }
     if (timing) {
       encoder.resolveQuerySet(timing.querySet, 0, 2, timing.resolve, 0);
       encoder.copyBufferToBuffer(timing.resolve, 0, timing.read, 0, 16);
@@ -177,8 +244,12 @@ export class CompiledModel {
       const invalid = await plan.validation;
       if (invalid) throw new Error(`compiled step: the plan is invalid: ${invalid.message}`);
       await Promise.all([slot.buffer.mapAsync(GPUMapMode.READ), timing?.read.mapAsync(GPUMapMode.READ)]);
-      const [loss, correct] = new Float32Array(slot.buffer.getMappedRange().slice(0, 8));
+      const slotValues = new Float32Array(slot.buffer.getMappedRange().slice(0, SLOT_BYTES));
       slot.buffer.unmap();
+      const [loss, correct] = slotValues;
+      const scaleState = scaling
+        ? slotValues.subarray(SLOT_LOSS_SCALE / 4, SLOT_LOSS_SCALE / 4 + LOSS_SCALE_FLOATS)
+        : null;
       slot.busy = false;
       let gpuMs: number | null = null;
       if (timing) {
@@ -186,7 +257,14 @@ export class CompiledModel {
         timing.read.unmap();
         gpuMs = Number((end as bigint) - (begin as bigint)) / 1e6;
       }
-      return { loss: loss ?? Number.NaN, correct: correct ?? 0, gpuMs };
+      return {
+        loss: loss ?? Number.NaN,
+        correct: correct ?? 0,
+        gpuMs,
+        lossScale: scaleState
+          ? { ...lossScaleOf(scaleState), skipped: scaleState[LOSS_SCALE.lastSkipped] === 1 }
+          : null,
+      };
     };
     return read();
   }
@@ -203,7 +281,7 @@ export class CompiledModel {
   private readbackBuffer(index: number): GPUBuffer {
     return this.buffers.create({
       label: `metrics.${index}`,
-      size: 16,
+      size: SLOT_BYTES,
       usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
     });
   }
@@ -221,6 +299,7 @@ export class CompiledModel {
     this.dropPlans();
     const { params, grads, firstMoment, secondMoment, emas } = this.flat;
     this.buffers.destroyAll([params, grads, firstMoment, secondMoment, ...(emas ? [emas] : [])]);
+    if (this.lossScaling) this.buffers.destroyAll([this.lossScaling.state, this.lossScaling.overflow]);
     this.buffers.destroyAll(this.ring.map((slot) => slot.buffer));
     if (this.timing) {
       this.timing.querySet.destroy();
@@ -306,4 +385,13 @@ export class CompiledModel {
     };
     return this.timing;
   }
+}
+
+function lossScaleOf(values: Float32Array): LossScaleState {
+  return {
+    scale: values[LOSS_SCALE.scale] ?? Number.NaN,
+    cleanSteps: values[LOSS_SCALE.cleanSteps] ?? 0,
+    skippedSteps: values[LOSS_SCALE.skippedSteps] ?? 0,
+    appliedUpdates: values[LOSS_SCALE.appliedUpdates] ?? 0,
+  };
 }

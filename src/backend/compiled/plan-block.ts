@@ -2,6 +2,7 @@ import { LAYER_NORM_EPSILON } from "../../model/backward.ts";
 import type { ViTConfig } from "../../model/config.ts";
 import { blockPrefix } from "../../model/params.ts";
 import type { Region } from "./buffers.ts";
+import type { KernelSource } from "./kernel.ts";
 import {
   attentionBackward,
   attentionForward,
@@ -9,7 +10,7 @@ import {
   attentionScratchFloats,
 } from "./kernels/attention.ts";
 import { layerNormForward } from "./kernels/layernorm.ts";
-import { matmul } from "./kernels/matmul.ts";
+import type { MatmulEpilogue, MatmulShape } from "./kernels/matmul.ts";
 import { sumPartials } from "./kernels/reduce.ts";
 import { rezeroGradPartials, rezeroPartialCount, scaleRows } from "./kernels/residual.ts";
 import type { PlanContext, StepPlan } from "./plan.ts";
@@ -71,7 +72,7 @@ export function forwardBlock(builder: BlockBuilder, index: number, k: number, x:
     stats: block.stats1,
   });
   plan.add(
-    matmul(
+    builder.matmul(
       "qkv",
       { rows, cols: 3 * width, depth: width, a: "rowMajor", b: "rowMajor" },
       { kind: "store", bias: true },
@@ -87,7 +88,11 @@ export function forwardBlock(builder: BlockBuilder, index: number, k: number, x:
     plan.add(kernel, { qkv: block.qkv, attn: block.attn, attnSaved: block.attnSaved });
   }
   plan.add(
-    matmul("proj", { rows, cols: width, depth: width, a: "rowMajor", b: "rowMajor" }, residualEpilogue),
+    builder.matmul(
+      "proj",
+      { rows, cols: width, depth: width, a: "rowMajor", b: "rowMajor" },
+      residualEpilogue,
+    ),
     {
       a: block.attn,
       b: builder.param(`${p}attn.proj.w`),
@@ -106,7 +111,11 @@ export function forwardBlock(builder: BlockBuilder, index: number, k: number, x:
     stats: block.stats2,
   });
   plan.add(
-    matmul("fc1", { rows, cols: hidden, depth: width, a: "rowMajor", b: "rowMajor" }, { kind: "gelu" }),
+    builder.matmul(
+      "fc1",
+      { rows, cols: hidden, depth: width, a: "rowMajor", b: "rowMajor" },
+      { kind: "gelu" },
+    ),
     {
       a: block.ln2,
       b: builder.param(`${p}mlp.fc1.w`),
@@ -116,7 +125,11 @@ export function forwardBlock(builder: BlockBuilder, index: number, k: number, x:
     },
   );
   plan.add(
-    matmul("fc2", { rows, cols: width, depth: hidden, a: "rowMajor", b: "rowMajor" }, residualEpilogue),
+    builder.matmul(
+      "fc2",
+      { rows, cols: width, depth: hidden, a: "rowMajor", b: "rowMajor" },
+      residualEpilogue,
+    ),
     {
       a: block.hidden,
       b: builder.param(`${p}mlp.fc2.w`),
@@ -162,7 +175,7 @@ export function backwardBlock(
   const dMlp = branchGrad(dOut);
   builder.weightGrad(`${p}mlp.fc2`, block.hidden, dMlp, hidden, width, rows, scratch);
   plan.add(
-    matmul(
+    builder.matmul(
       "fc2.dx",
       { rows, cols: hidden, depth: width, a: "rowMajor", b: "transposed" },
       { kind: "geluGrad" },
@@ -171,7 +184,7 @@ export function backwardBlock(
   );
   builder.weightGrad(`${p}mlp.fc1`, block.ln2, scratch.hidden, width, hidden, rows, scratch);
   plan.add(
-    matmul(
+    builder.matmul(
       "fc1.dx",
       { rows, cols: width, depth: hidden, a: "rowMajor", b: "transposed" },
       { kind: "store", bias: false },
@@ -183,7 +196,7 @@ export function backwardBlock(
   const dAttnOut = branchGrad(scratch.y1);
   builder.weightGrad(`${p}attn.proj`, block.attn, dAttnOut, width, width, rows, scratch);
   plan.add(
-    matmul(
+    builder.matmul(
       "proj.dx",
       { rows, cols: width, depth: width, a: "rowMajor", b: "transposed" },
       { kind: "store", bias: false },
@@ -203,7 +216,7 @@ export function backwardBlock(
   }
   builder.weightGrad(`${p}attn.qkv`, block.ln1, scratch.qkv, width, 3 * width, rows, scratch);
   plan.add(
-    matmul(
+    builder.matmul(
       "qkv.dx",
       { rows, cols: width, depth: 3 * width, a: "rowMajor", b: "transposed" },
       { kind: "store", bias: false },
@@ -311,6 +324,8 @@ export interface BlockBuilder {
   grad(name: string): Region;
   scratch(label: string, floats: number): Region;
   allocate(label: string, floats: number): Region;
+  /** A matmul kernel of the plan's family. */
+  matmul(label: string, shape: MatmulShape, epilogue: MatmulEpilogue): KernelSource;
   weightGrad(
     prefix: string,
     x: Region,

@@ -2,11 +2,18 @@ import { LAYER_NORM_EPSILON } from "../../model/backward.ts";
 import { gridSide, type ViTConfig } from "../../model/config.ts";
 import { bilinearMatrix } from "../../model/pos-embed.ts";
 import { type Region, wholeBuffer } from "./buffers.ts";
+import type { KernelSource } from "./kernel.ts";
 import { classRows, embedBackward, unfoldPatches } from "./kernels/embed.ts";
 import { headBackward, headForward, headReduce } from "./kernels/head.ts";
 import { layerNormBackward, layerNormParamGrads, paramGradSplits } from "./kernels/layernorm.ts";
-import { matmul, weightGradSplits } from "./kernels/matmul.ts";
-import { adamwEma, gradientSquares, optimizerWorkgroups, scalarCount } from "./kernels/optimizer.ts";
+import { type MatmulEpilogue, type MatmulShape, matmul, weightGradSplits } from "./kernels/matmul.ts";
+import {
+  adamwEma,
+  gradientSquares,
+  optimizerWorkgroups,
+  scalarCount,
+  updateLossScale,
+} from "./kernels/optimizer.ts";
 import { sumPartials } from "./kernels/reduce.ts";
 import type { PlanContext, StepPlan } from "./plan.ts";
 import {
@@ -36,6 +43,10 @@ export class PlanBuilder implements BlockBuilder {
   grad(name: string): Region {
     const entry = this.context.layout.entry(name);
     return { buffer: this.context.flat.grads, offset: entry.offset * 4, size: entry.size * 4 };
+  }
+
+  matmul(label: string, shape: MatmulShape, epilogue: MatmulEpilogue): KernelSource {
+    return matmul(label, shape, epilogue, this.context.matmuls);
   }
 
   scratch(label: string, floats: number): Region {
@@ -68,7 +79,7 @@ export class PlanBuilder implements BlockBuilder {
       this.context.device.queue.writeBuffer(resize.buffer, 0, positionResizeMatrix(grid, fullGrid));
       pos = this.scratch("pos", tokens * width);
       plan.add(
-        matmul(
+        this.matmul(
           "pos.resize",
           { rows: tokens, cols: width, depth: fullTokens, a: "rowMajor", b: "rowMajor" },
           { kind: "store", bias: false },
@@ -79,7 +90,7 @@ export class PlanBuilder implements BlockBuilder {
     const streams: Region[] = [this.scratch("stream.0", rows * width)];
     const stream0 = streams[0] as Region;
     plan.add(
-      matmul(
+      this.matmul(
         "embed",
         { rows: patchRows, cols: width, depth: patchInputs, a: "rowMajor", b: "rowMajor" },
         { kind: "embed", tokens },
@@ -103,6 +114,7 @@ export class PlanBuilder implements BlockBuilder {
       classes: config.numClasses,
       smoothing: labelSmoothing,
       epsilon: LAYER_NORM_EPSILON,
+      lossScaled: this.context.lossScaling !== null,
     };
     const headNorm = this.scratch("head.norm", batch * width);
     const headStats = this.scratch("head.stats", batch * 2);
@@ -162,7 +174,7 @@ export class PlanBuilder implements BlockBuilder {
     this.weightGrad("embed.patch", patches, dPatchRows, patchInputs, width, patchRows, scratch);
     if (resize) {
       plan.add(
-        matmul(
+        this.matmul(
           "pos.resize.grad",
           { rows: fullTokens, cols: width, depth: tokens, a: "transposed", b: "rowMajor" },
           { kind: "store", bias: false },
@@ -188,7 +200,7 @@ export class PlanBuilder implements BlockBuilder {
     const dW = this.grad(`${prefix}.w`);
     const dB = this.grad(`${prefix}.b`);
     if (splits === 1) {
-      this.plan.add(matmul(`${prefix}.dw`, shape, { kind: "weightGrad", splits }), {
+      this.plan.add(this.matmul(`${prefix}.dw`, shape, { kind: "weightGrad", splits }), {
         a: x,
         b: dy,
         out: dW,
@@ -197,7 +209,7 @@ export class PlanBuilder implements BlockBuilder {
       return;
     }
     const partials = scratch.partials(splits * (inputs + 1) * outputs);
-    this.plan.add(matmul("dense.dw", shape, { kind: "weightGrad", splits }), { a: x, b: dy, partials });
+    this.plan.add(this.matmul("dense.dw", shape, { kind: "weightGrad", splits }), { a: x, b: dy, partials });
     this.plan.add(
       sumPartials("dense.dw.sum", splits, [
         { name: "out", length: inputs * outputs },
@@ -254,9 +266,16 @@ export class PlanBuilder implements BlockBuilder {
         return !match || active.has(Number(match[1]));
       }, context.decayed),
     );
-    const shape = { size: layout.size, emas: context.emaCount, ...context.adamw, clip: plan.request.clip };
+    const scaling = context.lossScaling;
+    const shape = {
+      size: layout.size,
+      emas: context.emaCount,
+      ...context.adamw,
+      clip: plan.request.clip,
+      lossScaling: scaling !== null,
+    };
     const groups = optimizerWorkgroups(layout.size);
-    const partials = plan.request.clip ? this.scratch("norm.partials", groups) : null;
+    const partials = plan.request.clip || scaling ? this.scratch("norm.partials", groups) : null;
     const grads = wholeBuffer(flat.grads, layout.size);
     if (partials) plan.add(gradientSquares(shape), { grads, flags, partials });
     plan.add(adamwEma(shape), {
@@ -269,6 +288,9 @@ export class PlanBuilder implements BlockBuilder {
       secondMoment: wholeBuffer(flat.secondMoment, layout.size),
       ...(flat.emas ? { emas: wholeBuffer(flat.emas, layout.size * context.emaCount) } : {}),
     });
+    if (scaling && partials) {
+      plan.add(updateLossScale({ size: layout.size, growthInterval: scaling.growthInterval }), { partials });
+    }
   }
 
   allocate(label: string, floats: number): Region {

@@ -1,7 +1,8 @@
 import { gridSide, type ViTConfig } from "../../model/config.ts";
-import { alignFloats, type BufferRegistry, type Region } from "./buffers.ts";
+import { alignFloats, type BufferRegistry, type Region, wholeBuffer } from "./buffers.ts";
 import type { KernelSource } from "./kernel.ts";
-import { scalarCount } from "./kernels/optimizer.ts";
+import type { MatmulFamily } from "./kernels/matmul.ts";
+import { LOSS_SCALE_FLOATS, scalarCount } from "./kernels/optimizer.ts";
 import type { ParamLayout } from "./layout.ts";
 
 /**
@@ -37,6 +38,17 @@ export interface PlanContext {
   readonly emaCount: number;
   readonly adamw: { beta1: number; beta2: number; epsilon: number; weightDecay: number };
   readonly decayed: (name: string) => boolean;
+  /** The matmul kernels of every plan (device.ts `matmulFamilyFor`). */
+  readonly matmuls: MatmulFamily;
+  /**
+   * Dynamic loss scaling (mixed precision): the model's loss-scale state and the step's f16
+   * overflow word, bound to every kernel that names "lossScale" or "overflow"; null in fp32.
+   */
+  readonly lossScaling: {
+    readonly state: GPUBuffer;
+    readonly overflow: GPUBuffer;
+    readonly growthInterval: number;
+  } | null;
 }
 
 /** u32s per dispatch in the constants buffer: uniform binding offsets are multiples of 256 bytes. */
@@ -120,7 +132,16 @@ export class StepPlan {
   }
 
   /** Queues a dispatch; its bind group is made by `finish`, once every kernel's constants are known. */
-  add(kernel: KernelSource, regions: Readonly<Record<string, Region>>): void {
+  add(kernel: KernelSource, bound: Readonly<Record<string, Region>>): void {
+    const scaling = this.context.lossScaling;
+    // The step-wide buffers of loss scaling, bound wherever a kernel names them.
+    const regions = scaling
+      ? {
+          lossScale: wholeBuffer(scaling.state, LOSS_SCALE_FLOATS),
+          overflow: wholeBuffer(scaling.overflow, 1),
+          ...bound,
+        }
+      : bound;
     for (const binding of kernel.bindings) {
       if (binding.access !== "uniform" && !regions[binding.name])
         throw new Error(`${kernel.label}: nothing bound to ${binding.name}`);

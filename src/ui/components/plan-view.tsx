@@ -3,11 +3,17 @@ import { compact, speedup } from "../format.ts";
 
 type Plan = components["schemas"]["ExperimentPlan"];
 
-/** `validate_only`'s answer: each arm's stage plan, its FLOPs per image against the full model, and what a run needs. */
+/** `POST /v1/experiments/validate`'s answer: each arm's stage plan, its FLOPs per image against the full model, and what a run needs. */
 export function PlanView({ plan }: { plan: Plan }) {
   return (
     <section class="panel" aria-labelledby="plan-title" data-testid="plan">
       <h2 id="plan-title">Plan</h2>
+      <p data-testid="plan-precision">
+        Precision: <strong>{plan.spec.training.precision}</strong>
+        {plan.spec.training.precision === "mixed"
+          ? " — f16 matmul inputs with f32 accumulation, fp32 master weights and dynamic loss scaling on the webgpu backend's compiled step; any other step trains in fp32 and its backend report says so"
+          : " — fp32 throughout"}
+      </p>
       {plan.arms.map((arm) => (
         <div key={arm.arm} class="table-wrap">
           <table aria-label={`Stage plan of arm ${arm.arm}`}>

@@ -1,4 +1,5 @@
 import type { components } from "../../client/index.ts";
+import { afterEpochs } from "../../core/vocabulary.ts";
 import { toCsv } from "../csv.ts";
 import { percent, seconds, speedup } from "../format.ts";
 import { Link } from "./link.tsx";
@@ -84,6 +85,12 @@ export function ReportTable({ report }: { report: Report }) {
               <th scope="row">
                 {arm.arm}
                 {arm.kind !== arm.arm && <span class="muted"> ({arm.kind})</span>}
+                {arm.forkOf && (
+                  <span class="muted" data-testid="fork-of">
+                    {" "}
+                    fork of {arm.forkOf.arm} {afterEpochs(arm.forkOf.epoch)}
+                  </span>
+                )}
               </th>
               <td class="seeds">
                 {arm.completed}/{arm.runs}{" "}

@@ -101,6 +101,12 @@ export function ExperimentPage({ id }: { id: string }) {
             Export report (CSV)
           </button>
         </div>
+        {data?.report.initFrom && (
+          <p class="muted" data-testid="init-from">
+            Every run started from the {data.report.initFrom.weights} weights of run{" "}
+            <Link to={{ page: "run", id: data.report.initFrom.runId }}>{data.report.initFrom.runId}</Link>.
+          </p>
+        )}
         {data ? <ReportTable report={data.report} /> : <p class="muted reserve-table">Loading…</p>}
       </section>
       <section class="panel">

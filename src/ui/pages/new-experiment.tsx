@@ -17,7 +17,7 @@ const pretty = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 const pointerOf = (path: string) => `/${path.split(".").join("/")}`;
 
 /**
- * The spec editor: start from an example, "Validate" asks `validate_only` for the stage plan and
+ * The spec editor: start from an example, "Validate" asks `POST /v1/experiments/validate` for the stage plan and
  * FLOPs of each arm, "Submit" creates the experiment (with an Idempotency-Key, so a double click
  * makes one) and opens it. Field errors of the problem body are listed under the editor by
  * pointer; choosing one selects that field in the text.
@@ -55,20 +55,14 @@ export function NewExperiment() {
     setFields([]);
     try {
       if (mode === "validate") {
-        const result = await client.POST("/v1/experiments", {
-          params: { query: { validate_only: "true" }, header: {} },
-          body: spec,
-        });
-        setPlan(unwrap(result) as Plan);
+        const result = await client.POST("/v1/experiments/validate", { body: spec });
+        setPlan(unwrap(result));
       } else {
         const result = await client.POST("/v1/experiments", {
-          params: {
-            query: { validate_only: "false" },
-            header: { "idempotency-key": idempotencyKey.current },
-          },
+          params: { header: { "Idempotency-Key": idempotencyKey.current } },
           body: spec,
         });
-        const created = unwrap(result) as { id: string };
+        const created = unwrap(result);
         navigate(hrefOf({ page: "experiment", id: created.id }));
       }
     } catch (error) {

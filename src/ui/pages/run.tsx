@@ -1,11 +1,14 @@
 import { useEffect, useState } from "preact/hooks";
 import { unwrap } from "../../client/client.ts";
+import { afterEpochs } from "../../core/vocabulary.ts";
 import { colorAt } from "../chart-data.ts";
 import { epochStageMarkers } from "../compare.ts";
 import { Annotations, type AnnotationsPatch } from "../components/annotations.tsx";
+import { ForkPanel } from "../components/fork-panel.tsx";
 import { GrowthTimeline } from "../components/growth-timeline.tsx";
 import { LineChart } from "../components/line-chart.tsx";
 import { Link } from "../components/link.tsx";
+import { ModelDownload } from "../components/model-download.tsx";
 import { NotFound } from "../components/not-found.tsx";
 import { RunConfig } from "../components/run-config.tsx";
 import { SearchScatter } from "../components/search-scatter.tsx";
@@ -152,6 +155,13 @@ export function RunPage({ id }: { id: string }) {
             </Link>
           </>
         )}
+        {data?.run.forkOf && (
+          <>
+            {" · fork of "}
+            <Link to={{ page: "run", id: data.run.forkOf.runId }}>{data.run.forkOf.runId}</Link>
+            {` ${afterEpochs(data.run.forkOf.epoch)}`}
+          </>
+        )}
       </p>
       {data && (
         <Annotations
@@ -228,6 +238,8 @@ export function RunPage({ id }: { id: string }) {
       </div>
       <GrowthTimeline stages={view.stages} />
       {data && <RunConfig experiment={data.experiment} run={data.run} />}
+      <ModelDownload runId={id} emas={emas} checkpointEpoch={view.checkpointEpoch} />
+      <ForkPanel runId={id} stages={view.stages} />
       <section class="panel" aria-labelledby="search-title">
         <h2 id="search-title">Searches</h2>
         {view.searches.length === 0 ? (

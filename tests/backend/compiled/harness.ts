@@ -1,5 +1,6 @@
-import { computeDeviceDescriptor } from "../../../src/backend/compiled/device.ts";
+import { computeDeviceDescriptor, SUBGROUP_MATRIX_FEATURE } from "../../../src/backend/compiled/device.ts";
 import type { KernelSource } from "../../../src/backend/compiled/kernel.ts";
+import { exposeGpuConstants } from "../../../src/backend/select.ts";
 import { webgpuForTests } from "../../support/webgpu-adapter.ts";
 
 /**
@@ -93,5 +94,53 @@ function uniformOf(device: GPUDevice, values: readonly number[]): GPUBuffer {
 export async function dawnDevice(): Promise<{ device: GPUDevice } | { skip: string }> {
   const gpu = await webgpuForTests();
   if ("skip" in gpu) return gpu;
-  return { device: await gpu.requestDevice(computeDeviceDescriptor(gpu)) };
+  return {
+    device: await gpu.requestDevice(computeDeviceDescriptor({ features: gpu.features, limits: gpu.limits })),
+  };
+}
+
+/**
+ * A device of Dawn's null backend with the experimental subgroup-matrix feature (instance toggle
+ * allow_unsafe_apis): it validates and compiles WGSL but computes nothing, so shaders no software
+ * adapter can run still fail a test when they do not compile. Throws when the `webgpu` package
+ * offers no such adapter or feature (the test must not pass silently).
+ */
+export async function nullBackendDevice(): Promise<{ device: GPUDevice; subgroupMaxSize: number }> {
+  const dawn = await import("webgpu");
+  exposeGpuConstants(dawn.globals);
+  const gpu = dawn.create(["backend=null", "enable-dawn-features=allow_unsafe_apis"]);
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) throw new Error("Dawn's null backend gave no adapter");
+  const wanted = ["shader-f16", "subgroups", SUBGROUP_MATRIX_FEATURE];
+  const missing = wanted.filter((feature) => !adapter.features.has(feature));
+  if (missing.length) throw new Error(`Dawn's null adapter lacks ${missing.join(", ")}`);
+  const device = await adapter.requestDevice({
+    ...computeDeviceDescriptor(adapter),
+    requiredFeatures: wanted as GPUFeatureName[],
+  });
+  const info = adapter.info as GPUAdapterInfo & { subgroupMaxSize?: number };
+  return { device, subgroupMaxSize: info.subgroupMaxSize ?? 128 };
+}
+
+/**
+ * Compiles a kernel into a pipeline; resolves with every compiler error and validation error.
+ * A kernel binding more storage buffers than the device allows is compiled as a module only (the
+ * null adapter allows 8; GPUs allow more, and the residual epilogue with all its parts binds 9).
+ */
+export async function compileErrors(device: GPUDevice, kernel: KernelSource): Promise<string[]> {
+  device.pushErrorScope("validation");
+  const module = device.createShaderModule({ label: kernel.label, code: kernel.code });
+  const messages = (await module.getCompilationInfo()).messages
+    .filter((m) => m.type === "error")
+    .map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
+  const storage = kernel.bindings.filter((binding) => binding.access !== "uniform").length;
+  if (storage <= device.limits.maxStorageBuffersPerShaderStage) {
+    device.createComputePipeline({
+      label: kernel.label,
+      layout: "auto",
+      compute: { module, entryPoint: "main" },
+    });
+  }
+  const error = await device.popErrorScope();
+  return error ? [...messages, error.message] : messages;
 }

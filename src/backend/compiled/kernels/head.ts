@@ -15,6 +15,8 @@ export interface HeadShape {
   readonly classes: number;
   readonly smoothing: number;
   readonly epsilon: number;
+  /** dLogits (and so every gradient) multiplied by the loss scale, read from "lossScale"[0] (mixed precision). */
+  readonly lossScaled?: boolean;
 }
 
 const LANES = 64;
@@ -43,8 +45,12 @@ export function headForward(shape: HeadShape): KernelSource {
     write("headStats"),
     write("dLogits"),
     write("sampleLoss"),
+    ...(shape.lossScaled ? [read("lossScale")] : []),
   ];
   const { smoothing, classes } = shape;
+  // fp32 keeps its exact arithmetic (÷ batch); a scaled loss multiplies by scale ÷ batch.
+  const scaleGradient = (value: string) =>
+    shape.lossScaled ? `${value} * (lossScale[0] / ${f32(shape.batch)})` : `${value} / ${f32(shape.batch)}`;
   const smoothed =
     smoothing > 0
       ? `targets[b * C + c] * ${f32(1 - smoothing)} + ${f32(smoothing / classes)}`
@@ -95,7 +101,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane:
   mass = workgroup_sum(mass, lane);
   for (var c = lane; c < C; c = c + ${LANES}u) {
     let soft = ${smoothed};
-    dLogits[b * C + c] = (exp(logits[c] - peak - log_total) * mass - soft) / ${f32(shape.batch)};
+    dLogits[b * C + c] = ${scaleGradient("(exp(logits[c] - peak - log_total) * mass - soft)")};
   }
   if (lane == 0u) {
     var best = 0u;

@@ -2,6 +2,29 @@ import type { KernelBinding, KernelSource } from "../kernel.ts";
 import { declareBindings, dim, GELU_FUNCTIONS } from "./wgsl.ts";
 
 /**
+ * The kernel family a plan's matmuls come from, chosen once per plan by what the adapter offers
+ * (precision.ts): "fp32" (f32 tiles, f32 FMAs), "f16" (A and B rounded to f16 as they enter
+ * workgroup memory, products accumulated in f32: the numerics of tensor-core mixed precision on
+ * any adapter with shader-f16), "subgroupMatrix" (the same f16 tiles fed to the adapter's
+ * subgroup-matrix units — tensor cores on NVIDIA — with f32 accumulators). Both f16 families flag
+ * any input beyond f16's range in the step's "overflow" word, which the loss scaling reads.
+ */
+export type MatmulFamily =
+  | { readonly kind: "fp32" }
+  | { readonly kind: "f16" }
+  | {
+      readonly kind: "subgroupMatrix";
+      /** One f16→f32 configuration of adapter.info.subgroupMatrixConfigs: C (M×N) += A (M×K)·B (K×N). */
+      readonly m: number;
+      readonly n: number;
+      readonly k: number;
+      /** The adapter's largest subgroup: the workgroup's size (Dawn requires a multiple of it). */
+      readonly subgroupSize: number;
+    };
+
+export const FP32_MATMULS: MatmulFamily = { kind: "fp32" };
+
+/**
  * Tiled matmul C = A·B (64×64 output tile per workgroup, 16×16 threads with 4×4 outputs each,
  * 16-deep K slices through workgroup memory), specialised by shape and storage order and closed by
  * an epilogue that fuses the element-wise work around it: bias, GELU, a residual add (with ReZero
@@ -49,10 +72,15 @@ export type MatmulEpilogue =
 const TILE = 64;
 const SLICE = 16;
 
-function bindingsOf(epilogue: MatmulEpilogue): KernelBinding[] {
+function bindingsOf(epilogue: MatmulEpilogue, family: MatmulFamily): KernelBinding[] {
   const read = (name: string): KernelBinding => ({ name, access: "read" });
   const write = (name: string): KernelBinding => ({ name, access: "read_write" });
-  const list: KernelBinding[] = [{ name: "dims", access: "uniform" }, read("a"), read("b")];
+  const list: KernelBinding[] = [
+    { name: "dims", access: "uniform" },
+    read("a"),
+    read("b"),
+    ...(family.kind === "fp32" ? [] : [write("overflow")]),
+  ];
   switch (epilogue.kind) {
     case "store":
       return [...list, ...(epilogue.bias ? [read("bias")] : []), write("out")];
@@ -108,31 +136,45 @@ function epilogueCode(epilogue: MatmulEpilogue): string {
   }
 }
 
-export function matmul(label: string, shape: MatmulShape, epilogue: MatmulEpilogue): KernelSource {
+/** f16's largest finite value, 65504, as f32 bits: an input above it (or inf/NaN) overflows. */
+const F16_MAX_BITS = "0x477fe000u";
+
+/** Rounds to f16, flagging out-of-range inputs (integer compare: immune to fast-math NaN folding). */
+const TO_HALF = `
+fn to_half(x: f32) -> f16 {
+  if ((bitcast<u32>(x) & 0x7fffffffu) > ${F16_MAX_BITS}) {
+    atomicOr(&overflow[0], 1u);
+    return f16(0.0);
+  }
+  return f16(x);
+}`;
+
+export function matmul(
+  label: string,
+  shape: MatmulShape,
+  epilogue: MatmulEpilogue,
+  family: MatmulFamily = FP32_MATMULS,
+): KernelSource {
   const { rows, cols, depth } = shape;
   const onesRow = epilogue.kind === "weightGrad";
   if (onesRow && shape.a !== "transposed") throw new Error(`${label}: a weight gradient reads Aᵀ`);
   const outRows = rows + (onesRow ? 1 : 0);
   const splits = epilogue.kind === "weightGrad" ? Math.max(1, epilogue.splits) : 1;
-  const chunk = Math.ceil(depth / splits / SLICE) * SLICE;
-  const bindings = bindingsOf(epilogue);
-  // A tile [SLICE][TILE] (r, i) and B tile [SLICE][TILE] (r, j); loads walk the contiguous axis.
-  const loadA =
-    shape.a === "rowMajor"
-      ? "let kk = e % 16u; let ii = e / 16u; let i = row0 + ii; let r = r0 + kk;"
-      : "let ii = e % 64u; let kk = e / 64u; let i = row0 + ii; let r = r0 + kk;";
-  const readA = shape.a === "rowMajor" ? "a[i * DEPTH + r]" : "a[r * ROWS + i]";
-  const loadB =
-    shape.b === "rowMajor"
-      ? "let jj = e % 64u; let kk = e / 64u; let j = col0 + jj; let r = r0 + kk;"
-      : "let kk = e % 16u; let jj = e / 16u; let j = col0 + jj; let r = r0 + kk;";
-  const readB = shape.b === "rowMajor" ? "b[r * COLS + j]" : "b[j * DEPTH + r]";
+  const tile =
+    family.kind === "subgroupMatrix" ? subgroupTile(family) : { rows: TILE, cols: TILE, slice: SLICE };
+  const chunk = Math.ceil(depth / splits / tile.slice) * tile.slice;
+  const bindings = bindingsOf(epilogue, family);
+  const body =
+    family.kind === "subgroupMatrix"
+      ? subgroupMatrixBody(shape, onesRow, family)
+      : tiledBody(shape, onesRow, family);
   const code = `
-${declareBindings(bindings)}
-var<workgroup> tile_a: array<f32, ${SLICE * TILE}>;
-var<workgroup> tile_b: array<f32, ${SLICE * TILE}>;
+${family.kind === "fp32" ? "" : "enable f16;"}
+${family.kind === "subgroupMatrix" ? "enable chromium_experimental_subgroup_matrix;" : ""}
+${declareBindings(bindings, (name) => (name === "overflow" ? "atomic<u32>" : "f32"))}
+${family.kind === "fp32" ? "" : TO_HALF}
 ${epilogue.kind === "gelu" || epilogue.kind === "geluGrad" ? GELU_FUNCTIONS : ""}
-@compute @workgroup_size(16, 16)
+${body.declarations}
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(local_invocation_index) lane: u32) {
   let ROWS = ${dim(DIMS.rows)};
@@ -141,10 +183,59 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let CHUNK = ${dim(DIMS.chunk)};
   let TOKENS = ${dim(DIMS.tokens)};
   let OUT_ROWS = ROWS${onesRow ? " + 1u" : ""};
-  let row0 = wg.y * ${TILE}u;
-  let col0 = wg.x * ${TILE}u;
+  let row0 = wg.y * ${tile.rows}u;
+  let col0 = wg.x * ${tile.cols}u;
   let r_begin = wg.z * CHUNK;
   let r_end = min(r_begin + CHUNK, DEPTH);
+  ${body.main(epilogueCode(epilogue))}
+}`;
+  const tokens = epilogue.kind === "residual" || epilogue.kind === "embed" ? epilogue.tokens : 1;
+  return {
+    label,
+    code,
+    bindings,
+    grid: [Math.ceil(cols / tile.cols), Math.ceil(outRows / tile.rows), splits],
+    constants: [rows, cols, depth, chunk, tokens],
+  };
+}
+
+/** WGSL reading A(i, r) and B(r, j) from storage in the shape's orders. */
+function readers(shape: MatmulShape): { a: string; b: string } {
+  return {
+    a: shape.a === "rowMajor" ? "a[i * DEPTH + r]" : "a[r * ROWS + i]",
+    b: shape.b === "rowMajor" ? "b[r * COLS + j]" : "b[j * DEPTH + r]",
+  };
+}
+
+interface KernelBody {
+  /** Workgroup arrays and the entry point's attributes. */
+  readonly declarations: string;
+  /** The entry point's body after the shared lets, given the epilogue's code for (i, j, value). */
+  readonly main: (epilogue: string) => string;
+}
+
+/** 64×64 tile, 16×16 threads with 4×4 outputs each; f16 tiles (f32 FMAs) in the f16 family. */
+function tiledBody(shape: MatmulShape, onesRow: boolean, family: MatmulFamily): KernelBody {
+  const half = family.kind !== "fp32";
+  const element = half ? "f16" : "f32";
+  const store = (value: string) => (half ? `to_half(${value})` : value);
+  const widen = (value: string) => (half ? `f32(${value})` : value);
+  // A tile [SLICE][TILE] (r, i) and B tile [SLICE][TILE] (r, j); loads walk the contiguous axis.
+  const loadA =
+    shape.a === "rowMajor"
+      ? "let kk = e % 16u; let ii = e / 16u; let i = row0 + ii; let r = r0 + kk;"
+      : "let ii = e % 64u; let kk = e / 64u; let i = row0 + ii; let r = r0 + kk;";
+  const loadB =
+    shape.b === "rowMajor"
+      ? "let jj = e % 64u; let kk = e / 64u; let j = col0 + jj; let r = r0 + kk;"
+      : "let kk = e % 16u; let jj = e / 16u; let j = col0 + jj; let r = r0 + kk;";
+  const read = readers(shape);
+  return {
+    declarations: `
+var<workgroup> tile_a: array<${element}, ${SLICE * TILE}>;
+var<workgroup> tile_b: array<${element}, ${SLICE * TILE}>;
+@compute @workgroup_size(16, 16)`,
+    main: (epilogue) => `
   var acc: array<f32, 16>;
   for (var r0 = r_begin; r0 < r_end; r0 = r0 + ${SLICE}u) {
     for (var step = 0u; step < 4u; step = step + 1u) {
@@ -152,14 +243,14 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       {
         ${loadA}
         var v = 0.0;
-        if (i < ROWS && r < r_end) { v = ${readA}; }${onesRow ? " else if (i == ROWS && r < r_end) { v = 1.0; }" : ""}
-        tile_a[kk * ${TILE}u + ii] = v;
+        if (i < ROWS && r < r_end) { v = ${read.a}; }${onesRow ? " else if (i == ROWS && r < r_end) { v = 1.0; }" : ""}
+        tile_a[kk * ${TILE}u + ii] = ${store("v")};
       }
       {
         ${loadB}
         var v = 0.0;
-        if (j < COLS && r < r_end) { v = ${readB}; }
-        tile_b[kk * ${TILE}u + jj] = v;
+        if (j < COLS && r < r_end) { v = ${read.b}; }
+        tile_b[kk * ${TILE}u + jj] = ${store("v")};
       }
     }
     workgroupBarrier();
@@ -167,8 +258,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       var av: array<f32, 4>;
       var bv: array<f32, 4>;
       for (var u = 0u; u < 4u; u = u + 1u) {
-        av[u] = tile_a[kk * ${TILE}u + lid.y + u * 16u];
-        bv[u] = tile_b[kk * ${TILE}u + lid.x + u * 16u];
+        av[u] = ${widen(`tile_a[kk * ${TILE}u + lid.y + u * 16u]`)};
+        bv[u] = ${widen(`tile_b[kk * ${TILE}u + lid.x + u * 16u]`)};
       }
       for (var u = 0u; u < 4u; u = u + 1u) {
         for (var w = 0u; w < 4u; w = w + 1u) {
@@ -185,17 +276,112 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       let j = col0 + lid.x + w * 16u;
       if (j >= COLS) { continue; }
       let value = acc[u * 4u + w];
-      ${epilogueCode(epilogue)}
+      ${epilogue}
     }
-  }
-}`;
-  const tokens = epilogue.kind === "residual" || epilogue.kind === "embed" ? epilogue.tokens : 1;
+  }`,
+  };
+}
+
+/** Subgroup matrices per side of a subgroup-matrix workgroup's output tile (4 × 4 accumulators). */
+const SUBGROUP_TILES = 4;
+/** Reduced-axis depth staged per barrier in the subgroup-matrix kernels. */
+const SUBGROUP_SLICE = 32;
+
+/** The (rows, columns, depth) a subgroup-matrix workgroup covers per barrier. */
+function subgroupTile(family: Extract<MatmulFamily, { kind: "subgroupMatrix" }>) {
   return {
-    label,
-    code,
-    bindings,
-    grid: [Math.ceil(cols / TILE), Math.ceil(outRows / TILE), splits],
-    constants: [rows, cols, depth, chunk, tokens],
+    rows: SUBGROUP_TILES * family.m,
+    cols: SUBGROUP_TILES * family.n,
+    slice: Math.max(SUBGROUP_SLICE, family.k),
+  };
+}
+
+/**
+ * A (4M)×(4N) output tile per workgroup from 4×4 subgroup matrices: f16 tiles of A ([4M][S],
+ * row-major) and B ([S][4N]) staged through workgroup memory, f32 accumulators stored a row of
+ * matrices at a time to a workgroup array for the shared epilogue. The workgroup is one subgroup of the adapter's largest
+ * size; where the device runs it as several smaller subgroups each computes the same tile (same
+ * values stored), which is correct and only wasteful — NVIDIA's subgroups are always 32 wide.
+ */
+function subgroupMatrixBody(
+  shape: MatmulShape,
+  onesRow: boolean,
+  family: Extract<MatmulFamily, { kind: "subgroupMatrix" }>,
+): KernelBody {
+  const { m, n, k, subgroupSize: threads } = family;
+  const { rows: tileRows, cols: tileCols, slice } = subgroupTile(family);
+  if (slice % k !== 0) throw new Error(`subgroup matrix: K=${k} does not divide the ${slice}-deep slice`);
+  const read = readers(shape);
+  const left = `subgroup_matrix_left<f16, ${k}, ${m}>`;
+  const right = `subgroup_matrix_right<f16, ${n}, ${k}>`;
+  const result = `subgroup_matrix_result<f32, ${n}, ${m}>`;
+  const range = Array.from({ length: SUBGROUP_TILES }, (_, i) => i);
+  const pairs = range.flatMap((x) => range.map((y) => [x, y] as const));
+  const loads = range
+    .map(
+      (x) =>
+        `let a${x} = subgroupMatrixLoad<${left}, row_major>(&tile_a, ${x * m * slice}u + kk, ${slice}u);
+      let b${x} = subgroupMatrixLoad<${right}, row_major>(&tile_b, kk * ${tileCols}u + ${x * n}u, ${tileCols}u);`,
+    )
+    .join("\n      ");
+  const products = pairs
+    .map(([x, y]) => `acc${x}${y} = subgroupMatrixMultiplyAccumulate(a${x}, b${y}, acc${x}${y});`)
+    .join("\n      ");
+  // The accumulators leave one row of matrices at a time through a [M][4N] f32 tile (4 KiB at
+  // 16×16), which keeps the kernel within WebGPU's default 16 KiB of workgroup memory.
+  const epilogues = (epilogue: string) =>
+    range
+      .map(
+        (x) => `${range
+          .map((y) => `subgroupMatrixStore<row_major>(&tile_c, ${y * n}u, acc${x}${y}, ${tileCols}u);`)
+          .join("\n  ")}
+  workgroupBarrier();
+  for (var e = lane; e < ${m * tileCols}u; e = e + ${threads}u) {
+    let i = row0 + ${x * m}u + e / ${tileCols}u;
+    let j = col0 + e % ${tileCols}u;
+    if (i >= OUT_ROWS || j >= COLS) { continue; }
+    let value = tile_c[e];
+    ${epilogue}
+  }
+  workgroupBarrier();`,
+      )
+      .join("\n  ");
+  const accumulators = pairs.map(([x, y]) => `var acc${x}${y} = ${result}();`).join("\n  ");
+  return {
+    declarations: `
+var<workgroup> tile_a: array<f16, ${tileRows * slice}>;
+var<workgroup> tile_b: array<f16, ${slice * tileCols}>;
+var<workgroup> tile_c: array<f32, ${m * tileCols}>;
+@compute @workgroup_size(${threads})`,
+    main: (epilogue) => `
+  ${accumulators}
+  for (var r0 = r_begin; r0 < r_end; r0 = r0 + ${slice}u) {
+    for (var e = lane; e < ${tileRows * slice}u; e = e + ${threads}u) {
+      let ii = e / ${slice}u;
+      let kk = e % ${slice}u;
+      let i = row0 + ii;
+      let r = r0 + kk;
+      var v = 0.0;
+      if (i < ROWS && r < r_end) { v = ${read.a}; }${onesRow ? " else if (i == ROWS && r < r_end) { v = 1.0; }" : ""}
+      tile_a[e] = to_half(v);
+    }
+    for (var e = lane; e < ${slice * tileCols}u; e = e + ${threads}u) {
+      let kk = e / ${tileCols}u;
+      let jj = e % ${tileCols}u;
+      let j = col0 + jj;
+      let r = r0 + kk;
+      var v = 0.0;
+      if (j < COLS && r < r_end) { v = ${read.b}; }
+      tile_b[e] = to_half(v);
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${slice}u; kk = kk + ${k}u) {
+      ${loads}
+      ${products}
+    }
+    workgroupBarrier();
+  }
+  ${epilogues(epilogue)}`,
   };
 }
 
