@@ -62,6 +62,8 @@ export function derivedStatements(
             state: event.reason === "cancelled" ? "cancelled" : "failed",
             failureReason: event.reason,
             failureMessage: event.message,
+            // A pause asked for too late to land is moot once the run is over.
+            pauseRequested: false,
             finishedAt: now,
             updatedAt: now,
             leaseOwner: null,
@@ -140,6 +142,7 @@ function completedStatements(
         flopsPerImageMean: result.flopsPerStepMean,
         flopsFull: result.flopsFull,
         epochsCompleted: result.epochs,
+        pauseRequested: false,
         finishedAt: now,
         updatedAt: now,
         leaseOwner: null,
