@@ -344,7 +344,7 @@ export type paths = {
         put?: never;
         /**
          * Fork a run: a new run of its experiment that starts from one of its checkpoints
-         * @description The fork trains its own arm and training settings (the parent's unless given) from the parent's checkpoint after `fromEpoch` epochs, or where the parent's stage `fromStage` began: its metrics of the epochs before are the parent's rows, and from there it follows its own schedule. Model and dataset are the parent's. 409 `checkpoint_not_held` when the server no longer holds that checkpoint (a finished run keeps its newest and, with `AUTOPROG_KEEP_STAGE_CHECKPOINTS`, the one closing each stage: `GET /v1/runs/{id}/checkpoints`). 503 without a checkpoint store.
+         * @description The fork trains its own arm and training settings (the parent's unless given) from the parent's checkpoint after `fromEpoch` epochs, or where the parent's stage `fromStage` began: its metrics of the epochs before are the parent's rows, and from there it follows its own schedule. Model and dataset are the parent's. 409 `checkpoint_not_held` when the server no longer holds that checkpoint (a finished run keeps its newest and, with `AUTOPROG_KEEP_STAGE_CHECKPOINTS`, the one closing each stage: `GET /v1/runs/{id}/checkpoints`), or a pause inside the next epoch replaced it (resume the run first). 503 without a checkpoint store.
          */
         post: operations["forkRun"];
         delete?: never;
