@@ -259,10 +259,10 @@ describe("POST /v1/runs/{id}/pause and /resume", () => {
   });
 
   it("is a 409 problem to pause a finished run or resume one that is not paused, and writes nothing", async () => {
-    const { runs } = await submit();
-    const queued = runs[0]?.id as string;
     await submit();
     const finished = await train(searchingRun);
+    const { runs } = await submit();
+    const queued = runs[0]?.id as string;
     const before = await tableCounts(t.db);
     const notPausable = await expectProblem(await pause(finished), 409, "run_not_pausable");
     expect(notPausable.detail).toBe(`run ${finished} is already completed`);
