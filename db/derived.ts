@@ -62,14 +62,35 @@ export function derivedStatements(
             state: event.reason === "cancelled" ? "cancelled" : "failed",
             failureReason: event.reason,
             failureMessage: event.message,
+            // A pause asked for too late to land is moot once the run is over.
+            pauseRequested: false,
             finishedAt: now,
             updatedAt: now,
             leaseOwner: null,
             leaseExpiresAt: null,
           })
+          .where(and(eq(runs.id, runId), inArray(runs.state, ["queued", "running", "paused"])))
+          .returning({ id: runs.id }),
+      ];
+    case "run.paused":
+      return [
+        db
+          .update(runs)
+          .set({
+            state: "paused",
+            pauseRequested: false,
+            // A pause is no failure: the attempt it interrupted is given back (claims count one).
+            attempt: sql`case when ${runs.state} = 'running' then max(${runs.attempt} - 1, 0) else ${runs.attempt} end`,
+            leaseOwner: null,
+            leaseExpiresAt: null,
+            updatedAt: now,
+          })
           .where(and(eq(runs.id, runId), inArray(runs.state, ["queued", "running"])))
           .returning({ id: runs.id }),
       ];
+    case "run.resumed":
+      // The resume route queued the run in its own conditional statement; the event is the record.
+      return [];
     case "attempt.failed":
       // The run's state is the queue's (re-queued or given up); the event is the record.
       return [];
@@ -220,6 +241,7 @@ function completedStatements(
         flopsPerImageMean: result.flopsPerStepMean,
         flopsFull: result.flopsFull,
         epochsCompleted: result.epochs,
+        pauseRequested: false,
         finishedAt: now,
         updatedAt: now,
         leaseOwner: null,

@@ -130,6 +130,7 @@ function queuedRun(fields: RunIdentity): RunRow {
     state: "queued",
     attempt: 0,
     cancelRequested: false,
+    pauseRequested: false,
     leaseOwner: null,
     leaseExpiresAt: null,
     backend: null,

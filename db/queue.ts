@@ -91,21 +91,26 @@ export async function claimRun(
 
 /**
  * Extends the owner's lease. `held` is false when the run is no longer this owner's to train;
- * `cancelRequested` carries a cancel asked of another server to the one that trains the run;
- * `attempt` is the attempt the lease is for.
+ * `cancelRequested` and `pauseRequested` carry a cancel or a pause asked of another server to
+ * the one that trains the run; `attempt` is the attempt the lease is for.
  */
 export async function extendLease(
   db: Db,
   lease: { runId: string; owner: string; now: number; leaseMs: number },
-): Promise<{ held: boolean; cancelRequested: boolean; attempt: number }> {
+): Promise<{ held: boolean; cancelRequested: boolean; pauseRequested: boolean; attempt: number }> {
   const [row] = await db
     .update(runs)
     .set({ leaseExpiresAt: lease.now + lease.leaseMs })
     .where(and(eq(runs.id, lease.runId), eq(runs.state, "running"), eq(runs.leaseOwner, lease.owner)))
-    .returning({ cancelRequested: runs.cancelRequested, attempt: runs.attempt });
+    .returning({
+      cancelRequested: runs.cancelRequested,
+      pauseRequested: runs.pauseRequested,
+      attempt: runs.attempt,
+    });
   return {
     held: row !== undefined,
     cancelRequested: row?.cancelRequested ?? false,
+    pauseRequested: row?.pauseRequested ?? false,
     attempt: row?.attempt ?? 0,
   };
 }

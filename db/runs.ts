@@ -99,12 +99,48 @@ export async function metricsOfRun(
     .limit(options.limit);
 }
 
-/** Flags a live run for cancellation; returns its state then, or undefined when it is not live. */
+/** Flags a live or paused run for cancellation; returns its state then, or undefined when it is over. */
 export async function requestCancel(db: Db, id: string, now: number): Promise<RunRow | undefined> {
   const [row] = await db
     .update(runs)
     .set({ cancelRequested: true, updatedAt: now })
-    .where(and(eq(runs.id, id), inArray(runs.state, ["queued", "running"])))
+    .where(and(eq(runs.id, id), inArray(runs.state, ["queued", "running", "paused"])))
+    .returning();
+  return row;
+}
+
+/**
+ * Pauses a queued run at once (nobody trains it; nobody asked to cancel it): returns it, now
+ * `paused`, or undefined when it was not queued.
+ */
+export async function pauseQueuedRun(db: Db, id: string, now: number): Promise<RunRow | undefined> {
+  const [row] = await db
+    .update(runs)
+    .set({ state: "paused", pauseRequested: false, updatedAt: now })
+    .where(and(eq(runs.id, id), eq(runs.state, "queued"), eq(runs.cancelRequested, false)))
+    .returning();
+  return row;
+}
+
+/**
+ * Flags a running run for a pause (its trainer stops at the next step boundary and reports
+ * `run.paused`); returns it, or undefined when it is not running or is being cancelled.
+ */
+export async function requestPause(db: Db, id: string, now: number): Promise<RunRow | undefined> {
+  const [row] = await db
+    .update(runs)
+    .set({ pauseRequested: true, updatedAt: now })
+    .where(and(eq(runs.id, id), eq(runs.state, "running"), eq(runs.cancelRequested, false)))
+    .returning();
+  return row;
+}
+
+/** Queues a paused run again; returns it, now `queued`, or undefined when it was not paused. */
+export async function resumeRun(db: Db, id: string, now: number): Promise<RunRow | undefined> {
+  const [row] = await db
+    .update(runs)
+    .set({ state: "queued", pauseRequested: false, updatedAt: now })
+    .where(and(eq(runs.id, id), eq(runs.state, "paused"), eq(runs.cancelRequested, false)))
     .returning();
   return row;
 }

@@ -8,7 +8,7 @@ import type { ExperimentSpec } from "../src/core/spec.ts";
  * this file, as single statements or batches (D1 has no interactive transactions).
  */
 
-export const RUN_STATES = ["queued", "running", "completed", "failed", "cancelled"] as const;
+export const RUN_STATES = ["queued", "running", "paused", "completed", "failed", "cancelled"] as const;
 export type RunState = (typeof RUN_STATES)[number];
 export const TERMINAL_STATES: readonly RunState[] = ["completed", "failed", "cancelled"];
 
@@ -51,6 +51,11 @@ export const runs = sqliteTable(
     /** How many times a trainer has started this run. */
     attempt: integer("attempt").notNull().default(0),
     cancelRequested: integer("cancel_requested", { mode: "boolean" }).notNull().default(false),
+    /**
+     * Someone asked to pause the run while a trainer had it: the trainer stops at its next step
+     * boundary and reports `run.paused`, which makes the run `paused` and clears this.
+     */
+    pauseRequested: integer("pause_requested", { mode: "boolean" }).notNull().default(false),
     /** Who trains the run now (a dispatcher's id) while it is `running`; null otherwise. */
     leaseOwner: text("lease_owner"),
     /** The lease ends here unless its owner heartbeats; an expired lease re-queues the run. */

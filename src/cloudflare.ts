@@ -47,20 +47,25 @@ const pollingHub: EventHub = {
   publish: () => {},
 };
 
-/** Nothing trains here: waking is the pull workers' business; a queued run is cancelled at once. */
+/** Nothing trains here: waking is the pull workers' business; a queued or paused run is cancelled at once. */
 function queueOnlyControl(db: Db, sink: StoredEventSink): RunControl {
   return {
     wake() {},
+    // A running run hears of a pause at its pull worker's next heartbeat.
+    pause() {},
     async cancel(runId) {
       const run = await getRun(db, runId);
-      if (run?.state !== "queued" || !run.cancelRequested) return;
+      if ((run?.state !== "queued" && run?.state !== "paused") || !run.cancelRequested) return;
       await sink.record(
         runId,
         run.attempt,
         {
           type: "run.failed",
           reason: "cancelled",
-          message: "the run was cancelled before it started",
+          message:
+            run.state === "paused"
+              ? "the run was cancelled while paused"
+              : "the run was cancelled before it started",
           epoch: null,
           step: null,
         },

@@ -284,9 +284,49 @@ export type paths = {
         put?: never;
         /**
          * Cancel a run gracefully: it stops at the next step boundary and keeps its checkpoint
-         * @description Accepted for a queued or running run (repeating it is harmless). The run becomes `cancelled` when its trainer stops; follow `/v1/runs/{id}/events` for the `run.failed` event with reason `cancelled`.
+         * @description Accepted for a queued, running or paused run (repeating it is harmless); a queued or paused one is cancelled at once. The run becomes `cancelled` when its trainer stops; follow `/v1/runs/{id}/events` for the `run.failed` event with reason `cancelled`.
          */
         post: operations["cancelRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/runs/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause a run: it stops at the next step boundary with a checkpoint there, attempts untouched
+         * @description A queued run is `paused` at once. A running run gets `pauseRequested`; its trainer stops at the next step boundary (an epoch that trains a supernet is finished first), saves a checkpoint of that point and reports `run.paused`, and the run becomes `paused` without spending an attempt. Pausing a paused run answers the run as it is (repeating it is harmless). A run that has ended, or whose cancellation was asked for, answers 409 `run_not_pausable`. `POST /v1/runs/{id}/resume` queues it again; it continues exactly where it stopped.
+         */
+        post: operations["pauseRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/runs/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a paused run: it is queued again and continues from the checkpoint of its pause
+         * @description Records `run.resumed`. The run continues bit for bit as if it had not stopped (same backend). A run that is not `paused` answers 409 `run_not_paused`.
+         */
+        post: operations["resumeRun"];
         delete?: never;
         options?: never;
         head?: never;
@@ -304,7 +344,7 @@ export type paths = {
         put?: never;
         /**
          * Fork a run: a new run of its experiment that starts from one of its checkpoints
-         * @description The fork trains its own arm and training settings (the parent's unless given) from the parent's checkpoint after `fromEpoch` epochs, or where the parent's stage `fromStage` began: its metrics of the epochs before are the parent's rows, and from there it follows its own schedule. Model and dataset are the parent's. 409 `checkpoint_not_held` when the server no longer holds that checkpoint (a finished run keeps its newest and, with `AUTOPROG_KEEP_STAGE_CHECKPOINTS`, the one closing each stage: `GET /v1/runs/{id}/checkpoints`). 503 without a checkpoint store.
+         * @description The fork trains its own arm and training settings (the parent's unless given) from the parent's checkpoint after `fromEpoch` epochs, or where the parent's stage `fromStage` began: its metrics of the epochs before are the parent's rows, and from there it follows its own schedule. Model and dataset are the parent's. 409 `checkpoint_not_held` when the server no longer holds that checkpoint (a finished run keeps its newest and, with `AUTOPROG_KEEP_STAGE_CHECKPOINTS`, the one closing each stage: `GET /v1/runs/{id}/checkpoints`), or a pause inside the next epoch replaced it (resume the run first). 503 without a checkpoint store.
          */
         post: operations["forkRun"];
         delete?: never;
@@ -328,7 +368,7 @@ export type paths = {
         put?: never;
         /**
          * Report a batch of a leased run's training events (pull workers; `worker` keys only)
-         * @description Stored in `seq` order through the same sink as the embedded trainer's events, and the lease is extended. Retrying a batch is safe: an event already stored (same replay key; `run.started`, `run.failed` and `attempt.failed` count once per attempt) is counted in `duplicates`. Upload a checkpoint before the `checkpoint.saved` event that names it. A terminal event ends the run.
+         * @description Stored in `seq` order through the same sink as the embedded trainer's events, and the lease is extended. Retrying a batch is safe: an event already stored (same replay key; `run.started`, `run.failed`, `attempt.failed` and `run.paused` count once per lease) is counted in `duplicates`. Upload a checkpoint before the `checkpoint.saved` event that names it. A terminal event ends the run; `run.paused` ends the lease (the run is `paused`).
          */
         post: operations["postRunEvents"];
         delete?: never;
@@ -564,7 +604,7 @@ export type paths = {
         get?: never;
         put?: never;
         /**
-         * Extend a run's lease; says whether to go on or cancel
+         * Extend a run's lease; says whether to go on, cancel or pause
          * @description 409 `lease_lost` when the token no longer holds the lease (it expired and the run was re-queued, or the run ended): stop training that run.
          */
         post: operations["heartbeatLease"];
@@ -722,6 +762,40 @@ export type webhooks = {
         patch?: never;
         trace?: never;
     };
+    "run.paused": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A run paused at a step boundary with a checkpoint there (or in the queue) */
+        post: operations["onRunPaused"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "run.resumed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A paused run was queued again */
+        post: operations["onRunResumed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "webhook.test": {
         parameters: {
             query?: never;
@@ -849,6 +923,30 @@ export type components = {
             experimentId: string;
             message: string;
         };
+        RunPausedWebhook: {
+            /** @enum {string} */
+            type: "run.paused";
+            /** Format: date-time */
+            timestamp: string;
+            data: components["schemas"]["WebhookRunPausedData"];
+        };
+        WebhookRunPausedData: {
+            runId: string;
+            experimentId: string;
+            epoch: number | null;
+            step: number | null;
+        };
+        RunResumedWebhook: {
+            /** @enum {string} */
+            type: "run.resumed";
+            /** Format: date-time */
+            timestamp: string;
+            data: components["schemas"]["WebhookRunResumedData"];
+        };
+        WebhookRunResumedData: {
+            runId: string;
+            experimentId: string;
+        };
         WebhookTestWebhook: {
             /** @enum {string} */
             type: "webhook.test";
@@ -869,7 +967,7 @@ export type components = {
             /** @description The request path. */
             instance: string;
             /** @enum {string} */
-            code: "malformed_request" | "unauthenticated" | "forbidden" | "not_found" | "run_not_cancellable" | "webhook_disabled" | "idempotency_key_in_use" | "last_admin_key" | "lease_lost" | "checkpoint_not_held" | "host_not_allowed" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_mismatch" | "rate_limited" | "internal" | "not_bootstrapped" | "checkpoint_store_unavailable";
+            code: "malformed_request" | "unauthenticated" | "forbidden" | "not_found" | "run_not_cancellable" | "run_not_pausable" | "run_not_paused" | "webhook_disabled" | "idempotency_key_in_use" | "last_admin_key" | "lease_lost" | "checkpoint_not_held" | "host_not_allowed" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_mismatch" | "rate_limited" | "internal" | "not_bootstrapped" | "checkpoint_store_unavailable";
             requestId: string;
             errors?: components["schemas"]["FieldError"][];
         };
@@ -1213,10 +1311,12 @@ export type components = {
             label: string;
             seed: number;
             /** @enum {string} */
-            state: "queued" | "running" | "completed" | "failed" | "cancelled";
-            /** @description How many times a trainer has started the run. */
+            state: "queued" | "running" | "paused" | "completed" | "failed" | "cancelled";
+            /** @description How many times a trainer has started the run (a pause gives its attempt back). */
             attempt: number;
             cancelRequested: boolean;
+            /** @description A pause was asked for while the run trains: it becomes `paused` at the next step boundary. */
+            pauseRequested: boolean;
             backendRequested: string;
             backend: components["schemas"]["BackendReport"] | null;
             epochs: number;
@@ -1302,6 +1402,7 @@ export type components = {
             total: number;
             queued: number;
             running: number;
+            paused: number;
             completed: number;
             failed: number;
             cancelled: number;
@@ -1358,7 +1459,7 @@ export type components = {
                 seed: number;
                 runId: string;
                 /** @enum {string} */
-                state: "queued" | "running" | "completed" | "failed" | "cancelled";
+                state: "queued" | "running" | "paused" | "completed" | "failed" | "cancelled";
                 top1: number | null;
             }[];
             /** @description A fork's parent: its arm and run, and the epochs it shares with it (its figures include those epochs); null for the spec's arms. */
@@ -1628,6 +1729,18 @@ export type components = {
             /** @enum {string} */
             event: "attempt.failed";
             data: components["schemas"]["AttemptFailedEvent"];
+        } | {
+            /** @description The event's seq in its run (gap-free from 1). */
+            id: string;
+            /** @enum {string} */
+            event: "run.paused";
+            data: components["schemas"]["RunPausedEvent"];
+        } | {
+            /** @description The event's seq in its run (gap-free from 1). */
+            id: string;
+            /** @enum {string} */
+            event: "run.resumed";
+            data: components["schemas"]["RunResumedEvent"];
         } | components["schemas"]["RunEventsEndMessage"];
         RunStartedEvent: {
             /**
@@ -1932,12 +2045,28 @@ export type components = {
             epoch: number | null;
             step: number | null;
         };
+        RunPausedEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "run.paused";
+            epoch: number | null;
+            step: number | null;
+        };
+        RunResumedEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "run.resumed";
+        };
         RunEventsEndMessage: {
             /** @enum {string} */
             event: "end";
             data: {
                 /** @enum {string} */
-                state?: "queued" | "running" | "completed" | "failed" | "cancelled";
+                state?: "queued" | "running" | "paused" | "completed" | "failed" | "cancelled";
                 /** @description The seq of the last event sent. */
                 lastSeq: number;
             };
@@ -2024,7 +2153,7 @@ export type components = {
             secret: string;
         };
         /** @enum {string} */
-        WebhookEventType: "run.stage.grown" | "run.stage.search.completed" | "run.succeeded" | "run.failed" | "run.cancelled" | "webhook.test";
+        WebhookEventType: "run.stage.grown" | "run.stage.search.completed" | "run.succeeded" | "run.failed" | "run.cancelled" | "run.paused" | "run.resumed" | "webhook.test";
         Webhook: {
             id: string;
             url: string;
@@ -2112,10 +2241,10 @@ export type components = {
         };
         Heartbeat: {
             /**
-             * @description `cancel`: someone cancelled the run; stop at the next step and report `run.failed` (cancelled).
+             * @description `cancel`: someone cancelled the run; stop at the next step and report `run.failed` (cancelled). `pause`: someone paused it; stop at the next step boundary, upload the checkpoint saved there, and report `checkpoint.saved` then `run.paused`, which ends the lease.
              * @enum {string}
              */
-            action: "continue" | "cancel";
+            action: "continue" | "cancel" | "pause";
             /** Format: date-time */
             expiresAt: string;
         };
@@ -2141,10 +2270,10 @@ export type components = {
             /** @description Events stored by an earlier try of the batch. */
             duplicates: number;
             /**
-             * @description `cancel`: someone cancelled the run; stop at the next step and report `run.failed` (cancelled).
+             * @description `cancel`: someone cancelled the run; stop at the next step and report `run.failed` (cancelled). `pause`: someone paused it; stop at the next step boundary, upload the checkpoint saved there, and report `checkpoint.saved` then `run.paused`, which ends the lease.
              * @enum {string}
              */
-            action: "continue" | "cancel";
+            action: "continue" | "cancel" | "pause";
         };
         EventBatch: {
             /** @description The lease token from `POST /v1/workers/lease`: only its holder may act on the run. */
@@ -2153,11 +2282,11 @@ export type components = {
                 /** @description The worker's own counter in this attempt, from 0. */
                 seq: number;
                 event: components["schemas"]["TrainingEvent"];
-                /** @description The event's place in the attempt (`type@epoch#n`); null for `run.started`, `run.failed` and `attempt.failed`. */
+                /** @description The event's place in the attempt (`type@epoch#n`; `checkpoint.saved@epoch:step`); null for `run.started`, `run.failed`, `attempt.failed` and `run.paused`. */
                 replayKey: string | null;
             }[];
         };
-        TrainingEvent: components["schemas"]["RunStartedEvent"] | components["schemas"]["StageStartedEvent"] | components["schemas"]["StageGrownEvent"] | components["schemas"]["StageSearchStartedEvent"] | components["schemas"]["StageSearchCompletedEvent"] | components["schemas"]["EpochCompletedEvent"] | components["schemas"]["CheckpointSavedEvent"] | components["schemas"]["RunCompletedEvent"] | components["schemas"]["RunFailedEvent"] | components["schemas"]["AttemptFailedEvent"];
+        TrainingEvent: components["schemas"]["RunStartedEvent"] | components["schemas"]["StageStartedEvent"] | components["schemas"]["StageGrownEvent"] | components["schemas"]["StageSearchStartedEvent"] | components["schemas"]["StageSearchCompletedEvent"] | components["schemas"]["EpochCompletedEvent"] | components["schemas"]["CheckpointSavedEvent"] | components["schemas"]["RunCompletedEvent"] | components["schemas"]["RunFailedEvent"] | components["schemas"]["AttemptFailedEvent"] | components["schemas"]["RunPausedEvent"] | components["schemas"]["RunResumedEvent"];
         /** @description An experiment spec; omitted fields take their defaults (`POST /v1/experiments/validate` shows them filled in). */
         ExperimentSpecInput: {
             name: string;
@@ -2812,7 +2941,7 @@ export interface operations {
             query?: {
                 /** @description Only runs of these experiments (ids, comma-separated). */
                 experiment?: string;
-                /** @description Only runs in one of these states (comma-separated: queued, running, completed, failed, cancelled). */
+                /** @description Only runs in one of these states (comma-separated: queued, running, paused, completed, failed, cancelled). */
                 state?: string;
                 /** @description Only runs of these arms: the arm's kind (`prog`) or its name within the experiment (comma-separated). */
                 arm?: string;
@@ -3125,6 +3254,68 @@ export interface operations {
         responses: {
             /** @description Cancellation requested */
             202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Run"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    pauseRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Paused (`state: paused`), or the pause requested (`pauseRequested: true`) */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Run"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    resumeRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued again */
+            200: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
                     [name: string]: unknown;
@@ -4008,6 +4199,64 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["RunCancelledWebhook"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the message; 410 disables the endpoint; anything else is retried */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onRunPaused: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id: the same on every retry and redelivery (use it to drop duplicates). */
+                "webhook-id": string;
+                /** @description Seconds since the epoch when this attempt was sent. */
+                "webhook-timestamp": string;
+                /** @description `v1,` + base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}` keyed by the base64-decoded part of the secret after `whsec_`; space-separated when a rotated secret still signs too. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunPausedWebhook"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the message; 410 disables the endpoint; anything else is retried */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onRunResumed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id: the same on every retry and redelivery (use it to drop duplicates). */
+                "webhook-id": string;
+                /** @description Seconds since the epoch when this attempt was sent. */
+                "webhook-timestamp": string;
+                /** @description `v1,` + base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}` keyed by the base64-decoded part of the secret after `whsec_`; space-separated when a rotated secret still signs too. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunResumedWebhook"];
             };
         };
         responses: {

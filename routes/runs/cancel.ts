@@ -16,7 +16,7 @@ export const cancelRunRoute = defineRoute({
   tags: ["runs"],
   summary: "Cancel a run gracefully: it stops at the next step boundary and keeps its checkpoint",
   description:
-    "Accepted for a queued or running run (repeating it is harmless). The run becomes `cancelled` when " +
+    "Accepted for a queued, running or paused run (repeating it is harmless); a queued or paused one is cancelled at once. The run becomes `cancelled` when " +
     "its trainer stops; follow `/v1/runs/{id}/events` for the `run.failed` event with reason `cancelled`.",
   request: { params: IdParamsSchema("run") },
   responses: {

@@ -69,7 +69,8 @@ export const forkRunRoute = defineRoute({
     "of the epochs before are the parent's rows, and from there it follows its own schedule. Model " +
     "and dataset are the parent's. 409 `checkpoint_not_held` when the server no longer holds that " +
     "checkpoint (a finished run keeps its newest and, with `AUTOPROG_KEEP_STAGE_CHECKPOINTS`, the " +
-    "one closing each stage: `GET /v1/runs/{id}/checkpoints`). 503 without a checkpoint store.",
+    "one closing each stage: `GET /v1/runs/{id}/checkpoints`), or a pause inside the next epoch " +
+    "replaced it (resume the run first). 503 without a checkpoint store.",
   request: {
     params: IdParamsSchema("run"),
     headers: z.object({
@@ -169,6 +170,13 @@ export function registerForkRun(app: OpenAPIHono<AppEnv>) {
     // the meta (weights, optimizer, history, stages so far) is the parent's as it was.
     const parts = unpackCheckpoint(held);
     const meta = JSON.parse(new TextDecoder().decode(parts.meta)) as Record<string, unknown>;
+    // A pause inside epoch E replaces the checkpoint after E epochs with one partway through
+    // epoch E: a fork from it would start mid-epoch, not where it says.
+    if (meta.epochProgress !== null && meta.epochProgress !== undefined)
+      throw new ProblemError(
+        "checkpoint_not_held",
+        `run ${id}'s checkpoint ${afterEpochs(forkEpoch)} was replaced by its pause inside the next epoch; resume the run, or fork from another epoch`,
+      );
     const adopted = { ...meta, specHash: FORK_START_SPEC_HASH, arm: label, seed: parent.seed };
     // The checkpoint before the row: a queued fork never names a missing checkpoint.
     await store.put(

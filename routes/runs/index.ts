@@ -9,6 +9,8 @@ import { registerGetRun } from "./get.ts";
 import { registerListRuns } from "./list.ts";
 import { registerListMetricKeys, registerListMetrics } from "./metrics.ts";
 import { registerGetModel } from "./model.ts";
+import { registerPauseRun } from "./pause.ts";
+import { registerResumeRun } from "./resume.ts";
 import { registerListCandidates } from "./search.ts";
 import { registerListStages } from "./stages.ts";
 import { registerStreamToken } from "./stream-token.ts";
@@ -24,6 +26,8 @@ export function registerRunRoutes(app: OpenAPIHono<AppEnv>) {
   registerListCheckpoints(app);
   registerGetModel(app);
   registerCancelRun(app);
+  registerPauseRun(app);
+  registerResumeRun(app);
   registerForkRun(app);
   registerRunEvents(app);
   registerStreamToken(app);

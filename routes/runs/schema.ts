@@ -14,8 +14,14 @@ export const RunSchema = z
     label: z.string().openapi({ description: "The arm's name within the experiment." }),
     seed: z.number().int(),
     state: z.enum(RUN_STATES),
-    attempt: z.number().int().openapi({ description: "How many times a trainer has started the run." }),
+    attempt: z.number().int().openapi({
+      description: "How many times a trainer has started the run (a pause gives its attempt back).",
+    }),
     cancelRequested: z.boolean(),
+    pauseRequested: z.boolean().openapi({
+      description:
+        "A pause was asked for while the run trains: it becomes `paused` at the next step boundary.",
+    }),
     backendRequested: z.string(),
     // A union, not .nullable(): the shared component must stay non-null for the events that use it.
     backend: z.union([BackendReportSchema, z.null()]),
@@ -62,6 +68,7 @@ export function toRun(row: RunRow): Run {
     state: row.state,
     attempt: row.attempt,
     cancelRequested: row.cancelRequested,
+    pauseRequested: row.pauseRequested,
     backendRequested: row.backendRequested,
     backend: row.backend ?? null,
     epochs: row.epochs,

@@ -1,11 +1,12 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { checkpointMetaFile, runCheckpointsPath } from "../../src/core/checkpoint-layout.ts";
 import { TERMINAL_EVENT_TYPES, type TrainingEvent } from "../../src/core/events.ts";
+import { sha256Hex } from "../../src/kit/crypto.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { WORKERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
 import { defineRoute } from "../common/route.ts";
-import { holdLease, workerSettings } from "./lease-state.ts";
+import { holdLease, leaseAction, workerSettings } from "./lease-state.ts";
 import { EventBatchResultSchema, EventBatchSchema } from "./schema.ts";
 
 export const postRunEventsRoute = defineRoute({
@@ -19,9 +20,10 @@ export const postRunEventsRoute = defineRoute({
   description:
     "Stored in `seq` order through the same sink as the embedded trainer's events, and the lease " +
     "is extended. Retrying a batch is safe: an event already stored (same replay key; " +
-    "`run.started`, `run.failed` and `attempt.failed` count once per attempt) is counted in " +
+    "`run.started`, `run.failed`, `attempt.failed` and `run.paused` count once per lease) is counted in " +
     "`duplicates`. Upload a " +
-    "checkpoint before the `checkpoint.saved` event that names it. A terminal event ends the run.",
+    "checkpoint before the `checkpoint.saved` event that names it. A terminal event ends the run; " +
+    "`run.paused` ends the lease (the run is `paused`).",
   request: {
     params: IdParamsSchema("run"),
     body: { content: { "application/json": { schema: EventBatchSchema } }, required: true },
@@ -31,9 +33,13 @@ export const postRunEventsRoute = defineRoute({
   },
 });
 
-/** Events that are new once per attempt get a key of their attempt, so a retried batch stores them once. */
-const replayKeyOf = (event: TrainingEvent, given: string | null, attempt: number) =>
-  given ?? `${event.type}#attempt${attempt}`;
+/**
+ * Events that are new once per lease get a key of their lease, so a retried batch stores them
+ * once. Not the attempt's number: a pause gives the attempt back, so the run's next lease trains
+ * under the same number. A digest of the token, which is a secret.
+ */
+const replayKeyOf = (event: TrainingEvent, given: string | null, leaseDigest: string) =>
+  given ?? `${event.type}#lease:${leaseDigest}`;
 
 /** The worker's checkpoint path means nothing here: name the copy in this server's store. */
 function normalised(event: TrainingEvent, runId: string): TrainingEvent {
@@ -49,13 +55,14 @@ export function registerPostRunEvents(app: OpenAPIHono<AppEnv>) {
     const sink = c.var.services.events;
     // Handed to the sink together, so the whole batch is stored in one transaction.
     const entries = [...events].sort((a, b) => a.seq - b.seq);
+    const leaseDigest = (await sha256Hex(token)).slice(0, 24);
     const seqs = await Promise.all(
       entries.map((entry) =>
         sink.record(
           id,
           lease.attempt,
           normalised(entry.event, id),
-          replayKeyOf(entry.event, entry.replayKey, lease.attempt),
+          replayKeyOf(entry.event, entry.replayKey, leaseDigest),
         ),
       ),
     );
@@ -63,9 +70,6 @@ export function registerPostRunEvents(app: OpenAPIHono<AppEnv>) {
     const duplicates = seqs.length - accepted;
     const ended = entries.some((entry, i) => seqs[i] !== null && TERMINAL_EVENT_TYPES.has(entry.event.type));
     if (ended) await workerSettings(c).onRunFinished?.(id);
-    return c.json(
-      { accepted, duplicates, action: lease.cancelRequested ? ("cancel" as const) : ("continue" as const) },
-      200,
-    );
+    return c.json({ accepted, duplicates, action: leaseAction(lease) }, 200);
   });
 }

@@ -2,7 +2,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../../src/services.ts";
 import { WORKERS } from "../common/access.ts";
 import { defineRoute } from "../common/route.ts";
-import { holdLease } from "./lease-state.ts";
+import { holdLease, leaseAction } from "./lease-state.ts";
 import { HeartbeatRequestSchema, HeartbeatSchema } from "./schema.ts";
 
 export const heartbeatRoute = defineRoute({
@@ -12,7 +12,7 @@ export const heartbeatRoute = defineRoute({
   access: WORKERS,
   problems: [404, 409],
   tags: ["workers"],
-  summary: "Extend a run's lease; says whether to go on or cancel",
+  summary: "Extend a run's lease; says whether to go on, cancel or pause",
   description:
     "409 `lease_lost` when the token no longer holds the lease (it expired and the run was " +
     "re-queued, or the run ended): stop training that run.",
@@ -28,7 +28,7 @@ export function registerHeartbeat(app: OpenAPIHono<AppEnv>) {
     const lease = await holdLease(c, runId, token);
     return c.json(
       {
-        action: lease.cancelRequested ? ("cancel" as const) : ("continue" as const),
+        action: leaseAction(lease),
         expiresAt: new Date(lease.expiresAt).toISOString(),
       },
       200,

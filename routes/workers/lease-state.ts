@@ -23,6 +23,7 @@ export const newLeaseToken = (): string => randomToken("lt_", 24);
 export interface HeldLease {
   readonly attempt: number;
   readonly cancelRequested: boolean;
+  readonly pauseRequested: boolean;
   /** Epoch milliseconds. */
   readonly expiresAt: number;
 }
@@ -39,8 +40,17 @@ export async function holdLease(c: Context<AppEnv>, runId: string, token: string
   const now = clock();
   const lease = await extendLease(db, { runId, owner: token, now, leaseMs });
   if (!lease.held) throw new ProblemError("lease_lost", `this token no longer holds run ${runId}'s lease`);
-  return { attempt: lease.attempt, cancelRequested: lease.cancelRequested, expiresAt: now + leaseMs };
+  return {
+    attempt: lease.attempt,
+    cancelRequested: lease.cancelRequested,
+    pauseRequested: lease.pauseRequested,
+    expiresAt: now + leaseMs,
+  };
 }
+
+/** What the lease's holder is told to do next (a cancel outranks a pause). */
+export const leaseAction = (lease: HeldLease): "continue" | "cancel" | "pause" =>
+  lease.cancelRequested ? "cancel" : lease.pauseRequested ? "pause" : "continue";
 
 export function checkpointStoreOf(c: {
   var: Pick<AppEnv["Variables"], "services">;

@@ -63,9 +63,11 @@ export const HeartbeatRequestSchema = z
   .object({ runId: RunId, token: LeaseToken })
   .openapi("HeartbeatRequest");
 
-const Action = z.enum(["continue", "cancel"]).openapi({
+const Action = z.enum(["continue", "cancel", "pause"]).openapi({
   description:
-    "`cancel`: someone cancelled the run; stop at the next step and report `run.failed` (cancelled).",
+    "`cancel`: someone cancelled the run; stop at the next step and report `run.failed` (cancelled). " +
+    "`pause`: someone paused it; stop at the next step boundary, upload the checkpoint saved there, " +
+    "and report `checkpoint.saved` then `run.paused`, which ends the lease.",
 });
 
 export const HeartbeatSchema = z.object({ action: Action, expiresAt: z.iso.datetime() }).openapi("Heartbeat");
@@ -81,10 +83,16 @@ export const ReleasedSchema = z
 const EventEntrySchema = z.object({
   seq: z.number().int().min(0).openapi({ description: "The worker's own counter in this attempt, from 0." }),
   event: TrainingEventSchema.meta({ id: "TrainingEvent" }),
-  replayKey: z.string().min(1).max(200).nullable().openapi({
-    description:
-      "The event's place in the attempt (`type@epoch#n`); null for `run.started`, `run.failed` and `attempt.failed`.",
-  }),
+  replayKey: z
+    .string()
+    .min(1)
+    .max(200)
+    .nullable()
+    .openapi({
+      description:
+        "The event's place in the attempt (`type@epoch#n`; `checkpoint.saved@epoch:step`); null for " +
+        "`run.started`, `run.failed`, `attempt.failed` and `run.paused`.",
+    }),
 });
 
 export const EventBatchSchema = z

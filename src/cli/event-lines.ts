@@ -1,5 +1,5 @@
 import type { RunResult, TrainingEvent } from "../core/events.ts";
-import { changeWord, endLine, epochRange } from "../core/vocabulary.ts";
+import { changeWord, endLine, epochRange, pausedLine, RESUMED_LINE } from "../core/vocabulary.ts";
 
 /**
  * One line of text per training event, shared by `autoprog train` (events from the local
@@ -79,5 +79,9 @@ export function eventLine(event: TrainingEvent): string | undefined {
       return `run ${endLine(event.reason, event.message)}`;
     case "attempt.failed":
       return `attempt failed (${event.reason}): ${event.message}; the run goes back to the queue`;
+    case "run.paused":
+      return `run ${pausedLine(event.epoch, event.step)}`;
+    case "run.resumed":
+      return `run ${RESUMED_LINE}`;
   }
 }

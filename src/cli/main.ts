@@ -4,7 +4,14 @@ import { reportErrors, withClientOptions } from "./client-options.ts";
 import { downloadModelCommand, listCheckpointsCommand } from "./download.ts";
 import { forkRunCommand } from "./fork.ts";
 import { keysCommand } from "./keys.ts";
-import { annotateRunCommand, cancelRunCommand, listRunsCommand, showRunCommand } from "./runs.ts";
+import {
+  annotateRunCommand,
+  cancelRunCommand,
+  listRunsCommand,
+  pauseRunCommand,
+  resumeRunCommand,
+  showRunCommand,
+} from "./runs.ts";
 import { submitCommand } from "./submit.ts";
 import type { TrainCommandOptions } from "./train.ts";
 import { watchCommand } from "./watch.ts";
@@ -97,13 +104,18 @@ withClientOptions(
     .option("--no-progress", "plain lines instead of a progress bar"),
 ).action(reportErrors(watchCommand));
 
-const runs = program.command("runs").description("list, show, tag and cancel runs on a server");
+const runs = program
+  .command("runs")
+  .description("list, show, tag, cancel, pause and resume runs on a server");
 withClientOptions(
   runs
     .command("list")
     .description("the project's runs across experiments, newest first (list flags take a,b,c)")
     .option("--experiment <ids>", "only these experiments' runs")
-    .option("--state <states>", "only runs in these states (queued, running, completed, failed, cancelled)")
+    .option(
+      "--state <states>",
+      "only runs in these states (queued, running, paused, completed, failed, cancelled)",
+    )
     .option("--arm <arms>", "only these arms (kind or name)")
     .option("--tag <tags>", "only runs with every one of these tags")
     .option("--name <text>", "only runs whose experiment's name holds this")
@@ -131,10 +143,24 @@ withClientOptions(
 withClientOptions(
   runs
     .command("cancel")
-    .description("cancel a queued or running run (it stops at the next step boundary)")
+    .description("cancel a queued, running or paused run (it stops at the next step boundary)")
     .argument("<run>", "run id")
     .option("--json", "print the run as JSON"),
 ).action(reportErrors(cancelRunCommand));
+withClientOptions(
+  runs
+    .command("pause")
+    .description("pause a queued or running run: it stops at the next step boundary with a checkpoint there")
+    .argument("<run>", "run id")
+    .option("--json", "print the run as JSON"),
+).action(reportErrors(pauseRunCommand));
+withClientOptions(
+  runs
+    .command("resume")
+    .description("queue a paused run again: it continues exactly where it stopped")
+    .argument("<run>", "run id")
+    .option("--json", "print the run as JSON"),
+).action(reportErrors(resumeRunCommand));
 withClientOptions(
   runs
     .command("download")

@@ -4,7 +4,7 @@ import { afterEpochs, lastEpochCovered } from "../core/vocabulary.ts";
 import { type ClientFlags, clientFor } from "./client-options.ts";
 import { percent } from "./event-lines.ts";
 
-/** `autoprog runs list|show|tag|cancel`: the run resources of the API, one request each. */
+/** `autoprog runs list|show|tag|cancel|pause|resume`: the run resources of the API, one request each. */
 type Run = components["schemas"]["Run"];
 
 interface ListFlags extends ClientFlags {
@@ -78,6 +78,20 @@ export async function cancelRunCommand(id: string, flags: ClientFlags & { json?:
   else console.log(`${run.id}: cancel requested (${run.state}); it stops at the next step boundary`);
 }
 
+export async function pauseRunCommand(id: string, flags: ClientFlags & { json?: boolean }): Promise<void> {
+  const run = unwrap(await clientFor(flags).POST("/v1/runs/{id}/pause", { params: { path: { id } } }));
+  if (flags.json) console.log(JSON.stringify(run, null, 2));
+  else if (run.state === "paused")
+    console.log(`${run.id}: paused; \`autoprog runs resume ${run.id}\` goes on`);
+  else console.log(`${run.id}: pause requested; it stops at the next step boundary with a checkpoint there`);
+}
+
+export async function resumeRunCommand(id: string, flags: ClientFlags & { json?: boolean }): Promise<void> {
+  const run = unwrap(await clientFor(flags).POST("/v1/runs/{id}/resume", { params: { path: { id } } }));
+  if (flags.json) console.log(JSON.stringify(run, null, 2));
+  else console.log(`${run.id}: resumed (${run.state}); it continues from the checkpoint of its pause`);
+}
+
 const top1Text = (x: number | null) => (x === null ? "-" : percent(x));
 
 /** Fixed-width columns, widest cell per column. */
@@ -106,13 +120,19 @@ export function runTable(runs: readonly Run[]): string {
     .join("\n");
 }
 
+function stateLine(run: Run): string {
+  if (run.state !== "running") return run.state;
+  if (run.cancelRequested) return "running (cancel requested)";
+  return run.pauseRequested ? "running (pause requested)" : "running";
+}
+
 function runDetails(run: Run): string {
   const lines: [string, string | number | null][] = [
     ["run", run.id],
     ["experiment", run.experimentId],
     ["arm", run.label === run.arm ? run.arm : `${run.label} (${run.arm})`],
     ["seed", run.seed],
-    ["state", run.cancelRequested && run.state === "running" ? "running (cancel requested)" : run.state],
+    ["state", stateLine(run)],
     ["attempt", run.attempt],
     [
       "backend",

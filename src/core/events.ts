@@ -308,6 +308,14 @@ export const TrainingEventSchema = z.discriminatedUnion("type", [
    * spent is the event's own.
    */
   event("attempt.failed", failure),
+  /**
+   * The run stopped at a step boundary because someone paused it; a checkpoint of that point was
+   * saved just before (`checkpoint.saved`), and the attempt is not counted. Where training stood
+   * (`epoch` in progress, optimizer `step`); both null when the run was paused in the queue.
+   */
+  event("run.paused", { epoch: count.nullable(), step: count.nullable() }),
+  /** Someone resumed the paused run: it is queued again and continues from its checkpoint. */
+  event("run.resumed", {}),
 ]);
 export type TrainingEvent = z.infer<typeof TrainingEventSchema>;
 export type TrainingEventType = TrainingEvent["type"];

@@ -10,6 +10,8 @@ export const PROBLEMS = {
   forbidden: { status: 403, title: "The key's role may not do this" },
   not_found: { status: 404, title: "Not found" },
   run_not_cancellable: { status: 409, title: "The run has already ended" },
+  run_not_pausable: { status: 409, title: "Only a queued or running run can be paused" },
+  run_not_paused: { status: 409, title: "Only a paused run can be resumed" },
   webhook_disabled: { status: 409, title: "The webhook endpoint is disabled" },
   idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still in progress" },
   last_admin_key: { status: 409, title: "The last admin key cannot be revoked" },

@@ -33,6 +33,19 @@ export function changeWord(from: ArchitectureReport, to: ArchitectureReport): Ch
   return "reshaped";
 }
 
+/**
+ * A pause, as a line: where training stopped ("paused in epoch 3, at step 120"), or "paused in
+ * the queue" when no trainer had the run.
+ */
+export function pausedLine(epoch: number | null, step: number | null): string {
+  return epoch === null || step === null
+    ? "paused in the queue"
+    : `paused in epoch ${epoch}, at step ${step}`;
+}
+
+/** A resume, as a line. */
+export const RESUMED_LINE = "resumed: queued again, continues from its checkpoint";
+
 /** The 0-based epoch a checkpoint covering `epochsCovered` epochs was taken after. */
 export const lastEpochCovered = (epochsCovered: number): number => epochsCovered - 1;
 

@@ -73,6 +73,17 @@ export const RunCancelledDataSchema = z
   .object({ ...runRef, message: z.string() })
   .meta({ id: "WebhookRunCancelledData" });
 
+export const RunPausedDataSchema = z
+  .object({
+    ...runRef,
+    /** Where training stopped (epoch in progress, optimizer step); null when it was paused in the queue. */
+    epoch: z.number().int().nullable(),
+    step: z.number().int().nullable(),
+  })
+  .meta({ id: "WebhookRunPausedData" });
+
+export const RunResumedDataSchema = z.object({ ...runRef }).meta({ id: "WebhookRunResumedData" });
+
 export const WebhookTestDataSchema = z
   .object({ webhookId: z.string(), message: z.string() })
   .meta({ id: "WebhookTestData" });
@@ -90,6 +101,11 @@ export const WEBHOOK_EVENTS = {
   "run.succeeded": { data: RunSucceededDataSchema, summary: "A run finished training" },
   "run.failed": { data: RunFailedDataSchema, summary: "A run failed (setup, non-finite loss, error)" },
   "run.cancelled": { data: RunCancelledDataSchema, summary: "A run was cancelled" },
+  "run.paused": {
+    data: RunPausedDataSchema,
+    summary: "A run paused at a step boundary with a checkpoint there (or in the queue)",
+  },
+  "run.resumed": { data: RunResumedDataSchema, summary: "A paused run was queued again" },
   "webhook.test": { data: WebhookTestDataSchema, summary: "Sent by POST /v1/webhooks/{id}/test" },
 } as const;
 
@@ -160,6 +176,10 @@ export function webhookOfEvent(
             type: "run.failed",
             data: { reason: event.reason, message: event.message, epoch: event.epoch, step: event.step },
           };
+    case "run.paused":
+      return { type: "run.paused", data: { epoch: event.epoch, step: event.step } };
+    case "run.resumed":
+      return { type: "run.resumed", data: {} };
     default:
       return null;
   }

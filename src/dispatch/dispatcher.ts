@@ -148,7 +148,15 @@ export class Dispatcher implements RunControl {
     const run = await getRun(this.options.db, runId);
     if (run?.state === "queued" && run.cancelRequested) {
       await this.endRun(run, "cancelled", "the run was cancelled before it started");
+    } else if (run?.state === "paused" && run.cancelRequested) {
+      await this.endRun(run, "cancelled", "the run was cancelled while paused");
     }
+  }
+
+  pause(runId: string): void {
+    // A trainer still in set-up gets it too: it pauses at its first step boundary. A run
+    // trained elsewhere hears of it at its owner's next heartbeat.
+    this.active.get(runId)?.attempt.pause();
   }
 
   /** Resolves when nothing is training and nothing is being taken from the queue. */
@@ -206,6 +214,7 @@ export class Dispatcher implements RunControl {
       backend: this.options.backend ?? null,
       cacheDir: this.options.cacheDir ?? null,
       cancelled: run.cancelRequested,
+      paused: run.pauseRequested,
     });
     if ("problem" in built) {
       await this.endRun(run, "failed_setup", built.problem);
@@ -262,14 +271,18 @@ export class Dispatcher implements RunControl {
     if (now - active.lastHeartbeat < this.leaseMs / 4) return;
     active.lastHeartbeat = now;
     this.track(
-      this.queue.heartbeat(active.run.id, this.owner, now).then(({ held, cancelRequested }) => {
-        if (!held) {
-          this.log("lost the lease of a run; its trainer stops", { runId: active.run.id });
-          this.forget(active);
-        } else if (cancelRequested) {
-          active.attempt.cancel();
-        }
-      }),
+      this.queue
+        .heartbeat(active.run.id, this.owner, now)
+        .then(({ held, cancelRequested, pauseRequested }) => {
+          if (!held) {
+            this.log("lost the lease of a run; its trainer stops", { runId: active.run.id });
+            this.forget(active);
+          } else if (cancelRequested) {
+            active.attempt.cancel();
+          } else if (pauseRequested) {
+            active.attempt.pause();
+          }
+        }),
     );
   }
 
@@ -288,6 +301,10 @@ export class Dispatcher implements RunControl {
         // The trainer ended without a terminal event: a crash of this attempt.
         await this.endAttempt(active, "crashed", why);
       }
+    } else if (now?.state === "paused") {
+      // Its checkpoints are where the resumed run goes on from: nothing is pruned.
+      this.active.delete(active.run.id);
+      this.log("run paused", { runId: active.run.id });
     } else {
       this.active.delete(active.run.id);
       this.log("run ended", { runId: active.run.id, state: now?.state });

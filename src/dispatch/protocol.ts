@@ -26,13 +26,17 @@ export interface TrainerJob {
   readonly cacheDir: string | null;
   /** Cancelled before the trainer started: stop at the first step boundary. */
   readonly cancelled: boolean;
+  /** Paused before the trainer started (asked while another attempt had it): pause at the first step boundary. */
+  readonly paused: boolean;
 }
 
 export type ToTrainer =
   /** The first message: the job to train. */
   | { readonly type: "start"; readonly job: TrainerJob }
   /** Stop at the next step boundary and report the run cancelled. */
-  | { readonly type: "cancel" };
+  | { readonly type: "cancel" }
+  /** Stop at the next step boundary with a checkpoint there and report `run.paused`. */
+  | { readonly type: "pause" };
 
 export type FromTrainer =
   /** The producer names the event's place in its stream (src/events/replay-key.ts). */

@@ -13,7 +13,11 @@ export interface RunQueue {
   /** The next claimable run, fair across projects (db/queue.ts), leased to `owner`; undefined when none is. */
   claim(owner: string, now: number): Promise<RunRow | undefined>;
   /** Extends the lease; `held` is false when the run is no longer this owner's. */
-  heartbeat(runId: string, owner: string, now: number): Promise<{ held: boolean; cancelRequested: boolean }>;
+  heartbeat(
+    runId: string,
+    owner: string,
+    now: number,
+  ): Promise<{ held: boolean; cancelRequested: boolean; pauseRequested: boolean }>;
   /** Puts a leased run back in the queue; false when the lease was lost already. */
   requeue(runId: string, owner: string, end: AttemptEnd, now: number): Promise<boolean>;
   /**

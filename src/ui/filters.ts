@@ -10,6 +10,7 @@ export type RunStateName = components["schemas"]["Run"]["state"];
 export const RUN_STATES = [
   "queued",
   "running",
+  "paused",
   "completed",
   "failed",
   "cancelled",

@@ -1,5 +1,13 @@
 import type { EventOfType, TrainingEvent } from "../core/events.ts";
-import { changeWord, checkpointLine, endLine, endWord, epochRange } from "../core/vocabulary.ts";
+import {
+  changeWord,
+  checkpointLine,
+  endLine,
+  endWord,
+  epochRange,
+  pausedLine,
+  RESUMED_LINE,
+} from "../core/vocabulary.ts";
 
 /**
  * What the run page draws, folded from the run's events in seq order. Pure (no DOM), so the
@@ -54,6 +62,8 @@ export interface RunView {
    * stage) is emitted before its `stage.started`, and the band takes its operator when it opens.
    */
   readonly pendingGrowth: EventOfType<"stage.grown"> | null;
+  /** The newer of the run's last `run.paused` and `run.resumed`; null: never paused. */
+  readonly pause: "paused" | "resumed" | null;
   /** Epochs the newest saved checkpoint covers (what a model download serves); null before one. */
   readonly checkpointEpoch: number | null;
 }
@@ -69,6 +79,7 @@ export const EMPTY_RUN_VIEW: RunView = {
   log: [],
   outcome: null,
   pendingGrowth: null,
+  pause: null,
   checkpointEpoch: null,
 };
 
@@ -103,6 +114,10 @@ export function applyEvent(view: RunView, seq: number, event: TrainingEvent): Ru
         epochs: upsertEpoch(view.epochs, pointOf(event)),
         stages: withEpochFlops(next, event),
       };
+    case "run.paused":
+      return { ...next, pause: "paused" };
+    case "run.resumed":
+      return { ...next, pause: "resumed" };
     case "checkpoint.saved":
       return { ...next, checkpointEpoch: event.epoch };
     case "run.completed":
@@ -183,5 +198,9 @@ export function describe(event: TrainingEvent): string {
       return endLine(event.reason, event.message);
     case "attempt.failed":
       return `attempt failed (${event.reason}): ${event.message}; the run goes back to the queue`;
+    case "run.paused":
+      return pausedLine(event.epoch, event.step);
+    case "run.resumed":
+      return RESUMED_LINE;
   }
 }

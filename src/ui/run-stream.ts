@@ -14,6 +14,8 @@ const EVENT_TYPES = [
   "run.completed",
   "run.failed",
   "attempt.failed",
+  "run.paused",
+  "run.resumed",
 ] as const satisfies readonly TrainingEventType[];
 // Fails to compile when the union gains a type this list lacks.
 const everyType: Exclude<TrainingEventType, (typeof EVENT_TYPES)[number]> extends never ? true : never = true;

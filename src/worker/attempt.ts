@@ -29,6 +29,7 @@ export interface AttemptInput {
   readonly backend: ExperimentSpec["backend"] | null;
   readonly cacheDir: string | null;
   readonly cancelled: boolean;
+  readonly paused: boolean;
 }
 
 /**
@@ -51,6 +52,7 @@ export function trainerJob(input: AttemptInput): { job: TrainerJob } | { problem
       backend: input.backend,
       cacheDir: input.cacheDir,
       cancelled: input.cancelled,
+      paused: input.paused,
     },
   };
 }
@@ -72,7 +74,7 @@ export interface AttemptOptions {
 export interface AttemptOutcome {
   /** The trainer reported `run.started` (set-up was over). */
   readonly started: boolean;
-  /** The trainer reported the run's end (`run.completed` or `run.failed`). */
+  /** The trainer reported the run's end (`run.completed` or `run.failed`) or its pause (`run.paused`). */
   readonly reported: boolean;
   /** Why the trainer ended without reporting the run's end; null when it reported it. */
   readonly crash: string | null;
@@ -154,6 +156,15 @@ export class TrainerAttempt {
   }
 
   /**
+   * Asks the trainer to stop at its next step boundary, save a checkpoint there and report
+   * `run.paused`. No grace period: an epoch that trains a supernet is not cut, so the pause may
+   * take that epoch's time to land (the trainer keeps sending signs of life meanwhile).
+   */
+  pause(): void {
+    if (!this.exited) this.trainer.postMessage({ type: "pause" });
+  }
+
+  /**
    * The host is done with this attempt (shutdown, a lost lease, a failed write): the trainer is
    * stopped (SIGTERM, then SIGKILL after the grace period) and nothing it still sends is passed on.
    */
@@ -193,7 +204,8 @@ export class TrainerAttempt {
     if (message.type === "event") {
       const { event } = message;
       if (event.type === "run.started") this.started = true;
-      if (event.type === "run.completed" || event.type === "run.failed") this.reported = true;
+      if (event.type === "run.completed" || event.type === "run.failed" || event.type === "run.paused")
+        this.reported = true;
       this.options.onEvent(event, message.replayKey);
     } else if (message.type === "finished" && message.crashed !== null) {
       this.crash ??= `the trainer crashed: ${message.crashed}`;

@@ -7,7 +7,13 @@ import type { ExperimentSpec } from "../core/spec.ts";
 import { DEFAULT_TRAINER_SILENCE_MS, type StartTrainer, type TrainerJob } from "../dispatch/protocol.ts";
 import { eventWithoutDataDir } from "../dispatch/server-paths.ts";
 import { TrainerAttempt, trainerJob } from "./attempt.ts";
-import { LeaseLostError, type OutgoingEvent, type WorkerApi, type WorkerLease } from "./remote-api.ts";
+import {
+  type Action,
+  LeaseLostError,
+  type OutgoingEvent,
+  type WorkerApi,
+  type WorkerLease,
+} from "./remote-api.ts";
 
 /** Events are sent in batches: at most this many, or after this delay. */
 const BATCH_EVENTS = 50;
@@ -30,7 +36,7 @@ export interface RemoteRunOptions {
 }
 
 /** How a run ended on this worker. */
-export type RemoteRunEnd = "reported" | "lease_lost" | "stopped" | "crashed";
+export type RemoteRunEnd = "reported" | "paused" | "lease_lost" | "stopped" | "crashed";
 
 interface Pending {
   readonly entry: OutgoingEvent;
@@ -42,7 +48,7 @@ interface Pending {
  * One leased run on a pull worker: fetch the checkpoint, train it through the attempt shell
  * (src/worker/attempt.ts, a trainer process), forward its events in batches (each checkpoint
  * uploaded before the event naming it), keep the lease, and obey the API: `cancel` cancels the
- * trainer, `lease_lost` drops the run.
+ * trainer, `pause` pauses it (its `run.paused` ends the lease), `lease_lost` drops the run.
  */
 export class RemoteRun {
   readonly runId: string;
@@ -57,6 +63,8 @@ export class RemoteRun {
   private end: RemoteRunEnd | null = null;
   private sawStarted = false;
   private sawTerminal = false;
+  /** The trainer reported `run.paused`: the API ends the lease with it. */
+  private sawPaused = false;
   /** Why the attempt ended without a result: set-up's error, or the trainer's. */
   private crash: string | null = null;
   private readonly exited: Promise<void>;
@@ -81,9 +89,9 @@ export class RemoteRun {
       this.heartbeatTimer = setInterval(() => void this.heartbeat(), (this.grant.lease.seconds * 1000) / 3);
       await this.setUp();
       await this.exited;
-      if (!this.sawTerminal && this.end === null) this.reportCrash();
+      if (!this.sawTerminal && !this.sawPaused && this.end === null) this.reportCrash();
       await this.flush();
-      this.end ??= this.sawTerminal ? "reported" : "crashed";
+      this.end ??= this.sawTerminal ? "reported" : this.sawPaused ? "paused" : "crashed";
     } catch (error) {
       this.end ??= error instanceof LeaseLostError ? "lease_lost" : "crashed";
       log("the run could not go on here", { runId: this.runId, error: String(error) });
@@ -151,6 +159,8 @@ export class RemoteRun {
       backend: this.options.backend,
       cacheDir: this.options.cacheDir,
       cancelled: false,
+      // A pause asked before this lease reaches it at the first heartbeat or event batch.
+      paused: false,
     });
     if ("job" in built) return built.job;
     this.enqueue(
@@ -204,6 +214,7 @@ export class RemoteRun {
     const clean = eventWithoutDataDir(eventWithoutDataDir(event, workDir), dataDir);
     if (event.type === "run.started") this.sawStarted = true;
     if (event.type === "run.completed" || event.type === "run.failed") this.sawTerminal = true;
+    if (event.type === "run.paused") this.sawPaused = true;
     const ready = event.type === "checkpoint.saved" ? this.upload(event.epoch) : Promise.resolve();
     // A failed upload fails the batch that carries its event, not the process.
     ready.catch(() => undefined);
@@ -243,7 +254,7 @@ export class RemoteRun {
             batch.map((item) => item.entry),
           );
           this.pending.splice(0, batch.length);
-          if (result.action === "cancel") this.attempt?.cancel();
+          this.obey(result.action);
         } catch (error) {
           this.fail(error);
           throw error;
@@ -256,11 +267,15 @@ export class RemoteRun {
   private async heartbeat(): Promise<void> {
     if (this.end) return;
     try {
-      const action = await this.options.api.heartbeat(this.runId, this.token);
-      if (action === "cancel") this.attempt?.cancel();
+      this.obey(await this.options.api.heartbeat(this.runId, this.token));
     } catch (error) {
       this.fail(error);
     }
+  }
+
+  private obey(action: Action): void {
+    if (action === "cancel") this.attempt?.cancel();
+    else if (action === "pause") this.attempt?.pause();
   }
 
   /** The lease is gone, or the API stayed out of reach past every retry: this worker drops the run. */

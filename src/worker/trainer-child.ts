@@ -21,27 +21,35 @@ heartbeat.unref();
 send({ type: "progress" });
 
 const controller = new AbortController();
+const pause = new AbortController();
 const job = await new Promise<TrainerJob>((resolve) => {
   process.on("message", (message: ToTrainer) => {
     if (message.type === "start") resolve(message.job);
     else if (message.type === "cancel") controller.abort();
+    else if (message.type === "pause") pause.abort();
   });
 });
 if (job.cancelled) controller.abort();
+if (job.paused) pause.abort();
 // The host stops us with SIGTERM (shutdown, a lost lease): exit at the next turn of the event
 // loop, which is a step boundary (betweenSteps below), not inside a checkpoint write.
 process.on("SIGTERM", () => process.exit(143));
 // The host is gone (killed): nobody would read what this attempt produces.
 process.on("disconnect", () => process.exit(1));
 // Loaded after the heartbeat started (see above).
-const [{ DirectoryCheckpointStore }, { runTraining, TrainingFailure }, files, faults, replay] =
-  await Promise.all([
-    import("../train/checkpoint.ts"),
-    import("../train/run.ts"),
-    import("./checkpoint-files.ts"),
-    import("./fault-injection.ts"),
-    import("./replay-key.ts"),
-  ]);
+const [
+  { DirectoryCheckpointStore },
+  { runTraining, TrainingFailure, TrainingPaused },
+  files,
+  faults,
+  replay,
+] = await Promise.all([
+  import("../train/checkpoint.ts"),
+  import("../train/run.ts"),
+  import("./checkpoint-files.ts"),
+  import("./fault-injection.ts"),
+  import("./replay-key.ts"),
+]);
 const { discardCheckpointsAfter } = files;
 const { injectedFault } = faults;
 const { ReplayKeys } = replay;
@@ -55,6 +63,7 @@ try {
     arm: job.arm,
     seed: job.seed,
     signal: controller.signal,
+    pause: pause.signal,
     // One macrotask per step: IPC messages and signals are handled here, between steps.
     betweenSteps: () => new Promise((resolve) => setImmediate(resolve)),
     checkpoints: new DirectoryCheckpointStore(job.checkpointDir),
@@ -70,8 +79,14 @@ try {
     ...(job.cacheDir ? { cacheDir: job.cacheDir } : {}),
   });
 } catch (error) {
-  // A TrainingFailure has already been reported as run.failed; anything else is a crash.
-  if (!(error instanceof TrainingFailure)) crashed = error instanceof Error ? error.message : String(error);
+  if (error instanceof TrainingPaused) {
+    // Its checkpoint is saved (and reported); the run is not over, so runTraining reports nothing more.
+    const event = { type: "run.paused" as const, epoch: error.epoch, step: error.step };
+    send({ type: "event", event, replayKey: keys.next(event) });
+  } else if (!(error instanceof TrainingFailure)) {
+    // A TrainingFailure has already been reported as run.failed; anything else is a crash.
+    crashed = error instanceof Error ? error.message : String(error);
+  }
 }
 clearInterval(heartbeat);
 // Exit once the last message is on its way; tfjs' handles would keep the process alive otherwise.

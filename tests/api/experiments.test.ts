@@ -258,6 +258,7 @@ describe("GET /v1/experiments", () => {
       total: 1,
       queued: 1,
       running: 0,
+      paused: 0,
       completed: 0,
       failed: 0,
       cancelled: 0,

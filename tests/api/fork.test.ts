@@ -7,6 +7,7 @@ import { claimRun } from "../../db/queue.ts";
 import { getRun } from "../../db/runs.ts";
 import * as schema from "../../db/schema.ts";
 import { directoryCheckpointStore } from "../../src/checkpoints/directory-store.ts";
+import { packCheckpoint, unpackCheckpoint } from "../../src/checkpoints/wire.ts";
 import { runCheckpointsPath } from "../../src/core/checkpoint-layout.ts";
 import { type ExperimentSpec, parseSpec } from "../../src/core/spec.ts";
 import { DirectoryCheckpointStore } from "../../src/train/checkpoint.ts";
@@ -193,6 +194,25 @@ describe("POST /v1/runs/{id}/fork", () => {
       422,
       "validation_failed",
     );
+    // A pause inside epoch 4 replaced the checkpoint after 4 epochs: no fork starts from it.
+    const store = directoryCheckpointStore(join(dir, "runs"));
+    const held = await store.get(parentId, 4);
+    if (!held) throw new Error("the parent holds no checkpoint after 4 epochs");
+    const parts = unpackCheckpoint(held);
+    const meta = JSON.parse(new TextDecoder().decode(parts.meta)) as Record<string, unknown>;
+    const paused = { ...meta, epochProgress: { steps: 1 } };
+    await store.put(
+      parentId,
+      4,
+      packCheckpoint({ ...parts, meta: new TextEncoder().encode(JSON.stringify(paused)) }),
+    );
+    const pausedProblem = await expectProblem(
+      await t.post(`/v1/runs/${parentId}/fork`, { fromEpoch: 4 }),
+      409,
+      "checkpoint_not_held",
+    );
+    expect(pausedProblem.detail).toContain("replaced by its pause");
+    await store.put(parentId, 4, held);
     const other = await t.keyFor("elsewhere", "member");
     await expectProblem(
       await t.post(`/v1/runs/${parentId}/fork`, { fromEpoch: 4 }, other.headers),

@@ -124,6 +124,9 @@ const SCOPES: Record<string, Scope> = {
   "GET /v1/runs/{id}/metrics": onA((a) => get(`/v1/runs/${a.queuedRunId}/metrics`), 200),
   "GET /v1/runs/{id}/metrics/keys": onA((a) => get(`/v1/runs/${a.queuedRunId}/metrics/keys`), 200),
   "POST /v1/runs/{id}/cancel": onA((a) => post(`/v1/runs/${a.queuedRunId}/cancel`), 202),
+  "POST /v1/runs/{id}/pause": onA((a) => post(`/v1/runs/${a.queuedRunId}/pause`), 202),
+  // A queued run is not paused: its own project gets 409, another project 404.
+  "POST /v1/runs/{id}/resume": onA((a) => post(`/v1/runs/${a.queuedRunId}/resume`), 409),
   "GET /v1/runs/{id}/events": onA((a) => get(`/v1/runs/${a.queuedRunId}/events`), 200),
   "POST /v1/runs/{id}/stream-token": onA((a) => post(`/v1/runs/${a.queuedRunId}/stream-token`), 201),
   "POST /v1/runs/{id}/events": forWorkers((a) => post(`/v1/runs/${a.leasedRunId}/events`, events(a)), 200),

@@ -1,4 +1,6 @@
+import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { runEvents, runs as runsTable } from "../../db/schema.ts";
 import type { ArmReport } from "../../routes/experiments/table.ts";
 import type { Run } from "../../routes/runs/schema.ts";
 import { ReplayKeys } from "../../src/worker/replay-key.ts";
@@ -205,6 +207,77 @@ describe("POST /v1/runs/{id}/cancel", () => {
     const problem = await expectProblem(response, 409, "run_not_cancellable");
     expect(problem.detail).toBe(`run ${id} is already completed`);
     expect(await tableCounts(t.db)).toEqual(before);
+  });
+});
+
+describe("POST /v1/runs/{id}/pause and /resume", () => {
+  const pause = (id: string) => t.app.request(`/v1/runs/${id}/pause`, { method: "POST" });
+  const resume = (id: string) => t.app.request(`/v1/runs/${id}/resume`, { method: "POST" });
+  const eventTypes = async (id: string) =>
+    (await t.db.select().from(runEvents).where(eq(runEvents.runId, id))).map((e) => e.type);
+
+  it("pauses a queued run at once with its run.paused event, and resumes it to the queue", async () => {
+    const { runs } = await submit();
+    const id = runs[0]?.id as string;
+    const response = await pause(id);
+    expect(response.status).toBe(202);
+    expect(await response.json()).toMatchObject({ id, state: "paused", pauseRequested: false, attempt: 0 });
+    // Nobody claims a paused run.
+    expect(await claimForTest(t.db)).toBeUndefined();
+    // Pausing it again is harmless: the run as it is, no second event.
+    const again = await pause(id);
+    expect(again.status).toBe(202);
+    expect(await again.json()).toMatchObject({ state: "paused" });
+    expect(await eventTypes(id)).toEqual(["run.paused"]);
+    const resumed = await resume(id);
+    expect(resumed.status).toBe(200);
+    expect(await resumed.json()).toMatchObject({ id, state: "queued", lastSeq: 2 });
+    expect(await eventTypes(id)).toEqual(["run.paused", "run.resumed"]);
+    expect((await claimForTest(t.db))?.id).toBe(id);
+  });
+
+  it("flags a running run; its trainer's run.paused makes it paused, lease cleared, attempt given back", async () => {
+    await submit();
+    const id = await train([runStarted(), epochCompleted(0), checkpointSaved(1)]);
+    const response = await pause(id);
+    expect(response.status).toBe(202);
+    expect(await response.json()).toMatchObject({ state: "running", pauseRequested: true, attempt: 1 });
+    await t.sink.record(id, 1, { type: "run.paused", epoch: 1, step: 6 }, null);
+    const [row] = await t.db.select().from(runsTable).where(eq(runsTable.id, id));
+    expect(row).toMatchObject({
+      state: "paused",
+      pauseRequested: false,
+      attempt: 0,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      checkpointEpoch: 1,
+    });
+    // A paused run can be cancelled: at once, there is no trainer.
+    const cancelled = await t.app.request(`/v1/runs/${id}/cancel`, { method: "POST" });
+    expect(cancelled.status).toBe(202);
+    expect(await cancelled.json()).toMatchObject({ state: "cancelled" });
+  });
+
+  it("is a 409 problem to pause a finished run or resume one that is not paused, and writes nothing", async () => {
+    await submit();
+    const finished = await train(searchingRun);
+    const { runs } = await submit();
+    const queued = runs[0]?.id as string;
+    const before = await tableCounts(t.db);
+    const notPausable = await expectProblem(await pause(finished), 409, "run_not_pausable");
+    expect(notPausable.detail).toBe(`run ${finished} is already completed`);
+    const notPaused = await expectProblem(await resume(queued), 409, "run_not_paused");
+    expect(notPaused.detail).toBe(`run ${queued} is queued, not paused`);
+    await expectProblem(await resume(finished), 409, "run_not_paused");
+    expect(await tableCounts(t.db)).toEqual(before);
+  });
+
+  it("is a 409 problem to pause a run being cancelled", async () => {
+    await submit();
+    const id = await train([runStarted()]);
+    await t.app.request(`/v1/runs/${id}/cancel`, { method: "POST" });
+    const problem = await expectProblem(await pause(id), 409, "run_not_pausable");
+    expect(problem.detail).toBe(`run ${id} is being cancelled`);
   });
 });
 

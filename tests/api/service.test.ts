@@ -46,6 +46,8 @@ describe("the service's own routes", () => {
       "/v1/runs/{id}/metrics",
       "/v1/runs/{id}/metrics/keys",
       "/v1/runs/{id}/model",
+      "/v1/runs/{id}/pause",
+      "/v1/runs/{id}/resume",
       "/v1/runs/{id}/search",
       "/v1/runs/{id}/stages",
       "/v1/runs/{id}/stream-token",

@@ -129,6 +129,38 @@ describe("POST /v1/workers/heartbeat", () => {
     );
   });
 
+  it("says pause once the run is paused; run.paused ends the lease, and the next lease's start is stored", async () => {
+    await submit();
+    const grant = await lease();
+    const runId = grant.run.id;
+    const beat = { runId, token: grant.lease.token };
+    expect((await t.post(`/v1/runs/${runId}/pause`, "")).status).toBe(202);
+    expect(await read(asWorker("/v1/workers/heartbeat", beat))).toMatchObject({ action: "pause" });
+    const path = `/v1/runs/${runId}/events`;
+    const paused = [
+      { seq: 0, event: runStarted(0, 2), replayKey: null },
+      { seq: 1, event: { type: "run.paused", epoch: 0, step: 3 }, replayKey: null },
+    ];
+    const answer = { accepted: 2, duplicates: 0, action: "pause" };
+    expect(await read(asWorker(path, { token: grant.lease.token, events: paused }))).toEqual(answer);
+    // The attempt is given back; nothing was pruned (the checkpoints are where it resumes).
+    expect(await getRun(t.db, runId)).toMatchObject({ state: "paused", attempt: 0, leaseOwner: null });
+    expect(t.finishedRuns).toEqual([]);
+    await expectProblem(await asWorker("/v1/workers/heartbeat", beat), 409, "lease_lost");
+    expect((await t.post(`/v1/runs/${runId}/resume`, "")).status).toBe(200);
+    const second = await lease();
+    expect(second.run).toMatchObject({ id: runId, attempt: 1 });
+    // Same attempt number as the paused lease: its start is a new fact all the same.
+    const started = {
+      token: second.lease.token,
+      events: [{ seq: 0, event: runStarted(0, 2), replayKey: null }],
+    };
+    expect(await read(asWorker(path, started))).toMatchObject({ accepted: 1, duplicates: 0 });
+    expect(await read(asWorker(path, started))).toMatchObject({ accepted: 0, duplicates: 1 });
+    const stored = await readEvents(t.db, runId, 0, 100);
+    expect(stored.map((e) => e.type)).toEqual(["run.started", "run.paused", "run.resumed", "run.started"]);
+  });
+
   it("is 409 lease_lost once the lease expired and the sweep re-queued the run", async () => {
     await submit();
     const grant = await lease();

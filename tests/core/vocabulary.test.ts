@@ -51,6 +51,11 @@ const EXAMPLES: Record<TrainingEventType, readonly TrainingEvent[]> = {
     ...runFailed(reason, "why"),
     type: "attempt.failed" as const,
   })),
+  "run.paused": [
+    { type: "run.paused", epoch: 3, step: 120 },
+    { type: "run.paused", epoch: null, step: null },
+  ],
+  "run.resumed": [{ type: "run.resumed" }],
 };
 
 /** Every line people read for an event: the CLI's and the dashboard's. */

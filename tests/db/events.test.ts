@@ -97,13 +97,28 @@ describe("run state changes are conditional updates", () => {
     await claim(0);
     const extend = (owner: string, now: number) =>
       extendLease(database.db, { runId: "run_a", owner, now, leaseMs: 10 });
-    expect(await extend("b", 5)).toEqual({ held: false, cancelRequested: false, attempt: 0 });
-    expect(await extend("a", 5)).toEqual({ held: true, cancelRequested: false, attempt: 1 });
+    expect(await extend("b", 5)).toEqual({
+      held: false,
+      cancelRequested: false,
+      pauseRequested: false,
+      attempt: 0,
+    });
+    expect(await extend("a", 5)).toEqual({
+      held: true,
+      cancelRequested: false,
+      pauseRequested: false,
+      attempt: 1,
+    });
     // Expires at 15: nothing to sweep at 15, re-queued at 16.
     expect((await requeueExpired(database.db, { now: 15, maxAttempts: 3 })).requeued).toEqual([]);
     const swept = await requeueExpired(database.db, { now: 16, maxAttempts: 3 });
     expect(swept.requeued.map((r) => r.id)).toEqual(["run_a"]);
-    expect(await extend("a", 17)).toEqual({ held: false, cancelRequested: false, attempt: 0 });
+    expect(await extend("a", 17)).toEqual({
+      held: false,
+      cancelRequested: false,
+      pauseRequested: false,
+      attempt: 0,
+    });
     expect(await getRun(database.db, "run_a")).toMatchObject({ state: "queued", attempt: 1 });
   });
 

@@ -502,6 +502,28 @@ describe.skipIf(executablePath === null)(
       await page.emulateMedia({ colorScheme: "light" });
     });
 
+    it("pauses a queued run and resumes it from the run page, each button live only when it applies", async () => {
+      const id = seeded.gamma.queued;
+      await page.goto(`${server.url}/ui/runs/${id}`);
+      const pause = page.getByTestId("pause-run");
+      const resume = page.getByTestId("resume-run");
+      await poll(() => pause.isEnabled()).toBe(true);
+      expect(await resume.isDisabled()).toBe(true);
+      await pause.click();
+      // Nobody trains it: it is paused at once, and the stream says so.
+      await page.getByTestId("paused").waitFor();
+      await poll(() => resume.isEnabled()).toBe(true);
+      expect(await pause.isDisabled()).toBe(true);
+      expect(await page.getByRole("button", { name: "Cancel run" }).isEnabled()).toBe(true);
+      expect((await api<{ state: string }>(`/v1/runs/${id}`)).state).toBe("paused");
+      await shoot("run-paused");
+      await resume.click();
+      await poll(() => pause.isEnabled()).toBe(true);
+      expect(await resume.isDisabled()).toBe(true);
+      expect(await page.getByTestId("paused").count()).toBe(0);
+      expect((await api<{ state: string }>(`/v1/runs/${id}`)).state).toBe("queued");
+    });
+
     it("asked nothing of another host and logged no page error", () => {
       expect(foreign).toEqual([]);
       expect(problems).toEqual([]);

@@ -30,6 +30,7 @@ const input = (overrides: Partial<AttemptInput> = {}): AttemptInput => ({
   backend: null,
   cacheDir: null,
   cancelled: false,
+  paused: false,
   ...overrides,
 });
 

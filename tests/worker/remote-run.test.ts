@@ -102,3 +102,27 @@ describe("a pull worker's crashed attempt", () => {
     expect(later[2]).toMatchObject({ reason: "error", message: "the trainer crashed: wasm: Aborted()" });
   });
 });
+
+describe("a pull worker's paused attempt", () => {
+  it("passes the API's pause to its trainer; run.paused ends the lease with the run paused, no attempt spent", async () => {
+    const created = await t.post("/v1/experiments", tinySpec({ seeds: [0] }));
+    const runId = ((await created.json()) as { runs: { id: string }[] }).runs[0]?.id as string;
+    let trainer: FakeThread | undefined;
+    const { end } = await attempt((thread) => {
+      trainer = thread;
+      void (async () => {
+        expect((await t.post(`/v1/runs/${runId}/pause`, "")).status).toBe(202);
+        // The reply to the next event batch says pause.
+        thread.send(runStarted());
+        while (!thread.received.some((m) => m.type === "pause")) await new Promise((r) => setTimeout(r, 10));
+        thread.send({ type: "run.paused", epoch: 0, step: 3 });
+        thread.finish();
+      })();
+    });
+    expect(end).toBe("paused");
+    expect(trainer?.received.map((m) => m.type)).toContain("pause");
+    const events = await readEvents(t.db, runId, 0, 100);
+    expect(events.map((e) => e.type)).toEqual(["run.started", "run.paused"]);
+    expect(await getRun(t.db, runId)).toMatchObject({ state: "paused", attempt: 0, leaseOwner: null });
+  });
+});

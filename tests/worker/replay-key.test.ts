@@ -47,8 +47,32 @@ describe("ReplayKeys", () => {
     expect(first).not.toContain(resumed[2]);
   });
 
-  it("never keys a start or a failure: each is a new fact", () => {
+  it("never keys a start, a failure or a pause: each is a new fact", () => {
     expect(keysOf([{ type: "run.failed" }, { type: "run.failed" }])).toEqual([null, null]);
+    expect(keysOf([{ type: "run.paused", epoch: 1, step: 12 }])).toEqual([null]);
+  });
+
+  it("keys a checkpoint by its step too: a second pause in one epoch is not taken for a replay", () => {
+    // Paused inside epoch 1 (step 12), resumed there, paused again in epoch 1 (step 14).
+    const first = keysOf([
+      { type: "run.started", startEpoch: 0 },
+      { type: "epoch.completed", epoch: 0 },
+      { type: "checkpoint.saved", epoch: 1, step: 8 },
+      { type: "checkpoint.saved", epoch: 1, step: 12 },
+    ]);
+    const second = keysOf([
+      { type: "run.started", startEpoch: 1 },
+      { type: "checkpoint.saved", epoch: 1, step: 14 },
+    ]);
+    expect(first.slice(2)).toEqual(["checkpoint.saved@1:8", "checkpoint.saved@1:12"]);
+    expect(first).not.toContain(second[1]);
+    // A replay of the same checkpoint (a crash after it) gets its key again.
+    expect(
+      keysOf([
+        { type: "run.started", startEpoch: 1 },
+        { type: "checkpoint.saved", epoch: 1, step: 12 },
+      ])[1],
+    ).toBe(first[3]);
   });
 
   it("counts repeats of an unknown type within one epoch", () => {

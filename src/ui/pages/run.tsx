@@ -20,7 +20,20 @@ import { applyEvent, EMPTY_RUN_VIEW, emaNames, type RunView } from "../run-state
 import { followRunStream, type StreamStatus } from "../run-stream.ts";
 import { useSession } from "../session.ts";
 
-const ACTIVE = new Set(["queued", "running"]);
+/** States a run can still be cancelled in, and those it can be paused in. */
+const CANCELLABLE = new Set(["queued", "running", "paused"]);
+const PAUSABLE = new Set(["queued", "running"]);
+
+/**
+ * The run's state now: as loaded, then as its events since say (a pause or a resume, its end).
+ * The stream replays the whole log, so a pause from before the page opened counts too.
+ */
+export function liveState(loaded: string, view: RunView): string {
+  if (view.outcome) return view.outcome.state;
+  if (view.pause === "paused") return "paused";
+  if (view.pause === "resumed" && loaded === "paused") return "queued";
+  return loaded;
+}
 
 /**
  * One run, live: its events replayed from the start and then followed over SSE, folded into the
@@ -41,6 +54,8 @@ export function RunPage({ id }: { id: string }) {
   const [status, setStatus] = useState<{ status: StreamStatus; detail?: string }>({ status: "connecting" });
   const [actionError, setActionError] = useState<string | null>(null);
   const [exporting, setExporting] = useState(false);
+  /** A pause or resume asked for and not yet seen in the stream (the buttons wait for it). */
+  const [asked, setAsked] = useState<"pause" | "resume" | null>(null);
   const found = run.data !== undefined;
 
   useEffect(() => {
@@ -55,7 +70,10 @@ export function RunPage({ id }: { id: string }) {
   if (run.errorStatus === 404) return <NotFound what="run" id={id} />;
 
   const ended = status.status === "ended" || view.outcome !== null;
-  const active = run.data !== undefined && ACTIVE.has(run.data.run.state) && !ended;
+  const state = run.data === undefined ? null : liveState(run.data.run.state, view);
+  const active = state !== null && CANCELLABLE.has(state) && !ended;
+  const pausable = state !== null && PAUSABLE.has(state) && !ended && asked === null;
+  const resumable = state === "paused" && !ended && asked === null;
   const cancel = async () => {
     setActionError(null);
     try {
@@ -64,6 +82,22 @@ export function RunPage({ id }: { id: string }) {
       setActionError(errorText(caught));
     }
   };
+  const pauseOrResume = async (what: "pause" | "resume") => {
+    setActionError(null);
+    setAsked(what);
+    try {
+      const path = what === "pause" ? "/v1/runs/{id}/pause" : "/v1/runs/{id}/resume";
+      unwrap(await client.POST(path, { params: { path: { id } } }));
+    } catch (caught) {
+      setActionError(errorText(caught));
+      setAsked(null);
+    }
+  };
+  // The stream confirms what was asked: the buttons come back then.
+  useEffect(() => {
+    if ((asked === "pause" && view.pause === "paused") || (asked === "resume" && view.pause === "resumed"))
+      setAsked(null);
+  }, [asked, view.pause]);
   const exportMetrics = async () => {
     setActionError(null);
     setExporting(true);
@@ -88,6 +122,23 @@ export function RunPage({ id }: { id: string }) {
         <div class="actions">
           <button type="button" onClick={() => void exportMetrics()} disabled={!data || exporting}>
             {exporting ? "Exporting…" : "Export metrics (CSV)"}
+          </button>
+          <button
+            type="button"
+            data-testid="pause-run"
+            onClick={() => void pauseOrResume("pause")}
+            disabled={!pausable}
+            title="Stops at the next step boundary with a checkpoint there; Resume goes on exactly"
+          >
+            {asked === "pause" ? "Pausing…" : "Pause"}
+          </button>
+          <button
+            type="button"
+            data-testid="resume-run"
+            onClick={() => void pauseOrResume("resume")}
+            disabled={!resumable}
+          >
+            {asked === "resume" ? "Resuming…" : "Resume"}
           </button>
           <button type="button" class="danger" onClick={() => void cancel()} disabled={!active}>
             Cancel run
@@ -124,6 +175,11 @@ export function RunPage({ id }: { id: string }) {
       )}
       <p class="status" role="status" data-testid="stream-status" data-status={status.status}>
         <span class={`chip stream-${status.status}`}>{status.status}</span> {view.lastSeq} events
+        {state === "paused" && !view.outcome && (
+          <span data-testid="paused" class="chip state-paused">
+            paused
+          </span>
+        )}
         {view.outcome && (
           <span data-testid="outcome" class={`chip state-${view.outcome.state}`}>
             {view.outcome.state}: {view.outcome.text}
