@@ -121,8 +121,20 @@ export function resolveModelConfig(model: ModelChoice, data: ModelData): ViTConf
     family === "volo" ? voloVariant : VARIANTS[model.variant as VariantName];
   if (!variant) throw new Error(`the ${family} family has no variant ${model.variant}`);
   // A VOLO token patch override moves the stem patch with it (the token grid is half the stem's).
+  // A depth override keeps the variant's share of outlookers (at least one, and one transformer block).
+  const depth = model.depth ?? variant.depth;
   const volo: Pick<ViTConfig, "family" | "volo"> = voloVariant
-    ? { family, volo: { ...voloVariant.volo, stemPatch: (model.patchSize ?? variant.patchSize) / 2 } }
+    ? {
+        family,
+        volo: {
+          ...voloVariant.volo,
+          stemPatch: (model.patchSize ?? variant.patchSize) / 2,
+          outlookers: Math.min(
+            Math.max(0, depth - 1),
+            Math.max(1, Math.round((depth * voloVariant.volo.outlookers) / voloVariant.depth)),
+          ),
+        },
+      }
     : {};
   return {
     ...volo,
@@ -130,7 +142,7 @@ export function resolveModelConfig(model: ModelChoice, data: ModelData): ViTConf
     patchSize: model.patchSize ?? variant.patchSize,
     channels: data.channels,
     width: model.width ?? variant.width,
-    depth: model.depth ?? variant.depth,
+    depth,
     heads: model.heads ?? variant.heads,
     mlpRatio: model.mlpRatio ?? variant.mlpRatio,
     numClasses: data.numClasses,

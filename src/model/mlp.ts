@@ -10,7 +10,8 @@ import {
 
 /**
  * The pre-norm MLP half of a residual block, y = x + keep · fc2(GELU(fc1(LN(x)))), with the
- * cache its hand-written backward reads. VOLO's outlookers and class-attention blocks share it;
+ * cache its hand-written backward reads. `keep` scales the branch: a drop-path mask, a ReZero
+ * scalar or their product. VOLO's outlookers and class-attention blocks share it;
  * the ViT block keeps its own fused copy (its ReZero scalar spans both halves).
  */
 
@@ -31,7 +32,7 @@ export function mlpForward(
   gamma: tf.Tensor,
   beta: tf.Tensor,
   keep: tf.Tensor | null,
-): { y: tf.Tensor2D; cache: MlpCache } {
+): { y: tf.Tensor2D; out: tf.Tensor2D; cache: MlpCache } {
   const ln = layerNormForward(x, gamma, beta);
   const preGelu = denseForward(ln.out, w.fc1W, w.fc1B);
   const gelu = geluForward(preGelu);
@@ -39,6 +40,7 @@ export function mlpForward(
   const y = tf.add(x, keep ? tf.mul(out, keep) : out) as tf.Tensor2D;
   return {
     y,
+    out,
     cache: {
       normalised: ln.cache.normalised,
       rstd: ln.cache.rstd,

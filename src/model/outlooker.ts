@@ -101,6 +101,8 @@ interface Params extends MlpWeights {
   readonly projB: tf.Tensor;
   readonly norm2Gamma: tf.Tensor;
   readonly norm2Beta: tf.Tensor;
+  /** Identity growth's zero-initialised scalar on both residual branches, when held. */
+  readonly rezero: tf.Tensor | null;
 }
 
 function paramsOf(list: readonly tf.Tensor[]): Params {
@@ -119,11 +121,21 @@ function paramsOf(list: readonly tf.Tensor[]): Params {
     fc1B: at(10),
     fc2W: at(11),
     fc2B: at(12),
+    rezero: list[13] ?? null,
   };
 }
 
 const CACHE_KEYS = ["norm1", "rstd1", "ln1", "pooled", "values", "probs", "folded"] as const;
-type Cache = Record<(typeof CACHE_KEYS)[number], tf.Tensor>;
+/** Read only for the ReZero scalar's gradient. */
+const REZERO_CACHE_KEYS = ["attnOut", "mlpOut"] as const;
+type Cache = Record<(typeof CACHE_KEYS)[number], tf.Tensor> &
+  Partial<Record<(typeof REZERO_CACHE_KEYS)[number], tf.Tensor>>;
+
+/** What scales a residual branch: the ReZero scalar, the drop-path mask, both or nothing. */
+function branchScale(rezero: tf.Tensor | null, keep: tf.Tensor | null): tf.Tensor | null {
+  if (rezero && keep) return tf.mul(keep, rezero);
+  return rezero ?? keep;
+}
 
 function outlookerForward(
   g: Geometry,
@@ -147,8 +159,9 @@ function outlookerForward(
     g.width,
   ]) as tf.Tensor2D;
   const attnOut = denseForward(folded, w.projW, w.projB);
-  const y1 = tf.add(x, keep ? tf.mul(attnOut, keep) : attnOut) as tf.Tensor2D;
-  const mlp = mlpForward(y1, w, w.norm2Gamma, w.norm2Beta, keep);
+  const scale = branchScale(w.rezero, keep);
+  const y1 = tf.add(x, scale ? tf.mul(attnOut, scale) : attnOut) as tf.Tensor2D;
+  const mlp = mlpForward(y1, w, w.norm2Gamma, w.norm2Beta, scale);
   const cache: Cache = {
     norm1: ln1.cache.normalised,
     rstd1: ln1.cache.rstd,
@@ -157,6 +170,8 @@ function outlookerForward(
     values,
     probs,
     folded,
+    attnOut,
+    mlpOut: mlp.out,
   };
   return { y: mlp.y, cache, mlp: mlp.cache };
 }
@@ -171,9 +186,10 @@ function outlookerBackward(
   keep: tf.Tensor | null,
 ): tf.Tensor[] {
   const as2d = (t: tf.Tensor) => t as tf.Tensor2D;
-  const m = mlpBackward(dy, mlp, w, w.norm2Gamma, keep);
+  const scale = branchScale(w.rezero, keep);
+  const m = mlpBackward(dy, mlp, w, w.norm2Gamma, scale);
   const dY1 = m.dx;
-  const dAttnOut = as2d(keep ? tf.mul(dY1, keep) : dY1);
+  const dAttnOut = as2d(scale ? tf.mul(dY1, scale) : dY1);
   const [dFolded, dProjW, dProjB] = denseBackward(dAttnOut, as2d(c.folded), w.projW);
   const dMixed = windowsToHeads(unfold3x3s2(dFolded, foldGrid(g)), g);
   const dProbs = tf.matMul(dMixed, c.values as tf.Tensor3D, false, true);
@@ -194,7 +210,7 @@ function outlookerBackward(
     { normalised: as2d(c.norm1), rstd: as2d(c.rstd1) },
     w.norm1Gamma,
   );
-  return [
+  const grads = [
     tf.add(dY1, dXNorm),
     dNorm1Gamma,
     dNorm1Beta,
@@ -210,6 +226,14 @@ function outlookerBackward(
     m.dFc2W,
     m.dFc2B,
   ];
+  if (w.rezero) {
+    // The one scalar scales both branches: d/ds Σ dy·(o·s·keep) = Σ dy·o·keep over both.
+    const { attnOut, mlpOut } = c;
+    if (!attnOut || !mlpOut) throw new Error("the outlooker's forward pass kept no branch outputs");
+    const branchSum = (d: tf.Tensor, out: tf.Tensor) => tf.sum(tf.mul(d, keep ? tf.mul(out, keep) : out));
+    grads.push(tf.reshape(tf.add(branchSum(dy, mlpOut), branchSum(dY1, attnOut)), w.rezero.shape));
+  }
+  return grads;
 }
 
 /** Outlooker `index` on the outlooker-grid stream [B·H·W, C]; differentiable in x and its weights. */
@@ -222,6 +246,8 @@ export function outlooker(
   const volo = requireVolo(config);
   const prefix = blockPrefix(shape.index);
   const inputs = [x, ...WEIGHTS.map((name) => requireWeight(weights, prefix + name))];
+  const rezero = weights.get(`${prefix}rezero`);
+  if (rezero) inputs.push(rezero);
   const g: Geometry = {
     batch: shape.batch,
     grid: shape.grid,
@@ -236,8 +262,9 @@ export function outlooker(
     const [input, ...rest] = args as tf.Tensor[];
     const params = paramsOf(rest);
     const { y, cache, mlp } = outlookerForward(g, input as tf.Tensor2D, params, keep);
+    const keys = params.rezero ? [...CACHE_KEYS, ...REZERO_CACHE_KEYS] : CACHE_KEYS;
     save([
-      ...CACHE_KEYS.map((key) => cache[key]),
+      ...keys.map((key) => cache[key] as tf.Tensor),
       ...MLP_CACHE_KEYS.map((key) => mlp[key]),
       ...(keep ? [keep] : []),
     ]);
@@ -245,11 +272,11 @@ export function outlooker(
       value: y,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
         tf.tidy(() => {
-          const restored = Object.fromEntries(CACHE_KEYS.map((key, i) => [key, saved[i]])) as Cache;
+          const restored = Object.fromEntries(keys.map((key, i) => [key, saved[i]])) as Cache;
           const restoredMlp = Object.fromEntries(
-            MLP_CACHE_KEYS.map((key, i) => [key, saved[CACHE_KEYS.length + i]]),
+            MLP_CACHE_KEYS.map((key, i) => [key, saved[keys.length + i]]),
           ) as MlpCache;
-          const savedKeep = keep ? (saved[CACHE_KEYS.length + MLP_CACHE_KEYS.length] as tf.Tensor) : null;
+          const savedKeep = keep ? (saved[keys.length + MLP_CACHE_KEYS.length] as tf.Tensor) : null;
           return outlookerBackward(g, dy as tf.Tensor2D, restored, restoredMlp, params, savedKeep);
         }),
     };

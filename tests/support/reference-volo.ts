@@ -62,7 +62,11 @@ export function referenceOutlooker(
   const dh = c / heads;
   const cells = grid * grid;
   const pooledCells = cells / 4;
-  const branch = (t: tf.Tensor) => (shape.keep ? tf.mul(t, shape.keep) : t);
+  const rezero = weights.get(`${blockPrefix(shape.index)}rezero`);
+  const branch = (t: tf.Tensor) => {
+    const scaled = rezero ? tf.mul(t, rezero) : t;
+    return shape.keep ? tf.mul(scaled, shape.keep) : scaled;
+  };
   // Grid-major views [H·W, B·C] so the constant matrices act on the grid axis.
   const gridMajor = (t: tf.Tensor) =>
     tf.reshape(tf.transpose(tf.reshape(t, [batch, cells, c]), [1, 0, 2]), [cells, batch * c]);
