@@ -774,6 +774,7 @@ export type components = {
                     side: number;
                     tokens: number;
                     flopsPerImage: number;
+                    outlookers?: number;
                 } | null;
             } & {
                 [key: string]: unknown;
@@ -908,11 +909,13 @@ export type components = {
             };
             /** @default {} */
             model: {
+                /** @enum {string} */
+                family?: "vit" | "volo";
                 /**
                  * @default micro
                  * @enum {string}
                  */
-                variant: "micro" | "tiny" | "small";
+                variant: "micro" | "tiny" | "small" | "d1";
                 imageSize?: number;
                 patchSize?: number;
                 width?: number;
@@ -1828,11 +1831,13 @@ export type components = {
             };
             /** @description Default: `{}`. */
             model?: {
+                /** @enum {string} */
+                family?: "vit" | "volo";
                 /**
                  * @description Default: `"micro"`.
                  * @enum {string}
                  */
-                variant?: "micro" | "tiny" | "small";
+                variant?: "micro" | "tiny" | "small" | "d1";
                 imageSize?: number;
                 patchSize?: number;
                 width?: number;
