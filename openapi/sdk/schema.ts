@@ -1010,8 +1010,7 @@ export type components = {
                 operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
                 /** @default false */
                 carryOptimizerState: boolean;
-                /** @default false */
-                adaptiveRegularization: boolean;
+                adaptiveRegularization?: boolean;
                 /** @default 0.5 */
                 initialRatio: number;
             } | {
@@ -1023,8 +1022,7 @@ export type components = {
                 operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
                 /** @default false */
                 carryOptimizerState: boolean;
-                /** @default false */
-                adaptiveRegularization: boolean;
+                adaptiveRegularization?: boolean;
             } | {
                 /** @enum {string} */
                 arm: "fixed";
@@ -1034,8 +1032,7 @@ export type components = {
                 operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
                 /** @default false */
                 carryOptimizerState: boolean;
-                /** @default false */
-                adaptiveRegularization: boolean;
+                adaptiveRegularization?: boolean;
                 schedule: {
                     depth: number;
                     side: number;
@@ -1049,8 +1046,7 @@ export type components = {
                 operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
                 /** @default false */
                 carryOptimizerState: boolean;
-                /** @default false */
-                adaptiveRegularization: boolean;
+                adaptiveRegularization?: boolean;
                 /** @default 0.5 */
                 initialRatio: number;
                 /** @default 0.005 */
@@ -1100,8 +1096,7 @@ export type components = {
                 label?: string;
                 /** @default 0.5 */
                 initialRatio: number;
-                /** @default false */
-                adaptiveRegularization: boolean;
+                adaptiveRegularization?: boolean;
             })[];
             /**
              * @default [
@@ -1915,7 +1910,6 @@ export type components = {
                 operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
                 /** @description Default: `false`. */
                 carryOptimizerState?: boolean;
-                /** @description Default: `false`. */
                 adaptiveRegularization?: boolean;
                 /** @description Default: `0.5`. */
                 initialRatio?: number;
@@ -1928,7 +1922,6 @@ export type components = {
                 operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
                 /** @description Default: `false`. */
                 carryOptimizerState?: boolean;
-                /** @description Default: `false`. */
                 adaptiveRegularization?: boolean;
             } | {
                 /** @enum {string} */
@@ -1939,7 +1932,6 @@ export type components = {
                 operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
                 /** @description Default: `false`. */
                 carryOptimizerState?: boolean;
-                /** @description Default: `false`. */
                 adaptiveRegularization?: boolean;
                 schedule: {
                     depth: number;
@@ -1954,7 +1946,6 @@ export type components = {
                 operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
                 /** @description Default: `false`. */
                 carryOptimizerState?: boolean;
-                /** @description Default: `false`. */
                 adaptiveRegularization?: boolean;
                 /** @description Default: `0.5`. */
                 initialRatio?: number;
@@ -2005,7 +1996,6 @@ export type components = {
                 label?: string;
                 /** @description Default: `0.5`. */
                 initialRatio?: number;
-                /** @description Default: `false`. */
                 adaptiveRegularization?: boolean;
             })[];
             /** @description Default: `[0]`. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { adaptiveRegularizationOf } from "../../src/core/arms.ts";
 import { parseSpec, SpecError } from "../../src/core/spec.ts";
 import { SPEC_CHECKS, type SpecCheck, specModel } from "../../src/core/spec-checks.ts";
 import { SpecFieldsSchema } from "../../src/core/spec-schema.ts";
@@ -187,5 +188,19 @@ describe("model families", () => {
     const deeper = specModel(SpecFieldsSchema.parse({ ...base, model: { family: "volo", depth: 16 } }));
     expect(deeper.volo?.outlookers).toBe(4);
     expect(specModel(SpecFieldsSchema.parse(base)).family).toBeUndefined();
+  });
+});
+
+describe("AdaReg defaults by family", () => {
+  it("is on for VOLO's growing arms and off for the ViT's unless an arm says otherwise", () => {
+    const arms = [
+      { arm: "original" },
+      { arm: "prog" },
+      { arm: "prog", label: "p2", adaptiveRegularization: false },
+    ];
+    const vit = parseSpec({ ...base, arms });
+    const volo = parseSpec({ ...base, model: { family: "volo" }, arms });
+    expect(vit.arms.map((a) => adaptiveRegularizationOf(a, "vit"))).toEqual([false, false, false]);
+    expect(volo.arms.map((a) => adaptiveRegularizationOf(a, "volo"))).toEqual([false, true, false]);
   });
 });
