@@ -8,6 +8,8 @@
  *     [--patch 4] [--channels 1] [--batch 64,256] [--steps 5] [--emas 2] [--workers 1]
  *     [--cases micro:32:4:1:1024,tiny:224:16:3:256] [--case-seconds 120] [--json] [--profile]
  *
+ * Variants: the ViT's (micro, tiny, small) and VOLO's as volo-micro, volo-d1 (their patch is
+ * the token grid's; the stem patch is half of it). The compiled engine is ViT-only.
  * --cases (variant:side:patch:channels:batch, as torch_reference.py) replaces the
  * variants × sides × batches grid. DeiT-Tiny: --variants tiny --side 224 --patch 16 --channels 3 --batch 256.
  * --json prints one object per case and line on stdout (human lines go to stderr then).
@@ -34,7 +36,13 @@ import {
 } from "../src/backend/select.ts";
 import { forwardFlops } from "../src/core/flops.ts";
 import { createRandom } from "../src/core/random.ts";
-import { VARIANTS, type VariantName, type ViTConfig } from "../src/model/config.ts";
+import {
+  VARIANTS,
+  type VariantName,
+  type ViTConfig,
+  VOLO_VARIANTS,
+  type VoloVariantName,
+} from "../src/model/config.ts";
 import { fullMask } from "../src/model/vit.ts";
 import { GradientPool } from "../src/train/parallel/pool.ts";
 import { parallelTrainStep } from "../src/train/parallel/step.ts";
@@ -73,10 +81,25 @@ const caseSeconds = Number(values["case-seconds"]);
 // With --json, stdout carries only JSON lines.
 const log = values.json ? new Console(process.stderr) : console;
 // Batch sizes that fit the 4 GiB wasm heap (tiny at 64 aborts it; tfjs-notes.md).
-const DEFAULT_BATCH: Record<VariantName, number> = { micro: 64, tiny: 16, small: 8 };
+const DEFAULT_BATCH: Record<BenchVariant, number> = {
+  micro: 64,
+  tiny: 16,
+  small: 8,
+  "volo-micro": 64,
+  "volo-d1": 8,
+};
+
+type BenchVariant = VariantName | `volo-${VoloVariantName}`;
+const VOLO_PREFIX = "volo-";
+const voloName = (variant: BenchVariant): VoloVariantName | null =>
+  variant.startsWith(VOLO_PREFIX) ? (variant.slice(VOLO_PREFIX.length) as VoloVariantName) : null;
+const variantShape = (variant: BenchVariant) => {
+  const volo = voloName(variant);
+  return volo ? VOLO_VARIANTS[volo] : VARIANTS[variant as VariantName];
+};
 
 interface Case {
-  variant: VariantName;
+  variant: BenchVariant;
   side: number;
   patch: number;
   channels: number;
@@ -85,9 +108,10 @@ interface Case {
 }
 
 const list = (text: string | undefined): string[] => (text ?? "").split(",").filter(Boolean);
-function variantOf(name: string): VariantName {
-  if (!(name in VARIANTS)) throw new Error(`unknown variant ${name} (${Object.keys(VARIANTS).join(", ")})`);
-  return name as VariantName;
+function variantOf(name: string): BenchVariant {
+  if (!(name in DEFAULT_BATCH))
+    throw new Error(`unknown variant ${name} (${Object.keys(DEFAULT_BATCH).join(", ")})`);
+  return name as BenchVariant;
 }
 
 function parseCases(): Case[] {
@@ -104,7 +128,7 @@ function parseCases(): Case[] {
   const batches = values.batch ? list(values.batch).map(Number) : [null];
   return list(values.variants).flatMap((name) => {
     const variant = variantOf(name);
-    const patch = values.patch ? Number(values.patch) : VARIANTS[variant].patchSize;
+    const patch = values.patch ? Number(values.patch) : variantShape(variant).patchSize;
     return list(values.side).flatMap((side) =>
       batches.map((batch) => ({
         variant,
@@ -267,8 +291,21 @@ async function runCase(info: BackendInfo, c: Case): Promise<Row> {
 }
 
 function caseConfig(c: Case): ViTConfig {
+  const volo = voloName(c.variant);
+  if (volo) {
+    const variant = VOLO_VARIANTS[volo];
+    return {
+      ...variant,
+      family: "volo",
+      volo: { ...variant.volo, stemPatch: c.patch / 2 },
+      imageSize: c.side,
+      patchSize: c.patch,
+      channels: c.channels,
+      numClasses: 10,
+    };
+  }
   return {
-    ...VARIANTS[c.variant],
+    ...VARIANTS[c.variant as VariantName],
     imageSize: c.side,
     patchSize: c.patch,
     channels: c.channels,
@@ -289,6 +326,7 @@ function syntheticBatch(batch: number, c: Case) {
 
 async function runCompiled(info: BackendInfo, c: Case & { precision: ComputePrecision }): Promise<Row> {
   if (info.name !== "webgpu") throw new Error("the compiled engine runs on the webgpu backend only");
+  if (voloName(c.variant)) throw new Error("the compiled engine encodes the ViT only; VOLO runs on tfjs");
   const config = caseConfig(c);
   const batch = c.batch ?? DEFAULT_BATCH[c.variant];
   const flops = forwardFlops(config, config.depth, c.side);

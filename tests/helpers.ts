@@ -20,6 +20,27 @@ export const TINY_CONFIG: ViTConfig = {
   numClasses: 3,
 };
 
+/** VOLO: 8-px images: 2-px stem patches → 4×4 outlooker grid → 2×2 tokens; 1 outlooker of 3 blocks. */
+export const TINY_VOLO: ViTConfig = {
+  family: "volo",
+  imageSize: 8,
+  patchSize: 4,
+  channels: 1,
+  width: 8,
+  depth: 3,
+  heads: 2,
+  mlpRatio: 2,
+  numClasses: 3,
+  volo: {
+    stemPatch: 2,
+    outlookerWidth: 4,
+    outlookerHeads: 2,
+    outlookers: 1,
+    outlookerMlpRatio: 2,
+    classBlocks: 1,
+  },
+};
+
 export function randomImages(batch: number, side: number, channels: number, seed: number): tf.Tensor4D {
   return tf.randomNormal([batch, side, side, channels], 0, 1, "float32", seed) as tf.Tensor4D;
 }

@@ -1003,6 +1003,7 @@ export type components = {
                     side: number;
                     tokens: number;
                     flopsPerImage: number;
+                    outlookers?: number;
                 } | null;
             } & {
                 [key: string]: unknown;
@@ -1072,11 +1073,13 @@ export type components = {
             };
             /** @default {} */
             model: {
+                /** @enum {string} */
+                family?: "vit" | "volo";
                 /**
                  * @default micro
                  * @enum {string}
                  */
-                variant: "micro" | "tiny" | "small";
+                variant: "micro" | "tiny" | "small" | "d1";
                 imageSize?: number;
                 patchSize?: number;
                 width?: number;
@@ -1176,8 +1179,7 @@ export type components = {
                 operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
                 /** @default false */
                 carryOptimizerState: boolean;
-                /** @default false */
-                adaptiveRegularization: boolean;
+                adaptiveRegularization?: boolean;
                 /** @default 0.5 */
                 initialRatio: number;
             } | {
@@ -1189,8 +1191,7 @@ export type components = {
                 operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
                 /** @default false */
                 carryOptimizerState: boolean;
-                /** @default false */
-                adaptiveRegularization: boolean;
+                adaptiveRegularization?: boolean;
             } | {
                 /** @enum {string} */
                 arm: "fixed";
@@ -1200,8 +1201,7 @@ export type components = {
                 operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
                 /** @default false */
                 carryOptimizerState: boolean;
-                /** @default false */
-                adaptiveRegularization: boolean;
+                adaptiveRegularization?: boolean;
                 schedule: {
                     depth: number;
                     side: number;
@@ -1215,8 +1215,7 @@ export type components = {
                 operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
                 /** @default false */
                 carryOptimizerState: boolean;
-                /** @default false */
-                adaptiveRegularization: boolean;
+                adaptiveRegularization?: boolean;
                 /** @default 0.5 */
                 initialRatio: number;
                 /** @default 0.005 */
@@ -1266,8 +1265,7 @@ export type components = {
                 label?: string;
                 /** @default 0.5 */
                 initialRatio: number;
-                /** @default false */
-                adaptiveRegularization: boolean;
+                adaptiveRegularization?: boolean;
             })[];
             /**
              * @default [
@@ -1565,8 +1563,7 @@ export type components = {
                 operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
                 /** @default false */
                 carryOptimizerState: boolean;
-                /** @default false */
-                adaptiveRegularization: boolean;
+                adaptiveRegularization?: boolean;
                 /** @default 0.5 */
                 initialRatio: number;
             } | {
@@ -1578,8 +1575,7 @@ export type components = {
                 operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
                 /** @default false */
                 carryOptimizerState: boolean;
-                /** @default false */
-                adaptiveRegularization: boolean;
+                adaptiveRegularization?: boolean;
             } | {
                 /** @enum {string} */
                 arm: "fixed";
@@ -1589,8 +1585,7 @@ export type components = {
                 operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
                 /** @default false */
                 carryOptimizerState: boolean;
-                /** @default false */
-                adaptiveRegularization: boolean;
+                adaptiveRegularization?: boolean;
                 schedule: {
                     depth: number;
                     side: number;
@@ -1604,8 +1599,7 @@ export type components = {
                 operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
                 /** @default false */
                 carryOptimizerState: boolean;
-                /** @default false */
-                adaptiveRegularization: boolean;
+                adaptiveRegularization?: boolean;
                 /** @default 0.5 */
                 initialRatio: number;
                 /** @default 0.005 */
@@ -1655,8 +1649,7 @@ export type components = {
                 label?: string;
                 /** @default 0.5 */
                 initialRatio: number;
-                /** @default false */
-                adaptiveRegularization: boolean;
+                adaptiveRegularization?: boolean;
             };
             /**
              * @description Fields of the spec's `training` to change for the fork (checked as the spec is).
@@ -2300,11 +2293,13 @@ export type components = {
             };
             /** @description Default: `{}`. */
             model?: {
+                /** @enum {string} */
+                family?: "vit" | "volo";
                 /**
                  * @description Default: `"micro"`.
                  * @enum {string}
                  */
-                variant?: "micro" | "tiny" | "small";
+                variant?: "micro" | "tiny" | "small" | "d1";
                 imageSize?: number;
                 patchSize?: number;
                 width?: number;
@@ -2387,7 +2382,6 @@ export type components = {
                 operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
                 /** @description Default: `false`. */
                 carryOptimizerState?: boolean;
-                /** @description Default: `false`. */
                 adaptiveRegularization?: boolean;
                 /** @description Default: `0.5`. */
                 initialRatio?: number;
@@ -2400,7 +2394,6 @@ export type components = {
                 operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
                 /** @description Default: `false`. */
                 carryOptimizerState?: boolean;
-                /** @description Default: `false`. */
                 adaptiveRegularization?: boolean;
             } | {
                 /** @enum {string} */
@@ -2411,7 +2404,6 @@ export type components = {
                 operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
                 /** @description Default: `false`. */
                 carryOptimizerState?: boolean;
-                /** @description Default: `false`. */
                 adaptiveRegularization?: boolean;
                 schedule: {
                     depth: number;
@@ -2426,7 +2418,6 @@ export type components = {
                 operator?: "randinit" | "stacking" | "interpolation" | "identity" | "mogrow";
                 /** @description Default: `false`. */
                 carryOptimizerState?: boolean;
-                /** @description Default: `false`. */
                 adaptiveRegularization?: boolean;
                 /** @description Default: `0.5`. */
                 initialRatio?: number;
@@ -2477,7 +2468,6 @@ export type components = {
                 label?: string;
                 /** @description Default: `0.5`. */
                 initialRatio?: number;
-                /** @description Default: `false`. */
                 adaptiveRegularization?: boolean;
             })[];
             /** @description Default: `[0]`. */

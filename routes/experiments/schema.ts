@@ -52,6 +52,8 @@ const ArchitecturePlanSchema = z.object({
   side: z.number().int(),
   tokens: z.number().int(),
   flopsPerImage: z.number(),
+  /** VOLO: how many of the depth's blocks are outlookers (the rest are transformer blocks). */
+  outlookers: z.number().int().optional(),
 });
 
 const StepShapeSchema = z.object({

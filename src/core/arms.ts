@@ -61,8 +61,11 @@ const growthOptions = {
   operator: z.enum(GROWTH_OPERATORS).optional(),
   /** Carry AdamW moments through the depth map instead of resetting them (reference: reset). */
   carryOptimizerState: z.boolean().default(false),
-  /** AdaReg: scale drop-path and random-erasing linearly from 0 (stage 0) to their spec values (last stage). */
-  adaptiveRegularization: z.boolean().default(false),
+  /**
+   * AdaReg: scale drop-path and random-erasing linearly from 0 (stage 0) to their spec values
+   * (last stage). Absent: on for VOLO, off for the ViT, as in the paper (DeiT with it did not converge).
+   */
+  adaptiveRegularization: z.boolean().optional(),
 };
 
 const ArchitectureSchema = z.object({ depth: positiveInt, side: positiveInt }).strict();
@@ -156,7 +159,7 @@ const SupernetArmSchema = z
     arm: z.literal("supernet"),
     label,
     initialRatio: z.number().min(0.1).max(1).default(0.5),
-    adaptiveRegularization: z.boolean().default(false),
+    adaptiveRegularization: z.boolean().optional(),
   })
   .strict();
 
@@ -173,4 +176,13 @@ export const ArmSchema = z.discriminatedUnion("arm", [
 /** The arm's name within its experiment. */
 export function armLabel(arm: { arm: string; label?: string | undefined }): string {
   return arm.label ?? arm.arm;
+}
+
+/** Whether an arm trains with AdaReg: its own choice, else its family's default (on for VOLO). */
+export function adaptiveRegularizationOf(arm: z.infer<typeof ArmSchema>, family: "vit" | "volo"): boolean {
+  // The original arm trains one stage: nothing to ramp.
+  if (arm.arm === "original") return false;
+  const chosen: boolean | undefined =
+    "adaptiveRegularization" in arm ? arm.adaptiveRegularization : undefined;
+  return chosen ?? family === "volo";
 }

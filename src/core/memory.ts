@@ -1,5 +1,6 @@
 import { parameterCount } from "./flops.ts";
-import type { ViTConfig } from "./model-config.ts";
+import { depthParts, type ViTConfig, voloShapeOf } from "./model-config.ts";
+import type { VoloShape } from "./volo-config.ts";
 
 /**
  * What the trainer holds in memory, counted from the architecture alone (float32 elements; ×4
@@ -26,6 +27,8 @@ export interface ActivationShape {
  * intermediate), and the patch embedding and head.
  */
 export function activationsPerImage(model: ViTConfig, shape: ActivationShape): number {
+  const volo = voloShapeOf(model);
+  if (volo) return voloActivationsPerImage(model, volo, shape);
   const { depth, tokens } = shape;
   const d = model.width;
   const hidden = model.mlpRatio * d;
@@ -43,6 +46,16 @@ export function activationsPerImage(model: ViTConfig, shape: ActivationShape): n
  * intermediate, the MLP's hidden layer and GELU.
  */
 export function evaluationActivationsPerImage(model: ViTConfig, shape: ActivationShape): number {
+  const volo = voloShapeOf(model);
+  // VOLO: the outlookers' 4× finer grid at its width, on top of the transformer part's count.
+  if (volo)
+    return (
+      4 * shape.tokens * (60 * volo.outlookerWidth + 81 * volo.outlookerHeads) + vitEvaluation(model, shape)
+    );
+  return vitEvaluation(model, shape);
+}
+
+function vitEvaluation(model: ViTConfig, shape: ActivationShape): number {
   const { depth, tokens } = shape;
   const d = model.width;
   const hidden = model.mlpRatio * d;
@@ -83,3 +96,25 @@ export const peakBytes = (parts: MemoryParts): number =>
 
 /** Parameters of the full model (growth ends there, so the state's size is its). */
 export const fullParameters = (model: ViTConfig): number => parameterCount(model, model.depth);
+
+/**
+ * VOLO's count, by the same method, deliberately on the high side (it is the memory guard's
+ * base): per outlooker and fine-grid token (4 per token) the stream, norms, values unfolded
+ * into 9 windows over 4 locations, the pooled features, probabilities (heads × 81 per pooled
+ * location), the folded output, the MLP's cache; the outlookers' backward working set; then
+ * the transformer part as a ViT of the remaining depth with one more token for the class blocks.
+ */
+function voloActivationsPerImage(model: ViTConfig, volo: VoloShape, shape: ActivationShape): number {
+  const [outlookers = 0, transformers = 0] = depthParts(model, shape.depth);
+  const c = volo.outlookerWidth;
+  const hidden = volo.outlookerMlpRatio * c;
+  const fine = 4 * shape.tokens;
+  const saved = 8 * c + 3 * hidden + (81 * volo.outlookerHeads) / 4 + 2;
+  const backward = 32 * c + 6 * hidden + 81 * volo.outlookerHeads;
+  const stem = 2 * c + volo.stemPatch ** 2 * model.channels;
+  const transformerPart = activationsPerImage(
+    { ...model, family: "vit", volo: undefined },
+    { depth: transformers + volo.classBlocks, tokens: shape.tokens + 1 },
+  );
+  return fine * (outlookers * saved + backward + stem) + transformerPart;
+}

@@ -18,11 +18,40 @@ export interface ViTConfig {
   /** MLP hidden width = mlpRatio · width. */
   readonly mlpRatio: number;
   readonly numClasses: number;
+  /**
+   * Absent or "vit": the DeiT-style ViT. "volo": `volo` holds the outlooker part; `width`,
+   * `heads`, `mlpRatio` and `patchSize` (the token grid) then describe the transformer part and
+   * `depth` counts outlookers and transformer blocks together.
+   */
+  readonly family?: ModelFamily | undefined;
+  readonly volo?: VoloShape | undefined;
 }
 
-import { VARIANTS, type VariantName } from "./variants.ts";
+export const MODEL_FAMILIES = ["vit", "volo"] as const;
+export type ModelFamily = (typeof MODEL_FAMILIES)[number];
 
-export { VARIANTS, type VariantName };
+import { VARIANTS, type VariantName, type VariantShape } from "./variants.ts";
+import { outlookerCount, VOLO_VARIANTS, type VoloShape, type VoloVariantName } from "./volo-config.ts";
+
+export { VARIANTS, type VariantName, VOLO_VARIANTS, type VoloVariantName };
+
+/** The VOLO numbers of a VOLO config, or null for a ViT. */
+export function voloShapeOf(config: Pick<ViTConfig, "family" | "volo">): VoloShape | null {
+  if (config.family !== "volo") return null;
+  if (!config.volo) throw new Error("a VOLO config needs its volo shape");
+  return config.volo;
+}
+
+/**
+ * The growable blocks of a depth-l model by part, in block order: one part for a ViT, [outlookers,
+ * transformer blocks] for VOLO. Growth, the supernet's nesting and FLOPs treat each part alone.
+ */
+export function depthParts(config: Pick<ViTConfig, "family" | "volo" | "depth">, depth: number): number[] {
+  const volo = voloShapeOf(config);
+  if (!volo) return [depth];
+  const outlookers = outlookerCount({ depth: config.depth, outlookers: volo.outlookers }, depth);
+  return [outlookers, depth - outlookers];
+}
 
 export function gridSide(config: Pick<ViTConfig, "patchSize">, side: number): number {
   if (side % config.patchSize !== 0) {
@@ -48,11 +77,24 @@ export function validateConfig(config: ViTConfig): void {
   }
   gridSide(config, config.imageSize);
   if (config.depth < 1) throw new Error("depth must be at least 1");
+  const volo = voloShapeOf(config);
+  if (volo) {
+    if (!Number.isInteger(volo.stemPatch) || config.patchSize !== 2 * volo.stemPatch)
+      throw new Error(`VOLO's token patch ${config.patchSize} must be twice its (whole) stem patch`);
+    if (volo.outlookerWidth % volo.outlookerHeads !== 0)
+      throw new Error(
+        `outlooker width ${volo.outlookerWidth} is not divisible by ${volo.outlookerHeads} heads`,
+      );
+    if (volo.outlookers > config.depth - 1)
+      throw new Error(`${volo.outlookers} outlookers leave no transformer block of ${config.depth}`);
+  }
 }
 
 /** A spec's `model` section: a variant and explicit overrides. */
 export interface ModelChoice {
-  readonly variant: VariantName;
+  readonly family?: ModelFamily | undefined;
+  /** A ViT variant (micro, tiny, small) or, with family "volo", a VOLO one (micro, d1). */
+  readonly variant: VariantName | VoloVariantName;
   readonly imageSize?: number | undefined;
   readonly patchSize?: number | undefined;
   readonly width?: number | undefined;
@@ -73,13 +115,34 @@ export interface ModelData {
  * (core/spec-checks.ts) read it to say which field is wrong.
  */
 export function resolveModelConfig(model: ModelChoice, data: ModelData): ViTConfig {
-  const variant = VARIANTS[model.variant];
+  const family = model.family ?? "vit";
+  const voloVariant = family === "volo" ? VOLO_VARIANTS[model.variant as VoloVariantName] : undefined;
+  const variant: VariantShape | undefined =
+    family === "volo" ? voloVariant : VARIANTS[model.variant as VariantName];
+  if (!variant) throw new Error(`the ${family} family has no variant ${model.variant}`);
+  // A VOLO token patch override moves the stem patch with it (the token grid is half the stem's).
+  // A depth override keeps the variant's share of outlookers (at least one, and one transformer block).
+  const depth = model.depth ?? variant.depth;
+  const volo: Pick<ViTConfig, "family" | "volo"> = voloVariant
+    ? {
+        family,
+        volo: {
+          ...voloVariant.volo,
+          stemPatch: (model.patchSize ?? variant.patchSize) / 2,
+          outlookers: Math.min(
+            Math.max(0, depth - 1),
+            Math.max(1, Math.round((depth * voloVariant.volo.outlookers) / voloVariant.depth)),
+          ),
+        },
+      }
+    : {};
   return {
+    ...volo,
     imageSize: model.imageSize ?? data.imageSize,
     patchSize: model.patchSize ?? variant.patchSize,
     channels: data.channels,
     width: model.width ?? variant.width,
-    depth: model.depth ?? variant.depth,
+    depth,
     heads: model.heads ?? variant.heads,
     mlpRatio: model.mlpRatio ?? variant.mlpRatio,
     numClasses: data.numClasses,

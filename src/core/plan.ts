@@ -1,6 +1,6 @@
 import { forwardFlops } from "./flops.ts";
 import type { Architecture } from "./growth-space.ts";
-import { modelConfigFromSpec, tokenCount, type ViTConfig } from "./model-config.ts";
+import { depthParts, modelConfigFromSpec, tokenCount, type ViTConfig, voloShapeOf } from "./model-config.ts";
 import { armStages } from "./schedule.ts";
 import { type ArmSpec, armLabel, DATASET_SHAPES, type ExperimentSpec } from "./spec.ts";
 
@@ -14,7 +14,14 @@ export interface StagePlan {
   readonly startEpoch: number;
   readonly epochs: number;
   /** The architecture trained, when known in advance. */
-  readonly architecture: (Architecture & { readonly tokens: number; readonly flopsPerImage: number }) | null;
+  readonly architecture:
+    | (Architecture & {
+        readonly tokens: number;
+        readonly flopsPerImage: number;
+        /** VOLO: outlookers among the depth's blocks (absent for a ViT). */
+        readonly outlookers?: number;
+      })
+    | null;
 }
 
 export interface ArmPlan {
@@ -48,6 +55,7 @@ export function planArm(spec: ExperimentSpec, arm: ArmSpec): ArmPlan {
         ...architecture,
         tokens: tokenCount(config, architecture.side),
         flopsPerImage: forwardFlops(config, architecture.depth, architecture.side),
+        ...(voloShapeOf(config) ? { outlookers: depthParts(config, architecture.depth)[0] ?? 0 } : {}),
       },
     };
   });

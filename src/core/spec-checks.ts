@@ -1,5 +1,5 @@
 import { armLabel } from "./arms.ts";
-import { resolveModelConfig, type ViTConfig } from "./model-config.ts";
+import { resolveModelConfig, VARIANTS, type ViTConfig, VOLO_VARIANTS, voloShapeOf } from "./model-config.ts";
 import { type LimitIssue, limitIssues, SPEC_LIMITS } from "./spec-limits.ts";
 import { DATASET_SHAPES, type SpecFields } from "./spec-schema.ts";
 
@@ -254,6 +254,7 @@ export const SPEC_CHECKS: readonly SpecCheck[] = [
   imageSideIsAtLeastTwoPatches,
   widthDividesByHeads,
   mlpHiddenWidthIsWhole,
+  voloShapeIsWhole,
   datasetRootOnlyForCifar10,
   stagedArmsHaveAnEpochPerStage,
   runsWithinLimit,
@@ -268,7 +269,41 @@ export const SPEC_CHECKS: readonly SpecCheck[] = [
 ];
 
 /** Runs every check on a spec whose fields are valid, resolving its model once. */
+/** The variant must be one of its family's; nothing else can be checked without a model. */
+export function variantIsOfItsFamily(spec: SpecFields): SpecIssue[] {
+  const family = spec.model.family ?? "vit";
+  const names: readonly string[] = Object.keys(family === "volo" ? VOLO_VARIANTS : VARIANTS);
+  return names.includes(spec.model.variant)
+    ? []
+    : [
+        {
+          path: ["model", "variant"],
+          message: `the ${family} family's variants are ${names.join(", ")}`,
+        },
+      ];
+}
+
+/** VOLO's token patch is two stem patches, and its outlookers split their width into heads. */
+export function voloShapeIsWhole(_spec: SpecFields, model: ViTConfig): SpecIssue[] {
+  const volo = voloShapeOf(model);
+  if (!volo) return [];
+  const issues: SpecIssue[] = [];
+  if (model.patchSize % 2 !== 0)
+    issues.push({
+      path: ["model", "patchSize"],
+      message: "VOLO's patch size must be even (two stem patches)",
+    });
+  if (model.depth < 2)
+    issues.push({
+      path: ["model", "depth"],
+      message: "VOLO needs at least 2 blocks (an outlooker and a transformer block)",
+    });
+  return issues;
+}
+
 export function crossFieldIssues(spec: SpecFields): SpecIssue[] {
+  const family = variantIsOfItsFamily(spec);
+  if (family.length > 0) return family;
   const model = specModel(spec);
   return SPEC_CHECKS.flatMap((check) => check(spec, model));
 }

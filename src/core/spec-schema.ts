@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ArmSchema } from "./arms.ts";
 import { LR_SCALING_RULES } from "./batch-scaling.ts";
+import { MODEL_FAMILIES } from "./model-config.ts";
 import { SPEC_LIMITS } from "./spec-limits.ts";
 
 /**
@@ -9,7 +10,8 @@ import { SPEC_LIMITS } from "./spec-limits.ts";
  */
 
 export const DATASET_NAMES = ["mnist", "fashion-mnist", "cifar10"] as const;
-export const VARIANT_NAMES = ["micro", "tiny", "small"] as const;
+/** ViT variants: micro, tiny, small; VOLO variants (model.family "volo"): micro, d1. */
+export const VARIANT_NAMES = ["micro", "tiny", "small", "d1"] as const;
 export const BACKEND_PREFERENCES = ["auto", "tensorflow", "webgpu", "wasm", "cpu"] as const;
 /** `training.precision`: fp32 throughout, or f16 matmul inputs with fp32 master state (mixed). */
 export const PRECISIONS = ["fp32", "mixed"] as const;
@@ -33,6 +35,8 @@ const DatasetSchema = z
 
 const ModelSchema = z
   .object({
+    /** "vit" (DeiT-style, the default) or "volo" (outlookers, transformer and class-attention blocks). */
+    family: z.enum(MODEL_FAMILIES).optional(),
     variant: z.enum(VARIANT_NAMES).default("micro"),
     /** Full input side; default 28 for (Fashion-)MNIST, 32 for CIFAR-10. */
     // Field caps keep the arithmetic finite; the ceilings of core/spec-limits.ts do the rest.

@@ -4,6 +4,7 @@
  * Block 0 is next to the input; block p−1 next to the classifier.
  */
 import type { GrowthOperatorName } from "../core/spec.ts";
+import { depthParts, type ViTConfig } from "./config.ts";
 
 export { GROWTH_OPERATORS } from "../core/spec.ts";
 export type GrowthOperator = GrowthOperatorName;
@@ -57,6 +58,33 @@ export function depthMap(p: number, n: number, operator: GrowthOperator): DepthM
     case "mogrow":
       return interpolationMap(p, n);
   }
+}
+
+/**
+ * A model's depth map p → n: the operator's map applied to each part of the block list on its
+ * own (one part for a ViT; outlookers and transformer blocks for VOLO, core/volo-config.ts), so
+ * no block is ever copied into the other kind. A part grown from nothing is freshly initialised.
+ * For a ViT this is exactly `depthMap(p, n, operator)`.
+ */
+export function modelDepthMap(
+  config: Pick<ViTConfig, "family" | "volo" | "depth">,
+  p: number,
+  n: number,
+  operator: GrowthOperator,
+): DepthMap {
+  checkSizes(p, n);
+  const from = depthParts(config, p);
+  const to = depthParts(config, n);
+  const map: (number | null)[] = [];
+  let offset = 0;
+  from.forEach((size, part) => {
+    const target = to[part] ?? 0;
+    const partMap: DepthMap =
+      size === 0 ? Array.from({ length: target }, () => null) : depthMap(size, target, operator);
+    for (const source of partMap) map.push(source === null ? null : source + offset);
+    offset += size;
+  });
+  return map;
 }
 
 /**

@@ -57,7 +57,7 @@ export function surgeryPlan(
   const plan = new Map<string, string | null>();
   for (const spec of stemAndHeadParamSpecs(config)) plan.set(spec.name, spec.name);
   map.forEach((source, target) => {
-    for (const spec of blockParamSpecs(config, target)) {
+    for (const spec of blockParamSpecs(config, target, map.length)) {
       const suffix = spec.name.slice(blockPrefix(target).length);
       plan.set(spec.name, source === null ? null : blockPrefix(source) + suffix);
     }
@@ -78,10 +78,9 @@ export function growWeights(
 ): Map<string, tf.Variable> {
   const plan = surgeryPlan(config, new Set(source.keys()), map, options);
   const specs = new Map(
-    [...stemAndHeadParamSpecs(config), ...map.flatMap((_, i) => blockParamSpecs(config, i))].map((s) => [
-      s.name,
-      s,
-    ]),
+    [...stemAndHeadParamSpecs(config), ...map.flatMap((_, i) => blockParamSpecs(config, i, map.length))].map(
+      (s) => [s.name, s],
+    ),
   );
   const grown = new Map<string, tf.Variable>();
   for (const [target, from] of plan) {

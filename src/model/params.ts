@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { createRandom, mixSeed, randomNormal } from "../core/random.ts";
-import { tokenCount, type ViTConfig } from "./config.ts";
+import { tokenCount, type ViTConfig, voloShapeOf } from "./config.ts";
+import { isOutlooker, outlookerParamSpecs, voloStemAndHeadParamSpecs } from "./volo-params.ts";
 
 /** Named tensors of a model; forward passes accept the online variables or any EMA copy. */
 export type WeightMap = ReadonlyMap<string, tf.Tensor>;
@@ -20,8 +21,12 @@ export const isDecayed = (name: string): boolean => name.endsWith(".w");
 
 export const blockPrefix = (index: number): string => `blocks.${index}.`;
 
-/** The parameters of one transformer block, named under `blocks.{index}.`. */
-export function blockParamSpecs(config: ViTConfig, index: number): ParamSpec[] {
+/**
+ * The parameters of growable block `index` of a model holding `depth` blocks, named under
+ * `blocks.{index}.`: a transformer block, or for VOLO an outlooker while index < o(depth).
+ */
+export function blockParamSpecs(config: ViTConfig, index: number, depth: number): ParamSpec[] {
+  if (isOutlooker(config, index, depth)) return outlookerParamSpecs(config, blockPrefix(index));
   const d = config.width;
   const hidden = config.mlpRatio * d;
   const p = blockPrefix(index);
@@ -43,6 +48,7 @@ export function blockParamSpecs(config: ViTConfig, index: number): ParamSpec[] {
 
 /** Parameters outside the blocks: copied unchanged by every growth operator. */
 export function stemAndHeadParamSpecs(config: ViTConfig): ParamSpec[] {
+  if (voloShapeOf(config)) return voloStemAndHeadParamSpecs(config);
   const d = config.width;
   const patchIn = config.patchSize * config.patchSize * config.channels;
   return [
@@ -66,7 +72,7 @@ export function stemAndHeadParamSpecs(config: ViTConfig): ParamSpec[] {
 /** All parameter specs of a model holding `depth` blocks, in a stable order. */
 export function paramSpecs(config: ViTConfig, depth: number): ParamSpec[] {
   const specs = stemAndHeadParamSpecs(config);
-  for (let i = 0; i < depth; i++) specs.push(...blockParamSpecs(config, i));
+  for (let i = 0; i < depth; i++) specs.push(...blockParamSpecs(config, i, depth));
   return specs;
 }
 

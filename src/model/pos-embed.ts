@@ -34,9 +34,20 @@ export function resizePosEmbed(table: tf.Tensor2D, grid: number): tf.Tensor2D {
   if (fullGrid * fullGrid !== rows - 1) throw new Error(`position table has ${rows} rows, not 1 + G²`);
   if (grid === fullGrid) return table;
   return tf.tidy(() => {
-    const resize = tf.tensor2d(bilinearMatrix(grid, fullGrid), [grid, fullGrid]);
     const cls = tf.slice(table, [0, 0], [1, width]);
-    const patches = tf.slice(table, [1, 0], [rows - 1, width]); // [G·G, D] row-major (h, w)
+    const patches = tf.slice(table, [1, 0], [rows - 1, width]) as tf.Tensor2D; // [G·G, D] row-major (h, w)
+    return tf.concat([cls, resizePosGrid(patches, grid)], 0);
+  });
+}
+
+/** A table of grid positions only, [G², D] → [g², D] (VOLO's table has no class-token row). */
+export function resizePosGrid(patches: tf.Tensor2D, grid: number): tf.Tensor2D {
+  const [rows, width] = patches.shape;
+  const fullGrid = Math.round(Math.sqrt(rows));
+  if (fullGrid * fullGrid !== rows) throw new Error(`position grid has ${rows} rows, not G²`);
+  if (grid === fullGrid) return patches;
+  return tf.tidy(() => {
+    const resize = tf.tensor2d(bilinearMatrix(grid, fullGrid), [grid, fullGrid]);
     // Along h: [g, G] · [G, G·D] → [g, G·D] = (h', w, D)
     const alongH = tf.matMul(resize, tf.reshape(patches, [fullGrid, fullGrid * width]));
     // Swap axes to (w, h', D), then along w: [g, G] · [G, g·D] → (w', h', D)
@@ -46,6 +57,6 @@ export function resizePosEmbed(table: tf.Tensor2D, grid: number): tf.Tensor2D {
     ]);
     const alongW = tf.matMul(resize, swapped);
     const grid2d = tf.transpose(tf.reshape(alongW, [grid, grid, width]), [1, 0, 2]); // (h', w', D)
-    return tf.concat([cls, tf.reshape(grid2d, [grid * grid, width])], 0);
+    return tf.reshape(grid2d, [grid * grid, width]) as tf.Tensor2D;
   });
 }

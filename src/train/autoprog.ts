@@ -14,7 +14,7 @@ import { supernetPhase } from "../core/supernet-phase.ts";
 import type { AugmentOptions } from "../data/augment.ts";
 import type { ImageDataset } from "../data/dataset.ts";
 import { tokenCount } from "../model/config.ts";
-import { interpolationMap } from "../model/depth-map.ts";
+import { modelDepthMap } from "../model/depth-map.ts";
 import { calibrateCosts } from "./cost-calibration.ts";
 import { candidateFlops, disposeSearchSubset, type SearchSubset } from "./search.ts";
 import {
@@ -107,7 +107,7 @@ export function beginSearchStage(state: ModelState, k: number, context: SearchCo
   const base = k === 0 ? Math.min(...space.map((a) => a.depth)) : state.depth;
   if (k > 0) {
     growState(state, {
-      map: interpolationMap(base, deepest),
+      map: modelDepthMap(context.config, base, deepest, "interpolation"),
       operator: context.operator ?? "mogrow",
       momentumEma: context.momentumEma,
       carryOptimizerState: context.carryOptimizerState,
@@ -120,11 +120,12 @@ export function beginSearchStage(state: ModelState, k: number, context: SearchCo
     base,
     { start: span.startEpoch, end: span.startEpoch + supernetEpochs },
     phase,
+    context.config,
   );
   const largest = largestCandidate(supernet);
   state.supernet = supernet;
   state.side = largest.side;
-  state.activeBlocks = candidateMask(supernet, largest.depth);
+  state.activeBlocks = candidateMask(supernet, largest.depth, context.config);
   state.stage = k;
   context.emit(stageStartedEvent(stageHeader(context.config, span, largest)));
   context.emit({
@@ -147,7 +148,7 @@ export function supernetSampler(state: ModelState, supernet: SupernetState, seed
   return (step: number) => {
     if (state.supernet !== supernet || state.step >= supernet.endStep) return undefined;
     const a = sampleArchitecture(supernet, createRandom(seed, ARCHITECTURE, epoch, step));
-    return { side: a.side, activeBlocks: candidateMask(supernet, a.depth) };
+    return { side: a.side, activeBlocks: candidateMask(supernet, a.depth, state.config) };
   };
 }
 
@@ -237,7 +238,7 @@ function recycle(
     side: state.stages.at(-1)?.side ?? largestCandidate(supernet).side,
   };
   growState(state, {
-    map: selectionMap(candidateMask(supernet, winner.depth)),
+    map: selectionMap(candidateMask(supernet, winner.depth, context.config)),
     // The deepest winner is the whole supernet: its weights come from the momentum network.
     operator: winner.depth === deepest ? "mogrow" : "interpolation",
     momentumEma: context.momentumEma,
@@ -261,7 +262,7 @@ export function finishSupernetArm(state: ModelState, context: SearchContext): vo
   const supernet = state.supernet;
   if (!supernet) return;
   const largest = largestCandidate(supernet);
-  state.activeBlocks = candidateMask(supernet, largest.depth);
+  state.activeBlocks = candidateMask(supernet, largest.depth, context.config);
   state.side = largest.side;
   state.supernet = null;
   // The supernet arm has one stage, trained as a supernet from start to end.

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { fieldErrors } from "../core/spec.ts";
-import type { ViTConfig } from "../model/config.ts";
+import { MODEL_FAMILIES, type ViTConfig } from "../model/config.ts";
 import type { TensorRecord } from "../model/weights-io.ts";
 
 /**
@@ -21,6 +21,17 @@ export const ViTConfigSchema = z.object({
   heads: count,
   mlpRatio: z.number(),
   numClasses: count,
+  family: z.enum(MODEL_FAMILIES).optional(),
+  volo: z
+    .object({
+      stemPatch: count,
+      outlookerWidth: count,
+      outlookerHeads: count,
+      outlookers: count,
+      outlookerMlpRatio: z.number(),
+      classBlocks: count,
+    })
+    .optional(),
 }) satisfies z.ZodType<ViTConfig>;
 
 export const TensorRecordSchema = z.object({

@@ -1,3 +1,4 @@
+import { adaptiveRegularizationOf } from "../core/arms.ts";
 import type { BatchScalingOptions } from "../core/batch-scaling.ts";
 import type { TrainingEvent } from "../core/events.ts";
 import { forwardFlops } from "../core/flops.ts";
@@ -73,7 +74,7 @@ export function planRun(
     searchContext: isSearchArm(arm)
       ? { ...stageContext, spec, arm, train, augment: baseAugment, batchSize, stepsPerEpoch }
       : null,
-    adaptive: "adaptiveRegularization" in arm && arm.adaptiveRegularization,
+    adaptive: adaptiveRegularizationOf(arm, config.family ?? "vit"),
     baseAugment,
     specHash: specHash(spec),
     flopsFull: forwardFlops(config, config.depth, config.imageSize),

@@ -51,7 +51,7 @@ export async function measureLosses(
       context.config,
       ema.weights,
       subset,
-      { side: candidate.side, activeBlocks: candidateMask(supernet, candidate.depth) },
+      { side: candidate.side, activeBlocks: candidateMask(supernet, candidate.depth, context.config) },
       context.spec.training.evalBatchSize,
     );
     supernet.losses[c]?.push(losses.reduce((a, b) => a + b, 0) / losses.length);

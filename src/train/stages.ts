@@ -2,7 +2,7 @@ import type { GrowthReport, TrainingEvent } from "../core/events.ts";
 import type { ScheduledStage } from "../core/schedule.ts";
 import type { GrowthOperatorName } from "../core/spec.ts";
 import type { ViTConfig } from "../model/config.ts";
-import { depthMap } from "../model/depth-map.ts";
+import { modelDepthMap } from "../model/depth-map.ts";
 import { growthReport, stageGrownEvent, stageRecord, stageSpan, stageStartedEvent } from "./stage-record.ts";
 import { growState, type ModelState } from "./state.ts";
 
@@ -47,7 +47,7 @@ export function enterStage(
     const operator = context.operator ?? "interpolation";
     if (target.depth > state.depth) {
       growState(state, {
-        map: depthMap(state.depth, target.depth, operator),
+        map: modelDepthMap(context.config, state.depth, target.depth, operator),
         operator,
         momentumEma: context.momentumEma,
         carryOptimizerState: context.carryOptimizerState,

@@ -2,7 +2,8 @@ import { z } from "zod";
 import type { Architecture } from "../core/growth-space.ts";
 import { type Random, randomInt } from "../core/random.ts";
 import type { SupernetPhase } from "../core/supernet-phase.ts";
-import { insertedBlocks, interpolationMap } from "../model/depth-map.ts";
+import { depthParts, type ViTConfig } from "../model/config.ts";
+import { insertedBlocks, interpolationMap, modelDepthMap } from "../model/depth-map.ts";
 import { ArchitectureSchema, count } from "./meta-schemas.ts";
 
 /**
@@ -34,19 +35,30 @@ export const SupernetStateSchema = z.object({
 /** Checkpoints hold it whole, so it is defined by the schema that reads it back. */
 export type SupernetState = z.infer<typeof SupernetStateSchema>;
 
+/**
+ * The model facts the nesting reads: a VOLO block list is two parts (outlookers, transformer
+ * blocks) and a candidate activates inserted blocks of each part to reach that part's depth.
+ * Absent: one part (a ViT).
+ */
+export type SupernetModel = Pick<ViTConfig, "family" | "volo" | "depth">;
+
 export function createSupernet(
   stage: number,
   space: readonly Architecture[],
   baseDepth: number,
   epochs: { start: number; end: number },
   phase: SupernetPhase = { startStep: 0, endStep: 0, scoreFromStep: 0 },
+  model?: SupernetModel,
 ): SupernetState {
   const deepest = Math.max(...space.map((a) => a.depth));
+  const map = model
+    ? modelDepthMap(model, baseDepth, deepest, "interpolation")
+    : interpolationMap(baseDepth, deepest);
   return {
     stage,
     space,
     baseDepth,
-    inserted: insertedBlocks(interpolationMap(baseDepth, deepest)),
+    inserted: insertedBlocks(map),
     startEpoch: epochs.start,
     endEpoch: epochs.end,
     ...phase,
@@ -60,14 +72,25 @@ export function supernetDepth(supernet: SupernetState): number {
   return Math.max(...supernet.space.map((a) => a.depth));
 }
 
-/** The active-block mask of a candidate depth. */
-export function candidateMask(supernet: SupernetState, depth: number): boolean[] {
+/** The active-block mask of a candidate depth (per part of the block list, see SupernetModel). */
+export function candidateMask(supernet: SupernetState, depth: number, model?: SupernetModel): boolean[] {
   const total = supernetDepth(supernet);
   const extra = depth - supernet.baseDepth;
   if (extra < 0 || extra > supernet.inserted.length) {
     throw new Error(`depth ${depth} is outside the supernet (${supernet.baseDepth}..${total})`);
   }
-  const activeInserted = new Set(supernet.inserted.slice(supernet.inserted.length - extra));
+  const partsOf = (l: number) => (model ? depthParts(model, l) : [l]);
+  const [held, base, wanted] = [partsOf(total), partsOf(supernet.baseDepth), partsOf(depth)];
+  const activeInserted = new Set<number>();
+  let start = 0;
+  held.forEach((size, part) => {
+    const here = supernet.inserted.filter((i) => i >= start && i < start + size);
+    const partExtra = (wanted[part] ?? 0) - (base[part] ?? 0);
+    if (partExtra < 0 || partExtra > here.length)
+      throw new Error(`depth ${depth} is outside the supernet's part ${part}`);
+    for (const i of here.slice(here.length - partExtra)) activeInserted.add(i);
+    start += size;
+  });
   const inserted = new Set(supernet.inserted);
   return Array.from({ length: total }, (_, i) => !inserted.has(i) || activeInserted.has(i));
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { adaptiveRegularizationOf } from "../../src/core/arms.ts";
 import { parseSpec, SpecError } from "../../src/core/spec.ts";
 import { SPEC_CHECKS, type SpecCheck, specModel } from "../../src/core/spec-checks.ts";
 import { SpecFieldsSchema } from "../../src/core/spec-schema.ts";
@@ -66,6 +67,10 @@ const CASES: Record<string, { spec: object; issues: Issue[] }> = {
         message: "mlpRatio × width (0.001 × 64) must be a whole number ≥ 1: the MLP's hidden width",
       },
     ],
+  },
+  voloShapeIsWhole: {
+    spec: { model: { family: "volo", variant: "micro", patchSize: 7, imageSize: 28 } },
+    issues: [{ path: "model.patchSize", message: "VOLO's patch size must be even (two stem patches)" }],
   },
   datasetRootOnlyForCifar10: {
     spec: { dataset: { name: "mnist", root: "cifar" } },
@@ -170,4 +175,42 @@ describe("the spec's cross-field checks", () => {
       expect(checkIssues(check, input)).toEqual(issues);
     },
   );
+});
+
+describe("model families", () => {
+  it("refuses a variant of another family, naming model.variant", () => {
+    expect(() => parseSpec({ ...base, model: { family: "volo", variant: "tiny" } })).toThrow(
+      /model\.variant: the volo family's variants are micro, d1/,
+    );
+    expect(() => parseSpec({ ...base, model: { variant: "d1" } })).toThrow(
+      /model\.variant: the vit family's variants are micro, tiny, small/,
+    );
+  });
+
+  it("resolves VOLO micro with the variant's share of outlookers, also under a depth override", () => {
+    const micro = specModel(SpecFieldsSchema.parse({ ...base, model: { family: "volo" } }));
+    expect(micro).toMatchObject({
+      family: "volo",
+      depth: 8,
+      patchSize: 4,
+      volo: { stemPatch: 2, outlookers: 2 },
+    });
+    const deeper = specModel(SpecFieldsSchema.parse({ ...base, model: { family: "volo", depth: 16 } }));
+    expect(deeper.volo?.outlookers).toBe(4);
+    expect(specModel(SpecFieldsSchema.parse(base)).family).toBeUndefined();
+  });
+});
+
+describe("AdaReg defaults by family", () => {
+  it("is on for VOLO's growing arms and off for the ViT's unless an arm says otherwise", () => {
+    const arms = [
+      { arm: "original" },
+      { arm: "prog" },
+      { arm: "prog", label: "p2", adaptiveRegularization: false },
+    ];
+    const vit = parseSpec({ ...base, arms });
+    const volo = parseSpec({ ...base, model: { family: "volo" }, arms });
+    expect(vit.arms.map((a) => adaptiveRegularizationOf(a, "vit"))).toEqual([false, false, false]);
+    expect(volo.arms.map((a) => adaptiveRegularizationOf(a, "volo"))).toEqual([false, true, false]);
+  });
 });

@@ -35,7 +35,7 @@ describe("elastic ViT forward", () => {
     const a = initWeights(TINY_CONFIG, 1, 3);
     const b = initWeights(TINY_CONFIG, 1, 3);
     const c = initWeights(TINY_CONFIG, 1, 4);
-    const name = blockParamSpecs(TINY_CONFIG, 0)[2]?.name ?? "";
+    const name = blockParamSpecs(TINY_CONFIG, 0, 1)[2]?.name ?? "";
     expect(await values(a.get(name) as tf.Tensor)).toEqual(await values(b.get(name) as tf.Tensor));
     expect(await values(a.get(name) as tf.Tensor)).not.toEqual(await values(c.get(name) as tf.Tensor));
     tf.dispose([...a.values(), ...b.values(), ...c.values()]);

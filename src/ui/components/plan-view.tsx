@@ -43,7 +43,12 @@ export function PlanView({ plan }: { plan: Plan }) {
                   </td>
                   {s.architecture ? (
                     <>
-                      <td>{s.architecture.depth}</td>
+                      <td>
+                        {s.architecture.depth}
+                        {s.architecture.outlookers !== undefined && (
+                          <span class="muted"> ({s.architecture.outlookers} outlookers)</span>
+                        )}
+                      </td>
                       <td>{s.architecture.side}</td>
                       <td>{s.architecture.tokens}</td>
                       <td>{compact(s.architecture.flopsPerImage)}</td>
