@@ -1121,6 +1121,14 @@ export type components = {
                 augment: {
                     cropPadding?: number;
                     horizontalFlip?: boolean;
+                    randAugment?: {
+                        /** @default 2 */
+                        ops: number;
+                        /** @default 9 */
+                        magnitude: number;
+                        /** @default 0.5 */
+                        magnitudeStd: number;
+                    } | null;
                     randomErasing?: number;
                     mixupAlpha?: number;
                     cutmixAlpha?: number;
@@ -2341,6 +2349,14 @@ export type components = {
                 augment?: {
                     cropPadding?: number;
                     horizontalFlip?: boolean;
+                    randAugment?: {
+                        /** @description Default: `2`. */
+                        ops?: number;
+                        /** @description Default: `9`. */
+                        magnitude?: number;
+                        /** @description Default: `0.5`. */
+                        magnitudeStd?: number;
+                    } | null;
                     randomErasing?: number;
                     mixupAlpha?: number;
                     cutmixAlpha?: number;

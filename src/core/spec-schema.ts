@@ -49,10 +49,29 @@ const ModelSchema = z
   })
   .strict();
 
+/** The DeiT/VOLO recipe's RandAugment (timm's rand-m9-mstd0.5-inc1). */
+export const DEFAULT_RAND_AUGMENT = { ops: 2, magnitude: 9, magnitudeStd: 0.5 } as const;
+
+const RandAugmentSchema = z
+  .object({
+    /** Operations per image (timm's N), drawn with replacement from 15; each applies with probability 0.5. */
+    ops: z.number().int().min(0).max(8).default(DEFAULT_RAND_AUGMENT.ops),
+    /** Mean magnitude on timm's 0..10 scale (M); AdaReg scales it 0.5× → 1× over the stages. */
+    magnitude: z.number().min(0).max(10).default(DEFAULT_RAND_AUGMENT.magnitude),
+    /** Standard deviation of each operation's magnitude (clipped to 0..10); 0 = always `magnitude`. */
+    magnitudeStd: z.number().min(0).max(10).default(DEFAULT_RAND_AUGMENT.magnitudeStd),
+  })
+  .strict();
+
 const AugmentSchema = z
   .object({
     cropPadding: z.number().int().min(0).max(16).optional(),
     horizontalFlip: z.boolean().optional(),
+    /**
+     * RandAugment; null = off. Absent: on (ops 2, magnitude 9, magnitudeStd 0.5) for
+     * model.family "volo" and off for the ViT, as in the paper.
+     */
+    randAugment: RandAugmentSchema.nullable().optional(),
     randomErasing: probability.optional(),
     mixupAlpha: z.number().min(0).optional(),
     cutmixAlpha: z.number().min(0).optional(),

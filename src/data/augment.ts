@@ -1,17 +1,22 @@
 /**
  * Per-image training augmentation in plain typed-array loops (fast at 28–32 px):
- * zero-padded random crop, horizontal flip, and random erasing. Batch-level mixing
- * (mixup/cutmix) lives in mix.ts.
+ * zero-padded random crop, horizontal flip, RandAugment (rand-augment.ts) and random erasing.
+ * Batch-level mixing (mixup/cutmix) lives in mix.ts.
  */
 
 import { type Random, randomInt, randomNormal } from "../core/random.ts";
 import type { DatasetName } from "./dataset.ts";
+import { type RandAugmentOptions, validateRandAugment } from "./rand-augment.ts";
 
 export interface AugmentOptions {
   /** Random crop after zero padding by this many (dataset) pixels per side; 0 = off. */
   cropPadding: number;
   /** Mirror left-right with probability 0.5; off for digits, where it changes meaning. */
   horizontalFlip: boolean;
+  /** RandAugment after the crop, before normalisation; null = off. */
+  randAugment: RandAugmentOptions | null;
+  /** AdaReg's multiplier of RandAugment's mean magnitude (0.5 → 1 over the stages); 1 without AdaReg. */
+  randAugmentScale: number;
   /** Probability per image of erasing one random rectangle; 0 = off. */
   randomErasing: number;
   /** Beta(alpha, alpha) for mixup; 0 = off. */
@@ -22,7 +27,14 @@ export interface AugmentOptions {
   mixProbability: number;
 }
 
-const NO_MIX = { randomErasing: 0, mixupAlpha: 0, cutmixAlpha: 0, mixProbability: 1 } as const;
+const NO_MIX = {
+  randAugment: null,
+  randAugmentScale: 1,
+  randomErasing: 0,
+  mixupAlpha: 0,
+  cutmixAlpha: 0,
+  mixProbability: 1,
+} as const;
 
 /** Light geometric augmentation per dataset; regularisers are off until a spec turns them on. */
 export const DEFAULT_AUGMENT: Readonly<Record<DatasetName, Readonly<AugmentOptions>>> = {
@@ -32,7 +44,15 @@ export const DEFAULT_AUGMENT: Readonly<Record<DatasetName, Readonly<AugmentOptio
 };
 
 export function validateAugment(options: AugmentOptions): void {
-  const { cropPadding, randomErasing, mixupAlpha, cutmixAlpha, mixProbability } = options;
+  const {
+    cropPadding,
+    randAugment,
+    randAugmentScale,
+    randomErasing,
+    mixupAlpha,
+    cutmixAlpha,
+    mixProbability,
+  } = options;
   if (!Number.isInteger(cropPadding) || cropPadding < 0) {
     throw new RangeError(`cropPadding must be a non-negative integer, got ${cropPadding}`);
   }
@@ -41,6 +61,10 @@ export function validateAugment(options: AugmentOptions): void {
     ["mixProbability", mixProbability],
   ] as const) {
     if (!(p >= 0 && p <= 1)) throw new RangeError(`${name} must be in [0, 1], got ${p}`);
+  }
+  if (randAugment !== null) validateRandAugment(randAugment);
+  if (!(randAugmentScale >= 0 && randAugmentScale <= 1)) {
+    throw new RangeError(`randAugmentScale must be in [0, 1], got ${randAugmentScale}`);
   }
   for (const [name, alpha] of [
     ["mixupAlpha", mixupAlpha],

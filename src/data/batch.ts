@@ -9,6 +9,7 @@ import { type AugmentOptions, cropAndFlip, randomErase, validateAugment } from "
 import { resizeBilinear } from "./bilinear.ts";
 import type { ImageDataset } from "./dataset.ts";
 import { mixBatch } from "./mix.ts";
+import { RandAugmenter } from "./rand-augment.ts";
 
 export interface Batch {
   /** [size, side, side, channels], normalised with the dataset's mean/std. */
@@ -32,7 +33,7 @@ export interface MakeBatchOptions {
 }
 
 /**
- * Random numbers are drawn image by image (crop, flip, erase), then once for the batch
+ * Random numbers are drawn image by image (crop, flip, RandAugment, erase), then once for the batch
  * (mix), so a batch is a pure function of (dataset, indices, options, random's seed).
  */
 export function makeBatch(ds: ImageDataset, indices: Int32Array, options: MakeBatchOptions): Batch {
@@ -49,6 +50,16 @@ export function makeBatch(ds: ImageDataset, indices: Int32Array, options: MakeBa
   const labels = new Uint8Array(size);
   const scratch = new Float32Array(imageSize);
   const { scale, shift } = normalisation(ds);
+  const randAugment = augment?.randAugment ?? null;
+  // Geometric operations bring in the dataset mean, as timm fills with its mean.
+  const augmenter =
+    randAugment &&
+    new RandAugmenter(
+      height,
+      width,
+      channels,
+      Float32Array.from(ds.mean, (m) => Math.round(m * 255)),
+    );
 
   for (let n = 0; n < size; n++) {
     const index = indices[n] as number;
@@ -61,6 +72,7 @@ export function makeBatch(ds: ImageDataset, indices: Int32Array, options: MakeBa
     } else {
       const { cropPadding, horizontalFlip } = augment;
       cropAndFlip(src, height, width, channels, cropPadding, horizontalFlip, random, scratch);
+      if (augmenter && randAugment) augmenter.augment(scratch, randAugment, random, augment.randAugmentScale);
     }
 
     const offset = n * outSize;

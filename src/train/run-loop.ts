@@ -11,7 +11,7 @@ import type { RunContext } from "./run-context.ts";
 import type { SearchSubset } from "./search.ts";
 import { searchAhead } from "./search-ahead.ts";
 import { buildSearchSubset, epochMeasurementSteps, searchPoint } from "./search-points.ts";
-import { activeDepth, enterStage, regularisationScale } from "./stages.ts";
+import { activeDepth, enterStage, randAugmentScale, regularisationScale } from "./stages.ts";
 import { type ModelState, saveModelState } from "./state.ts";
 
 /** The epoch loop: trains from the state's epoch to the spec's last, one checkpoint per epoch. */
@@ -111,7 +111,11 @@ function epochSettings(
     labelSmoothing: t.labelSmoothing,
     gradClipNorm: t.gradClipNorm,
     dropPath: t.dropPath * scale,
-    augment: { ...plan.baseAugment, randomErasing: plan.baseAugment.randomErasing * scale },
+    augment: {
+      ...plan.baseAugment,
+      randomErasing: plan.baseAugment.randomErasing * scale,
+      randAugmentScale: randAugmentScale(scale),
+    },
     signal: options.signal,
     betweenSteps: options.betweenSteps,
     pause: options.pause,

@@ -6,7 +6,9 @@ import type { Architecture } from "../core/growth-space.ts";
 import type { LrSchedule } from "../core/lr.ts";
 import { armOperator, armStages, type ScheduledStage } from "../core/schedule.ts";
 import { type ArmSpec, armLabel, type ExperimentSpec } from "../core/spec.ts";
+import { DEFAULT_RAND_AUGMENT } from "../core/spec-schema.ts";
 import { type AugmentOptions, DEFAULT_AUGMENT } from "../data/augment.ts";
+import type { RandAugmentOptions } from "../data/rand-augment.ts";
 import type { ViTConfig } from "../model/config.ts";
 import { initialSearchArchitecture, isSearchArm, type SearchContext } from "./autoprog.ts";
 import { specHash } from "./checkpoint.ts";
@@ -50,7 +52,11 @@ export function planRun(
   const stepsPerEpoch = Math.floor(train.count / batchSize);
   const stageContext = stageContextOf(spec, arm, seed, config, emit);
   const { stages } = stageContext;
-  const baseAugment: AugmentOptions = { ...DEFAULT_AUGMENT[spec.dataset.name], ...definedOnly(t.augment) };
+  const baseAugment: AugmentOptions = {
+    ...DEFAULT_AUGMENT[spec.dataset.name],
+    ...definedOnly(t.augment),
+    randAugment: randAugmentOf(t.augment.randAugment, config.family ?? "vit"),
+  };
   return {
     label: armLabel(arm),
     seed,
@@ -110,6 +116,15 @@ export function initialArchitecture(plan: RunPlan): Architecture {
       ? initialSearchArchitecture(plan.searchContext)
       : { depth: config.depth, side: config.imageSize })
   );
+}
+
+/** The spec's RandAugment, else its family's default: on for VOLO, off for the ViT (the paper's recipes). */
+export function randAugmentOf(
+  chosen: RandAugmentOptions | null | undefined,
+  family: "vit" | "volo",
+): RandAugmentOptions | null {
+  if (chosen !== undefined) return chosen;
+  return family === "volo" ? { ...DEFAULT_RAND_AUGMENT } : null;
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

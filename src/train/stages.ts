@@ -64,6 +64,11 @@ export function enterStage(
   context.emit(stageStartedEvent(record));
 }
 
+/** RandAugment's magnitude multiplier under AdaReg: 0.5× at the first stage → 1× at the last. */
+export function randAugmentScale(regularisation: number): number {
+  return 0.5 + 0.5 * regularisation;
+}
+
 /** AdaReg: regularisation grows linearly with the stage index, from 0 to its spec value. */
 export function regularisationScale(stage: number, stageCount: number, adaptive: boolean): number {
   if (!adaptive || stageCount <= 1) return 1;

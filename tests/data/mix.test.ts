@@ -10,6 +10,8 @@ const numClasses = 6; // more classes than images, so every label differs
 const base: AugmentOptions = {
   cropPadding: 0,
   horizontalFlip: false,
+  randAugment: null,
+  randAugmentScale: 1,
   randomErasing: 0,
   mixupAlpha: 0,
   cutmixAlpha: 0,
