@@ -7,7 +7,7 @@ import type { ExperimentSpec } from "../core/spec.ts";
 import type { EventSink } from "../events/sink.ts";
 import { sleep } from "../kit/sleep.ts";
 import { WakeLoop } from "../kit/wake-loop.ts";
-import { type AttemptOutcome, TrainerAttempt, trainerJob } from "../worker/attempt.ts";
+import { type AttemptOutcome, TrainerAttempt, trainerJob } from "./attempt.ts";
 import type { RunControl } from "./control.ts";
 import { DEFAULT_TRAINER_GRACE_MS, DEFAULT_TRAINER_SILENCE_MS, type StartTrainer } from "./protocol.ts";
 import { type AttemptEnd, DEFAULT_LEASE_MS, type RunQueue, sqlRunQueue } from "./queue.ts";
@@ -55,7 +55,7 @@ interface ActiveRun {
 
 /**
  * Takes runs from the queue, a configurable number at a time, and trains each attempt in a
- * trainer process of its own (src/worker/attempt.ts), so the HTTP loop never waits on tensor
+ * trainer process of its own (src/dispatch/attempt.ts), so the HTTP loop never waits on tensor
  * work and a trainer's crash, abort or hang ends that attempt only. Every run it trains is leased: the
  * lease is extended while the trainer shows signs of life (events, steps), and a sweep re-queues
  * runs whose lease expired — left by a crashed process, a stalled trainer or another server —

@@ -2,7 +2,7 @@ import type { TrainingEvent } from "../core/events.ts";
 import type { ExperimentSpec } from "../core/spec.ts";
 
 /**
- * The transport between the attempt shell (src/worker/attempt.ts) and a trainer: what a trainer
+ * The transport between the attempt shell (src/dispatch/attempt.ts) and a trainer: what a trainer
  * is started with and the messages both ways. Every trainer runs in a child process of its own
  * (src/worker/trainer-process.ts), so a native abort, a segfault or an out-of-memory kill ends
  * that attempt and nothing else.

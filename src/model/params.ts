@@ -1,20 +1,13 @@
 import * as tf from "@tensorflow/tfjs";
 import { createRandom, mixSeed, randomNormal } from "../core/random.ts";
 import { tokenCount, type ViTConfig, voloShapeOf } from "./config.ts";
+import type { ParamSpec } from "./param-spec.ts";
 import { isOutlooker, outlookerParamSpecs, voloStemAndHeadParamSpecs } from "./volo-params.ts";
+
+export type { Init, ParamSpec } from "./param-spec.ts";
 
 /** Named tensors of a model; forward passes accept the online variables or any EMA copy. */
 export type WeightMap = ReadonlyMap<string, tf.Tensor>;
-
-export type Init = "truncNormal" | "zeros" | "ones";
-
-export interface ParamSpec {
-  readonly name: string;
-  readonly shape: readonly number[];
-  readonly init: Init;
-  /** Decoupled weight decay applies to matrices only (not biases, norms, position table, cls token). */
-  readonly decay: boolean;
-}
 
 /** Decoupled weight decay applies to matrices, which are exactly the weights named `*.w`. */
 export const isDecayed = (name: string): boolean => name.endsWith(".w");

@@ -1,23 +1,15 @@
 import type * as tf from "@tensorflow/tfjs";
-import type { Random } from "../core/random.ts";
 import { transformerBlock } from "./block.ts";
 import { gridSide, type ViTConfig, voloShapeOf } from "./config.ts";
 import { dropPathMask } from "./drop-path.ts";
 import { embedPatches } from "./embed.ts";
+import type { ForwardOptions } from "./forward-options.ts";
 import { classifierHead } from "./head.ts";
 import type { WeightMap } from "./params.ts";
 import { voloForward } from "./volo.ts";
 
 export { dropPathKeep } from "./drop-path.ts";
-
-export interface ForwardOptions {
-  /** Input side r of this pass; x must be [B, r, r, C]. */
-  readonly side: number;
-  /** One flag per block held in `weights`; inactive blocks are the identity. */
-  readonly activeBlocks: readonly boolean[];
-  /** Stochastic depth while training: the drop rate of the deepest block and the generator. */
-  readonly dropPath?: { readonly rate: number; readonly random: Random };
-}
+export type { ForwardOptions } from "./forward-options.ts";
 
 /**
  * DeiT-style ViT forward pass with an elastic depth mask and input side (VOLO's, for a VOLO

@@ -1,6 +1,6 @@
 import { OUTLOOK_KERNEL, type VoloShape } from "../core/volo-config.ts";
 import { depthParts, type ViTConfig, voloShapeOf } from "./config.ts";
-import type { ParamSpec } from "./params.ts";
+import type { ParamSpec } from "./param-spec.ts";
 
 /**
  * VOLO's parameters. Outlookers and transformer blocks share the growable `blocks.{i}.` list

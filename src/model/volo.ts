@@ -4,11 +4,11 @@ import { transformerBlock } from "./block.ts";
 import { classBlock } from "./class-block.ts";
 import { depthParts, gridSide, type ViTConfig } from "./config.ts";
 import { dropPathMask } from "./drop-path.ts";
+import type { ForwardOptions } from "./forward-options.ts";
 import { classifierHead } from "./head.ts";
 import { outlooker } from "./outlooker.ts";
 import { requireWeight, type WeightMap } from "./params.ts";
 import { resizePosGrid } from "./pos-embed.ts";
-import type { ForwardOptions } from "./vit.ts";
 import { requireVolo } from "./volo-params.ts";
 
 /**

@@ -4,9 +4,9 @@ import { packCheckpoint, unpackCheckpoint } from "../checkpoints/wire.ts";
 import { CHECKPOINTS_FOLDER, checkpointDataFile, checkpointMetaFile } from "../core/checkpoint-layout.ts";
 import type { TrainingEvent } from "../core/events.ts";
 import type { ExperimentSpec } from "../core/spec.ts";
+import { TrainerAttempt, trainerJob } from "../dispatch/attempt.ts";
 import { DEFAULT_TRAINER_SILENCE_MS, type StartTrainer, type TrainerJob } from "../dispatch/protocol.ts";
 import { eventWithoutDataDir } from "../dispatch/server-paths.ts";
-import { TrainerAttempt, trainerJob } from "./attempt.ts";
 import {
   type Action,
   LeaseLostError,
@@ -46,7 +46,7 @@ interface Pending {
 
 /**
  * One leased run on a pull worker: fetch the checkpoint, train it through the attempt shell
- * (src/worker/attempt.ts, a trainer process), forward its events in batches (each checkpoint
+ * (src/dispatch/attempt.ts, a trainer process), forward its events in batches (each checkpoint
  * uploaded before the event naming it), keep the lease, and obey the API: `cancel` cancels the
  * trainer, `pause` pauses it (its `run.paused` ends the lease), `lease_lost` drops the run.
  */

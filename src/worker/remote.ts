@@ -33,7 +33,7 @@ const LEASE_BACKOFF: Backoff = { firstMs: 1_000, maxMs: 30_000, jitter: "none" }
 
 /**
  * `autoprog worker`: leases runs from the API while it has room, trains each in a trainer
- * process (RemoteRun, src/worker/attempt.ts), and on `stop()` leases no more, stops its trainers and hands their runs
+ * process (RemoteRun, src/dispatch/attempt.ts), and on `stop()` leases no more, stops its trainers and hands their runs
  * back so they resume elsewhere from their last epoch checkpoint.
  */
 export class PullWorker {

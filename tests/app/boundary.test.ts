@@ -53,6 +53,8 @@ const NODE_ONLY = [
   "db/drizzle.config.ts",
   // The embedded dispatcher drives trainer processes; only src/node.ts wires it.
   "src/dispatch/dispatcher.ts",
+  // The attempt shell both the dispatcher and pull workers run a trainer process through.
+  "src/dispatch/attempt.ts",
   "src/dispatch/server-paths.ts",
   // Builds and reads the dashboard's bundle from disk (the Node entry serves it).
   "src/ui-bundle",

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { TrainingEvent } from "../../src/core/events.ts";
+import { type AttemptInput, exitReason, TrainerAttempt, trainerJob } from "../../src/dispatch/attempt.ts";
 import type { TrainerJob } from "../../src/dispatch/protocol.ts";
-import { type AttemptInput, exitReason, TrainerAttempt, trainerJob } from "../../src/worker/attempt.ts";
 import { fatalLine } from "../../src/worker/trainer-process.ts";
 import { runStarted, tinySpec } from "../../support/fixtures.ts";
 import { FakeThread } from "../dispatch/harness.ts";

@@ -1,8 +1,8 @@
 import type { TrainingEvent } from "../core/events.ts";
 import { isOutOfMemory } from "../core/out-of-memory.ts";
 import { type ExperimentSpec, ExperimentSpecSchema } from "../core/spec.ts";
-import type { FromTrainer, StartTrainer, TrainerHandle, TrainerJob } from "../dispatch/protocol.ts";
-import { specForTrainer } from "../dispatch/server-paths.ts";
+import type { FromTrainer, StartTrainer, TrainerHandle, TrainerJob } from "./protocol.ts";
+import { specForTrainer } from "./server-paths.ts";
 
 /**
  * One attempt of one run, the same shell for the embedded dispatcher (src/dispatch/dispatcher.ts)
