@@ -20,16 +20,19 @@ const count = z.number().int().min(0);
 
 /** The part of a checkpoint's meta (src/train/checkpoint-meta.ts) a model file needs. */
 const ExportedMetaSchema = z.object({
-  config: z.object({
-    imageSize: count,
-    patchSize: count,
-    channels: count,
-    width: count,
-    depth: count,
-    heads: count,
-    mlpRatio: z.number(),
-    numClasses: count,
-  }),
+  config: z
+    .object({
+      imageSize: count,
+      patchSize: count,
+      channels: count,
+      width: count,
+      depth: count,
+      heads: count,
+      mlpRatio: z.number(),
+      numClasses: count,
+      // A VOLO model's `family` and `volo` shape go into the file's architecture as the trainer wrote them.
+    })
+    .loose(),
   activeBlocks: z.array(z.boolean()),
   side: count,
   epoch: count,
