@@ -92,6 +92,25 @@ function preparedInsert(db: Db) {
   return query;
 }
 
+// `lastSeqStatement` prepared once per database: built per run per batch it cost more than running it.
+const lastSeqQueries = new WeakMap<Db, { run(params: { runId: string; now: number }): unknown }>();
+function preparedLastSeq(db: Db) {
+  let query = lastSeqQueries.get(db);
+  if (!query) {
+    const p = sql.placeholder;
+    query = db
+      .update(runs)
+      .set({
+        lastSeq: sql`(select coalesce(max(${runEvents.seq}), 0) from ${runEvents} where ${runEvents.runId} = ${p("runId")})`,
+        updatedAt: sql`${p("now")}`,
+      })
+      .where(eq(runs.id, sql`${p("runId")}`))
+      .prepare() as unknown as { run(params: { runId: string; now: number }): unknown };
+    lastSeqQueries.set(db, query);
+  }
+  return query;
+}
+
 /** One event of a transaction that stores many (`recordEventsTogether`). */
 export interface EventWrite {
   readonly event: NewEvent;
@@ -123,8 +142,9 @@ export function recordEventsTogether(
     for (const statement of write.statements) statement.all();
     return inserted[0]?.seq ?? null;
   };
+  const touchRun = preparedLastSeq(db);
   const touchRuns = () => {
-    for (const runId of new Set(writes.map((w) => w.event.runId))) lastSeqStatement(db, runId, now).all();
+    for (const runId of new Set(writes.map((w) => w.event.runId))) touchRun.run({ runId, now });
   };
   try {
     // The usual case: every statement succeeds, no savepoints needed.

@@ -1,7 +1,6 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { checkpointMetaFile, runCheckpointsPath } from "../../src/core/checkpoint-layout.ts";
 import { TERMINAL_EVENT_TYPES, type TrainingEvent } from "../../src/core/events.ts";
-import { sha256Hex } from "../../src/kit/crypto.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { WORKERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
@@ -55,7 +54,9 @@ export function registerPostRunEvents(app: OpenAPIHono<AppEnv>) {
     const sink = c.var.services.events;
     // Handed to the sink together, so the whole batch is stored in one transaction.
     const entries = [...events].sort((a, b) => a.seq - b.seq);
-    const leaseDigest = (await sha256Hex(token)).slice(0, 24);
+    // The same SHA-256 hex as kit/crypto's sha256Hex (replay keys unchanged); on Node the
+    // service's synchronous one, as Web Crypto's asynchronous digest costs more than the hash.
+    const leaseDigest = (await c.var.services.auth.hashKey(token)).slice(0, 24);
     const seqs = await Promise.all(
       entries.map((entry) =>
         sink.record(
