@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { createRandom, mixSeed, randomNormal } from "../core/random.ts";
-import { tokenCount, type ViTConfig, voloShapeOf } from "./config.ts";
+import { resnetShapeOf, tokenCount, type ViTConfig, voloShapeOf } from "./config.ts";
+import { resnetBlockParamSpecs, resnetStemAndHeadParamSpecs } from "./resnet.ts";
 import { isOutlooker, outlookerParamSpecs, voloStemAndHeadParamSpecs } from "./volo-params.ts";
 
 /** Named tensors of a model; forward passes accept the online variables or any EMA copy. */
@@ -26,6 +27,7 @@ export const blockPrefix = (index: number): string => `blocks.${index}.`;
  * `blocks.{index}.`: a transformer block, or for VOLO an outlooker while index < o(depth).
  */
 export function blockParamSpecs(config: ViTConfig, index: number, depth: number): ParamSpec[] {
+  if (resnetShapeOf(config)) return resnetBlockParamSpecs(config, index, depth);
   if (isOutlooker(config, index, depth)) return outlookerParamSpecs(config, blockPrefix(index));
   const d = config.width;
   const hidden = config.mlpRatio * d;
@@ -49,6 +51,7 @@ export function blockParamSpecs(config: ViTConfig, index: number, depth: number)
 /** Parameters outside the blocks: copied unchanged by every growth operator. */
 export function stemAndHeadParamSpecs(config: ViTConfig): ParamSpec[] {
   if (voloShapeOf(config)) return voloStemAndHeadParamSpecs(config);
+  if (resnetShapeOf(config)) return resnetStemAndHeadParamSpecs(config);
   const d = config.width;
   const patchIn = config.patchSize * config.patchSize * config.channels;
   return [
