@@ -1,4 +1,11 @@
-import { depthParts, gridSide, resnetShapeOf, tokenCount, type ViTConfig, voloShapeOf } from "./model-config.ts";
+import {
+  depthParts,
+  gridSide,
+  resnetShapeOf,
+  tokenCount,
+  type ViTConfig,
+  voloShapeOf,
+} from "./model-config.ts";
 import type { ResNetShape } from "./resnet-config.ts";
 import { OUTLOOK_KERNEL, type VoloShape } from "./volo-config.ts";
 

@@ -35,11 +35,18 @@ export interface ViTConfig {
 export const MODEL_FAMILIES = ["vit", "volo", "resnet"] as const;
 export type ModelFamily = (typeof MODEL_FAMILIES)[number];
 
+import { RESNET_VARIANTS, type ResNetShape, type ResNetVariantName, stageBlocks } from "./resnet-config.ts";
 import { VARIANTS, type VariantName, type VariantShape } from "./variants.ts";
 import { outlookerCount, VOLO_VARIANTS, type VoloShape, type VoloVariantName } from "./volo-config.ts";
-import { RESNET_VARIANTS, type ResNetShape, type ResNetVariantName, stageBlocks } from "./resnet-config.ts";
 
-export { VARIANTS, type VariantName, VOLO_VARIANTS, type VoloVariantName, RESNET_VARIANTS, type ResNetVariantName };
+export {
+  RESNET_VARIANTS,
+  type ResNetVariantName,
+  VARIANTS,
+  type VariantName,
+  VOLO_VARIANTS,
+  type VoloVariantName,
+};
 
 /** The stages of a ResNet config, or null for a ViT or VOLO. */
 export function resnetShapeOf(config: Pick<ViTConfig, "family" | "resnet">): ResNetShape | null {
@@ -117,9 +124,13 @@ export function validateConfig(config: ViTConfig): void {
     if (stages < 1 || resnet.stageDepths.length !== stages)
       throw new Error("a ResNet needs one width and one depth per stage");
     if (config.patchSize !== 2 ** (stages - 1))
-      throw new Error(`a ${stages}-stage ResNet's total stride is ${2 ** (stages - 1)}, not ${config.patchSize}`);
+      throw new Error(
+        `a ${stages}-stage ResNet's total stride is ${2 ** (stages - 1)}, not ${config.patchSize}`,
+      );
     if (resnet.stageWidths.some((c) => !Number.isInteger(c) || c % resnet.groups !== 0))
-      throw new Error(`stage widths ${resnet.stageWidths} are not whole multiples of ${resnet.groups} groups`);
+      throw new Error(
+        `stage widths ${resnet.stageWidths} are not whole multiples of ${resnet.groups} groups`,
+      );
     if (resnet.stageDepths.reduce((a, b) => a + b, 0) !== config.depth)
       throw new Error(`stage depths ${resnet.stageDepths} do not add up to depth ${config.depth}`);
   }

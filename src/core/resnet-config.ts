@@ -56,7 +56,8 @@ export function stageBlocks(full: readonly number[], depth: number): number[] {
     let best = -1;
     full.forEach((size, i) => {
       if ((parts[i] as number) >= size) return;
-      if (best < 0 || (parts[i] as number) / size < (parts[best] as number) / (full[best] as number)) best = i;
+      if (best < 0 || (parts[i] as number) / size < (parts[best] as number) / (full[best] as number))
+        best = i;
     });
     parts[best] = (parts[best] as number) + 1;
   }

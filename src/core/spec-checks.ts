@@ -1,5 +1,11 @@
 import { armLabel } from "./arms.ts";
-import { familyVariants, resnetShapeOf, resolveModelConfig, type ViTConfig, voloShapeOf } from "./model-config.ts";
+import {
+  familyVariants,
+  resnetShapeOf,
+  resolveModelConfig,
+  type ViTConfig,
+  voloShapeOf,
+} from "./model-config.ts";
 import { type LimitIssue, limitIssues, SPEC_LIMITS } from "./spec-limits.ts";
 import { DATASET_SHAPES, type SpecFields } from "./spec-schema.ts";
 

@@ -80,21 +80,34 @@ export function im2col(x: tf.Tensor4D, stride: 1 | 2): tf.Tensor4D {
   ]);
   const taps: tf.Tensor4D[] = [];
   for (let dy = 0; dy < 3; dy++)
-    for (let dx = 0; dx < 3; dx++) taps.push(tf.slice(padded, [0, dy, dx, 0], [batch, height, width, channels]));
+    for (let dx = 0; dx < 3; dx++)
+      taps.push(tf.slice(padded, [0, dy, dx, 0], [batch, height, width, channels]));
   const columns = tf.concat(taps, 3);
   if (stride === 1) return columns;
-  if (height % 2 !== 0 || width % 2 !== 0) throw new Error(`a stride-2 convolution needs an even map, not ${height}×${width}`);
+  if (height % 2 !== 0 || width % 2 !== 0)
+    throw new Error(`a stride-2 convolution needs an even map, not ${height}×${width}`);
   // Even rows and columns (PyTorch's padding-1 stride-2 convention), rank-4 slices only.
   const k = 9 * channels;
-  const rows = tf.slice(tf.reshape(columns, [batch * (height / 2), 2, width, k]), [0, 0, 0, 0], [-1, 1, -1, -1]);
-  const both = tf.slice(tf.reshape(rows, [batch * (height / 2), width / 2, 2, k]), [0, 0, 0, 0], [-1, -1, 1, -1]);
+  const rows = tf.slice(
+    tf.reshape(columns, [batch * (height / 2), 2, width, k]),
+    [0, 0, 0, 0],
+    [-1, 1, -1, -1],
+  );
+  const both = tf.slice(
+    tf.reshape(rows, [batch * (height / 2), width / 2, 2, k]),
+    [0, 0, 0, 0],
+    [-1, -1, 1, -1],
+  );
   return tf.reshape(both, [batch, height / 2, width / 2, k]);
 }
 
 export function conv3x3(x: tf.Tensor4D, weight: tf.Tensor, stride: 1 | 2): tf.Tensor4D {
   const columns = im2col(x, stride);
   const [batch, height, width, k] = columns.shape;
-  const out = tf.matMul(tf.reshape(columns, [batch * height * width, k]) as tf.Tensor2D, weight as tf.Tensor2D);
+  const out = tf.matMul(
+    tf.reshape(columns, [batch * height * width, k]) as tf.Tensor2D,
+    weight as tf.Tensor2D,
+  );
   return tf.reshape(out, [batch, height, width, weight.shape[1] as number]);
 }
 
@@ -146,13 +159,15 @@ export function resnetForward(
   const [batch, height, width, channels] = x.shape;
   if (height !== options.side || width !== options.side)
     throw new Error(`input is ${height}×${width} but the pass was asked for side ${options.side}`);
-  if (channels !== config.channels) throw new Error(`input has ${channels} channels, model ${config.channels}`);
+  if (channels !== config.channels)
+    throw new Error(`input has ${channels} channels, model ${config.channels}`);
   const depth = options.activeBlocks.length;
   const parts = depthParts(config, depth);
   let map = tf.relu(convNormForward(weights, "stem.", x, 1, resnet.groups)) as tf.Tensor4D;
   let index = 0;
   parts.forEach((blocks, stage) => {
-    if (stage > 0) map = tf.relu(convNormForward(weights, `down.${stage}.`, map, 2, resnet.groups)) as tf.Tensor4D;
+    if (stage > 0)
+      map = tf.relu(convNormForward(weights, `down.${stage}.`, map, 2, resnet.groups)) as tf.Tensor4D;
     for (let i = 0; i < blocks; i++, index++) {
       if (!options.activeBlocks[index]) continue;
       const factors = options.dropPath ? dropPathKeep(batch, options.dropPath, index, depth) : null;
@@ -162,5 +177,8 @@ export function resnetForward(
     }
   });
   const pooled = tf.mean(map, [1, 2]) as tf.Tensor2D;
-  return tf.add(tf.matMul(pooled, requireWeight(weights, "head.w") as tf.Tensor2D), requireWeight(weights, "head.b"));
+  return tf.add(
+    tf.matMul(pooled, requireWeight(weights, "head.w") as tf.Tensor2D),
+    requireWeight(weights, "head.b"),
+  );
 }

@@ -88,11 +88,18 @@ describe("ResNet layers", () => {
       return tf.mean(tf.sum(tf.mul(tf.neg(labels), tf.logSoftmax(logits)), 1)) as tf.Scalar;
     })(names.map((name) => weights.get(name) as tf.Tensor));
     expect(Number.isFinite((await value.data())[0])).toBe(true);
-    expect([...names].sort()).toEqual(paramSpecs(TINY_RESNET, 4).map((s) => s.name).sort());
+    expect([...names].sort()).toEqual(
+      paramSpecs(TINY_RESNET, 4)
+        .map((s) => s.name)
+        .sort(),
+    );
     for (const [i, name] of [...weights.keys()].entries()) {
       const data = await (grads[i] as tf.Tensor).data();
       expect(data.every(Number.isFinite), name).toBe(true);
-      expect(data.some((v) => v !== 0), name).toBe(true);
+      expect(
+        data.some((v) => v !== 0),
+        name,
+      ).toBe(true);
     }
     tf.dispose([value, labels, ...grads]);
     expect(tf.memory().numTensors).toBe(before);
@@ -118,7 +125,10 @@ describe("ResNet depth, FLOPs and parameters", () => {
   });
 
   it("counts parameters exactly as the model holds them, at every depth", () => {
-    const micro = modelConfigFromSpec({ family: "resnet", variant: "micro" }, { imageSize: 28, channels: 1, numClasses: 10 });
+    const micro = modelConfigFromSpec(
+      { family: "resnet", variant: "micro" },
+      { imageSize: 28, channels: 1, numClasses: 10 },
+    );
     for (const config of [TINY_RESNET, micro])
       for (let depth = 1; depth <= config.depth; depth++) {
         const held = paramSpecs(config, depth).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
@@ -127,7 +137,10 @@ describe("ResNet depth, FLOPs and parameters", () => {
   });
 
   it("counts resnet-micro's forward FLOPs by the convolution formula (hand count at 28 px)", () => {
-    const micro = modelConfigFromSpec({ family: "resnet", variant: "micro" }, { imageSize: 28, channels: 1, numClasses: 10 });
+    const micro = modelConfigFromSpec(
+      { family: "resnet", variant: "micro" },
+      { imageSize: 28, channels: 1, numClasses: 10 },
+    );
     const conv = (side: number, cin: number, cout: number) => 2 * side * side * 9 * cin * cout;
     const expected =
       conv(28, 1, 16) +
@@ -139,7 +152,9 @@ describe("ResNet depth, FLOPs and parameters", () => {
       2 * 64 * 10;
     expect(forwardFlops(micro, 6, 28)).toBe(expected);
     // Depth 3 is one block per stage: 3 blocks' two convolutions fewer.
-    expect(forwardFlops(micro, 3, 28)).toBe(expected - 2 * (conv(28, 16, 16) + conv(14, 32, 32) + conv(7, 64, 64)));
+    expect(forwardFlops(micro, 3, 28)).toBe(
+      expected - 2 * (conv(28, 16, 16) + conv(14, 32, 32) + conv(7, 64, 64)),
+    );
   });
 });
 
@@ -154,7 +169,11 @@ describe("ResNet growth and supernet", () => {
   it("identity growth leaves the network's outputs unchanged (ReZero on new blocks); other growth does not", async () => {
     const small = initWeights(TINY_RESNET, 2, 3);
     const map = modelDepthMap(TINY_RESNET, 2, 4, "identity");
-    const grown = growWeights(TINY_RESNET, small, map, { seed: 3, salt: 1, zeroResidual: insertedBlocks(map) });
+    const grown = growWeights(TINY_RESNET, small, map, {
+      seed: 3,
+      salt: 1,
+      zeroResidual: insertedBlocks(map),
+    });
     const x = randomImages(2, 8, 1, 9);
     const before = forward(TINY_RESNET, small, x, { side: 8, activeBlocks: fullMask(2) });
     const after = forward(TINY_RESNET, grown, x, { side: 8, activeBlocks: fullMask(4) });

@@ -24,7 +24,9 @@ function resnetSpec(arms: ExperimentSpecInput["arms"], epochs = 4) {
 
 describe("ResNet through the trainer", () => {
   it("autoprog searches, grows every stage and ends as the full ResNet", async () => {
-    const spec = resnetSpec([{ arm: "autoprog", supernetEpochs: 1, search: { cost: "flops", subsetSize: 16 } }]);
+    const spec = resnetSpec([
+      { arm: "autoprog", supernetEpochs: 1, search: { cost: "flops", subsetSize: 16 } },
+    ]);
     const { result, events } = await runRecording(spec, "autoprog");
     expect(result.schedule.at(-1)).toMatchObject({ depth: 6, side: 28 });
     expect(result.search.length).toBeGreaterThan(0);
