@@ -30,7 +30,7 @@ export interface ResNetVariant {
   readonly resnet: ResNetShape;
 }
 
-/** `micro`: 16/32/64 channels, 2 blocks per stage, for 28–32 px grey or RGB images (≈ 0.17 M parameters). */
+/** `micro`: 16/32/64 channels, 2 blocks per stage, for 28–32 px grey or RGB images (≈ 0.22 M parameters). */
 export const RESNET_VARIANTS: Readonly<Record<ResNetVariantName, ResNetVariant>> = {
   micro: {
     patchSize: 4,
