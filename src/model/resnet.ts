@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { ResNetShape } from "../core/resnet-config.ts";
+import { matMulT } from "./backward.ts";
 import { depthParts, resnetShapeOf, type ViTConfig } from "./config.ts";
 import { dropPathKeep } from "./drop-path.ts";
 import { blockPrefix, type ParamSpec, requireWeight, type WeightMap } from "./params.ts";
@@ -101,13 +102,27 @@ export function im2col(x: tf.Tensor4D, stride: 1 | 2): tf.Tensor4D {
   return tf.reshape(both, [batch, height / 2, width / 2, k]);
 }
 
+/**
+ * a·b whose gradients transpose explicitly (model/backward.ts matMulT): tfjs's own matMul
+ * gradient uses the transpose flags, which the wasm backend runs on a scalar loop.
+ */
+const matMulExplicitGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const save = args.pop() as tf.GradSaveFunc;
+  const [a, b] = args as [tf.Tensor2D, tf.Tensor2D];
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const [left, right] = saved as [tf.Tensor2D, tf.Tensor2D];
+      return [matMulT(dy as tf.Tensor, right, false, true), matMulT(left, dy as tf.Tensor, true, false)];
+    },
+  };
+}) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+
 export function conv3x3(x: tf.Tensor4D, weight: tf.Tensor, stride: 1 | 2): tf.Tensor4D {
   const columns = im2col(x, stride);
   const [batch, height, width, k] = columns.shape;
-  const out = tf.matMul(
-    tf.reshape(columns, [batch * height * width, k]) as tf.Tensor2D,
-    weight as tf.Tensor2D,
-  );
+  const out = matMulExplicitGrad(tf.reshape(columns, [batch * height * width, k]), weight as tf.Tensor2D);
   return tf.reshape(out, [batch, height, width, weight.shape[1] as number]);
 }
 
@@ -177,8 +192,6 @@ export function resnetForward(
     }
   });
   const pooled = tf.mean(map, [1, 2]) as tf.Tensor2D;
-  return tf.add(
-    tf.matMul(pooled, requireWeight(weights, "head.w") as tf.Tensor2D),
-    requireWeight(weights, "head.b"),
-  );
+  const logits = matMulExplicitGrad(pooled, requireWeight(weights, "head.w") as tf.Tensor2D);
+  return tf.add(logits, requireWeight(weights, "head.b"));
 }
