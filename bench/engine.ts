@@ -9,7 +9,8 @@
  *     [--cases micro:32:4:1:1024,tiny:224:16:3:256] [--case-seconds 120] [--json] [--profile]
  *
  * Variants: the ViT's (micro, tiny, small) and VOLO's as volo-micro, volo-d1 (their patch is
- * the token grid's; the stem patch is half of it). The compiled engine is ViT-only.
+ * the token grid's; the stem patch is half of it), and resnet-micro (its patch is the total
+ * stride, 4). The compiled engine is ViT-only.
  * --cases (variant:side:patch:channels:batch, as torch_reference.py) replaces the
  * variants × sides × batches grid. DeiT-Tiny: --variants tiny --side 224 --patch 16 --channels 3 --batch 256.
  * --json prints one object per case and line on stdout (human lines go to stderr then).
@@ -37,6 +38,7 @@ import {
 import { forwardFlops } from "../src/core/flops.ts";
 import { createRandom } from "../src/core/random.ts";
 import {
+  RESNET_VARIANTS,
   VARIANTS,
   type VariantName,
   type ViTConfig,
@@ -87,13 +89,15 @@ const DEFAULT_BATCH: Record<BenchVariant, number> = {
   small: 8,
   "volo-micro": 64,
   "volo-d1": 8,
+  "resnet-micro": 64,
 };
 
-type BenchVariant = VariantName | `volo-${VoloVariantName}`;
+type BenchVariant = VariantName | `volo-${VoloVariantName}` | "resnet-micro";
 const VOLO_PREFIX = "volo-";
 const voloName = (variant: BenchVariant): VoloVariantName | null =>
   variant.startsWith(VOLO_PREFIX) ? (variant.slice(VOLO_PREFIX.length) as VoloVariantName) : null;
 const variantShape = (variant: BenchVariant) => {
+  if (variant === "resnet-micro") return RESNET_VARIANTS.micro;
   const volo = voloName(variant);
   return volo ? VOLO_VARIANTS[volo] : VARIANTS[variant as VariantName];
 };
@@ -291,6 +295,14 @@ async function runCase(info: BackendInfo, c: Case): Promise<Row> {
 }
 
 function caseConfig(c: Case): ViTConfig {
+  if (c.variant === "resnet-micro")
+    return {
+      ...RESNET_VARIANTS.micro,
+      family: "resnet",
+      imageSize: c.side,
+      channels: c.channels,
+      numClasses: 10,
+    };
   const volo = voloName(c.variant);
   if (volo) {
     const variant = VOLO_VARIANTS[volo];
@@ -326,7 +338,8 @@ function syntheticBatch(batch: number, c: Case) {
 
 async function runCompiled(info: BackendInfo, c: Case & { precision: ComputePrecision }): Promise<Row> {
   if (info.name !== "webgpu") throw new Error("the compiled engine runs on the webgpu backend only");
-  if (voloName(c.variant)) throw new Error("the compiled engine encodes the ViT only; VOLO runs on tfjs");
+  if (voloName(c.variant) || c.variant === "resnet-micro")
+    throw new Error("the compiled engine encodes the ViT only; VOLO and ResNet run on tfjs");
   const config = caseConfig(c);
   const batch = c.batch ?? DEFAULT_BATCH[c.variant];
   const flops = forwardFlops(config, config.depth, c.side);

@@ -1004,6 +1004,7 @@ export type components = {
                     tokens: number;
                     flopsPerImage: number;
                     outlookers?: number;
+                    stageBlocks?: number[];
                 } | null;
             } & {
                 [key: string]: unknown;
@@ -1074,7 +1075,7 @@ export type components = {
             /** @default {} */
             model: {
                 /** @enum {string} */
-                family?: "vit" | "volo";
+                family?: "vit" | "volo" | "resnet";
                 /**
                  * @default micro
                  * @enum {string}
@@ -2302,7 +2303,7 @@ export type components = {
             /** @description Default: `{}`. */
             model?: {
                 /** @enum {string} */
-                family?: "vit" | "volo";
+                family?: "vit" | "volo" | "resnet";
                 /**
                  * @description Default: `"micro"`.
                  * @enum {string}

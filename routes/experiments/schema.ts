@@ -54,6 +54,8 @@ const ArchitecturePlanSchema = z.object({
   flopsPerImage: z.number(),
   /** VOLO: how many of the depth's blocks are outlookers (the rest are transformer blocks). */
   outlookers: z.number().int().optional(),
+  /** ResNet: the depth's blocks in each stage, first stage first. */
+  stageBlocks: z.array(z.number().int()).optional(),
 });
 
 const StepShapeSchema = z.object({

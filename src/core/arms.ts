@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { ModelFamily } from "./model-config.ts";
 import { DEFAULT_TIE_Z } from "./paired-selection.ts";
 
 /**
@@ -179,7 +180,7 @@ export function armLabel(arm: { arm: string; label?: string | undefined }): stri
 }
 
 /** Whether an arm trains with AdaReg: its own choice, else its family's default (on for VOLO). */
-export function adaptiveRegularizationOf(arm: z.infer<typeof ArmSchema>, family: "vit" | "volo"): boolean {
+export function adaptiveRegularizationOf(arm: z.infer<typeof ArmSchema>, family: ModelFamily): boolean {
   // The original arm trains one stage: nothing to ramp.
   if (arm.arm === "original") return false;
   const chosen: boolean | undefined =

@@ -1,4 +1,12 @@
-import { depthParts, gridSide, tokenCount, type ViTConfig, voloShapeOf } from "./model-config.ts";
+import {
+  depthParts,
+  gridSide,
+  resnetShapeOf,
+  tokenCount,
+  type ViTConfig,
+  voloShapeOf,
+} from "./model-config.ts";
+import type { ResNetShape } from "./resnet-config.ts";
 import { OUTLOOK_KERNEL, type VoloShape } from "./volo-config.ts";
 
 /**
@@ -17,6 +25,8 @@ export type FlopsShape = Omit<ViTConfig, "heads">;
 export function forwardFlops(config: FlopsShape, depth: number, side: number): number {
   const volo = voloShapeOf(config);
   if (volo) return voloForwardFlops(config, volo, depth, side);
+  const resnet = resnetShapeOf(config);
+  if (resnet) return resnetForwardFlops(config, resnet, depth, side);
   const grid = gridSide(config, side);
   const patches = grid * grid;
   const tokens = tokenCount(config, side);
@@ -39,6 +49,8 @@ export function forwardFlops(config: FlopsShape, depth: number, side: number): n
 export function parameterCount(config: FlopsShape, depth: number): number {
   const volo = voloShapeOf(config);
   if (volo) return voloParameterCount(config, volo, depth);
+  const resnet = resnetShapeOf(config);
+  if (resnet) return resnetParameterCount(config, resnet, depth);
   const d = config.width;
   const hidden = config.mlpRatio * d;
   const patchIn = config.patchSize * config.patchSize * config.channels;
@@ -107,4 +119,41 @@ function voloParameterCount(config: FlopsShape, volo: VoloShape, depth: number):
   return (
     stem + merge + pos + outlookers * outlooker + transformers * block + volo.classBlocks * classBlock + head
   );
+}
+
+/** Side of stage s's feature map at input side r: each stride-2 "same" convolution halves it (rounding up). */
+export const resnetStageSide = (side: number, stage: number): number => Math.ceil(side / 2 ** stage);
+
+/**
+ * A ResNet's forward FLOPs at depth l (stages' blocks by core/resnet-config.ts): a 3×3
+ * convolution costs 2·H_out·W_out·9·C_in·C_out; the stem (C → c₀), per block two convolutions
+ * at c_s on its stage's map, per transition one stride-2 convolution c_{s−1} → c_s on the
+ * halved map, the head c_last → classes. Norms, activations, adds and pooling are not counted
+ * (as the ViT count leaves out softmax and norms).
+ */
+function resnetForwardFlops(config: FlopsShape, resnet: ResNetShape, depth: number, side: number): number {
+  gridSide(config, side);
+  const blocks = depthParts(config, depth);
+  const conv = (map: number, cin: number, cout: number) => map * map * 9 * cin * cout;
+  let macs = conv(side, config.channels, resnet.stageWidths[0] as number);
+  resnet.stageWidths.forEach((c, s) => {
+    const map = resnetStageSide(side, s);
+    if (s > 0) macs += conv(map, resnet.stageWidths[s - 1] as number, c);
+    macs += (blocks[s] ?? 0) * 2 * conv(map, c, c);
+  });
+  macs += (resnet.stageWidths.at(-1) as number) * config.numClasses;
+  return 2 * macs;
+}
+
+/** Convolutions without bias (a GroupNorm follows each); GroupNorm γ, β; the head's weights and bias. */
+function resnetParameterCount(config: FlopsShape, resnet: ResNetShape, depth: number): number {
+  const blocks = depthParts(config, depth);
+  const first = resnet.stageWidths[0] as number;
+  let count = 9 * config.channels * first + 2 * first;
+  resnet.stageWidths.forEach((c, s) => {
+    if (s > 0) count += 9 * (resnet.stageWidths[s - 1] as number) * c + 2 * c;
+    count += (blocks[s] ?? 0) * 2 * (9 * c * c + 2 * c);
+  });
+  const last = resnet.stageWidths.at(-1) as number;
+  return count + last * config.numClasses + config.numClasses;
 }

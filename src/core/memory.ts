@@ -1,5 +1,5 @@
 import { parameterCount } from "./flops.ts";
-import { depthParts, type ViTConfig, voloShapeOf } from "./model-config.ts";
+import { depthParts, resnetShapeOf, type ViTConfig, voloShapeOf } from "./model-config.ts";
 import type { VoloShape } from "./volo-config.ts";
 
 /**
@@ -27,6 +27,7 @@ export interface ActivationShape {
  * intermediate), and the patch embedding and head.
  */
 export function activationsPerImage(model: ViTConfig, shape: ActivationShape): number {
+  if (resnetShapeOf(model)) return resnetActivationsPerImage(model, shape);
   const volo = voloShapeOf(model);
   if (volo) return voloActivationsPerImage(model, volo, shape);
   const { depth, tokens } = shape;
@@ -46,6 +47,8 @@ export function activationsPerImage(model: ViTConfig, shape: ActivationShape): n
  * intermediate, the MLP's hidden layer and GELU.
  */
 export function evaluationActivationsPerImage(model: ViTConfig, shape: ActivationShape): number {
+  // A ResNet's pass without gradients keeps about one block's maps: a quarter of training's.
+  if (resnetShapeOf(model)) return Math.ceil(resnetActivationsPerImage(model, shape) / 4);
   const volo = voloShapeOf(model);
   // VOLO: the outlookers' 4× finer grid at its width, on top of the transformer part's count.
   if (volo)
@@ -117,4 +120,24 @@ function voloActivationsPerImage(model: ViTConfig, volo: VoloShape, shape: Activ
     { depth: transformers + volo.classBlocks, tokens: shape.tokens + 1 },
   );
   return fine * (outlookers * saved + backward + stem) + transformerPart;
+}
+
+/**
+ * A ResNet's count, on the high side: per block and map element the input, two convolution
+ * outputs, two GroupNorm outputs and normalised inputs, two ReLUs and the sum (10 maps of its
+ * stage); per transition and the stem 4 maps; the backward working set of one block (10 maps at
+ * the first stage's size). The input side comes back from the token count (grid² + 1 tokens).
+ */
+function resnetActivationsPerImage(model: ViTConfig, shape: ActivationShape): number {
+  const resnet = resnetShapeOf(model);
+  if (!resnet) throw new Error("not a ResNet config");
+  const side = Math.round(Math.sqrt(Math.max(0, shape.tokens - 1))) * model.patchSize;
+  const blocks = depthParts(model, shape.depth);
+  let elements = 0;
+  resnet.stageWidths.forEach((c, s) => {
+    const map = Math.ceil(side / 2 ** s) ** 2 * c;
+    elements += ((blocks[s] ?? 0) * 10 + 4) * map;
+  });
+  const first = side * side * (resnet.stageWidths[0] as number);
+  return elements + 10 * first + side * side * model.channels;
 }

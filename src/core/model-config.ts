@@ -25,15 +25,40 @@ export interface ViTConfig {
    */
   readonly family?: ModelFamily | undefined;
   readonly volo?: VoloShape | undefined;
+  /**
+   * "resnet": `resnet` holds the stages; `width` is the last stage's (the head's input),
+   * `patchSize` the total stride, `depth` the blocks of all stages; `heads`/`mlpRatio` are 1.
+   */
+  readonly resnet?: ResNetShape | undefined;
 }
 
-export const MODEL_FAMILIES = ["vit", "volo"] as const;
+export const MODEL_FAMILIES = ["vit", "volo", "resnet"] as const;
 export type ModelFamily = (typeof MODEL_FAMILIES)[number];
 
+import { RESNET_VARIANTS, type ResNetShape, type ResNetVariantName, stageBlocks } from "./resnet-config.ts";
 import { VARIANTS, type VariantName, type VariantShape } from "./variants.ts";
 import { outlookerCount, VOLO_VARIANTS, type VoloShape, type VoloVariantName } from "./volo-config.ts";
 
-export { VARIANTS, type VariantName, VOLO_VARIANTS, type VoloVariantName };
+export {
+  RESNET_VARIANTS,
+  type ResNetVariantName,
+  VARIANTS,
+  type VariantName,
+  VOLO_VARIANTS,
+  type VoloVariantName,
+};
+
+/** The stages of a ResNet config, or null for a ViT or VOLO. */
+export function resnetShapeOf(config: Pick<ViTConfig, "family" | "resnet">): ResNetShape | null {
+  if (config.family !== "resnet") return null;
+  if (!config.resnet) throw new Error("a ResNet config needs its resnet shape");
+  return config.resnet;
+}
+
+/** The variant names of a family. */
+export function familyVariants(family: ModelFamily): readonly string[] {
+  return Object.keys(family === "volo" ? VOLO_VARIANTS : family === "resnet" ? RESNET_VARIANTS : VARIANTS);
+}
 
 /** The VOLO numbers of a VOLO config, or null for a ViT. */
 export function voloShapeOf(config: Pick<ViTConfig, "family" | "volo">): VoloShape | null {
@@ -44,9 +69,14 @@ export function voloShapeOf(config: Pick<ViTConfig, "family" | "volo">): VoloSha
 
 /**
  * The growable blocks of a depth-l model by part, in block order: one part for a ViT, [outlookers,
- * transformer blocks] for VOLO. Growth, the supernet's nesting and FLOPs treat each part alone.
+ * transformer blocks] for VOLO, one per stage for a ResNet. Growth, the supernet's nesting and FLOPs treat each part alone.
  */
-export function depthParts(config: Pick<ViTConfig, "family" | "volo" | "depth">, depth: number): number[] {
+export function depthParts(
+  config: Pick<ViTConfig, "family" | "volo" | "resnet" | "depth">,
+  depth: number,
+): number[] {
+  const resnet = resnetShapeOf(config);
+  if (resnet) return stageBlocks(resnet.stageDepths, depth);
   const volo = voloShapeOf(config);
   if (!volo) return [depth];
   const outlookers = outlookerCount({ depth: config.depth, outlookers: volo.outlookers }, depth);
@@ -88,13 +118,29 @@ export function validateConfig(config: ViTConfig): void {
     if (volo.outlookers > config.depth - 1)
       throw new Error(`${volo.outlookers} outlookers leave no transformer block of ${config.depth}`);
   }
+  const resnet = resnetShapeOf(config);
+  if (resnet) {
+    const stages = resnet.stageWidths.length;
+    if (stages < 1 || resnet.stageDepths.length !== stages)
+      throw new Error("a ResNet needs one width and one depth per stage");
+    if (config.patchSize !== 2 ** (stages - 1))
+      throw new Error(
+        `a ${stages}-stage ResNet's total stride is ${2 ** (stages - 1)}, not ${config.patchSize}`,
+      );
+    if (resnet.stageWidths.some((c) => !Number.isInteger(c) || c % resnet.groups !== 0))
+      throw new Error(
+        `stage widths ${resnet.stageWidths} are not whole multiples of ${resnet.groups} groups`,
+      );
+    if (resnet.stageDepths.reduce((a, b) => a + b, 0) !== config.depth)
+      throw new Error(`stage depths ${resnet.stageDepths} do not add up to depth ${config.depth}`);
+  }
 }
 
 /** A spec's `model` section: a variant and explicit overrides. */
 export interface ModelChoice {
   readonly family?: ModelFamily | undefined;
   /** A ViT variant (micro, tiny, small) or, with family "volo", a VOLO one (micro, d1). */
-  readonly variant: VariantName | VoloVariantName;
+  readonly variant: VariantName | VoloVariantName | ResNetVariantName;
   readonly imageSize?: number | undefined;
   readonly patchSize?: number | undefined;
   readonly width?: number | undefined;
@@ -116,6 +162,7 @@ export interface ModelData {
  */
 export function resolveModelConfig(model: ModelChoice, data: ModelData): ViTConfig {
   const family = model.family ?? "vit";
+  if (family === "resnet") return resolveResNet(model, data);
   const voloVariant = family === "volo" ? VOLO_VARIANTS[model.variant as VoloVariantName] : undefined;
   const variant: VariantShape | undefined =
     family === "volo" ? voloVariant : VARIANTS[model.variant as VariantName];
@@ -142,6 +189,36 @@ export function resolveModelConfig(model: ModelChoice, data: ModelData): ViTConf
     patchSize: model.patchSize ?? variant.patchSize,
     channels: data.channels,
     width: model.width ?? variant.width,
+    depth,
+    heads: model.heads ?? variant.heads,
+    mlpRatio: model.mlpRatio ?? variant.mlpRatio,
+    numClasses: data.numClasses,
+  };
+}
+
+/**
+ * A ResNet variant with overrides: a depth override deals its blocks over the stages (earlier
+ * stages first on a remainder), a width override scales every stage's width by width / variant
+ * width. Patch size, heads and MLP ratio are the family's own (spec checks refuse overrides).
+ */
+function resolveResNet(model: ModelChoice, data: ModelData): ViTConfig {
+  const variant = RESNET_VARIANTS[model.variant as ResNetVariantName];
+  if (!variant) throw new Error(`the resnet family has no variant ${model.variant}`);
+  const depth = model.depth ?? variant.depth;
+  const stages = variant.resnet.stageWidths.length;
+  const stageDepths =
+    model.depth === undefined
+      ? variant.resnet.stageDepths
+      : Array.from({ length: stages }, (_, i) => Math.floor(depth / stages) + (i < depth % stages ? 1 : 0));
+  const width = model.width ?? variant.width;
+  const stageWidths = variant.resnet.stageWidths.map((c) => (c * width) / variant.width);
+  return {
+    family: "resnet",
+    resnet: { ...variant.resnet, stageWidths, stageDepths },
+    imageSize: model.imageSize ?? data.imageSize,
+    patchSize: model.patchSize ?? variant.patchSize,
+    channels: data.channels,
+    width,
     depth,
     heads: model.heads ?? variant.heads,
     mlpRatio: model.mlpRatio ?? variant.mlpRatio,

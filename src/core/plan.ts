@@ -1,6 +1,13 @@
 import { forwardFlops } from "./flops.ts";
 import type { Architecture } from "./growth-space.ts";
-import { depthParts, modelConfigFromSpec, tokenCount, type ViTConfig, voloShapeOf } from "./model-config.ts";
+import {
+  depthParts,
+  modelConfigFromSpec,
+  resnetShapeOf,
+  tokenCount,
+  type ViTConfig,
+  voloShapeOf,
+} from "./model-config.ts";
 import { armStages } from "./schedule.ts";
 import { type ArmSpec, armLabel, DATASET_SHAPES, type ExperimentSpec } from "./spec.ts";
 
@@ -20,6 +27,8 @@ export interface StagePlan {
         readonly flopsPerImage: number;
         /** VOLO: outlookers among the depth's blocks (absent for a ViT). */
         readonly outlookers?: number;
+        /** ResNet: the depth's blocks per stage (absent otherwise). */
+        readonly stageBlocks?: readonly number[];
       })
     | null;
 }
@@ -56,6 +65,7 @@ export function planArm(spec: ExperimentSpec, arm: ArmSpec): ArmPlan {
         tokens: tokenCount(config, architecture.side),
         flopsPerImage: forwardFlops(config, architecture.depth, architecture.side),
         ...(voloShapeOf(config) ? { outlookers: depthParts(config, architecture.depth)[0] ?? 0 } : {}),
+        ...(resnetShapeOf(config) ? { stageBlocks: depthParts(config, architecture.depth) } : {}),
       },
     };
   });

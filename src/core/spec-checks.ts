@@ -1,5 +1,11 @@
 import { armLabel } from "./arms.ts";
-import { resolveModelConfig, VARIANTS, type ViTConfig, VOLO_VARIANTS, voloShapeOf } from "./model-config.ts";
+import {
+  familyVariants,
+  resnetShapeOf,
+  resolveModelConfig,
+  type ViTConfig,
+  voloShapeOf,
+} from "./model-config.ts";
 import { type LimitIssue, limitIssues, SPEC_LIMITS } from "./spec-limits.ts";
 import { DATASET_SHAPES, type SpecFields } from "./spec-schema.ts";
 
@@ -255,6 +261,7 @@ export const SPEC_CHECKS: readonly SpecCheck[] = [
   widthDividesByHeads,
   mlpHiddenWidthIsWhole,
   voloShapeIsWhole,
+  resnetShapeIsWhole,
   datasetRootOnlyForCifar10,
   stagedArmsHaveAnEpochPerStage,
   runsWithinLimit,
@@ -272,7 +279,7 @@ export const SPEC_CHECKS: readonly SpecCheck[] = [
 /** The variant must be one of its family's; nothing else can be checked without a model. */
 export function variantIsOfItsFamily(spec: SpecFields): SpecIssue[] {
   const family = spec.model.family ?? "vit";
-  const names: readonly string[] = Object.keys(family === "volo" ? VOLO_VARIANTS : VARIANTS);
+  const names = familyVariants(family);
   return names.includes(spec.model.variant)
     ? []
     : [
@@ -297,6 +304,27 @@ export function voloShapeIsWhole(_spec: SpecFields, model: ViTConfig): SpecIssue
     issues.push({
       path: ["model", "depth"],
       message: "VOLO needs at least 2 blocks (an outlooker and a transformer block)",
+    });
+  return issues;
+}
+
+/**
+ * A ResNet's total stride, heads and MLP ratio are its family's own (no override), and a width
+ * override scales every stage to whole multiples of the GroupNorm groups.
+ */
+export function resnetShapeIsWhole(spec: SpecFields, model: ViTConfig): SpecIssue[] {
+  const resnet = resnetShapeOf(model);
+  if (!resnet) return [];
+  const issues: SpecIssue[] = (["patchSize", "heads", "mlpRatio"] as const)
+    .filter((field) => spec.model[field] !== undefined)
+    .map((field) => ({
+      path: ["model", field],
+      message: `a ResNet has no ${field} to set (its stride, heads and MLP ratio are the family's own)`,
+    }));
+  if (resnet.stageWidths.some((c) => !Number.isInteger(c) || c % resnet.groups !== 0))
+    issues.push({
+      path: ["model", "width"],
+      message: `width ${model.width} scales the stages to ${resnet.stageWidths.join("/")} channels; each must be a whole multiple of ${resnet.groups} groups`,
     });
   return issues;
 }

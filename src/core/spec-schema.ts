@@ -10,7 +10,7 @@ import { SPEC_LIMITS } from "./spec-limits.ts";
  */
 
 export const DATASET_NAMES = ["mnist", "fashion-mnist", "cifar10"] as const;
-/** ViT variants: micro, tiny, small; VOLO variants (model.family "volo"): micro, d1. */
+/** ViT variants: micro, tiny, small; VOLO variants (model.family "volo"): micro, d1; ResNet ("resnet"): micro. */
 export const VARIANT_NAMES = ["micro", "tiny", "small", "d1"] as const;
 export const BACKEND_PREFERENCES = ["auto", "tensorflow", "webgpu", "wasm", "cpu"] as const;
 /** `training.precision`: fp32 throughout, or f16 matmul inputs with fp32 master state (mixed). */
@@ -35,7 +35,10 @@ const DatasetSchema = z
 
 const ModelSchema = z
   .object({
-    /** "vit" (DeiT-style, the default) or "volo" (outlookers, transformer and class-attention blocks). */
+    /**
+     * "vit" (DeiT-style, the default), "volo" (outlookers, transformer and class-attention
+     * blocks) or "resnet" (basic residual blocks in three stages).
+     */
     family: z.enum(MODEL_FAMILIES).optional(),
     variant: z.enum(VARIANT_NAMES).default("micro"),
     /** Full input side; default 28 for (Fashion-)MNIST, 32 for CIFAR-10. */

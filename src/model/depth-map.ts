@@ -67,7 +67,7 @@ export function depthMap(p: number, n: number, operator: GrowthOperator): DepthM
  * For a ViT this is exactly `depthMap(p, n, operator)`.
  */
 export function modelDepthMap(
-  config: Pick<ViTConfig, "family" | "volo" | "depth">,
+  config: Pick<ViTConfig, "family" | "volo" | "resnet" | "depth">,
   p: number,
   n: number,
   operator: GrowthOperator,

@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { createRandom, mixSeed, randomNormal } from "../core/random.ts";
-import { tokenCount, type ViTConfig, voloShapeOf } from "./config.ts";
+import { resnetShapeOf, tokenCount, type ViTConfig, voloShapeOf } from "./config.ts";
 import type { ParamSpec } from "./param-spec.ts";
+import { resnetBlockParamSpecs, resnetStemAndHeadParamSpecs } from "./resnet-params.ts";
 import { isOutlooker, outlookerParamSpecs, voloStemAndHeadParamSpecs } from "./volo-params.ts";
 
 export type { Init, ParamSpec } from "./param-spec.ts";
@@ -19,6 +20,7 @@ export const blockPrefix = (index: number): string => `blocks.${index}.`;
  * `blocks.{index}.`: a transformer block, or for VOLO an outlooker while index < o(depth).
  */
 export function blockParamSpecs(config: ViTConfig, index: number, depth: number): ParamSpec[] {
+  if (resnetShapeOf(config)) return resnetBlockParamSpecs(config, index, depth, blockPrefix(index));
   if (isOutlooker(config, index, depth)) return outlookerParamSpecs(config, blockPrefix(index));
   const d = config.width;
   const hidden = config.mlpRatio * d;
@@ -42,6 +44,7 @@ export function blockParamSpecs(config: ViTConfig, index: number, depth: number)
 /** Parameters outside the blocks: copied unchanged by every growth operator. */
 export function stemAndHeadParamSpecs(config: ViTConfig): ParamSpec[] {
   if (voloShapeOf(config)) return voloStemAndHeadParamSpecs(config);
+  if (resnetShapeOf(config)) return resnetStemAndHeadParamSpecs(config);
   const d = config.width;
   const patchIn = config.patchSize * config.patchSize * config.channels;
   return [

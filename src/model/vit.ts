@@ -1,19 +1,20 @@
 import type * as tf from "@tensorflow/tfjs";
 import { transformerBlock } from "./block.ts";
-import { gridSide, type ViTConfig, voloShapeOf } from "./config.ts";
+import { gridSide, resnetShapeOf, type ViTConfig, voloShapeOf } from "./config.ts";
 import { dropPathMask } from "./drop-path.ts";
 import { embedPatches } from "./embed.ts";
 import type { ForwardOptions } from "./forward-options.ts";
 import { classifierHead } from "./head.ts";
 import type { WeightMap } from "./params.ts";
+import { resnetForward } from "./resnet.ts";
 import { voloForward } from "./volo.ts";
 
 export { dropPathKeep } from "./drop-path.ts";
 export type { ForwardOptions } from "./forward-options.ts";
 
 /**
- * DeiT-style ViT forward pass with an elastic depth mask and input side (VOLO's, for a VOLO
- * config). Returns logits [B, classes].
+ * DeiT-style ViT forward pass with an elastic depth mask and input side (VOLO's or a
+ * ResNet's, for their configs). Returns logits [B, classes].
  */
 export function forward(
   config: ViTConfig,
@@ -22,6 +23,7 @@ export function forward(
   options: ForwardOptions,
 ): tf.Tensor2D {
   if (voloShapeOf(config)) return voloForward(config, weights, x, options);
+  if (resnetShapeOf(config)) return resnetForward(config, weights, x, options);
   const [batch, height, width, channels] = x.shape;
   if (height !== options.side || width !== options.side) {
     throw new Error(`input is ${height}×${width} but the pass was asked for side ${options.side}`);

@@ -32,6 +32,13 @@ export const ViTConfigSchema = z.object({
       classBlocks: count,
     })
     .optional(),
+  resnet: z
+    .object({
+      stageWidths: z.array(count).readonly(),
+      stageDepths: z.array(count).readonly(),
+      groups: count,
+    })
+    .optional(),
 }) satisfies z.ZodType<ViTConfig>;
 
 export const TensorRecordSchema = z.object({

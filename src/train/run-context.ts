@@ -1,7 +1,7 @@
 import { FORK_START_SPEC_HASH, INIT_SPEC_HASH_PREFIX } from "../core/checkpoint-layout.ts";
 import type { BackendReport, FailureReason, PrecisionReport, TrainingEvent } from "../core/events.ts";
 import { parameterCount } from "../core/flops.ts";
-import { voloShapeOf } from "../core/model-config.ts";
+import { resnetShapeOf, voloShapeOf } from "../core/model-config.ts";
 import { type ArmSpec, armLabel, type ExperimentSpec } from "../core/spec.ts";
 import type { PRECISIONS } from "../core/spec-schema.ts";
 import type { CheckpointStore } from "./checkpoint.ts";
@@ -99,9 +99,9 @@ export async function openRun(spec: ExperimentSpec, options: RunOptions): Promis
   }
   const workers = options.workers ?? Number(process.env.AUTOPROG_WORKERS ?? 1);
   let compiled: CompiledSteps | null = null;
-  // The compiled step encodes the ViT's kernels; VOLO trains through tfjs ops on every backend.
-  const volo = voloShapeOf(setup.config) !== null;
-  if (workers <= 1 && !volo) {
+  // The compiled step encodes the ViT's kernels; VOLO and ResNet train through tfjs ops on every backend.
+  const tfjsOnly = voloShapeOf(setup.config) ? "VOLO" : resnetShapeOf(setup.config) ? "ResNet" : null;
+  if (workers <= 1 && !tfjsOnly) {
     try {
       compiled = await CompiledSteps.forBackend(setup.backend.name, spec.training.precision);
     } catch (error) {
@@ -110,7 +110,7 @@ export async function openRun(spec: ExperimentSpec, options: RunOptions): Promis
   }
   const backend: BackendReport = {
     ...setup.backend,
-    precision: precisionReport(spec.training.precision, setup.backend.name, compiled, workers, volo),
+    precision: precisionReport(spec.training.precision, setup.backend.name, compiled, workers, tfjsOnly),
   };
   emit(runStartedEvent(spec, plan, setup, state, backend));
   let pool: GradientPool | null = null;
@@ -135,7 +135,8 @@ export function precisionReport(
   backendName: string,
   compiled: CompiledSteps | null,
   workers: number,
-  volo = false,
+  /** The model family that only the tfjs step trains (VOLO, ResNet), or null for a ViT. */
+  tfjsOnly: string | null = null,
 ): PrecisionReport {
   if (compiled) {
     const report = compiled.report;
@@ -154,8 +155,8 @@ export function precisionReport(
   const why =
     backendName !== "webgpu"
       ? `the ${backendName} backend has no mixed-precision step`
-      : volo
-        ? "VOLO trains with the tfjs step (the compiled step is ViT-only)"
+      : tfjsOnly
+        ? `${tfjsOnly} trains with the tfjs step (the compiled step is ViT-only)`
         : workers > 1
           ? "data-parallel threads (AUTOPROG_WORKERS > 1) train with the tfjs step"
           : "the compiled WebGPU step is switched off (AUTOPROG_COMPILED_STEP=0)";

@@ -4,6 +4,7 @@ import type { TrainingEvent } from "../core/events.ts";
 import { forwardFlops } from "../core/flops.ts";
 import type { Architecture } from "../core/growth-space.ts";
 import type { LrSchedule } from "../core/lr.ts";
+import type { ModelFamily } from "../core/model-config.ts";
 import { armOperator, armStages, type ScheduledStage } from "../core/schedule.ts";
 import { type ArmSpec, armLabel, type ExperimentSpec } from "../core/spec.ts";
 import { DEFAULT_RAND_AUGMENT } from "../core/spec-schema.ts";
@@ -121,7 +122,7 @@ export function initialArchitecture(plan: RunPlan): Architecture {
 /** The spec's RandAugment, else its family's default: on for VOLO, off for the ViT (the paper's recipes). */
 export function randAugmentOf(
   chosen: RandAugmentOptions | null | undefined,
-  family: "vit" | "volo",
+  family: ModelFamily,
 ): RandAugmentOptions | null {
   if (chosen !== undefined) return chosen;
   return family === "volo" ? { ...DEFAULT_RAND_AUGMENT } : null;

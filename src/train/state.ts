@@ -172,13 +172,13 @@ export function restoreModelState(
 }
 
 function sameConfig(a: ViTConfig, b: ViTConfig): boolean {
-  // The VOLO shape is the one nested field: compared by value.
+  // The VOLO and ResNet shapes are nested (the ResNet's holds arrays): compared by value.
   const same = (x: unknown, y: unknown): boolean => {
     if (x === y) return true;
     if (typeof x !== "object" || typeof y !== "object" || x === null || y === null) return false;
     const [p, q] = [x as Record<string, unknown>, y as Record<string, unknown>];
     const keys = new Set([...Object.keys(p), ...Object.keys(q)]);
-    return [...keys].every((key) => p[key] === q[key]);
+    return [...keys].every((key) => same(p[key], q[key]));
   };
   return ViTConfigSchema.keyof().options.every((key) => same(a[key], b[key]));
 }

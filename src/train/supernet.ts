@@ -40,7 +40,7 @@ export type SupernetState = z.infer<typeof SupernetStateSchema>;
  * blocks) and a candidate activates inserted blocks of each part to reach that part's depth.
  * Absent: one part (a ViT).
  */
-export type SupernetModel = Pick<ViTConfig, "family" | "volo" | "depth">;
+export type SupernetModel = Pick<ViTConfig, "family" | "volo" | "resnet" | "depth">;
 
 export function createSupernet(
   stage: number,

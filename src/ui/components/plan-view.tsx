@@ -48,6 +48,9 @@ export function PlanView({ plan }: { plan: Plan }) {
                         {s.architecture.outlookers !== undefined && (
                           <span class="muted"> ({s.architecture.outlookers} outlookers)</span>
                         )}
+                        {s.architecture.stageBlocks !== undefined && (
+                          <span class="muted"> ({s.architecture.stageBlocks.join("+")} per stage)</span>
+                        )}
                       </td>
                       <td>{s.architecture.side}</td>
                       <td>{s.architecture.tokens}</td>
