@@ -1,5 +1,6 @@
 import { useState } from "preact/hooks";
 import { unwrap } from "../../client/client.ts";
+import { downloadBlob } from "../download.ts";
 import { errorText } from "../load.ts";
 import { useSession } from "../session.ts";
 
@@ -30,12 +31,7 @@ export function ModelDownload({
         params: { path: { id: runId }, query: { weights } },
         parseAs: "blob",
       });
-      const url = URL.createObjectURL(unwrap(result));
-      const link = document.createElement("a");
-      link.href = url;
-      link.download = `${runId}-${weights}.safetensors`;
-      link.click();
-      URL.revokeObjectURL(url);
+      downloadBlob(`${runId}-${weights}.safetensors`, unwrap(result));
     } catch (caught) {
       setError(errorText(caught));
     } finally {
