@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { claimRun } from "../db/queue.ts";
 import { openDatabase } from "../db/sqlite.ts";
+import { epochMetrics } from "../src/core/metric-keys.ts";
 import { loadSettings } from "../src/env.ts";
 import { sleep } from "../src/kit/sleep.ts";
 import { startServer as startInProcess } from "../src/node.ts";
@@ -19,7 +20,7 @@ import { SERVER_KEY, startServer as startChild } from "../support/server-process
  * 1. GET /healthz, then the authenticated GET /v1/runs/{id}: requests/s and latency percentiles
  *    (server in a child process, keep-alive client here, 64 requests in flight).
  * 2. Event ingestion: events/s through the event sink into a WAL SQLite file, 64 runs' writers
- *    each handing in batches of 25 epoch events (each with its metric rows and run summary
+ *    each handing in batches of 25 epoch events (each with its metric row and run summary
  *    update) as pull workers' batches and trainers do: the batch path, one transaction per turn.
  * 3. SSE fan-out: N subscribers (another process, raw HTTP) on one run while events are stored at
  *    50/s, for growing N up to 5,000; then 2,000 subscribers across 200 runs (5 events/s each).
@@ -151,7 +152,8 @@ async function benchIngest() {
       batchSize,
       eventsPerSecond: total / seconds,
       eventsPerCpuSecond: total / ((used.user + used.system) / 1e6),
-      metricsRowsPerEvent: 11,
+      // One metric row per event, holding every series' value of the epoch (db/schema.ts metricPoints).
+      metricValuesPerEvent: Object.keys(epochMetrics(epochCompleted(1))).length,
     };
   } finally {
     database.close();
@@ -266,7 +268,7 @@ console.log(
 );
 const ingest = await benchIngest();
 console.log(
-  `event ingestion: ${ingest.eventsPerSecond.toFixed(0)} events/s (${ingest.eventsPerCpuSecond.toFixed(0)} per CPU-second of this process; ${ingest.events} epoch.completed events over ${ingest.runs} runs in batches of ${ingest.batchSize}, each with ${ingest.metricsRowsPerEvent} metric rows)`,
+  `event ingestion: ${ingest.eventsPerSecond.toFixed(0)} events/s (${ingest.eventsPerCpuSecond.toFixed(0)} per CPU-second of this process; ${ingest.events} epoch.completed events over ${ingest.runs} runs in batches of ${ingest.batchSize}, each with its metric row of ${ingest.metricValuesPerEvent} values and its run summary update)`,
 );
 const rate = 50;
 const events = quick ? 100 : 250;

@@ -1,10 +1,10 @@
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
-import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
+import type { SQLiteInsertValue, SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import type { EventOfType, StageHeader, TrainingEvent } from "../src/core/events.ts";
 import { epochMetrics } from "../src/core/metric-keys.ts";
 import { upsertCandidates } from "./candidates.ts";
 import type { BatchStatement, Db } from "./database.ts";
-import { metrics, runs, stages } from "./schema.ts";
+import { metricPoints, runs, stages } from "./schema.ts";
 
 /**
  * The tables an event updates besides run_events, as statements of the event's batch. The
@@ -121,14 +121,16 @@ export function derivedStatementsPrepared(
         })
       : bound(prepared.touch, { runId, now, epochs: event.epoch + 1 }),
   ];
-  const values = Object.entries(epochMetrics(event));
-  if (values.length > 0) {
-    const params: Record<string, unknown> = { runId, step: event.step, epoch: event.epoch };
-    values.forEach(([key, value], i) => {
-      params[`key${i}`] = key;
-      params[`value${i}`] = value;
-    });
-    statements.push(bound(prepared.metrics(values.length), params));
+  const values = epochMetrics(event);
+  if (Object.keys(values).length > 0) {
+    statements.push(
+      bound(prepared.point, {
+        runId,
+        step: event.step,
+        epoch: event.epoch,
+        metricValues: JSON.stringify(values),
+      }),
+    );
   }
   return statements;
 }
@@ -168,32 +170,32 @@ function prepareEpochStatements(db: Db) {
       })
       .where(eq(runs.id, sql`${p("runId")}`))
       .prepare();
-  // One multi-row insert per number of metrics (a handful of shapes: with and without evaluation).
-  const metricInserts = new Map<number, Runnable>();
   return {
     touch: touch(false) as Runnable,
     touchEvaluated: touch(true) as Runnable,
-    metrics(count: number): Runnable {
-      let statement = metricInserts.get(count);
-      if (!statement) {
-        statement = db
-          .insert(metrics)
-          .values(
-            Array.from({ length: count }, (_, i) => ({
-              runId: sql`${p("runId")}`,
-              key: sql`${p(`key${i}`)}`,
-              value: sql`${p(`value${i}`)}`,
-              step: sql`${p("step")}`,
-              epoch: sql`${p("epoch")}`,
-            })),
-          )
-          .onConflictDoNothing()
-          .prepare() as Runnable;
-        metricInserts.set(count, statement);
-      }
-      return statement;
-    },
+    point: insertPoint(db, {
+      runId: sql`${p("runId")}`,
+      step: sql`${p("step")}`,
+      epoch: sql`${p("epoch")}`,
+      metricValues: sql`${p("metricValues")}`,
+    }).prepare() as Runnable,
   };
+}
+
+/**
+ * The epoch's metric row. A step stored already (a replayed event) keeps its values and gains
+ * only keys it lacked: json_patch lets the stored object win over the new one.
+ */
+function insertPoint(db: Db, row: SQLiteInsertValue<typeof metricPoints>) {
+  return db
+    .insert(metricPoints)
+    .values(row)
+    .onConflictDoUpdate({
+      target: [metricPoints.runId, metricPoints.step],
+      set: {
+        metricValues: sql`json_patch(excluded.${sql.identifier("metric_values")}, ${metricPoints.metricValues})`,
+      },
+    });
 }
 
 function epochStatements(
@@ -202,13 +204,7 @@ function epochStatements(
   e: EventOfType<"epoch.completed">,
   touchRun: (set: SQLiteUpdateSetSource<typeof runs>) => BatchStatement<unknown>,
 ): BatchStatement<unknown>[] {
-  const values = Object.entries(epochMetrics(e)).map(([key, value]) => ({
-    runId,
-    key,
-    value,
-    step: e.step,
-    epoch: e.epoch,
-  }));
+  const values = epochMetrics(e);
   return [
     touchRun({
       epochsCompleted: sql`max(${runs.epochsCompleted}, ${e.epoch + 1})`,
@@ -216,8 +212,12 @@ function epochStatements(
         ? { top1: e.evaluation.best, bestTop1: sql`max(coalesce(${runs.bestTop1}, 0), ${e.evaluation.best})` }
         : {}),
     }),
-    ...(values.length > 0
-      ? [db.insert(metrics).values(values).onConflictDoNothing().returning({ key: metrics.key })]
+    ...(Object.keys(values).length > 0
+      ? [
+          insertPoint(db, { runId, step: e.step, epoch: e.epoch, metricValues: values }).returning({
+            step: metricPoints.step,
+          }),
+        ]
       : []),
   ];
 }

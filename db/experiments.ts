@@ -1,7 +1,7 @@
 import { and, asc, count, desc, eq, getTableColumns, gt, gte, inArray, lt, sql } from "drizzle-orm";
 import type { Db } from "./database.ts";
 import { type BatchStatement, batch } from "./database.ts";
-import { experiments, metrics, runEvents, runs, searchCandidates, stages } from "./schema.ts";
+import { experiments, metricPoints, runEvents, runs, searchCandidates, stages } from "./schema.ts";
 import { containsText, hasEveryTag } from "./search.ts";
 
 export type ExperimentRow = typeof experiments.$inferSelect;
@@ -64,20 +64,19 @@ export function createForkStatements(
       db.insert(stages).values(chunk).returning({ runId: stages.runId }),
     ),
     db
-      .insert(metrics)
+      .insert(metricPoints)
       .select(
         db
           .select({
             runId: sql<string>`${id}`.as("run_id"),
-            key: metrics.key,
-            step: metrics.step,
-            epoch: metrics.epoch,
-            value: metrics.value,
+            step: metricPoints.step,
+            epoch: metricPoints.epoch,
+            metricValues: metricPoints.metricValues,
           })
-          .from(metrics)
-          .where(and(eq(metrics.runId, parentRunId), lt(metrics.epoch, forkEpoch))),
+          .from(metricPoints)
+          .where(and(eq(metricPoints.runId, parentRunId), lt(metricPoints.epoch, forkEpoch))),
       )
-      .returning({ key: metrics.key }),
+      .returning({ step: metricPoints.step }),
   ];
 }
 
@@ -197,7 +196,10 @@ export async function runsOfExperimentPage(
 export function deleteExperimentStatements(db: Db, experimentId: string): BatchStatement<unknown>[] {
   const runIds = db.select({ id: runs.id }).from(runs).where(eq(runs.experimentId, experimentId));
   return [
-    db.delete(metrics).where(inArray(metrics.runId, runIds)).returning({ runId: metrics.runId }),
+    db
+      .delete(metricPoints)
+      .where(inArray(metricPoints.runId, runIds))
+      .returning({ runId: metricPoints.runId }),
     db
       .delete(searchCandidates)
       .where(inArray(searchCandidates.runId, runIds))

@@ -1,12 +1,18 @@
 import { and, asc, count, desc, eq, gt, gte, inArray, lt, max, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "./database.ts";
-import { experiments, metrics, type RunState, runs, searchCandidates, stages } from "./schema.ts";
+import { experiments, metricPoints, type RunState, runs, searchCandidates, stages } from "./schema.ts";
 import { containsText, hasEveryTag } from "./search.ts";
 
 export type RunRow = typeof runs.$inferSelect;
 export type StageRow = typeof stages.$inferSelect;
 export type CandidateRow = typeof searchCandidates.$inferSelect;
-export type MetricRow = typeof metrics.$inferSelect;
+/** One value of one series: a key of a metric row (db/schema.ts `metricPoints`) with its step. */
+export interface MetricRow {
+  readonly key: string;
+  readonly step: number;
+  readonly epoch: number | null;
+  readonly value: number;
+}
 
 /**
  * The spec a run trains: its own when it has one (a fork: its arm and training), else its
@@ -76,6 +82,24 @@ export async function candidatesOfRun(db: Db, runId: string): Promise<CandidateR
     .orderBy(asc(searchCandidates.stage), asc(searchCandidates.idx));
 }
 
+/**
+ * Every value of the run, one per key of each metric row, ordered by (key, step). The values
+ * are unpacked here, not with SQLite's json_each, so each number is JavaScript's own parse of
+ * the JSON the sink wrote (exact); a run holds one row per epoch, a few thousand at most.
+ */
+async function metricValuesOfRun(db: Db, runId: string): Promise<MetricRow[]> {
+  const points = await db
+    .select({ step: metricPoints.step, epoch: metricPoints.epoch, values: metricPoints.metricValues })
+    .from(metricPoints)
+    .where(eq(metricPoints.runId, runId))
+    .orderBy(asc(metricPoints.step));
+  const rows = points.flatMap(({ step, epoch, values }) =>
+    Object.entries(values).map(([key, value]) => ({ key, step, epoch, value })),
+  );
+  // Stable: within a key the rows keep the step order of the read.
+  return rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
 /** Metrics ordered by (key, step), after the keyset position `after` when given. */
 export async function metricsOfRun(
   db: Db,
@@ -83,20 +107,13 @@ export async function metricsOfRun(
   options: { key?: string; after?: { key: string; step: number }; limit: number },
 ): Promise<MetricRow[]> {
   const { key, after } = options;
-  return db
-    .select()
-    .from(metrics)
-    .where(
-      and(
-        eq(metrics.runId, runId),
-        key !== undefined ? eq(metrics.key, key) : undefined,
-        after
-          ? or(gt(metrics.key, after.key), and(eq(metrics.key, after.key), gt(metrics.step, after.step)))
-          : undefined,
-      ),
+  return (await metricValuesOfRun(db, runId))
+    .filter(
+      (row) =>
+        (key === undefined || row.key === key) &&
+        (!after || row.key > after.key || (row.key === after.key && row.step > after.step)),
     )
-    .orderBy(asc(metrics.key), asc(metrics.step))
-    .limit(options.limit);
+    .slice(0, options.limit);
 }
 
 /** Flags a live or paused run for cancellation; returns its state then, or undefined when it is over. */
@@ -235,11 +252,17 @@ export async function annotateRun(
 }
 
 /** The metric keys a run has values for, with how many values and the last step of each. */
-export async function metricKeysOfRun(db: Db, runId: string) {
-  return db
-    .select({ key: metrics.key, count: count(), lastStep: max(metrics.step) })
-    .from(metrics)
-    .where(eq(metrics.runId, runId))
-    .groupBy(metrics.key)
-    .orderBy(asc(metrics.key));
+export async function metricKeysOfRun(
+  db: Db,
+  runId: string,
+): Promise<{ key: string; count: number; lastStep: number }[]> {
+  const keys = new Map<string, { key: string; count: number; lastStep: number }>();
+  for (const { key, step } of await metricValuesOfRun(db, runId)) {
+    const entry = keys.get(key);
+    if (entry) {
+      entry.count += 1;
+      entry.lastStep = Math.max(entry.lastStep, step);
+    } else keys.set(key, { key, count: 1, lastStep: step });
+  }
+  return [...keys.values()];
 }

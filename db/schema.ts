@@ -172,19 +172,25 @@ export const runEvents = sqliteTable(
   ],
 );
 
-/** Scalar series per run; unique on (run, key, step) so a re-sent value is harmless. */
-export const metrics = sqliteTable(
-  "metrics",
+/**
+ * Scalar series per run: one row per reported step (an epoch) holding every series' value at it,
+ * `{ "train.loss": 0.41, "lr": 0.0005, … }`. One row per epoch instead of one per value is what
+ * lets the event sink store tens of thousands of epochs a second (docs/service.md, Throughput).
+ * A re-sent step keeps the values stored and adds only keys it lacked (db/derived.ts), so a
+ * replay is harmless. The migration makes it a WITHOUT ROWID table (the key is the row).
+ */
+export const metricPoints = sqliteTable(
+  "metric_points",
   {
     runId: text("run_id")
       .notNull()
       .references(() => runs.id),
-    key: text("key").notNull(),
     step: integer("step").notNull(),
     epoch: integer("epoch"),
-    value: real("value").notNull(),
+    /** Series key → finite value (core/metric-keys.ts names the keys). */
+    metricValues: text("metric_values", { mode: "json" }).$type<Record<string, number>>().notNull(),
   },
-  (t) => [primaryKey({ columns: [t.runId, t.key, t.step] })],
+  (t) => [primaryKey({ columns: [t.runId, t.step] })],
 );
 
 export const IDEMPOTENCY_STATES = ["in_flight", "completed"] as const;

@@ -319,7 +319,7 @@ describe("DELETE /v1/experiments/{id}", () => {
       experiments: 1,
       runs: kept.runs.length,
       runEvents: 0,
-      metrics: 0,
+      metricPoints: 0,
     });
     await expectProblem(
       await t.app.request(`/v1/experiments/${created.id}`, { method: "DELETE" }),

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { and, asc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { claimRun } from "../../db/queue.ts";
-import { getRun } from "../../db/runs.ts";
+import { getRun, metricsOfRun } from "../../db/runs.ts";
 import * as schema from "../../db/schema.ts";
 import { directoryCheckpointStore } from "../../src/checkpoints/directory-store.ts";
 import { packCheckpoint, unpackCheckpoint } from "../../src/checkpoints/wire.ts";
@@ -60,27 +60,11 @@ async function train(runId: string, spec: ExperimentSpec, arm: string) {
   await t.sink.drained(runId);
 }
 
-const metricsOf = (runId: string) =>
-  t.db
-    .select({
-      key: schema.metrics.key,
-      step: schema.metrics.step,
-      epoch: schema.metrics.epoch,
-      value: schema.metrics.value,
-    })
-    .from(schema.metrics)
-    .where(eq(schema.metrics.runId, runId))
-    .orderBy(asc(schema.metrics.key), asc(schema.metrics.step))
-    .all();
+/** Every stored value of the run, ordered by (key, step): the repository's own read. */
+const metricsOf = (runId: string) => metricsOfRun(t.db, runId, { limit: 100_000 });
 
-const depthsByEpoch = (runId: string) =>
-  t.db
-    .select({ epoch: schema.metrics.epoch, value: schema.metrics.value })
-    .from(schema.metrics)
-    .where(and(eq(schema.metrics.runId, runId), eq(schema.metrics.key, "depth")))
-    .orderBy(asc(schema.metrics.epoch))
-    .all()
-    .map((m) => m.value);
+const depthsByEpoch = async (runId: string) =>
+  (await metricsOfRun(t.db, runId, { key: "depth", limit: 100_000 })).map((m) => m.value);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "autoprog-fork-"));
@@ -130,14 +114,15 @@ describe("POST /v1/runs/{id}/fork", () => {
     await train(fork.id, parseSpec(row.spec), "fixed-from-2");
     expect((await getRun(t.db, fork.id))?.state).toBe("completed");
 
-    const parentRows = metricsOf(parentId);
-    const forkRows = metricsOf(fork.id);
+    const parentRows = await metricsOf(parentId);
+    const forkRows = await metricsOf(fork.id);
     const beforeFork = (rows: typeof parentRows) => rows.filter((m) => (m.epoch ?? 0) < 4);
     expect(beforeFork(parentRows).length).toBeGreaterThan(0);
     expect(beforeFork(forkRows)).toEqual(beforeFork(parentRows));
     // Then its own schedule: depth 3 in stages 2 and 3, where the parent grew to the full model.
-    expect(depthsByEpoch(fork.id)).toEqual([...depthsByEpoch(parentId).slice(0, 4), 3, 3, 3, 3]);
-    expect(depthsByEpoch(parentId).at(-1)).toBe(4);
+    const parentDepths = await depthsByEpoch(parentId);
+    expect(await depthsByEpoch(fork.id)).toEqual([...parentDepths.slice(0, 4), 3, 3, 3, 3]);
+    expect(parentDepths.at(-1)).toBe(4);
     const stages = await read<{ items: { stage: number; depth: number; side: number }[] }>(
       t.app.request(`/v1/runs/${fork.id}/stages`),
     );

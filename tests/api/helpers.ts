@@ -226,7 +226,7 @@ export async function tableCounts(db: Db): Promise<Record<string, number>> {
     stages: schema.stages,
     searchCandidates: schema.searchCandidates,
     runEvents: schema.runEvents,
-    metrics: schema.metrics,
+    metricPoints: schema.metricPoints,
     idempotencyKeys: schema.idempotencyKeys,
     projects: schema.projects,
     apiKeys: schema.apiKeys,
