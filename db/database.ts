@@ -1,5 +1,7 @@
+import { sql } from "drizzle-orm";
 import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
 import type * as schema from "./schema.ts";
+import { projects } from "./schema.ts";
 
 /**
  * The database every repository takes: drizzle's base SQLite type, sync (better-sqlite3 on
@@ -44,4 +46,31 @@ export async function batch<T extends readonly BatchStatement<unknown>[]>(
   return (await db.transaction(
     () => statements.map((statement) => statement.all()) as never,
   )) as BatchRows<T>;
+}
+
+/**
+ * `prepare(db)` run once per database and remembered: for the statements hot enough that
+ * building them per call (drizzle's query builder, then SQLite's prepare) costs more than
+ * running them. The Node server has one database; tests open many, hence per database.
+ */
+export function preparedPerDatabase<T>(prepare: (db: Db) => T): (db: Db) => T {
+  const prepared = new WeakMap<Db, T>();
+  return (db) => {
+    let statements = prepared.get(db);
+    if (statements === undefined) {
+      statements = prepare(db);
+      prepared.set(db, statements);
+    }
+    return statements;
+  };
+}
+
+// A read of the smallest table; prepared, because /healthz is what load balancers poll.
+const healthQuery = preparedPerDatabase((db) =>
+  db.select({ one: sql<number>`1` }).from(projects).limit(1).prepare(),
+);
+
+/** Liveness of the database: a read that answers (or throws). */
+export async function databaseResponds(db: Db): Promise<void> {
+  await healthQuery(db).get();
 }

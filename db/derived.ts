@@ -3,7 +3,7 @@ import type { SQLiteInsertValue, SQLiteUpdateSetSource } from "drizzle-orm/sqlit
 import type { EventOfType, StageHeader, TrainingEvent } from "../src/core/events.ts";
 import { epochMetrics } from "../src/core/metric-keys.ts";
 import { upsertCandidates } from "./candidates.ts";
-import type { BatchStatement, Db } from "./database.ts";
+import { type BatchStatement, type Db, preparedPerDatabase } from "./database.ts";
 import { metricPoints, runs, stages } from "./schema.ts";
 
 /**
@@ -146,15 +146,7 @@ const bound = (statement: Runnable, params: Record<string, unknown>): BatchState
   },
 });
 
-const preparedByDb = new WeakMap<Db, ReturnType<typeof prepareEpochStatements>>();
-function preparedEpochStatements(db: Db) {
-  let prepared = preparedByDb.get(db);
-  if (!prepared) {
-    prepared = prepareEpochStatements(db);
-    preparedByDb.set(db, prepared);
-  }
-  return prepared;
-}
+const preparedEpochStatements = preparedPerDatabase(prepareEpochStatements);
 
 function prepareEpochStatements(db: Db) {
   const p = sql.placeholder;

@@ -1,6 +1,5 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
-import type { Db } from "./database.ts";
-import { type BatchStatement, batch } from "./database.ts";
+import { type BatchStatement, batch, type Db, preparedPerDatabase } from "./database.ts";
 import { runEvents, runs } from "./schema.ts";
 
 export interface NewEvent {
@@ -67,49 +66,37 @@ export async function recordEvent(
   return inserted[0]?.seq ?? null;
 }
 
-// The insert of `insertEventStatement`, prepared once per database for `recordEventsTogether`.
-const insertQueries = new WeakMap<Db, { all(params: NewEvent): unknown }>();
-function preparedInsert(db: Db) {
-  let query = insertQueries.get(db);
-  if (!query) {
-    const p = sql.placeholder;
-    query = db
-      .insert(runEvents)
-      .values({
-        runId: sql`${p("runId")}`,
-        attempt: sql`${p("attempt")}`,
-        replayKey: sql`${p("replayKey")}`,
-        type: sql`${p("type")}`,
-        payload: sql`${p("payload")}`,
-        createdAt: sql`${p("createdAt")}`,
-        seq: sql`(select coalesce(max(${runEvents.seq}), 0) + 1 from ${runEvents} where ${runEvents.runId} = ${p("runId")})`,
-      })
-      .onConflictDoNothing({ target: [runEvents.runId, runEvents.replayKey] })
-      .returning({ seq: runEvents.seq })
-      .prepare() as unknown as { all(params: NewEvent): unknown };
-    insertQueries.set(db, query);
-  }
-  return query;
-}
+// The insert of `insertEventStatement`, prepared for `recordEventsTogether`.
+const preparedInsert = preparedPerDatabase((db) => {
+  const p = sql.placeholder;
+  return db
+    .insert(runEvents)
+    .values({
+      runId: sql`${p("runId")}`,
+      attempt: sql`${p("attempt")}`,
+      replayKey: sql`${p("replayKey")}`,
+      type: sql`${p("type")}`,
+      payload: sql`${p("payload")}`,
+      createdAt: sql`${p("createdAt")}`,
+      seq: sql`(select coalesce(max(${runEvents.seq}), 0) + 1 from ${runEvents} where ${runEvents.runId} = ${p("runId")})`,
+    })
+    .onConflictDoNothing({ target: [runEvents.runId, runEvents.replayKey] })
+    .returning({ seq: runEvents.seq })
+    .prepare() as unknown as { all(params: NewEvent): unknown };
+});
 
-// `lastSeqStatement` prepared once per database: built per run per batch it cost more than running it.
-const lastSeqQueries = new WeakMap<Db, { run(params: { runId: string; now: number }): unknown }>();
-function preparedLastSeq(db: Db) {
-  let query = lastSeqQueries.get(db);
-  if (!query) {
-    const p = sql.placeholder;
-    query = db
-      .update(runs)
-      .set({
-        lastSeq: sql`(select coalesce(max(${runEvents.seq}), 0) from ${runEvents} where ${runEvents.runId} = ${p("runId")})`,
-        updatedAt: sql`${p("now")}`,
-      })
-      .where(eq(runs.id, sql`${p("runId")}`))
-      .prepare() as unknown as { run(params: { runId: string; now: number }): unknown };
-    lastSeqQueries.set(db, query);
-  }
-  return query;
-}
+// `lastSeqStatement`, prepared: built per run per batch it cost more than running it.
+const preparedLastSeq = preparedPerDatabase((db) => {
+  const p = sql.placeholder;
+  return db
+    .update(runs)
+    .set({
+      lastSeq: sql`(select coalesce(max(${runEvents.seq}), 0) from ${runEvents} where ${runEvents.runId} = ${p("runId")})`,
+      updatedAt: sql`${p("now")}`,
+    })
+    .where(eq(runs.id, sql`${p("runId")}`))
+    .prepare() as unknown as { run(params: { runId: string; now: number }): unknown };
+});
 
 /** One event of a transaction that stores many (`recordEventsTogether`). */
 export interface EventWrite {
@@ -171,9 +158,8 @@ export function recordEventsTogether(
   }
 }
 
-// Every SSE wake-up runs this; built once per database.
-const readQueries = new WeakMap<Db, ReturnType<typeof prepareRead>>();
-const prepareRead = (db: Db) =>
+// Every SSE wake-up runs this.
+const preparedRead = preparedPerDatabase((db) =>
   db
     .select({
       seq: runEvents.seq,
@@ -186,7 +172,8 @@ const prepareRead = (db: Db) =>
     .where(and(eq(runEvents.runId, sql.placeholder("runId")), gt(runEvents.seq, sql.placeholder("after"))))
     .orderBy(asc(runEvents.seq))
     .limit(sql.placeholder("limit"))
-    .prepare();
+    .prepare(),
+);
 
 /** Events after `afterSeq`, oldest first. */
 export async function readEvents(
@@ -195,10 +182,6 @@ export async function readEvents(
   afterSeq: number,
   limit: number,
 ): Promise<StoredEvent[]> {
-  let query = readQueries.get(db);
-  if (!query) {
-    query = prepareRead(db);
-    readQueries.set(db, query);
-  }
+  const query = preparedRead(db);
   return query.all({ runId, after: afterSeq, limit });
 }

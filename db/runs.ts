@@ -1,5 +1,5 @@
-import { and, asc, count, desc, eq, gt, gte, inArray, lt, max, or, type SQL, sql } from "drizzle-orm";
-import type { Db } from "./database.ts";
+import { and, asc, desc, eq, gt, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
+import { type Db, preparedPerDatabase } from "./database.ts";
 import { experiments, metricPoints, type RunState, runs, searchCandidates, stages } from "./schema.ts";
 import { containsText, hasEveryTag } from "./search.ts";
 
@@ -23,42 +23,32 @@ export const trainingSpecOf = (
   experiment: { readonly spec: RunRow["spec"] & object },
 ): NonNullable<RunRow["spec"]> => run.spec ?? experiment.spec;
 
-// The hottest read (every run route and every SSE wake-up), built once per database.
-const getRunQueries = new WeakMap<Db, ReturnType<typeof prepareGetRun>>();
-const prepareGetRun = (db: Db) =>
+// The hottest read (every run route and every SSE wake-up).
+const getRunQuery = preparedPerDatabase((db) =>
   db
     .select()
     .from(runs)
     .where(eq(runs.id, sql.placeholder("id")))
-    .prepare();
+    .prepare(),
+);
 
 export async function getRun(db: Db, id: string): Promise<RunRow | undefined> {
-  let query = getRunQueries.get(db);
-  if (!query) {
-    query = prepareGetRun(db);
-    getRunQueries.set(db, query);
-  }
-  return query.get({ id });
+  return getRunQuery(db).get({ id });
 }
 
-// Every run route's first read (GET /v1/runs/{id} above all), built once per database.
-const runInProjectQueries = new WeakMap<Db, ReturnType<typeof prepareRunInProject>>();
-const prepareRunInProject = (db: Db) =>
+// Every run route's first read (GET /v1/runs/{id} above all).
+const runInProjectQuery = preparedPerDatabase((db) =>
   db
     .select({ run: runs })
     .from(runs)
     .innerJoin(experiments, eq(experiments.id, runs.experimentId))
     .where(and(eq(runs.id, sql.placeholder("id")), eq(experiments.projectId, sql.placeholder("projectId"))))
-    .prepare();
+    .prepare(),
+);
 
 /** The run, when its experiment belongs to the project (another project's is as good as missing). */
 export async function getRunInProject(db: Db, id: string, projectId: string): Promise<RunRow | undefined> {
-  let query = runInProjectQueries.get(db);
-  if (!query) {
-    query = prepareRunInProject(db);
-    runInProjectQueries.set(db, query);
-  }
-  return (await query.get({ id, projectId }))?.run;
+  return (await runInProjectQuery(db).get({ id, projectId }))?.run;
 }
 
 export async function stagesOfRun(db: Db, runId: string): Promise<StageRow[]> {

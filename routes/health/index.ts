@@ -1,5 +1,5 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { sql } from "drizzle-orm";
+import { databaseResponds } from "../../db/database.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { defineRoute } from "../common/route.ts";
 
@@ -17,8 +17,8 @@ export const healthRoute = defineRoute({
 
 export function registerHealth(app: OpenAPIHono<AppEnv>) {
   app.openapi(healthRoute, async (c) => {
-    const { db, clock } = c.var.services;
-    await db.run(sql`select 1`);
+    const { db, clock } = c.get("services");
+    await databaseResponds(db);
     return c.json({ status: "ok" as const, time: new Date(clock()).toISOString() }, 200);
   });
 }

@@ -1,11 +1,9 @@
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { and, asc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { claimRun } from "../../db/queue.ts";
 import { getRun, metricsOfRun } from "../../db/runs.ts";
-import * as schema from "../../db/schema.ts";
 import { directoryCheckpointStore } from "../../src/checkpoints/directory-store.ts";
 import { packCheckpoint, unpackCheckpoint } from "../../src/checkpoints/wire.ts";
 import { runCheckpointsPath } from "../../src/core/checkpoint-layout.ts";
