@@ -26,7 +26,7 @@ export function accessCheck(access: Access): MiddlewareHandler<AppEnv> {
     access === "public"
       ? (_c, next) => next()
       : async (c, next) => {
-          const { role } = c.var.principal;
+          const { role } = c.get("principal");
           if (!access.includes(role)) {
             const why =
               role === "worker"

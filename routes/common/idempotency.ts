@@ -27,7 +27,7 @@ async function fingerprintOf(c: Context): Promise<string> {
 
 /**
  * IETF `Idempotency-Key` for POSTs: the first request with a key owns it and its handler stores
- * the answer in the same batch as its writes (`c.var.idempotency.complete`); a retry with the
+ * the answer in the same batch as its writes (`c.get("idempotency").complete`); a retry with the
  * same key and body gets that answer again (`Idempotent-Replayed: true`), a different body is
  * 422, and a retry while the first is still running is 409. A key whose handler stored nothing
  * (an error, a dry run) is freed. Keys are scoped: `scope` (a tenant id, later) prefixes them.
@@ -49,7 +49,7 @@ export function idempotency(
     }
     const scope = options.scope?.(c) ?? "";
     const key = scope === "" ? header : `${scope}:${header}`;
-    const { db, clock, idempotencyTtlMs } = c.var.services;
+    const { db, clock, idempotencyTtlMs } = c.get("services");
     const fingerprint = await fingerprintOf(c);
     if (!(await claimKey(db, { key, fingerprint, now: clock(), ttlMs: idempotencyTtlMs }))) {
       const stored = await getKey(db, key);

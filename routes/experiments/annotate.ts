@@ -30,8 +30,8 @@ export function registerAnnotateExperiment(app: OpenAPIHono<AppEnv>) {
   app.openapi(annotateExperimentRoute, async (c) => {
     const { id } = c.req.valid("param");
     const patch = annotationsOf(c.req.valid("json"));
-    const { db } = c.var.services;
-    if (!(await getExperimentInProject(db, id, c.var.projectId))) throw notFound("experiment", id);
+    const { db } = c.get("services");
+    if (!(await getExperimentInProject(db, id, c.get("projectId")))) throw notFound("experiment", id);
     const row = await annotateExperiment(db, id, patch);
     if (!row) throw notFound("experiment", id);
     return c.json(toExperiment(row, await runsOfExperiments(db, [id])), 200);

@@ -58,7 +58,7 @@ export const createExperimentRoute = defineRoute({
   path: "/v1/experiments",
   access: MEMBERS,
   // Keys are per project: another project reusing a key must not get this project's answer.
-  middleware: [idempotency({ scope: (c) => c.var.projectId })],
+  middleware: [idempotency({ scope: (c) => c.get("projectId") })],
   problems: [400, 409],
   tags: ["experiments"],
   summary: "Submit an experiment: one queued run per arm × seed",
@@ -121,7 +121,7 @@ async function checkAgainstServer(services: Services, spec: ExperimentSpec) {
 export function registerCreateExperiment(app: OpenAPIHono<AppEnv>) {
   app.openapi(validateExperimentRoute, async (c) => {
     const spec = c.req.valid("json");
-    const { costs, ceilings } = await checkAgainstServer(c.var.services, spec);
+    const { costs, ceilings } = await checkAgainstServer(c.get("services"), spec);
     // Checked as a create would (422 naming init.fromRun or init.weights); nothing is copied.
     await initCheckpoint(c, spec);
     const arms = planExperiment(spec).map((plan, i) => ({ ...plan, cost: costs[i] }));
@@ -135,11 +135,11 @@ export function registerCreateExperiment(app: OpenAPIHono<AppEnv>) {
     // client stays on the host it came in on.
     if (validateOnly === "true" || validateOnly === "1") return c.redirect(VALIDATE_PATH, 308);
     const spec = c.req.valid("json");
-    const { db, clock, dispatcher } = c.var.services;
-    await checkAgainstServer(c.var.services, spec);
+    const { db, clock, dispatcher } = c.get("services");
+    await checkAgainstServer(c.get("services"), spec);
     const init = await initCheckpoint(c, spec);
 
-    const record = experimentRows(spec, clock(), c.var.projectId);
+    const record = experimentRows(spec, clock(), c.get("projectId"));
     if (init) {
       // Each run's epoch-0 checkpoint, before its row: a queued run never names a missing one.
       const store = checkpointStoreOf(c);
@@ -150,7 +150,7 @@ export function registerCreateExperiment(app: OpenAPIHono<AppEnv>) {
     }
     const body = toExperiment(record.experiment, record.runs);
     const location = `/v1/experiments/${body.id}`;
-    const key = c.var.idempotency;
+    const key = c.get("idempotency");
     try {
       await batch(db, [
         ...createExperimentStatements(db, record),

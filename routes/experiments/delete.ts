@@ -33,8 +33,8 @@ export const deleteExperimentRoute = defineRoute({
 export function registerDeleteExperiment(app: OpenAPIHono<AppEnv>) {
   app.openapi(deleteExperimentRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const { db, clock, dispatcher, artifacts } = c.var.services;
-    if (!(await getExperimentInProject(db, id, c.var.projectId))) throw notFound("experiment", id);
+    const { db, clock, dispatcher, artifacts } = c.get("services");
+    if (!(await getExperimentInProject(db, id, c.get("projectId")))) throw notFound("experiment", id);
     const runs = await runsOfExperiments(db, [id]);
     for (const run of runs) {
       if (await requestCancel(db, run.id, clock())) await dispatcher.cancel(run.id);

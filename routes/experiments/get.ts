@@ -24,8 +24,8 @@ export const getExperimentRoute = defineRoute({
 export function registerGetExperiment(app: OpenAPIHono<AppEnv>) {
   app.openapi(getExperimentRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const { db } = c.var.services;
-    const row = await getExperimentInProject(db, id, c.var.projectId);
+    const { db } = c.get("services");
+    const row = await getExperimentInProject(db, id, c.get("projectId"));
     if (!row) throw notFound("experiment", id);
     return c.json(toExperiment(row, await runsOfExperiments(db, [id])), 200);
   });

@@ -1,3 +1,4 @@
+import type { Context } from "hono";
 import { getRunInProject } from "../../db/runs.ts";
 import { availableWeights } from "../../src/checkpoints/model-export.ts";
 import { packCheckpoint, unpackCheckpoint } from "../../src/checkpoints/wire.ts";
@@ -21,12 +22,12 @@ const invalid = (path: string, message: string) =>
  * 422 naming `init.fromRun` or `init.weights` when the source cannot serve.
  */
 export async function initCheckpoint(
-  c: { var: Pick<AppEnv["Variables"], "services" | "projectId"> },
+  c: Pick<Context<AppEnv>, "get">,
   spec: ExperimentSpec,
 ): Promise<Uint8Array | null> {
   if (!spec.init) return null;
   const { fromRun, weights } = spec.init;
-  if (!(await getRunInProject(c.var.services.db, fromRun, c.var.projectId)))
+  if (!(await getRunInProject(c.get("services").db, fromRun, c.get("projectId"))))
     throw invalid("init.fromRun", `no run ${fromRun} in this project`);
   const store = checkpointStoreOf(c);
   const newest = (await store.list(fromRun)).at(-1);

@@ -46,11 +46,11 @@ export const listExperimentsRoute = defineRoute({
 export function registerListExperiments(app: OpenAPIHono<AppEnv>) {
   app.openapi(listExperimentsRoute, async (c) => {
     const { tag, name, q, since, until, sort, cursor, limit } = c.req.valid("query");
-    const { db } = c.var.services;
+    const { db } = c.get("services");
     const rows = await listExperiments(
       db,
       {
-        projectId: c.var.projectId,
+        projectId: c.get("projectId"),
         ...(tag ? { tags: tag } : {}),
         ...(name !== undefined ? { name } : {}),
         ...(q !== undefined ? { text: q } : {}),

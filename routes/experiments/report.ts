@@ -93,8 +93,8 @@ export const reportRoute = defineRoute({
 export function registerReport(app: OpenAPIHono<AppEnv>) {
   app.openapi(reportRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const { db } = c.var.services;
-    const experiment = await getExperimentInProject(db, id, c.var.projectId);
+    const { db } = c.get("services");
+    const experiment = await getExperimentInProject(db, id, c.get("projectId"));
     if (!experiment) throw notFound("experiment", id);
     const runs = await runsOfExperiments(db, [id]);
     const arms = reportTable(

@@ -31,8 +31,8 @@ export function registerListExperimentRuns(app: OpenAPIHono<AppEnv>) {
   app.openapi(listExperimentRunsRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { cursor, limit } = c.req.valid("query");
-    const { db } = c.var.services;
-    if (!(await getExperimentInProject(db, id, c.var.projectId))) throw notFound("experiment", id);
+    const { db } = c.get("services");
+    if (!(await getExperimentInProject(db, id, c.get("projectId")))) throw notFound("experiment", id);
     const rows = await runsOfExperimentPage(db, id, {
       limit: limit + 1,
       ...(cursor ? { afterPosition: cursor.position } : {}),

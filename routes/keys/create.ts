@@ -33,7 +33,7 @@ export function registerCreateKey(app: OpenAPIHono<AppEnv>) {
   app.openapi(createKeyRoute, async (c) => {
     const { project, role, name } = c.req.valid("json");
     const projectId = projectOfRequest(c, project, "body");
-    const { db, clock } = c.var.services;
+    const { db, clock } = c.get("services");
     const key = newKey();
     const row = await createKey(db, {
       projectId,

@@ -34,7 +34,7 @@ export function registerListKeys(app: OpenAPIHono<AppEnv>) {
     const { project } = c.req.valid("query");
     const scope = keyScopeOf(c);
     const projectId = project === undefined ? scope?.projectId : projectOfRequest(c, project, "query");
-    const rows = await listKeys(c.var.services.db, {
+    const rows = await listKeys(c.get("services").db, {
       ...(projectId !== undefined ? { projectId } : {}),
       withOperators: scope === null,
     });

@@ -38,7 +38,7 @@ export const revokeKeyRoute = defineRoute({
 export function registerRevokeKey(app: OpenAPIHono<AppEnv>) {
   app.openapi(revokeKeyRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const { db, clock, auth } = c.var.services;
+    const { db, clock, auth } = c.get("services");
     const outcome = await revokeKey(db, id, clock(), keyScopeOf(c));
     // This process stops accepting the key now; others within their cache time (AUTOPROG_KEY_CACHE_SECONDS).
     if (outcome === "revoked" || outcome === "already_revoked") auth.verifiedKeys.forget(id);

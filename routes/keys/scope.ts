@@ -8,7 +8,7 @@ import { type FieldError, ProblemError } from "../common/problem.ts";
  * are its own project's, operator keys left out.
  */
 export function keyScopeOf(c: Context<AppEnv>): KeyScope | null {
-  return c.var.principal.role === "operator" ? null : { projectId: c.var.projectId };
+  return c.get("principal").role === "operator" ? null : { projectId: c.get("projectId") };
 }
 
 /**
@@ -22,7 +22,7 @@ export function projectOfRequest(
   location: FieldError["location"],
 ): string {
   const scope = keyScopeOf(c);
-  if (named === undefined) return c.var.projectId;
+  if (named === undefined) return c.get("projectId");
   if (scope === null || named === scope.projectId) return named;
   throw new ProblemError(
     "forbidden",

@@ -29,8 +29,8 @@ export const getQueueRoute = defineRoute({
 export function registerGetQueue(app: OpenAPIHono<AppEnv>) {
   app.openapi(getQueueRoute, async (c) => {
     const { cursor, limit } = c.req.valid("query");
-    const { db, queuePolicy } = c.var.services;
-    const projectId = c.var.projectId;
+    const { db, queuePolicy } = c.get("services");
+    const projectId = c.get("projectId");
     const counts = await projectQueueCounts(db, projectId);
     const { rows, firstPosition } = await queuedRunsOfProject(db, projectId, {
       limit: limit + 1,

@@ -30,8 +30,8 @@ export function registerAnnotateRun(app: OpenAPIHono<AppEnv>) {
   app.openapi(annotateRunRoute, async (c) => {
     const { id } = c.req.valid("param");
     const patch = annotationsOf(c.req.valid("json"));
-    const { db, clock } = c.var.services;
-    if (!(await getRunInProject(db, id, c.var.projectId))) throw notFound("run", id);
+    const { db, clock } = c.get("services");
+    if (!(await getRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
     const row = await annotateRun(db, id, patch, clock());
     if (!row) throw notFound("run", id);
     return c.json(toRun(row), 200);

@@ -30,9 +30,9 @@ export const cancelRunRoute = defineRoute({
 export function registerCancelRun(app: OpenAPIHono<AppEnv>) {
   app.openapi(cancelRunRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const { db, clock, dispatcher } = c.var.services;
+    const { db, clock, dispatcher } = c.get("services");
     // Ownership never changes, so checking it first leaves the cancel a single statement.
-    if (!(await getRunInProject(db, id, c.var.projectId))) throw notFound("run", id);
+    if (!(await getRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
     const flagged = await requestCancel(db, id, clock());
     if (!flagged) {
       const run = await getRun(db, id);

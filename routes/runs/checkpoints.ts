@@ -44,7 +44,7 @@ export const listCheckpointsRoute = defineRoute({
 export function registerListCheckpoints(app: OpenAPIHono<AppEnv>) {
   app.openapi(listCheckpointsRoute, async (c) => {
     const { id } = c.req.valid("param");
-    if (!(await getRunInProject(c.var.services.db, id, c.var.projectId))) throw notFound("run", id);
+    if (!(await getRunInProject(c.get("services").db, id, c.get("projectId")))) throw notFound("run", id);
     const stored = await checkpointStoreOf(c).list(id);
     const items = stored.map(({ epoch, bytes }) => ({
       epoch,

@@ -67,15 +67,15 @@ export function registerRunEvents(app: OpenAPIHono<AppEnv>) {
   app.openapi(runEventsRoute, async (c) => {
     const { id } = c.req.valid("param");
     const after = c.req.valid("header")["Last-Event-ID"] ?? c.req.valid("query").since ?? 0;
-    const { db, events, sseHeartbeatMs, sseBufferBytes, auth } = c.var.services;
-    if (!(await getRunInProject(db, id, c.var.projectId))) throw notFound("run", id);
-    const release = auth.streams.acquire(c.var.principal.keyId);
+    const { db, events, sseHeartbeatMs, sseBufferBytes, auth } = c.get("services");
+    if (!(await getRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
+    const release = auth.streams.acquire(c.get("principal").keyId);
     if (!release) {
       c.header("Retry-After", "10");
       throw new ProblemError("rate_limited", "this key has as many event streams open as it may");
     }
     // On Node the frames go straight to the socket; elsewhere through a web stream.
-    const headers = { "X-Request-Id": c.var.requestId };
+    const headers = { "X-Request-Id": c.get("requestId") };
     const { output, response } = socketOutput(c.env, headers) ?? webStreamOutput(headers);
     // The slot is the key's until the stream ends, however it ends.
     void followRun(db, events.hub, id, output, {

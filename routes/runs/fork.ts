@@ -59,7 +59,7 @@ export const forkRunRoute = defineRoute({
   operationId: "forkRun",
   path: "/v1/runs/{id}/fork",
   access: MEMBERS,
-  middleware: [idempotency({ scope: (c) => c.var.projectId })],
+  middleware: [idempotency({ scope: (c) => c.get("projectId") })],
   problems: [404, 409],
   tags: ["runs"],
   summary: "Fork a run: a new run of its experiment that starts from one of its checkpoints",
@@ -129,8 +129,8 @@ export function registerForkRun(app: OpenAPIHono<AppEnv>) {
   route.openapi(forkRunRoute, async (c) => {
     const { id } = c.req.valid("param");
     const body = c.req.valid("json");
-    const { db, clock, dispatcher } = c.var.services;
-    const parent = await getRunInProject(db, id, c.var.projectId);
+    const { db, clock, dispatcher } = c.get("services");
+    const parent = await getRunInProject(db, id, c.get("projectId"));
     if (!parent) throw notFound("run", id);
     const experiment = await getExperiment(db, parent.experimentId);
     if (!experiment) throw notFound("run", id);
@@ -155,7 +155,7 @@ export function registerForkRun(app: OpenAPIHono<AppEnv>) {
         body.fromStage !== undefined ? "fromStage" : "fromEpoch",
         `the fork starts ${afterEpochs(forkEpoch)} but trains ${spec.training.epochs} epochs in all`,
       );
-    refuseOverCeilings(spec, experimentCost(spec), c.var.services.runCeilings ?? DEFAULT_RUN_CEILINGS);
+    refuseOverCeilings(spec, experimentCost(spec), c.get("services").runCeilings ?? DEFAULT_RUN_CEILINGS);
 
     const store = checkpointStoreOf(c);
     const held = await store.get(parent.id, forkEpoch);
@@ -192,7 +192,7 @@ export function registerForkRun(app: OpenAPIHono<AppEnv>) {
     );
     const answer = toRun(rows.run);
     const location = `/v1/runs/${forkId}`;
-    const key = c.var.idempotency;
+    const key = c.get("idempotency");
     try {
       await batch(db, [
         ...createForkStatements(db, {

@@ -24,7 +24,7 @@ export const getRunRoute = defineRoute({
 export function registerGetRun(app: OpenAPIHono<AppEnv>) {
   app.openapi(getRunRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const row = await getRunInProject(c.var.services.db, id, c.var.projectId);
+    const row = await getRunInProject(c.get("services").db, id, c.get("projectId"));
     if (!row) throw notFound("run", id);
     return c.json(toRun(row), 200);
   });

@@ -70,9 +70,9 @@ export function registerListRuns(app: OpenAPIHono<AppEnv>) {
   app.openapi(listRunsRoute, async (c) => {
     const { experiment, state, arm, tag, name, q, since, until, sort, cursor, limit } = c.req.valid("query");
     const rows = await listRuns(
-      c.var.services.db,
+      c.get("services").db,
       {
-        projectId: c.var.projectId,
+        projectId: c.get("projectId"),
         ...(experiment ? { experimentIds: experiment } : {}),
         ...(state ? { states: state } : {}),
         ...(arm ? { arms: arm } : {}),

@@ -49,8 +49,8 @@ export function registerListMetrics(app: OpenAPIHono<AppEnv>) {
   app.openapi(listMetricsRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { key, cursor, limit } = c.req.valid("query");
-    const { db } = c.var.services;
-    if (!(await getRunInProject(db, id, c.var.projectId))) throw notFound("run", id);
+    const { db } = c.get("services");
+    if (!(await getRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
     const rows = await metricsOfRun(db, id, {
       ...(key !== undefined ? { key } : {}),
       ...(cursor ? { after: cursor } : {}),
@@ -96,8 +96,8 @@ export const listMetricKeysRoute = defineRoute({
 export function registerListMetricKeys(app: OpenAPIHono<AppEnv>) {
   app.openapi(listMetricKeysRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const { db } = c.var.services;
-    if (!(await getRunInProject(db, id, c.var.projectId))) throw notFound("run", id);
+    const { db } = c.get("services");
+    if (!(await getRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
     const rows = await metricKeysOfRun(db, id);
     const items = rows.map((row) => ({
       key: row.key,

@@ -62,8 +62,8 @@ export function registerGetModel(app: OpenAPIHono<AppEnv>) {
   app.openapi(getModelRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { weights, epoch: asked } = c.req.valid("query");
-    const { db } = c.var.services;
-    const run = await getRunInProject(db, id, c.var.projectId);
+    const { db } = c.get("services");
+    const run = await getRunInProject(db, id, c.get("projectId"));
     const experiment = run && (await getExperiment(db, run.experimentId));
     if (!run || !experiment) throw notFound("run", id);
     const { dataset } = trainingSpecOf(run, experiment);

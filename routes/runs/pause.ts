@@ -34,8 +34,8 @@ export const pauseRunRoute = defineRoute({
 export function registerPauseRun(app: OpenAPIHono<AppEnv>) {
   app.openapi(pauseRunRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const { db, clock, dispatcher, events } = c.var.services;
-    if (!(await getRunInProject(db, id, c.var.projectId))) throw notFound("run", id);
+    const { db, clock, dispatcher, events } = c.get("services");
+    if (!(await getRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
     const now = clock();
     // Two conditional statements, each a whole transition: a queued run has no trainer to ask.
     const paused = await pauseQueuedRun(db, id, now);

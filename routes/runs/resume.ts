@@ -27,8 +27,8 @@ export const resumeRunRoute = defineRoute({
 export function registerResumeRun(app: OpenAPIHono<AppEnv>) {
   app.openapi(resumeRunRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const { db, clock, dispatcher, events } = c.var.services;
-    if (!(await getRunInProject(db, id, c.var.projectId))) throw notFound("run", id);
+    const { db, clock, dispatcher, events } = c.get("services");
+    if (!(await getRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
     const resumed = await resumeRun(db, id, clock());
     if (!resumed) {
       const run = await getRun(db, id);

@@ -31,8 +31,8 @@ export const listCandidatesRoute = defineRoute({
 export function registerListCandidates(app: OpenAPIHono<AppEnv>) {
   app.openapi(listCandidatesRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const { db } = c.var.services;
-    if (!(await getRunInProject(db, id, c.var.projectId))) throw notFound("run", id);
+    const { db } = c.get("services");
+    if (!(await getRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
     return c.json({ items: (await candidatesOfRun(db, id)).map(toCandidate) }, 200);
   });
 }

@@ -26,8 +26,8 @@ export const listStagesRoute = defineRoute({
 export function registerListStages(app: OpenAPIHono<AppEnv>) {
   app.openapi(listStagesRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const { db } = c.var.services;
-    if (!(await getRunInProject(db, id, c.var.projectId))) throw notFound("run", id);
+    const { db } = c.get("services");
+    if (!(await getRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
     return c.json({ items: (await stagesOfRun(db, id)).map(toStage) }, 200);
   });
 }

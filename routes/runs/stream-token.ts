@@ -37,10 +37,10 @@ export const streamTokenRoute = defineRoute({
 export function registerStreamToken(app: OpenAPIHono<AppEnv>) {
   app.openapi(streamTokenRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const { db, clock, auth } = c.var.services;
-    if (!(await getRunInProject(db, id, c.var.projectId))) throw notFound("run", id);
+    const { db, clock, auth } = c.get("services");
+    if (!(await getRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
     const expiresAt = clock() + STREAM_TOKEN_TTL_MS;
-    const token = await auth.streamTokens.mint({ runId: id, keyId: c.var.principal.keyId, expiresAt });
+    const token = await auth.streamTokens.mint({ runId: id, keyId: c.get("principal").keyId, expiresAt });
     return c.json(
       StreamTokenSchema.parse({
         token,

@@ -34,7 +34,7 @@ export const createWebhookRoute = defineRoute({
 export function registerCreateWebhook(app: OpenAPIHono<AppEnv>) {
   app.openapi(createWebhookRoute, async (c) => {
     const input = c.req.valid("json");
-    const { db, clock, webhooks } = c.var.services;
+    const { db, clock, webhooks } = c.get("services");
     const refusal = await refusalOf(input.url, webhooks.policy);
     if (refusal !== null) {
       throw new ProblemError("validation_failed", "the body is not valid", [
@@ -44,7 +44,7 @@ export function registerCreateWebhook(app: OpenAPIHono<AppEnv>) {
     const now = clock();
     const row = {
       id: newId("whk", now),
-      projectId: c.var.projectId,
+      projectId: c.get("projectId"),
       url: input.url,
       description: input.description ?? null,
       // Stored in the order the enum lists them, each once.

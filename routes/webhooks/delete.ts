@@ -23,7 +23,7 @@ export const deleteWebhookRoute = defineRoute({
 export function registerDeleteWebhook(app: OpenAPIHono<AppEnv>) {
   app.openapi(deleteWebhookRoute, async (c) => {
     const { id } = c.req.valid("param");
-    if (!(await deleteEndpoint(c.var.services.db, c.var.projectId, id))) throw notFound("webhook", id);
+    if (!(await deleteEndpoint(c.get("services").db, c.get("projectId"), id))) throw notFound("webhook", id);
     return c.body(null, 204);
   });
 }

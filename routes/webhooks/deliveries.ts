@@ -30,8 +30,8 @@ export function registerListDeliveries(app: OpenAPIHono<AppEnv>) {
   app.openapi(listDeliveriesRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { cursor, limit } = c.req.valid("query");
-    const { db } = c.var.services;
-    if (!(await getEndpoint(db, c.var.projectId, id))) throw notFound("webhook", id);
+    const { db } = c.get("services");
+    if (!(await getEndpoint(db, c.get("projectId"), id))) throw notFound("webhook", id);
     const rows = await listDeliveries(db, id, { limit: limit + 1, ...(cursor ? { before: cursor.id } : {}) });
     const page = rows.slice(0, limit);
     const last = page.at(-1);

@@ -24,7 +24,7 @@ export const getWebhookRoute = defineRoute({
 export function registerGetWebhook(app: OpenAPIHono<AppEnv>) {
   app.openapi(getWebhookRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const row = await getEndpoint(c.var.services.db, c.var.projectId, id);
+    const row = await getEndpoint(c.get("services").db, c.get("projectId"), id);
     if (!row) throw notFound("webhook", id);
     return c.json(toWebhook(row), 200);
   });

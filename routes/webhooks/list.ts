@@ -24,7 +24,7 @@ export const listWebhooksRoute = defineRoute({
 export function registerListWebhooks(app: OpenAPIHono<AppEnv>) {
   app.openapi(listWebhooksRoute, async (c) => {
     const { cursor, limit } = c.req.valid("query");
-    const rows = await listEndpoints(c.var.services.db, c.var.projectId, {
+    const rows = await listEndpoints(c.get("services").db, c.get("projectId"), {
       limit: limit + 1,
       ...(cursor ? { before: cursor.id } : {}),
     });

@@ -24,8 +24,8 @@ export const redeliverRoute = defineRoute({
 export function registerRedeliver(app: OpenAPIHono<AppEnv>) {
   app.openapi(redeliverRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const { db, clock, webhooks } = c.var.services;
-    const found = await getDelivery(db, c.var.projectId, id);
+    const { db, clock, webhooks } = c.get("services");
+    const found = await getDelivery(db, c.get("projectId"), id);
     if (!found) throw notFound("webhook delivery", id);
     const { delivery, endpoint } = found;
     if (!endpoint.enabled) throw new ProblemError("webhook_disabled", endpoint.disabledReason ?? undefined);

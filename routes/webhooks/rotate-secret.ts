@@ -34,9 +34,9 @@ export const rotateWebhookSecretRoute = defineRoute({
 export function registerRotateWebhookSecret(app: OpenAPIHono<AppEnv>) {
   app.openapi(rotateWebhookSecretRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const { db, clock } = c.var.services;
+    const { db, clock } = c.get("services");
     const secret = newSecret();
-    const row = await rotateSecret(db, c.var.projectId, id, secret, clock() + PREVIOUS_SECRET_GRACE_MS);
+    const row = await rotateSecret(db, c.get("projectId"), id, secret, clock() + PREVIOUS_SECRET_GRACE_MS);
     if (!row) throw notFound("webhook", id);
     return c.json(WebhookWithSecretSchema.parse({ ...toWebhook(row), secret }), 200);
   });

@@ -29,8 +29,8 @@ export const testWebhookRoute = defineRoute({
 export function registerTestWebhook(app: OpenAPIHono<AppEnv>) {
   app.openapi(testWebhookRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const { db, clock, webhooks } = c.var.services;
-    const endpoint = await getEndpoint(db, c.var.projectId, id);
+    const { db, clock, webhooks } = c.get("services");
+    const endpoint = await getEndpoint(db, c.get("projectId"), id);
     if (!endpoint) throw notFound("webhook", id);
     if (!endpoint.enabled) throw new ProblemError("webhook_disabled", endpoint.disabledReason ?? undefined);
     const now = clock();

@@ -87,13 +87,13 @@ export function registerCheckpointRoutes(app: OpenAPIHono<AppEnv>) {
     const epoch = Number(c.req.valid("param").epoch);
     const store = checkpointStoreOf(c);
     const token = c.req.valid("header")[LEASE_TOKEN_HEADER];
-    if (c.var.principal.role === "worker") {
+    if (c.get("principal").role === "worker") {
       if (token === undefined)
         throw new ProblemError("validation_failed", "a worker key must send its lease token", [
           { location: "header", path: LEASE_TOKEN_HEADER, message: "required for worker keys" },
         ]);
       await holdLease(c, id, token);
-    } else if (!(await getRunInProject(c.var.services.db, id, c.var.projectId))) {
+    } else if (!(await getRunInProject(c.get("services").db, id, c.get("projectId")))) {
       throw notFound("run", id);
     }
     const body = await store.get(id, epoch);

@@ -51,12 +51,12 @@ export function registerPostRunEvents(app: OpenAPIHono<AppEnv>) {
     const { id } = c.req.valid("param");
     const { token, events } = c.req.valid("json");
     const lease = await holdLease(c, id, token);
-    const sink = c.var.services.events;
+    const sink = c.get("services").events;
     // Handed to the sink together, so the whole batch is stored in one transaction.
     const entries = [...events].sort((a, b) => a.seq - b.seq);
     // The same SHA-256 hex as kit/crypto's sha256Hex (replay keys unchanged); on Node the
     // service's synchronous one, as Web Crypto's asynchronous digest costs more than the hash.
-    const leaseDigest = (await c.var.services.auth.hashKey(token)).slice(0, 24);
+    const leaseDigest = (await c.get("services").auth.hashKey(token)).slice(0, 24);
     const seqs = await Promise.all(
       entries.map((entry) =>
         sink.record(

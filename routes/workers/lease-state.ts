@@ -14,8 +14,8 @@ export const WORKER_DEFAULTS: WorkerServices = {
   pollMs: 250,
 };
 
-export const workerSettings = (c: { var: Pick<AppEnv["Variables"], "services"> }): WorkerServices =>
-  c.var.services.workers ?? WORKER_DEFAULTS;
+export const workerSettings = (c: Pick<Context<AppEnv>, "get">): WorkerServices =>
+  c.get("services").workers ?? WORKER_DEFAULTS;
 
 /** A lease token: the lease's owner in the queue, random and unguessable, so only its holder acts. */
 export const newLeaseToken = (): string => randomToken("lt_", 24);
@@ -34,8 +34,8 @@ export interface HeldLease {
  * (expired and re-queued, handed back, or the run ended).
  */
 export async function holdLease(c: Context<AppEnv>, runId: string, token: string): Promise<HeldLease> {
-  const { db, clock } = c.var.services;
-  if (!(await getRunInProject(db, runId, c.var.projectId))) throw notFound("run", runId);
+  const { db, clock } = c.get("services");
+  if (!(await getRunInProject(db, runId, c.get("projectId")))) throw notFound("run", runId);
   const { leaseMs } = workerSettings(c);
   const now = clock();
   const lease = await extendLease(db, { runId, owner: token, now, leaseMs });
@@ -52,9 +52,7 @@ export async function holdLease(c: Context<AppEnv>, runId: string, token: string
 export const leaseAction = (lease: HeldLease): "continue" | "cancel" | "pause" =>
   lease.cancelRequested ? "cancel" : lease.pauseRequested ? "pause" : "continue";
 
-export function checkpointStoreOf(c: {
-  var: Pick<AppEnv["Variables"], "services">;
-}): UploadedCheckpointStore {
+export function checkpointStoreOf(c: Pick<Context<AppEnv>, "get">): UploadedCheckpointStore {
   const store = workerSettings(c).checkpoints;
   if (!store)
     throw new ProblemError("checkpoint_store_unavailable", "this server has no checkpoint store bound");

@@ -32,7 +32,7 @@ export const leaseRunRoute = defineRoute({
 export function registerLeaseRun(app: OpenAPIHono<AppEnv>) {
   app.openapi(leaseRunRoute, async (c) => {
     const { wait } = c.req.valid("json");
-    const { db, clock } = c.var.services;
+    const { db, clock } = c.get("services");
     const { leaseMs, pollMs } = workerSettings(c);
     const signal = c.req.raw.signal;
     // Real time, not the service clock: the wait is the client's, and a test clock stands still.
@@ -44,10 +44,10 @@ export function registerLeaseRun(app: OpenAPIHono<AppEnv>) {
         owner: token,
         now,
         leaseMs,
-        projectId: c.var.projectId,
-        projectMaxRunning: c.var.services.queuePolicy?.projectMaxRunning ?? null,
+        projectId: c.get("projectId"),
+        projectMaxRunning: c.get("services").queuePolicy?.projectMaxRunning ?? null,
       });
-      if (run) return c.json(await grantOf(c.var.services.db, run, token, now + leaseMs, leaseMs), 200);
+      if (run) return c.json(await grantOf(c.get("services").db, run, token, now + leaseMs, leaseMs), 200);
       // The queue is polled (it works on D1 too); a client that hung up stops the wait.
       if (signal.aborted || Date.now() + pollMs > deadline) return c.body(null, 204);
       await sleep(pollMs, signal);

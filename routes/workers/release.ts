@@ -30,8 +30,8 @@ export const releaseRoute = defineRoute({
 export function registerRelease(app: OpenAPIHono<AppEnv>) {
   app.openapi(releaseRoute, async (c) => {
     const { runId, token } = c.req.valid("json");
-    const { db, clock, dispatcher } = c.var.services;
-    if (!(await getRunInProject(db, runId, c.var.projectId))) throw notFound("run", runId);
+    const { db, clock, dispatcher } = c.get("services");
+    if (!(await getRunInProject(db, runId, c.get("projectId")))) throw notFound("run", runId);
     const released = await releaseRun(db, { runId, owner: token, now: clock(), refundAttempt: true });
     if (released) dispatcher.wake();
     return c.json({ released }, 200);

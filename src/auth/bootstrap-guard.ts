@@ -26,7 +26,7 @@ export function bootstrapFromSetting(
   let ready = false;
   return async (c, next) => {
     if (!ready) {
-      const { db, clock } = c.var.services;
+      const { db, clock } = c.get("services");
       if (!(await anyKeyExists(db))) {
         const source = sourceOf(c);
         const key = source.key?.trim() || undefined;

@@ -20,7 +20,7 @@ function rateLimited(c: Context, verdict: Verdict, detail: string): ProblemError
  * (src/auth/verified-keys.ts: revocation is immediate here, within the cache time elsewhere).
  */
 async function principalOf(c: Context<AppEnv>, now: number): Promise<Principal | null> {
-  const { db, auth } = c.var.services;
+  const { db, auth } = c.get("services");
   const header = c.req.header("authorization");
   if (header !== undefined) {
     const presented = BEARER.exec(header)?.[1];
@@ -62,7 +62,7 @@ function keepsLease(method: string, path: string): boolean {
  * and refused with 429 once either has failed too often this window (401 until then).
  */
 function authenticationFailed(c: Context<AppEnv>, now: number): ProblemError {
-  const { auth } = c.var.services;
+  const { auth } = c.get("services");
   const claimed = BEARER.exec(c.req.header("authorization") ?? "")?.[1] ?? c.req.query("token");
   const scopes = [
     { scope: `address:${auth.clientAddress(c)}`, detail: "from this address" },
@@ -86,12 +86,12 @@ function authenticationFailed(c: Context<AppEnv>, now: number): ProblemError {
  * Every `/v1` request: authenticate first, so a valid key is never refused for other clients'
  * failures at its address (only failing requests are counted and limited); count the key's
  * request on its budget (a worker's heartbeats and event batches on their own), then act in the
- * key's project (`c.var.projectId`). Which roles may call a route is the route's own check
+ * key's project (`c.get("projectId")`). Which roles may call a route is the route's own check
  * (`access` in routes/common/route.ts), run after this.
  */
 export function authenticate(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const { clock, auth } = c.var.services;
+    const { clock, auth } = c.get("services");
     const now = clock();
     const principal = await principalOf(c, now);
     if (!principal) throw authenticationFailed(c, now);
