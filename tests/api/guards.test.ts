@@ -78,6 +78,20 @@ describe("request guards", () => {
     expect(problem.detail).toBe("host evil.example is not one this server answers to");
   });
 
+  it("judges each request's own host, whatever was seen before (each URL start is parsed once)", async () => {
+    t = testApp({ app: { allowedHosts: ["127.0.0.1"] } });
+    const status = async (url: string) => (await t.app.request(url)).status;
+    // The same start twice, then starts that share a prefix with an allowed one.
+    expect(await status("http://127.0.0.1:8787/healthz")).toBe(200);
+    expect(await status("http://127.0.0.1:8787/openapi.json")).toBe(200);
+    expect(await status("http://127.0.0.1.evil.example:8787/healthz")).toBe(403);
+    expect(await status("http://127.0.0.1:8787/healthz")).toBe(200);
+    // More starts than the memo holds: it empties, and answers stay right.
+    for (let port = 1; port <= 300; port++)
+      expect(await status(`http://evil.example:${port}/healthz`)).toBe(403);
+    expect(await status("http://127.0.0.1:8787/healthz")).toBe(200);
+  });
+
   it.each([
     ["127.0.0.1", true],
     ["127.1.2.3", true],
