@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { Agent, request } from "node:http";
-import { tmpdir } from "node:os";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
 import { claimRun } from "../db/queue.ts";
 import { openDatabase } from "../db/sqlite.ts";
 import { epochMetrics } from "../src/core/metric-keys.ts";
@@ -13,12 +13,15 @@ import { startServer as startInProcess } from "../src/node.ts";
 import { ReplayKeys } from "../src/worker/replay-key.ts";
 import { epochCompleted, runStarted, tinySpec } from "../support/fixtures.ts";
 import { SERVER_KEY, startServer as startChild } from "../support/server-process.ts";
+import { type LoadResult, loadGets, percentile } from "./load.ts";
 
 /**
  * `npm run bench:api`: loopback-only measurements of the service, every loop bounded in count
  * and time.
  * 1. GET /healthz, then the authenticated GET /v1/runs/{id}: requests/s and latency percentiles
- *    (server in a child process, keep-alive client here, 64 requests in flight).
+ *    (server in a child process, autocannon here with 64 requests in flight, bench/load.ts),
+ *    after the same load on a bare node:http server and a bare Hono app (bench/bare-server.ts):
+ *    the floors, so what the service adds above them is visible.
  * 2. Event ingestion: events/s through the event sink into a WAL SQLite file, 64 runs' writers
  *    each handing in batches of 25 epoch events (each with its metric row and run summary
  *    update) as pull workers' batches and trainers do: the batch path, one transaction per turn.
@@ -26,13 +29,16 @@ import { SERVER_KEY, startServer as startChild } from "../support/server-process
  *    50/s, for growing N up to 5,000; then 2,000 subscribers across 200 runs (5 events/s each).
  *    The delay from storing an event until the last subscriber has it.
  * `--quick`: fewer requests, events and subscribers (a direction check, not the issue's numbers).
+ * `--out FILE`: the results as JSON too (bench/results/service-api.json is the one the docs'
+ * Throughput table is generated from, `npm run docs:results`).
  */
-const quick = process.argv.includes("--quick");
+const { values: args } = parseArgs({
+  options: { quick: { type: "boolean", default: false }, out: { type: "string" } },
+});
+const quick = args.quick === true;
 /** The bootstrap (operator) key of every server started here, and limits that never bind a measurement. */
 const AUTH = { authorization: `Bearer ${SERVER_KEY}` };
 const UNLIMITED = { AUTOPROG_RATE_LIMIT_PER_MINUTE: "100000000", AUTOPROG_SSE_STREAMS_PER_KEY: "100000" };
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
 const ms = (x: number) => `${x.toFixed(2)} ms`;
 /** Requests in flight in the GET measurements (the issue's 64). */
 const IN_FLIGHT = 64;
@@ -46,55 +52,38 @@ async function post(url: string, body: unknown) {
   return (await response.json()) as { id: string; runs: { id: string }[] };
 }
 
-async function benchGetRun() {
+/** A bench/bare-server.ts child (`node` or `hono`) and its URL. */
+async function startBareServer(kind: "node" | "hono") {
+  const child = spawn(process.execPath, ["--import", "tsx", "bench/bare-server.ts", kind], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
+  const port = Number((await lines.next()).value);
+  if (!Number.isInteger(port)) throw new Error(`bare ${kind} server did not start`);
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
+}
+
+async function benchGets() {
+  const load = { connections: IN_FLIGHT, seconds: quick ? 3 : 10, warmupSeconds: quick ? 1 : 3 };
+  const floors: Record<string, LoadResult> = {};
+  for (const kind of ["node", "hono"] as const) {
+    const bare = await startBareServer(kind);
+    try {
+      floors[kind] = await loadGets(`${bare.url}/healthz`, load);
+    } finally {
+      bare.stop();
+    }
+  }
   const dir = await mkdtemp(join(tmpdir(), "autoprog-bench-"));
   const server = await startChild(dir, { AUTOPROG_CONCURRENCY: "0", ...UNLIMITED });
   try {
     const { runs } = await post(`${server.url}/v1/experiments`, tinySpec());
-    const base = new URL(server.url);
-    const agent = new Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
-    const get = (path: string, headers: Record<string, string>) =>
-      new Promise<number>((resolve, reject) => {
-        const start = performance.now();
-        const req = request({ host: base.hostname, port: base.port, path, agent, headers }, (res) => {
-          res.resume();
-          res.on("end", () =>
-            res.statusCode === 200
-              ? resolve(performance.now() - start)
-              : reject(new Error(`${res.statusCode}`)),
-          );
-        });
-        req.on("error", reject);
-        req.end();
-      });
-    const measure = async (path: string, headers: Record<string, string>) => {
-      const total = quick ? 4_000 : 20_000;
-      for (let i = 0; i < 500; i++) await get(path, headers); // warm-up
-      const latencies: number[] = [];
-      let issued = 0;
-      const started = performance.now();
-      const deadline = started + 30_000;
-      await Promise.all(
-        Array.from({ length: IN_FLIGHT }, async () => {
-          while (issued < total && performance.now() < deadline) {
-            issued += 1;
-            latencies.push(await get(path, headers));
-          }
-        }),
-      );
-      const seconds = (performance.now() - started) / 1000;
-      latencies.sort((a, b) => a - b);
-      return {
-        requests: latencies.length,
-        rps: latencies.length / seconds,
-        p50: percentile(latencies, 0.5),
-        p99: percentile(latencies, 0.99),
-      };
-    };
-    const health = await measure("/healthz", {});
-    const run = await measure(`/v1/runs/${runs[0]?.id}`, AUTH);
-    agent.destroy();
-    return { health, run };
+    const health = await loadGets(`${server.url}/healthz`, load);
+    const run = await loadGets(`${server.url}/v1/runs/${runs[0]?.id}`, { ...load, headers: AUTH });
+    for (const [name, r] of Object.entries({ ...floors, health, run })) {
+      if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+    }
+    return { bareNode: floors.node as LoadResult, bareHono: floors.hono as LoadResult, health, run };
   } finally {
     await server.stop();
     await rm(dir, { recursive: true, force: true });
@@ -259,12 +248,14 @@ async function benchFanOut(subscribers: number, runCount: number, events: number
   }
 }
 
-const { health, run } = await benchGetRun();
+const gets = await benchGets();
+const describeLoad = (r: LoadResult) =>
+  `${r.requestsPerSecond} req/s over ${r.requests} requests (${IN_FLIGHT} in flight), p50 ${ms(r.p50Ms)} p90 ${ms(r.p90Ms)} p99 ${ms(r.p99Ms)} max ${ms(r.maxMs)}`;
+console.log(`bare node:http server: ${describeLoad(gets.bareNode)}`);
+console.log(`bare Hono app: ${describeLoad(gets.bareHono)}`);
+console.log(`GET /healthz: ${describeLoad(gets.health)}`);
 console.log(
-  `GET /healthz: ${health.rps.toFixed(0)} req/s over ${health.requests} requests (${IN_FLIGHT} in flight), p50 ${ms(health.p50)}, p99 ${ms(health.p99)}`,
-);
-console.log(
-  `GET /v1/runs/{id} (authenticated): ${run.rps.toFixed(0)} req/s over ${run.requests} requests (${IN_FLIGHT} in flight), p50 ${ms(run.p50)}, p99 ${ms(run.p99)}; /healthz is ${(health.rps / run.rps).toFixed(2)}x its throughput`,
+  `GET /v1/runs/{id} (authenticated): ${describeLoad(gets.run)}; /healthz is ${(gets.health.requestsPerSecond / gets.run.requestsPerSecond).toFixed(2)}x its throughput`,
 );
 const ingest = await benchIngest();
 console.log(
@@ -272,21 +263,54 @@ console.log(
 );
 const rate = 50;
 const events = quick ? 100 : 250;
+const oneRun: Awaited<ReturnType<typeof benchFanOut>>[] = [];
 for (const n of quick ? [1, 100, 1000] : [1, 100, 1000, 2500, 5000]) {
   const r = await benchFanOut(n, 1, events, rate);
+  oneRun.push(r);
   console.log(
     `SSE fan-out, ${n} subscribers on one run, ${events} events at ${rate}/s: every event delivered once, in order ${r.delivered}, ` +
       `delay to the last subscriber p50 ${ms(r.p50)} p99 ${ms(r.p99)}, sink ${ms(r.recordMsPerTick)} per event`,
   );
   if (!r.delivered || r.p99 > 1000) break;
 }
+const perRunRate = 5;
+const acrossRuns = await benchFanOut(quick ? 500 : 2000, quick ? 50 : 200, quick ? 20 : 50, perRunRate);
 {
-  const runs = quick ? 50 : 200;
-  const n = quick ? 500 : 2000;
-  const perRunRate = 5;
-  const r = await benchFanOut(n, runs, quick ? 20 : 50, perRunRate);
+  const r = acrossRuns;
+  const { runs, subscribers: n } = r;
   console.log(
     `SSE fan-out, ${n} subscribers across ${runs} runs, ${r.events} events per run at ${perRunRate}/s each (${runs * perRunRate} events/s in all): ` +
       `every event delivered once, in order ${r.delivered}, delay to the last subscriber p50 ${ms(r.p50)} p99 ${ms(r.p99)}`,
   );
+}
+
+if (args.out) {
+  const fanOut = (r: (typeof oneRun)[number], eventsPerSecondPerRun: number) => ({
+    subscribers: r.subscribers,
+    runs: r.runs,
+    eventsPerRun: r.events,
+    eventsPerSecondPerRun,
+    everyEventOnceInOrder: r.delivered,
+    p50Ms: Number(r.p50.toFixed(1)),
+    p99Ms: Number(r.p99.toFixed(1)),
+  });
+  const summary = {
+    date: new Date().toISOString().slice(0, 10),
+    command: `npm run bench:api${quick ? " -- --quick" : ""}`,
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? "unknown", node: process.version },
+    inFlight: IN_FLIGHT,
+    gets,
+    ingestion: {
+      events: ingest.events,
+      runs: ingest.runs,
+      batchSize: ingest.batchSize,
+      metricValuesPerEvent: ingest.metricValuesPerEvent,
+      eventsPerSecond: Math.round(ingest.eventsPerSecond),
+      eventsPerCpuSecond: Math.round(ingest.eventsPerCpuSecond),
+    },
+    sseOneRun: oneRun.map((r) => fanOut(r, rate)),
+    sseAcrossRuns: fanOut(acrossRuns, perRunRate),
+  };
+  await writeFile(args.out, `${JSON.stringify(summary, null, 2)}\n`);
+  console.log(`wrote ${args.out}`);
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { Agent, type IncomingMessage, request } from "node:http";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
@@ -11,6 +11,7 @@ import { sleep } from "../src/kit/sleep.ts";
 import { ReplayKeys } from "../src/worker/replay-key.ts";
 import { checkpointSaved, epochCompleted, runStarted, tinySpec } from "../support/fixtures.ts";
 import { SERVER_KEY, startServer } from "../support/server-process.ts";
+import { percentile } from "./load.ts";
 
 /**
  * `npm run bench:fleet`: a fleet of simulated pull workers and SSE watchers against a real
@@ -63,9 +64,10 @@ const CHECKPOINT_EVERY = quick ? 3 : Number(args["checkpoint-every"]);
 // A spec takes at most 16 seeds (one arm: one run per seed).
 const RUNS_PER_EXPERIMENT = 16;
 
-const agent = new Agent({ keepAlive: true, maxSockets: Number(args.sockets) });
-const percentile = (sorted: readonly number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+// A timeout makes node:http's Agent heed the server's `Keep-Alive: timeout=5` (it then drops an
+// idle socket a second early); without one it reused sockets the server was closing, and the
+// requests on them failed with ECONNRESET. Workers' fetch (undici) heeds the hint on its own.
+const agent = new Agent({ keepAlive: true, maxSockets: Number(args.sockets), timeout: 60_000 });
 
 /** Latencies and failures per route, as the summary reports them. */
 const routes = new Map<string, { latencies: number[]; errors: Map<string, number> }>();
@@ -384,6 +386,9 @@ async function main() {
     );
     const delays = deliveryDelays.sort((a, b) => a - b);
     const summary = {
+      date: new Date().toISOString().slice(0, 10),
+      command: ["npm run bench:fleet", ...commandArgs()].join(" "),
+      machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? "unknown", node: process.version },
       workers: WORKERS,
       watchers: WATCHERS,
       watchersConnected: connected,
@@ -409,6 +414,15 @@ async function main() {
     await server?.stop();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The arguments this run was given, less where its summary went: `-- …` for the command line. */
+function commandArgs(): string[] {
+  const given = process.argv.slice(2);
+  const kept = given.filter(
+    (arg, i) => arg !== "--out" && given[i - 1] !== "--out" && !arg.startsWith("--out="),
+  );
+  return kept.length > 0 ? ["--", ...kept] : [];
 }
 
 await main();

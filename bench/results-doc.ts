@@ -1,7 +1,7 @@
 /**
- * The results tables of README.md and docs/results.md, generated from the result summaries in
- * bench/results/ (not a test): each table sits between `<!-- results:NAME -->` and
- * `<!-- /results:NAME -->` and is rewritten from its summary, so no number in those tables is
+ * The results tables of README.md, docs/results.md and docs/service.md, generated from the
+ * result summaries in bench/results/ (not a test): each table sits between `<!-- results:NAME -->`
+ * and `<!-- /results:NAME -->` and is rewritten from its summary, so no number in those tables is
  * typed by hand. tests/bench/results-doc.test.ts fails when a committed table is stale.
  *
  *   npm run docs:results            # rewrite the tables
@@ -20,6 +20,7 @@ import { mean } from "../src/core/speedup.ts";
 import { RUN_COLUMNS, runRows } from "./compare.ts";
 import { armRows, paperTable } from "./paper-table.ts";
 import { type Column, markdownTable, pct, plus, type TableRun } from "./table.ts";
+import { apiTable, fleetTable } from "./throughput-table.ts";
 
 const percent = z.number().min(0).max(100);
 const schedule = z.string().regex(/^\d+@\d+( \d+@\d+)*$/, "depth@side per stage, space-separated");
@@ -180,6 +181,18 @@ export const BLOCKS: readonly {
     name: "fashion-mnist-micro",
     summary: "bench/results/fashion-mnist-micro.json",
     render: (json) => markdownTable(MICRO_COLUMNS, runRows(expandRunSummary(RunSummarySchema.parse(json)))),
+  },
+  {
+    file: "docs/service.md",
+    name: "service-api",
+    summary: "bench/results/service-api.json",
+    render: apiTable,
+  },
+  {
+    file: "docs/service.md",
+    name: "service-fleet",
+    summary: "bench/results/service-fleet.json",
+    render: fleetTable,
   },
 ];
 
