@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { cpus, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
@@ -14,6 +14,7 @@ import { ReplayKeys } from "../src/worker/replay-key.ts";
 import { epochCompleted, runStarted, tinySpec } from "../support/fixtures.ts";
 import { SERVER_KEY, startServer as startChild } from "../support/server-process.ts";
 import { type LoadResult, loadGets, percentile } from "./load.ts";
+import { resultStamp } from "./throughput-table.ts";
 
 /**
  * `npm run bench:api`: loopback-only measurements of the service, every loop bounded in count
@@ -275,14 +276,10 @@ for (const n of quick ? [1, 100, 1000] : [1, 100, 1000, 2500, 5000]) {
 }
 const perRunRate = 5;
 const acrossRuns = await benchFanOut(quick ? 500 : 2000, quick ? 50 : 200, quick ? 20 : 50, perRunRate);
-{
-  const r = acrossRuns;
-  const { runs, subscribers: n } = r;
-  console.log(
-    `SSE fan-out, ${n} subscribers across ${runs} runs, ${r.events} events per run at ${perRunRate}/s each (${runs * perRunRate} events/s in all): ` +
-      `every event delivered once, in order ${r.delivered}, delay to the last subscriber p50 ${ms(r.p50)} p99 ${ms(r.p99)}`,
-  );
-}
+console.log(
+  `SSE fan-out, ${acrossRuns.subscribers} subscribers across ${acrossRuns.runs} runs, ${acrossRuns.events} events per run at ${perRunRate}/s each (${acrossRuns.runs * perRunRate} events/s in all): ` +
+    `every event delivered once, in order ${acrossRuns.delivered}, delay to the last subscriber p50 ${ms(acrossRuns.p50)} p99 ${ms(acrossRuns.p99)}`,
+);
 
 if (args.out) {
   const fanOut = (r: (typeof oneRun)[number], eventsPerSecondPerRun: number) => ({
@@ -295,9 +292,7 @@ if (args.out) {
     p99Ms: Number(r.p99.toFixed(1)),
   });
   const summary = {
-    date: new Date().toISOString().slice(0, 10),
-    command: `npm run bench:api${quick ? " -- --quick" : ""}`,
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? "unknown", node: process.version },
+    ...resultStamp(`npm run bench:api${quick ? " -- --quick" : ""}`),
     inFlight: IN_FLIGHT,
     gets,
     ingestion: {

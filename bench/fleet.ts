@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { Agent, type IncomingMessage, request } from "node:http";
-import { cpus, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
@@ -12,6 +12,7 @@ import { ReplayKeys } from "../src/worker/replay-key.ts";
 import { checkpointSaved, epochCompleted, runStarted, tinySpec } from "../support/fixtures.ts";
 import { SERVER_KEY, startServer } from "../support/server-process.ts";
 import { percentile } from "./load.ts";
+import { resultStamp } from "./throughput-table.ts";
 
 /**
  * `npm run bench:fleet`: a fleet of simulated pull workers and SSE watchers against a real
@@ -386,9 +387,7 @@ async function main() {
     );
     const delays = deliveryDelays.sort((a, b) => a - b);
     const summary = {
-      date: new Date().toISOString().slice(0, 10),
-      command: ["npm run bench:fleet", ...commandArgs()].join(" "),
-      machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? "unknown", node: process.version },
+      ...resultStamp(["npm run bench:fleet", ...commandArgs()].join(" ")),
       workers: WORKERS,
       watchers: WATCHERS,
       watchersConnected: connected,

@@ -34,9 +34,11 @@ export const percentile = (sorted: readonly number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
-/** Every response's latency, exact (autocannon's own histogram rounds to whole milliseconds). */
-// By duration, not by a count of requests: autocannon's `amount` mode sent half as many per
-// second to the same server.
+/**
+ * `duration` seconds of load, with every response's latency exact (autocannon's own histogram
+ * rounds to whole milliseconds). By duration, not by a count of requests: autocannon's `amount`
+ * mode sent half as many per second to the same server.
+ */
 function run(url: string, options: LoadOptions, duration: number) {
   return new Promise<{ result: autocannon.Result; latencies: number[]; seconds: number }>(
     (resolve, reject) => {

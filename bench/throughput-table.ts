@@ -4,6 +4,7 @@
  * `npm run docs:results` (bench/results-doc.ts). Each target is issue 28's; whether it is met is
  * decided here from the numbers, never typed.
  */
+import { cpus } from "node:os";
 import { z } from "zod";
 import { type Column, markdownTable } from "./table.ts";
 
@@ -29,6 +30,13 @@ const FanOut = z.object({
 });
 
 const Machine = z.object({ cpus: z.number().int().positive(), cpu: z.string(), node: z.string() });
+
+/** What every result file starts with: when, by which command, on what machine. */
+export const resultStamp = (command: string) => ({
+  date: new Date().toISOString().slice(0, 10),
+  command,
+  machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? "unknown", node: process.version },
+});
 
 export const ApiResultSchema = z.object({
   date: z.iso.date(),

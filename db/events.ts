@@ -182,6 +182,5 @@ export async function readEvents(
   afterSeq: number,
   limit: number,
 ): Promise<StoredEvent[]> {
-  const query = preparedRead(db);
-  return query.all({ runId, after: afterSeq, limit });
+  return preparedRead(db).all({ runId, after: afterSeq, limit });
 }
