@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
-import { type BatchStatement, batch, type Db, preparedPerDatabase } from "./database.ts";
+import { type BatchStatement, batch, type Db, literalLimit, preparedPerDatabase } from "./database.ts";
 import { runEvents, runs } from "./schema.ts";
 
 export interface NewEvent {
@@ -158,9 +158,12 @@ export function recordEventsTogether(
   }
 }
 
-// Every SSE wake-up runs this.
-const preparedRead = preparedPerDatabase((db) =>
-  db
+// Every SSE wake-up runs this: one statement per page size (a literal LIMIT, see literalLimit;
+// the follower asks for one size, tests for another).
+const preparedReads = preparedPerDatabase(() => new Map<number, ReturnType<typeof prepareRead>>());
+
+function prepareRead(db: Db, limit: number) {
+  return db
     .select({
       seq: runEvents.seq,
       type: runEvents.type,
@@ -171,9 +174,9 @@ const preparedRead = preparedPerDatabase((db) =>
     .from(runEvents)
     .where(and(eq(runEvents.runId, sql.placeholder("runId")), gt(runEvents.seq, sql.placeholder("after"))))
     .orderBy(asc(runEvents.seq))
-    .limit(sql.placeholder("limit"))
-    .prepare(),
-);
+    .limit(literalLimit(limit))
+    .prepare();
+}
 
 /** Events after `afterSeq`, oldest first. */
 export async function readEvents(
@@ -182,5 +185,11 @@ export async function readEvents(
   afterSeq: number,
   limit: number,
 ): Promise<StoredEvent[]> {
-  return preparedRead(db).all({ runId, after: afterSeq, limit });
+  const reads = preparedReads(db);
+  let read = reads.get(limit);
+  if (read === undefined) {
+    read = prepareRead(db, limit);
+    reads.set(limit, read);
+  }
+  return read.all({ runId, after: afterSeq });
 }

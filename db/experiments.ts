@@ -1,6 +1,6 @@
 import { and, asc, count, desc, eq, getTableColumns, gt, gte, inArray, lt, sql } from "drizzle-orm";
 import type { Db } from "./database.ts";
-import { type BatchStatement, batch } from "./database.ts";
+import { type BatchStatement, batch, literalLimit } from "./database.ts";
 import { experiments, metricPoints, runEvents, runs, searchCandidates, stages } from "./schema.ts";
 import { containsText, hasEveryTag } from "./search.ts";
 
@@ -141,7 +141,7 @@ export async function listExperiments(
       ),
     )
     .orderBy(newestFirst ? desc(experiments.id) : asc(experiments.id))
-    .limit(page.limit);
+    .limit(literalLimit(page.limit));
 }
 
 /** Replaces the experiment's tags and/or note; returns it as it is now, or undefined when it is gone. */
@@ -189,7 +189,7 @@ export async function runsOfExperimentPage(
       ),
     )
     .orderBy(asc(runs.position))
-    .limit(options.limit);
+    .limit(literalLimit(options.limit));
 }
 
 /** The statements that delete an experiment and every row of its runs, children first. */

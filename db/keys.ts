@@ -1,6 +1,6 @@
 import { and, asc, eq, isNull, lt, ne, notInArray, or, sql } from "drizzle-orm";
 import type { Db } from "./database.ts";
-import { batch } from "./database.ts";
+import { batch, literalLimit } from "./database.ts";
 import { newId } from "./ids.ts";
 import { apiKeys, type KeyRole, projects } from "./schema.ts";
 
@@ -71,7 +71,7 @@ export async function keyById(db: Db, id: string): Promise<KeyRow | undefined> {
 
 /** Whether any key exists, revoked or not (the first-start check). */
 export async function anyKeyExists(db: Db): Promise<boolean> {
-  return (await db.select({ id: apiKeys.id }).from(apiKeys).limit(1).get()) !== undefined;
+  return (await db.select({ id: apiKeys.id }).from(apiKeys).limit(literalLimit(1)).get()) !== undefined;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { and, asc, eq, getTableColumns, inArray, lt, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
-import type { Db } from "./database.ts";
+import { type Db, literalLimit } from "./database.ts";
 import type { RunRow } from "./runs.ts";
 import { experiments, runs } from "./schema.ts";
 
@@ -73,7 +73,7 @@ export async function claimRun(
       asc(runs.position),
       asc(runs.id),
     )
-    .limit(1);
+    .limit(literalLimit(1));
   const [claimed] = await db
     .update(runs)
     .set({
@@ -214,7 +214,7 @@ export async function queuedRunsOfProject(
     .innerJoin(experiments, eq(experiments.id, runs.experimentId))
     .where(and(queuedInProject(projectId), after ? sql`${claimKey} > ${keyOf(after)}` : undefined))
     .orderBy(asc(runs.createdAt), asc(runs.position), asc(runs.id))
-    .limit(page.limit);
+    .limit(literalLimit(page.limit));
   if (!after) return { rows, firstPosition: 1 };
   const [before] = await db
     .select({ n: sql<number>`count(*)` })

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gt, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
-import { type Db, preparedPerDatabase } from "./database.ts";
+import { type Db, literalLimit, preparedPerDatabase } from "./database.ts";
 import { experiments, metricPoints, type RunState, runs, searchCandidates, stages } from "./schema.ts";
 import { containsText, hasEveryTag } from "./search.ts";
 
@@ -222,7 +222,7 @@ export async function listRuns(
       ),
     )
     .orderBy(order(runs.createdAt), order(runs.experimentId), asc(runs.position))
-    .limit(page.limit);
+    .limit(literalLimit(page.limit));
   return rows.map((row) => row.run);
 }
 

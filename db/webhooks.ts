@@ -1,5 +1,5 @@
 import { and, desc, eq, lt, sql } from "drizzle-orm";
-import { type BatchStatement, batch, type Db } from "./database.ts";
+import { type BatchStatement, batch, type Db, literalLimit } from "./database.ts";
 import { runEvents, webhookDeliveries, webhookEndpoints, webhookOutbox } from "./schema.ts";
 
 export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
@@ -32,7 +32,7 @@ export async function listEndpoints(db: Db, projectId: string, options: { limit:
       ),
     )
     .orderBy(desc(webhookEndpoints.id))
-    .limit(options.limit);
+    .limit(literalLimit(options.limit));
 }
 
 /** Removes the endpoint with its outbox and delivery log; false when it was not there. */
@@ -225,7 +225,7 @@ export async function listDeliveries(
       ),
     )
     .orderBy(desc(webhookDeliveries.id))
-    .limit(options.limit);
+    .limit(literalLimit(options.limit));
 }
 
 /** A delivery with its endpoint, if the endpoint belongs to the project. */
