@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, getTableColumns, gt, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import { type Db, literalLimit, preparedPerDatabase } from "./database.ts";
 import { experiments, metricPoints, type RunState, runs, searchCandidates, stages } from "./schema.ts";
 import { containsText, hasEveryTag } from "./search.ts";
@@ -23,7 +23,7 @@ export const trainingSpecOf = (
   experiment: { readonly spec: RunRow["spec"] & object },
 ): NonNullable<RunRow["spec"]> => run.spec ?? experiment.spec;
 
-// The hottest read (every run route and every SSE wake-up).
+// The whole row, for the dispatcher and the routes that change a run.
 const getRunQuery = preparedPerDatabase((db) =>
   db
     .select()
@@ -36,19 +36,79 @@ export async function getRun(db: Db, id: string): Promise<RunRow | undefined> {
   return getRunQuery(db).get({ id });
 }
 
-// Every run route's first read (GET /v1/runs/{id} above all).
-const runInProjectQuery = preparedPerDatabase((db) =>
+// Every SSE page read asks this first.
+const runStateQuery = preparedPerDatabase((db) =>
   db
-    .select({ run: runs })
+    .select({ state: runs.state })
     .from(runs)
-    .innerJoin(experiments, eq(experiments.id, runs.experimentId))
-    .where(and(eq(runs.id, sql.placeholder("id")), eq(experiments.projectId, sql.placeholder("projectId"))))
+    .where(eq(runs.id, sql.placeholder("id")))
     .prepare(),
 );
 
+/** The run's state alone (undefined: no such run), without reading the rest of its row. */
+export async function runStateOf(db: Db, id: string): Promise<RunState | undefined> {
+  return (await runStateQuery(db).get({ id }))?.state;
+}
+
+/**
+ * The columns a run's answer shows (routes/runs/schema.ts `toRun`): not its result and spec (JSON
+ * that GET /v1/runs/{id} would parse only to drop), its lease, position or update time.
+ */
+const {
+  result: _result,
+  spec: _spec,
+  leaseOwner: _leaseOwner,
+  leaseExpiresAt: _leaseExpiresAt,
+  position: _position,
+  updatedAt: _updatedAt,
+  ...runViewColumns
+} = getTableColumns(runs);
+export type RunView = Pick<RunRow, keyof typeof runViewColumns>;
+
+const inProject = and(
+  eq(runs.id, sql.placeholder("id")),
+  eq(experiments.projectId, sql.placeholder("projectId")),
+);
+
+// Reads of one run of a project: the whole row, what its answer shows, or only whether it is there.
+const runInProjectQueries = preparedPerDatabase((db) => ({
+  row: db
+    .select({ run: runs })
+    .from(runs)
+    .innerJoin(experiments, eq(experiments.id, runs.experimentId))
+    .where(inProject)
+    .prepare(),
+  view: db
+    .select(runViewColumns)
+    .from(runs)
+    .innerJoin(experiments, eq(experiments.id, runs.experimentId))
+    .where(inProject)
+    .prepare(),
+  exists: db
+    .select({ one: sql<number>`1` })
+    .from(runs)
+    .innerJoin(experiments, eq(experiments.id, runs.experimentId))
+    .where(inProject)
+    .prepare(),
+}));
+
 /** The run, when its experiment belongs to the project (another project's is as good as missing). */
 export async function getRunInProject(db: Db, id: string, projectId: string): Promise<RunRow | undefined> {
-  return (await runInProjectQuery(db).get({ id, projectId }))?.run;
+  return (await runInProjectQueries(db).row.get({ id, projectId }))?.run;
+}
+
+/** What GET /v1/runs/{id} answers with, for the project's run (see getRunInProject). */
+export async function getRunViewInProject(
+  db: Db,
+  id: string,
+  projectId: string,
+): Promise<RunView | undefined> {
+  return runInProjectQueries(db).view.get({ id, projectId });
+}
+
+/** Whether the run is the project's: the check most run routes make before acting on it. */
+export async function isRunInProject(db: Db, id: string, projectId: string): Promise<boolean> {
+  return (await runInProjectQueries(db).exists.get({ id, projectId })) !== undefined;
 }
 
 export async function stagesOfRun(db: Db, runId: string): Promise<StageRow[]> {

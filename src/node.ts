@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import { access, chmod, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -129,7 +129,8 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
         failedAuthPerMinute: settings.failedAuthPerMinute,
         streamsPerKey: settings.streamsPerKey,
         keyCacheSeconds: settings.keyCacheSeconds,
-        hashKey: (key) => createHash("sha256").update(key).digest("hex"),
+        // One-shot: no Hash object per request (node:crypto's `hash`, Node 20.12 on).
+        hashKey: (key) => hash("sha256", key, "hex"),
         ...(settings.streamTokenSecret ? { streamTokenSecret: settings.streamTokenSecret } : {}),
         clientAddress: clientAddressOf(settings.trustProxy),
       }),

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { getRunInProject } from "../../db/runs.ts";
+import { isRunInProject } from "../../db/runs.ts";
 import { availableWeights } from "../../src/checkpoints/model-export.ts";
 import { packCheckpoint, unpackCheckpoint } from "../../src/checkpoints/wire.ts";
 import { INIT_SPEC_HASH_PREFIX } from "../../src/core/checkpoint-layout.ts";
@@ -27,7 +27,7 @@ export async function initCheckpoint(
 ): Promise<Uint8Array | null> {
   if (!spec.init) return null;
   const { fromRun, weights } = spec.init;
-  if (!(await getRunInProject(c.get("services").db, fromRun, c.get("projectId"))))
+  if (!(await isRunInProject(c.get("services").db, fromRun, c.get("projectId"))))
     throw invalid("init.fromRun", `no run ${fromRun} in this project`);
   const store = checkpointStoreOf(c);
   const newest = (await store.list(fromRun)).at(-1);

@@ -1,5 +1,5 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { annotateRun, getRunInProject } from "../../db/runs.ts";
+import { annotateRun, isRunInProject } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
@@ -31,7 +31,7 @@ export function registerAnnotateRun(app: OpenAPIHono<AppEnv>) {
     const { id } = c.req.valid("param");
     const patch = annotationsOf(c.req.valid("json"));
     const { db, clock } = c.get("services");
-    if (!(await getRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
+    if (!(await isRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
     const row = await annotateRun(db, id, patch, clock());
     if (!row) throw notFound("run", id);
     return c.json(toRun(row), 200);

@@ -1,5 +1,5 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { getRun, getRunInProject, requestCancel } from "../../db/runs.ts";
+import { getRun, isRunInProject, requestCancel } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
@@ -32,7 +32,7 @@ export function registerCancelRun(app: OpenAPIHono<AppEnv>) {
     const { id } = c.req.valid("param");
     const { db, clock, dispatcher } = c.get("services");
     // Ownership never changes, so checking it first leaves the cancel a single statement.
-    if (!(await getRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
+    if (!(await isRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
     const flagged = await requestCancel(db, id, clock());
     if (!flagged) {
       const run = await getRun(db, id);

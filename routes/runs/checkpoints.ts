@@ -1,5 +1,5 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { getRunInProject } from "../../db/runs.ts";
+import { isRunInProject } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
@@ -44,7 +44,7 @@ export const listCheckpointsRoute = defineRoute({
 export function registerListCheckpoints(app: OpenAPIHono<AppEnv>) {
   app.openapi(listCheckpointsRoute, async (c) => {
     const { id } = c.req.valid("param");
-    if (!(await getRunInProject(c.get("services").db, id, c.get("projectId")))) throw notFound("run", id);
+    if (!(await isRunInProject(c.get("services").db, id, c.get("projectId")))) throw notFound("run", id);
     const stored = await checkpointStoreOf(c).list(id);
     const items = stored.map(({ epoch, bytes }) => ({
       epoch,

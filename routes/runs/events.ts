@@ -1,5 +1,5 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { getRunInProject } from "../../db/runs.ts";
+import { isRunInProject } from "../../db/runs.ts";
 import { followRun } from "../../src/events/follow.ts";
 import { socketOutput, webStreamOutput } from "../../src/events/sse-output.ts";
 import type { AppEnv } from "../../src/services.ts";
@@ -68,7 +68,7 @@ export function registerRunEvents(app: OpenAPIHono<AppEnv>) {
     const { id } = c.req.valid("param");
     const after = c.req.valid("header")["Last-Event-ID"] ?? c.req.valid("query").since ?? 0;
     const { db, events, sseHeartbeatMs, sseBufferBytes, auth } = c.get("services");
-    if (!(await getRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
+    if (!(await isRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
     const release = auth.streams.acquire(c.get("principal").keyId);
     if (!release) {
       c.header("Retry-After", "10");

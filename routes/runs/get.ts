@@ -1,5 +1,5 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { getRunInProject } from "../../db/runs.ts";
+import { getRunViewInProject } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
@@ -24,7 +24,7 @@ export const getRunRoute = defineRoute({
 export function registerGetRun(app: OpenAPIHono<AppEnv>) {
   app.openapi(getRunRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const row = await getRunInProject(c.get("services").db, id, c.get("projectId"));
+    const row = await getRunViewInProject(c.get("services").db, id, c.get("projectId"));
     if (!row) throw notFound("run", id);
     return c.json(toRun(row), 200);
   });

@@ -1,5 +1,5 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { getRunInProject, metricKeysOfRun, metricsOfRun } from "../../db/runs.ts";
+import { isRunInProject, metricKeysOfRun, metricsOfRun } from "../../db/runs.ts";
 import { EMA_METRIC_PREFIX, METRIC_KEYS, metricKeyDescription } from "../../src/core/metric-keys.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { MEMBERS } from "../common/access.ts";
@@ -50,7 +50,7 @@ export function registerListMetrics(app: OpenAPIHono<AppEnv>) {
     const { id } = c.req.valid("param");
     const { key, cursor, limit } = c.req.valid("query");
     const { db } = c.get("services");
-    if (!(await getRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
+    if (!(await isRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
     const rows = await metricsOfRun(db, id, {
       ...(key !== undefined ? { key } : {}),
       ...(cursor ? { after: cursor } : {}),
@@ -97,7 +97,7 @@ export function registerListMetricKeys(app: OpenAPIHono<AppEnv>) {
   app.openapi(listMetricKeysRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { db } = c.get("services");
-    if (!(await getRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
+    if (!(await isRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
     const rows = await metricKeysOfRun(db, id);
     const items = rows.map((row) => ({
       key: row.key,

@@ -1,5 +1,5 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { getRun, getRunInProject, pauseQueuedRun, requestPause } from "../../db/runs.ts";
+import { getRun, isRunInProject, pauseQueuedRun, requestPause } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
@@ -35,7 +35,7 @@ export function registerPauseRun(app: OpenAPIHono<AppEnv>) {
   app.openapi(pauseRunRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { db, clock, dispatcher, events } = c.get("services");
-    if (!(await getRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
+    if (!(await isRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
     const now = clock();
     // Two conditional statements, each a whole transition: a queued run has no trainer to ask.
     const paused = await pauseQueuedRun(db, id, now);

@@ -1,5 +1,5 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { getRun, getRunInProject, resumeRun } from "../../db/runs.ts";
+import { getRun, isRunInProject, resumeRun } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
@@ -28,7 +28,7 @@ export function registerResumeRun(app: OpenAPIHono<AppEnv>) {
   app.openapi(resumeRunRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { db, clock, dispatcher, events } = c.get("services");
-    if (!(await getRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
+    if (!(await isRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
     const resumed = await resumeRun(db, id, clock());
     if (!resumed) {
       const run = await getRun(db, id);

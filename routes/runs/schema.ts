@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import type { CandidateRow, MetricRow, RunRow, StageRow } from "../../db/runs.ts";
+import type { CandidateRow, MetricRow, RunView, StageRow } from "../../db/runs.ts";
 import { RUN_STATES, STAGE_STATES } from "../../db/schema.ts";
 import { BackendReportSchema } from "../../src/core/events.ts";
 
@@ -58,7 +58,7 @@ export const RunSchema = z
 
 export type Run = z.infer<typeof RunSchema>;
 
-export function toRun(row: RunRow): Run {
+export function toRun(row: RunView): Run {
   return RunSchema.parse({
     id: row.id,
     experimentId: row.experimentId,

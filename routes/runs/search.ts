@@ -1,5 +1,5 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { candidatesOfRun, getRunInProject } from "../../db/runs.ts";
+import { candidatesOfRun, isRunInProject } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
@@ -32,7 +32,7 @@ export function registerListCandidates(app: OpenAPIHono<AppEnv>) {
   app.openapi(listCandidatesRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { db } = c.get("services");
-    if (!(await getRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
+    if (!(await isRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
     return c.json({ items: (await candidatesOfRun(db, id)).map(toCandidate) }, 200);
   });
 }

@@ -1,5 +1,5 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { getRunInProject, stagesOfRun } from "../../db/runs.ts";
+import { isRunInProject, stagesOfRun } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
@@ -27,7 +27,7 @@ export function registerListStages(app: OpenAPIHono<AppEnv>) {
   app.openapi(listStagesRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { db } = c.get("services");
-    if (!(await getRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
+    if (!(await isRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
     return c.json({ items: (await stagesOfRun(db, id)).map(toStage) }, 200);
   });
 }

@@ -1,5 +1,5 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { getRunInProject } from "../../db/runs.ts";
+import { isRunInProject } from "../../db/runs.ts";
 import { STREAM_TOKEN_TTL_MS } from "../../src/auth/stream-token.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { MEMBERS } from "../common/access.ts";
@@ -38,7 +38,7 @@ export function registerStreamToken(app: OpenAPIHono<AppEnv>) {
   app.openapi(streamTokenRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { db, clock, auth } = c.get("services");
-    if (!(await getRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
+    if (!(await isRunInProject(db, id, c.get("projectId")))) throw notFound("run", id);
     const expiresAt = clock() + STREAM_TOKEN_TTL_MS;
     const token = await auth.streamTokens.mint({ runId: id, keyId: c.get("principal").keyId, expiresAt });
     return c.json(

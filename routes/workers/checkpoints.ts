@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, Next } from "hono";
-import { getRunInProject } from "../../db/runs.ts";
+import { isRunInProject } from "../../db/runs.ts";
 import { CheckpointFormatError, checkpointEpochOf, unpackCheckpoint } from "../../src/checkpoints/wire.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { MEMBERS, WORKERS } from "../common/access.ts";
@@ -93,7 +93,7 @@ export function registerCheckpointRoutes(app: OpenAPIHono<AppEnv>) {
           { location: "header", path: LEASE_TOKEN_HEADER, message: "required for worker keys" },
         ]);
       await holdLease(c, id, token);
-    } else if (!(await getRunInProject(c.get("services").db, id, c.get("projectId")))) {
+    } else if (!(await isRunInProject(c.get("services").db, id, c.get("projectId")))) {
       throw notFound("run", id);
     }
     const body = await store.get(id, epoch);

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { extendLease } from "../../db/queue.ts";
-import { getRunInProject } from "../../db/runs.ts";
+import { isRunInProject } from "../../db/runs.ts";
 import { DEFAULT_LEASE_MS } from "../../src/dispatch/queue.ts";
 import { randomToken } from "../../src/kit/crypto.ts";
 import type { AppEnv, UploadedCheckpointStore, WorkerServices } from "../../src/services.ts";
@@ -35,7 +35,7 @@ export interface HeldLease {
  */
 export async function holdLease(c: Context<AppEnv>, runId: string, token: string): Promise<HeldLease> {
   const { db, clock } = c.get("services");
-  if (!(await getRunInProject(db, runId, c.get("projectId")))) throw notFound("run", runId);
+  if (!(await isRunInProject(db, runId, c.get("projectId")))) throw notFound("run", runId);
   const { leaseMs } = workerSettings(c);
   const now = clock();
   const lease = await extendLease(db, { runId, owner: token, now, leaseMs });

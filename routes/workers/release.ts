@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { releaseRun } from "../../db/queue.ts";
-import { getRunInProject } from "../../db/runs.ts";
+import { isRunInProject } from "../../db/runs.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { WORKERS } from "../common/access.ts";
 import { notFound } from "../common/problem.ts";
@@ -31,7 +31,7 @@ export function registerRelease(app: OpenAPIHono<AppEnv>) {
   app.openapi(releaseRoute, async (c) => {
     const { runId, token } = c.req.valid("json");
     const { db, clock, dispatcher } = c.get("services");
-    if (!(await getRunInProject(db, runId, c.get("projectId")))) throw notFound("run", runId);
+    if (!(await isRunInProject(db, runId, c.get("projectId")))) throw notFound("run", runId);
     const released = await releaseRun(db, { runId, owner: token, now: clock(), refundAttempt: true });
     if (released) dispatcher.wake();
     return c.json({ released }, 200);

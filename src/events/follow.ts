@@ -1,6 +1,6 @@
 import type { Db } from "../../db/database.ts";
 import { readEvents } from "../../db/events.ts";
-import { getRun } from "../../db/runs.ts";
+import { runStateOf } from "../../db/runs.ts";
 import { TERMINAL_STATES } from "../../db/schema.ts";
 import { nextTurn } from "../kit/next-turn.ts";
 import type { EventHub, LiveEvent } from "./hub.ts";
@@ -30,7 +30,7 @@ const terminalStates = new WeakMap<LiveEvent, Promise<string | undefined>>();
 function terminalStateOf(db: Db, runId: string, event: LiveEvent): Promise<string | undefined> {
   let state = terminalStates.get(event);
   if (!state) {
-    state = getRun(db, runId).then((run) => run?.state);
+    state = runStateOf(db, runId);
     terminalStates.set(event, state);
   }
   return state;
@@ -148,7 +148,7 @@ export function followRun(
         readAgain = false;
         for (;;) {
           // State first: a terminal state means its terminal event is already in the log.
-          const state = (await getRun(db, runId))?.state;
+          const state = await runStateOf(db, runId);
           const rows = await readEvents(db, runId, cursor, PAGE);
           if (finished) return;
           for (const row of rows) {

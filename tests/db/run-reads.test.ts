@@ -1,0 +1,51 @@
+import { eq } from "drizzle-orm";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createExperiment } from "../../db/experiments.ts";
+import { getRunInProject, getRunViewInProject, isRunInProject, runStateOf } from "../../db/runs.ts";
+import { projects, runs } from "../../db/schema.ts";
+import { type OpenDatabase, openDatabase } from "../../db/sqlite.ts";
+import { toRun } from "../../routes/runs/schema.ts";
+import { queuedRunRow } from "../../support/fixtures.ts";
+
+let database: OpenDatabase;
+beforeEach(async () => {
+  database = openDatabase(":memory:");
+  database.db.insert(projects).values({ id: "other", createdAt: 1 }).run();
+  await createExperiment(database.db, {
+    experiment: { id: "exp_1", name: "e", spec: {} as never, createdAt: 1 },
+    runs: [queuedRunRow("run_a", 0)],
+    stages: [],
+  });
+  database.db
+    .update(runs)
+    .set({ state: "completed", result: { top1: 0.5 } as never, spec: { name: "fork" } as never, tags: ["a"] })
+    .where(eq(runs.id, "run_a"))
+    .run();
+});
+afterEach(() => database.close());
+
+describe("reads of one run", () => {
+  it("find a project's run and nobody else's", async () => {
+    expect(await isRunInProject(database.db, "run_a", "default")).toBe(true);
+    expect(await isRunInProject(database.db, "run_a", "other")).toBe(false);
+    expect(await isRunInProject(database.db, "run_missing", "default")).toBe(false);
+    expect(await getRunViewInProject(database.db, "run_a", "other")).toBeUndefined();
+    expect(await getRunInProject(database.db, "run_a", "other")).toBeUndefined();
+  });
+
+  it("answer GET /v1/runs/{id} from the view as from the whole row, without the result and spec", async () => {
+    const view = await getRunViewInProject(database.db, "run_a", "default");
+    const row = await getRunInProject(database.db, "run_a", "default");
+    expect(view).toBeDefined();
+    expect(row?.result).toEqual({ top1: 0.5 });
+    expect(Object.keys(view ?? {})).not.toContain("result");
+    expect(Object.keys(view ?? {})).not.toContain("spec");
+    expect(view && toRun(view)).toEqual(row && toRun(row));
+    expect(view?.tags).toEqual(["a"]);
+  });
+
+  it("read a run's state alone", async () => {
+    expect(await runStateOf(database.db, "run_a")).toBe("completed");
+    expect(await runStateOf(database.db, "run_missing")).toBeUndefined();
+  });
+});
