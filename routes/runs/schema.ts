@@ -58,8 +58,12 @@ export const RunSchema = z
 
 export type Run = z.infer<typeof RunSchema>;
 
+/**
+ * A run as the API shows it. Built, not parsed: the `Run` type holds its shape, and this is the
+ * API's most frequent answer (dashboards poll it), where RunSchema.parse cost ~5-10% of a request.
+ */
 export function toRun(row: RunView): Run {
-  return RunSchema.parse({
+  return {
     id: row.id,
     experimentId: row.experimentId,
     arm: row.arm,
@@ -86,10 +90,10 @@ export function toRun(row: RunView): Run {
     tags: row.tags,
     note: row.note,
     forkOf: row.parentRunId !== null ? { runId: row.parentRunId, epoch: row.forkEpoch ?? 0 } : null,
-    createdAt: iso(row.createdAt),
+    createdAt: new Date(row.createdAt).toISOString(),
     startedAt: iso(row.startedAt),
     finishedAt: iso(row.finishedAt),
-  });
+  };
 }
 
 export const StageSchema = z

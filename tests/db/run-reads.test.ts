@@ -4,7 +4,7 @@ import { createExperiment } from "../../db/experiments.ts";
 import { getRunInProject, getRunViewInProject, isRunInProject, runStateOf } from "../../db/runs.ts";
 import { projects, runs } from "../../db/schema.ts";
 import { type OpenDatabase, openDatabase } from "../../db/sqlite.ts";
-import { toRun } from "../../routes/runs/schema.ts";
+import { RunSchema, toRun } from "../../routes/runs/schema.ts";
 import { queuedRunRow } from "../../support/fixtures.ts";
 
 let database: OpenDatabase;
@@ -42,6 +42,8 @@ describe("reads of one run", () => {
     expect(Object.keys(view ?? {})).not.toContain("spec");
     expect(view && toRun(view)).toEqual(row && toRun(row));
     expect(view?.tags).toEqual(["a"]);
+    // toRun builds the answer without parsing it: the schema the OpenAPI document publishes holds it.
+    expect(view && RunSchema.parse(toRun(view))).toEqual(view && toRun(view));
   });
 
   it("read a run's state alone", async () => {
