@@ -4,14 +4,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
+import { eq } from "drizzle-orm";
 import { claimRun } from "../db/queue.ts";
+import { runs as runsTable } from "../db/schema.ts";
 import { openDatabase } from "../db/sqlite.ts";
 import { epochMetrics } from "../src/core/metric-keys.ts";
 import { loadSettings } from "../src/env.ts";
 import { sleep } from "../src/kit/sleep.ts";
 import { startServer as startInProcess } from "../src/node.ts";
 import { ReplayKeys } from "../src/worker/replay-key.ts";
-import { epochCompleted, runStarted, tinySpec } from "../support/fixtures.ts";
+import { epochCompleted, runCompleted, runStarted, tinySpec } from "../support/fixtures.ts";
 import { SERVER_KEY, startServer as startChild } from "../support/server-process.ts";
 import { type LoadResult, loadGets, percentile } from "./load.ts";
 import { resultStamp } from "./throughput-table.ts";
@@ -78,17 +80,60 @@ async function benchGets() {
   const dir = await mkdtemp(join(tmpdir(), "autoprog-bench-"));
   const server = await startChild(dir, { AUTOPROG_CONCURRENCY: "0", ...UNLIMITED });
   try {
-    const { runs } = await post(`${server.url}/v1/experiments`, tinySpec());
+    const { runs } = await post(`${server.url}/v1/experiments`, tinySpec({ seeds: [0, 1] }));
+    const [queued, finished] = runs as { id: string }[];
+    const finishedResultBytes = await completeWithResult(dir, finished?.id ?? "");
     const health = await loadGets(`${server.url}/healthz`, load);
-    const run = await loadGets(`${server.url}/v1/runs/${runs[0]?.id}`, { ...load, headers: AUTH });
-    for (const [name, r] of Object.entries({ ...floors, health, run })) {
+    const run = await loadGets(`${server.url}/v1/runs/${queued?.id}`, { ...load, headers: AUTH });
+    const finishedRun = await loadGets(`${server.url}/v1/runs/${finished?.id}`, { ...load, headers: AUTH });
+    for (const [name, r] of Object.entries({ ...floors, health, run, finishedRun })) {
       if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
     }
-    return { bareNode: floors.node as LoadResult, bareHono: floors.hono as LoadResult, health, run };
+    return {
+      bareNode: floors.node as LoadResult,
+      bareHono: floors.hono as LoadResult,
+      health,
+      run,
+      finishedRun,
+      finishedResultBytes,
+    };
   } finally {
     await server.stop();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Epochs in the finished run's history: a 300-epoch DeiT schedule's result, as a trainer leaves it. */
+const FINISHED_EPOCHS = 300;
+
+/**
+ * Makes the run `completed` with a result of FINISHED_EPOCHS epochs, written into the server's
+ * database as the event sink would leave it (the GET reads the row, not the events); its size.
+ */
+async function completeWithResult(dir: string, runId: string): Promise<number> {
+  const { result } = runCompleted();
+  const history = Array.from({ length: FINISHED_EPOCHS }, (_, epoch) => {
+    const { type: _type, ...record } = epochCompleted(epoch, 0.5 + epoch / 1000);
+    return record;
+  });
+  const full = { ...result, epochs: FINISHED_EPOCHS, history };
+  const database = openDatabase(loadSettings({ AUTOPROG_DATA_DIR: dir }).databaseFile);
+  try {
+    const now = Date.now();
+    const done = {
+      state: "completed",
+      result: full,
+      epochsCompleted: FINISHED_EPOCHS,
+      finishedAt: now,
+    } as const;
+    await database.db
+      .update(runsTable)
+      .set({ ...done, updatedAt: now })
+      .where(eq(runsTable.id, runId));
+  } finally {
+    database.close();
+  }
+  return JSON.stringify(full).length;
 }
 
 /** An in-process API server on a free port with a fresh data folder and no trainer. */
@@ -257,6 +302,9 @@ console.log(`bare Hono app: ${describeLoad(gets.bareHono)}`);
 console.log(`GET /healthz: ${describeLoad(gets.health)}`);
 console.log(
   `GET /v1/runs/{id} (authenticated): ${describeLoad(gets.run)}; /healthz is ${(gets.health.requestsPerSecond / gets.run.requestsPerSecond).toFixed(2)}x its throughput`,
+);
+console.log(
+  `GET /v1/runs/{id} of a completed run (a ${FINISHED_EPOCHS}-epoch result of ${gets.finishedResultBytes} bytes in its row): ${describeLoad(gets.finishedRun)}`,
 );
 const ingest = await benchIngest();
 console.log(
