@@ -1,6 +1,7 @@
 import { and, asc, count, desc, eq, getTableColumns, gt, gte, inArray, lt, sql } from "drizzle-orm";
 import type { Db } from "./database.ts";
 import { type BatchStatement, batch, literalLimit } from "./database.ts";
+import { type RunView, runViewColumns } from "./runs.ts";
 import { experiments, metricPoints, runEvents, runs, searchCandidates, stages } from "./schema.ts";
 import { containsText, hasEveryTag } from "./search.ts";
 
@@ -163,6 +164,16 @@ export async function runsOfExperiments(db: Db, experimentIds: readonly string[]
     .orderBy(runs.experimentId, runs.position);
 }
 
+/** The same runs as runsOfExperiments, read as their answers show them (db/runs.ts runViewColumns). */
+export async function runViewsOfExperiments(db: Db, experimentIds: readonly string[]): Promise<RunView[]> {
+  if (experimentIds.length === 0) return [];
+  return db
+    .select(runViewColumns)
+    .from(runs)
+    .where(inArray(runs.experimentId, [...experimentIds]))
+    .orderBy(runs.experimentId, runs.position);
+}
+
 /** How many runs of each experiment are in each state (states with none are left out). */
 export async function runCountsOfExperiments(db: Db, experimentIds: readonly string[]) {
   if (experimentIds.length === 0) return [];
@@ -178,9 +189,9 @@ export async function runsOfExperimentPage(
   db: Db,
   experimentId: string,
   options: { afterPosition?: number; limit: number },
-) {
+): Promise<RunView[]> {
   return db
-    .select()
+    .select(runViewColumns)
     .from(runs)
     .where(
       and(

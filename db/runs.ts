@@ -51,18 +51,20 @@ export async function runStateOf(db: Db, id: string): Promise<RunState | undefin
 }
 
 /**
- * The columns a run's answer shows (routes/runs/schema.ts `toRun`): not its result and spec (JSON
- * that GET /v1/runs/{id} would parse only to drop), its lease, position or update time.
+ * The columns a run's answer shows (routes/runs/schema.ts `toRun`) and its position (the lists'
+ * cursors): not its result and spec, JSON that the run routes and lists would parse only to drop
+ * (a finished run's result holds every epoch's record), nor its lease or update time.
  */
 const {
   result: _result,
   spec: _spec,
   leaseOwner: _leaseOwner,
   leaseExpiresAt: _leaseExpiresAt,
-  position: _position,
   updatedAt: _updatedAt,
   ...runViewColumns
 } = getTableColumns(runs);
+
+export { runViewColumns };
 export type RunView = Pick<RunRow, keyof typeof runViewColumns>;
 
 const inProject = and(
@@ -245,7 +247,7 @@ export async function listRuns(
   db: Db,
   filters: RunFilters,
   page: { newestFirst: boolean; after?: RunListPosition; limit: number },
-): Promise<RunRow[]> {
+): Promise<RunView[]> {
   const { after, newestFirst } = page;
   const older = newestFirst ? lt : gt;
   const afterPosition: SQL | undefined = after
@@ -261,8 +263,8 @@ export async function listRuns(
       )
     : undefined;
   const order = newestFirst ? desc : asc;
-  const rows = await db
-    .select({ run: runs })
+  return db
+    .select(runViewColumns)
     .from(runs)
     .innerJoin(experiments, eq(experiments.id, runs.experimentId))
     .where(
@@ -283,7 +285,6 @@ export async function listRuns(
     )
     .orderBy(order(runs.createdAt), order(runs.experimentId), asc(runs.position))
     .limit(literalLimit(page.limit));
-  return rows.map((row) => row.run);
 }
 
 /** Replaces the run's tags and/or note; returns the run as it is now, or undefined when it is gone. */

@@ -1,5 +1,5 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { annotateExperiment, getExperimentInProject, runsOfExperiments } from "../../db/experiments.ts";
+import { annotateExperiment, getExperimentInProject, runViewsOfExperiments } from "../../db/experiments.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
@@ -34,6 +34,6 @@ export function registerAnnotateExperiment(app: OpenAPIHono<AppEnv>) {
     if (!(await getExperimentInProject(db, id, c.get("projectId")))) throw notFound("experiment", id);
     const row = await annotateExperiment(db, id, patch);
     if (!row) throw notFound("experiment", id);
-    return c.json(toExperiment(row, await runsOfExperiments(db, [id])), 200);
+    return c.json(toExperiment(row, await runViewsOfExperiments(db, [id])), 200);
   });
 }

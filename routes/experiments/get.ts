@@ -1,5 +1,5 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { getExperimentInProject, runsOfExperiments } from "../../db/experiments.ts";
+import { getExperimentInProject, runViewsOfExperiments } from "../../db/experiments.ts";
 import type { AppEnv } from "../../src/services.ts";
 import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
@@ -27,6 +27,6 @@ export function registerGetExperiment(app: OpenAPIHono<AppEnv>) {
     const { db } = c.get("services");
     const row = await getExperimentInProject(db, id, c.get("projectId"));
     if (!row) throw notFound("experiment", id);
-    return c.json(toExperiment(row, await runsOfExperiments(db, [id])), 200);
+    return c.json(toExperiment(row, await runViewsOfExperiments(db, [id])), 200);
   });
 }

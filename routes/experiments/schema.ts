@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { ExperimentRow } from "../../db/experiments.ts";
-import type { RunRow } from "../../db/runs.ts";
+import type { RunView } from "../../db/runs.ts";
 import { RUN_STATES, type RunState } from "../../db/schema.ts";
 import { ExperimentSpecSchema } from "../../src/core/spec.ts";
 import { RunSchema, toRun } from "../runs/schema.ts";
@@ -43,7 +43,7 @@ export const ExperimentSchema = z
 
 export type Experiment = z.infer<typeof ExperimentSchema>;
 
-export function toExperiment(row: ExperimentRow, runs: readonly RunRow[]): Experiment {
+export function toExperiment(row: ExperimentRow, runs: readonly RunView[]): Experiment {
   return ExperimentSchema.parse({ ...experimentFieldsOf(row), runs: runs.map(toRun) });
 }
 

@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createExperiment } from "../../db/experiments.ts";
-import { getRunInProject, getRunViewInProject, isRunInProject, runStateOf } from "../../db/runs.ts";
+import { createExperiment, runsOfExperimentPage, runViewsOfExperiments } from "../../db/experiments.ts";
+import { getRunInProject, getRunViewInProject, isRunInProject, listRuns, runStateOf } from "../../db/runs.ts";
 import { projects, runs } from "../../db/schema.ts";
 import { type OpenDatabase, openDatabase } from "../../db/sqlite.ts";
 import { RunSchema, toRun } from "../../routes/runs/schema.ts";
@@ -44,6 +44,21 @@ describe("reads of one run", () => {
     expect(view?.tags).toEqual(["a"]);
     // toRun builds the answer without parsing it: the schema the OpenAPI document publishes holds it.
     expect(view && RunSchema.parse(toRun(view))).toEqual(view && toRun(view));
+  });
+
+  it("list runs as their answers show them, without the result and spec", async () => {
+    const lists = [
+      await listRuns(database.db, { projectId: "default" }, { newestFirst: false, limit: 10 }),
+      await runsOfExperimentPage(database.db, "exp_1", { limit: 10 }),
+      await runViewsOfExperiments(database.db, ["exp_1"]),
+    ];
+    const whole = await getRunInProject(database.db, "run_a", "default");
+    for (const list of lists) {
+      expect(list.map((run) => run.id)).toEqual(["run_a"]);
+      expect(Object.keys(list[0] ?? {})).not.toContain("result");
+      expect(list[0]?.position).toBe(0); // the lists' cursors are made of it
+      expect(list[0] && toRun(list[0])).toEqual(whole && toRun(whole));
+    }
   });
 
   it("read a run's state alone", async () => {
