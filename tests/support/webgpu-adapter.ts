@@ -38,6 +38,21 @@ const INSTALL_HINT =
 /** A Vulkan driver list naming no file (see withNoVulkanDriver). */
 const NO_DRIVER = "/nonexistent/autoprog-test-icd.json";
 
+/**
+ * Every Dawn instance this process made, held until it exits. dawn.node frees an instance once
+ * its `GPU` object is garbage-collected, even while a device of it lives and Dawn's event
+ * processing is still scheduled; the next `InstanceBase::ProcessEvents` then runs on freed memory
+ * and the process aborts (a vitest fork dying with "Channel closed" in the middle of `npm test`).
+ * tests/backend/dawn-instance.test.ts shows a kept instance surviving collection.
+ */
+const dawnInstances: unknown[] = [];
+
+/** Holds a Dawn `GPU` object (from `create`) for the life of the process; returns it. */
+export function keepDawnInstance<T>(gpu: T): T {
+  dawnInstances.push(gpu);
+  return gpu;
+}
+
 let probe: Promise<WebGpuProbe> | undefined;
 const liveDevices = new Set<GPUDevice>();
 
@@ -75,7 +90,7 @@ export async function probeWebGpu(): Promise<WebGpuProbe> {
     exposeGpuConstants(dawn.globals);
     // One instance for the process: Dawn keeps the process alive only while it is referenced,
     // and the forked test process is ended by vitest after the file anyway.
-    const gpu = dawn.create([]);
+    const gpu = keepDawnInstance(dawn.create([]));
     const requestAdapter = () => gpu.requestAdapter({ powerPreference: "high-performance" });
     const adapter = await requestAdapter();
     if (adapter) {

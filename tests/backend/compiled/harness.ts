@@ -1,7 +1,7 @@
 import { computeDeviceDescriptor, SUBGROUP_MATRIX_FEATURE } from "../../../src/backend/compiled/device.ts";
 import type { KernelSource } from "../../../src/backend/compiled/kernel.ts";
 import { exposeGpuConstants } from "../../../src/backend/select.ts";
-import { webgpuForTests } from "../../support/webgpu-adapter.ts";
+import { keepDawnInstance, webgpuForTests } from "../../support/webgpu-adapter.ts";
 
 /**
  * Runs kernels on a real WebGPU device for tests: each named buffer is filled from a Float32Array
@@ -108,7 +108,7 @@ export async function dawnDevice(): Promise<{ device: GPUDevice } | { skip: stri
 export async function nullBackendDevice(): Promise<{ device: GPUDevice; subgroupMaxSize: number }> {
   const dawn = await import("webgpu");
   exposeGpuConstants(dawn.globals);
-  const gpu = dawn.create(["backend=null", "enable-dawn-features=allow_unsafe_apis"]);
+  const gpu = keepDawnInstance(dawn.create(["backend=null", "enable-dawn-features=allow_unsafe_apis"]));
   const adapter = await gpu.requestAdapter();
   if (!adapter) throw new Error("Dawn's null backend gave no adapter");
   const wanted = ["shader-f16", "subgroups", SUBGROUP_MATRIX_FEATURE];
