@@ -120,15 +120,15 @@ async function completeWithResult(dir: string, runId: string): Promise<number> {
   const database = openDatabase(loadSettings({ AUTOPROG_DATA_DIR: dir }).databaseFile);
   try {
     const now = Date.now();
-    const done = {
-      state: "completed",
-      result: full,
-      epochsCompleted: FINISHED_EPOCHS,
-      finishedAt: now,
-    } as const;
     await database.db
       .update(runsTable)
-      .set({ ...done, updatedAt: now })
+      .set({
+        state: "completed",
+        result: full,
+        epochsCompleted: FINISHED_EPOCHS,
+        finishedAt: now,
+        updatedAt: now,
+      })
       .where(eq(runsTable.id, runId));
   } finally {
     database.close();

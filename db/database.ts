@@ -49,17 +49,23 @@ export async function batch<T extends readonly BatchStatement<unknown>[]>(
 }
 
 /**
- * `prepare(db)` run once per database and remembered: for the statements hot enough that
- * building them per call (drizzle's query builder, then SQLite's prepare) costs more than
- * running them. The Node server has one database; tests open many, hence per database.
+ * `prepare(db, key)` run once per database and key, and remembered: for the statements hot enough
+ * that building them per call (drizzle's query builder, then SQLite's prepare) costs more than
+ * running them. The Node server has one database; tests open many, hence per database. The key
+ * is for statements with a part written into their text (a literal LIMIT); most have none.
  */
-export function preparedPerDatabase<T>(prepare: (db: Db) => T): (db: Db) => T {
-  const prepared = new WeakMap<Db, T>();
-  return (db) => {
-    let statements = prepared.get(db);
+export function preparedPerDatabase<T, K = void>(prepare: (db: Db, key: K) => T): (db: Db, key: K) => T {
+  const prepared = new WeakMap<Db, Map<K, T>>();
+  return (db, key) => {
+    let byKey = prepared.get(db);
+    if (byKey === undefined) {
+      byKey = new Map();
+      prepared.set(db, byKey);
+    }
+    let statements = byKey.get(key);
     if (statements === undefined) {
-      statements = prepare(db);
-      prepared.set(db, statements);
+      statements = prepare(db, key);
+      byKey.set(key, statements);
     }
     return statements;
   };

@@ -160,10 +160,8 @@ export function recordEventsTogether(
 
 // Every SSE wake-up runs this: one statement per page size (a literal LIMIT, see literalLimit;
 // the follower asks for one size, tests for another).
-const preparedReads = preparedPerDatabase(() => new Map<number, ReturnType<typeof prepareRead>>());
-
-function prepareRead(db: Db, limit: number) {
-  return db
+const preparedRead = preparedPerDatabase((db, limit: number) =>
+  db
     .select({
       seq: runEvents.seq,
       type: runEvents.type,
@@ -175,8 +173,8 @@ function prepareRead(db: Db, limit: number) {
     .where(and(eq(runEvents.runId, sql.placeholder("runId")), gt(runEvents.seq, sql.placeholder("after"))))
     .orderBy(asc(runEvents.seq))
     .limit(literalLimit(limit))
-    .prepare();
-}
+    .prepare(),
+);
 
 /** Events after `afterSeq`, oldest first. */
 export async function readEvents(
@@ -185,11 +183,5 @@ export async function readEvents(
   afterSeq: number,
   limit: number,
 ): Promise<StoredEvent[]> {
-  const reads = preparedReads(db);
-  let read = reads.get(limit);
-  if (read === undefined) {
-    read = prepareRead(db, limit);
-    reads.set(limit, read);
-  }
-  return read.all({ runId, after: afterSeq });
+  return preparedRead(db, limit).all({ runId, after: afterSeq });
 }

@@ -88,8 +88,8 @@ export async function probeWebGpu(): Promise<WebGpuProbe> {
   try {
     const dawn = await import("webgpu");
     exposeGpuConstants(dawn.globals);
-    // One instance for the process: Dawn keeps the process alive only while it is referenced,
-    // and the forked test process is ended by vitest after the file anyway.
+    // One instance for the process, kept for its life (keepDawnInstance); the forked test process
+    // is ended by vitest after the file.
     const gpu = keepDawnInstance(dawn.create([]));
     const requestAdapter = () => gpu.requestAdapter({ powerPreference: "high-performance" });
     const adapter = await requestAdapter();
