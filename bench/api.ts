@@ -24,7 +24,9 @@ import { resultStamp } from "./throughput-table.ts";
  * 1. GET /healthz, then the authenticated GET /v1/runs/{id}: requests/s and latency percentiles
  *    (server in a child process, autocannon here with 64 requests in flight, bench/load.ts),
  *    after the same load on a bare node:http server and a bare Hono app (bench/bare-server.ts):
- *    the floors, so what the service adds above them is visible.
+ *    the floors, so what the service adds above them is visible. The GET's answer is kept in
+ *    memory after the first (routes/runs/answer-cache.ts); a last load with none kept
+ *    (AUTOPROG_RUN_CACHE_SIZE=0) measures the read every GET after a change of its run makes.
  * 2. Event ingestion: events/s through the event sink into a WAL SQLite file, 64 runs' writers
  *    each handing in batches of 25 epoch events (each with its metric row and run summary
  *    update) as pull workers' batches and trainers do: the batch path, one transaction per turn.
@@ -78,15 +80,45 @@ async function benchGets() {
     }
   }
   const dir = await mkdtemp(join(tmpdir(), "autoprog-bench-"));
-  const server = await startChild(dir, { AUTOPROG_CONCURRENCY: "0", ...UNLIMITED });
   try {
-    const { runs } = await post(`${server.url}/v1/experiments`, tinySpec({ seeds: [0, 1] }));
-    const [queued, finished] = runs as { id: string }[];
-    const finishedResultBytes = await completeWithResult(dir, finished?.id ?? "");
-    const health = await loadGets(`${server.url}/healthz`, load);
-    const run = await loadGets(`${server.url}/v1/runs/${queued?.id}`, { ...load, headers: AUTH });
-    const finishedRun = await loadGets(`${server.url}/v1/runs/${finished?.id}`, { ...load, headers: AUTH });
-    for (const [name, r] of Object.entries({ ...floors, health, run, finishedRun })) {
+    const server = await startChild(dir, { AUTOPROG_CONCURRENCY: "0", ...UNLIMITED });
+    let health: LoadResult,
+      run: LoadResult,
+      finishedRun: LoadResult,
+      finishedResultBytes: number,
+      queuedId: string;
+    try {
+      const { runs } = await post(`${server.url}/v1/experiments`, tinySpec({ seeds: [0, 1] }));
+      const [queued, finished] = runs as { id: string }[];
+      queuedId = queued?.id ?? "";
+      finishedResultBytes = await completeWithResult(dir, finished?.id ?? "");
+      const urls = [
+        `${server.url}/healthz`,
+        `${server.url}/v1/runs/${queuedId}`,
+        `${server.url}/v1/runs/${finished?.id}`,
+      ];
+      // Each route warmed before any is measured: the first measured once paid for the server's warm-up alone.
+      for (const url of urls)
+        await loadGets(url, { ...load, seconds: load.warmupSeconds, warmupSeconds: 0, headers: AUTH });
+      health = await loadGets(urls[0] as string, load);
+      run = await loadGets(urls[1] as string, { ...load, headers: AUTH });
+      finishedRun = await loadGets(urls[2] as string, { ...load, headers: AUTH });
+    } finally {
+      await server.stop();
+    }
+    // The same data folder, no answers kept: every GET reads the row, as the first GET after a run changes does.
+    const uncached = await startChild(dir, {
+      AUTOPROG_CONCURRENCY: "0",
+      AUTOPROG_RUN_CACHE_SIZE: "0",
+      ...UNLIMITED,
+    });
+    let uncachedRun: LoadResult;
+    try {
+      uncachedRun = await loadGets(`${uncached.url}/v1/runs/${queuedId}`, { ...load, headers: AUTH });
+    } finally {
+      await uncached.stop();
+    }
+    for (const [name, r] of Object.entries({ ...floors, health, run, finishedRun, uncachedRun })) {
       if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
     }
     return {
@@ -96,9 +128,9 @@ async function benchGets() {
       run,
       finishedRun,
       finishedResultBytes,
+      uncachedRun,
     };
   } finally {
-    await server.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -301,10 +333,13 @@ console.log(`bare node:http server: ${describeLoad(gets.bareNode)}`);
 console.log(`bare Hono app: ${describeLoad(gets.bareHono)}`);
 console.log(`GET /healthz: ${describeLoad(gets.health)}`);
 console.log(
-  `GET /v1/runs/{id} (authenticated): ${describeLoad(gets.run)}; /healthz is ${(gets.health.requestsPerSecond / gets.run.requestsPerSecond).toFixed(2)}x its throughput`,
+  `GET /v1/runs/{id} (authenticated, its answer kept): ${describeLoad(gets.run)}; /healthz is ${(gets.health.requestsPerSecond / gets.run.requestsPerSecond).toFixed(2)}x its throughput`,
 );
 console.log(
   `GET /v1/runs/{id} of a completed run (a ${FINISHED_EPOCHS}-epoch result of ${gets.finishedResultBytes} bytes in its row): ${describeLoad(gets.finishedRun)}`,
+);
+console.log(
+  `GET /v1/runs/{id} with no answer kept (AUTOPROG_RUN_CACHE_SIZE=0): ${describeLoad(gets.uncachedRun)}`,
 );
 const ingest = await benchIngest();
 console.log(

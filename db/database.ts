@@ -11,6 +11,19 @@ import { projects } from "./schema.ts";
 export type Db = BaseSQLiteDatabase<"sync" | "async", unknown, typeof schema>;
 
 /**
+ * Which runs' shown columns (db/runs.ts `runViewColumns`) change, as they change: what lets a
+ * run's answer be kept in memory (routes/runs/answer-cache.ts). The Node database has one
+ * (db/run-changes.ts); D1, where other isolates write unseen, has none.
+ */
+export interface RunChangeFeed {
+  /**
+   * Calls `listener` with each changed run's id, or null when any run may have changed; returns
+   * the way to stop. It may run inside the writing statement, so it must not throw.
+   */
+  listen(listener: (runId: string | null) => void): () => void;
+}
+
+/**
  * A statement of a batch: a drizzle insert/update/delete with `.returning()`, so every item
  * answers with its rows (an update's rows are how a conditional state change reports success).
  */

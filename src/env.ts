@@ -72,6 +72,7 @@ function settingsOf(e: NodeSettingValues, totalMemoryBytes: number) {
     streamsPerKey: e.streamsPerKey,
     keyCacheSeconds: e.keyCacheSeconds,
     sseBufferBytes: e.sseBufferBytes,
+    runCacheSize: e.runCacheSize,
     trustProxy: e.trustProxy,
     streamTokenSecret: e.streamTokenSecret ?? null,
     maxBodyBytes: e.maxBodyBytes,

@@ -7,6 +7,7 @@ import type { Context } from "hono";
 import type { Db } from "../db/database.ts";
 import { openDatabase } from "../db/sqlite.ts";
 import { isLoopback, LOOPBACK_HOSTS } from "../routes/common/guards.ts";
+import { RunAnswerCache } from "../routes/runs/answer-cache.ts";
 import { createApp } from "./app.ts";
 import { bootstrapAdminKey } from "./auth/bootstrap.ts";
 import { inMemoryAuth } from "./auth/in-memory.ts";
@@ -137,6 +138,7 @@ export async function startServer(settings: Settings): Promise<RunningServer> {
       datasetRoots: { dataDir: settings.dataDir, allowed: settings.datasetRoots, realpath: resolveSymlinks },
       runCeilings: settings.runCeilings,
       queuePolicy: { projectMaxRunning: settings.projectMaxRunning },
+      runAnswers: new RunAnswerCache(settings.runCacheSize, database.runChanges),
       workers: {
         leaseMs: settings.leaseMs,
         checkpoints: directoryCheckpointStore(runsDir),

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { Db } from "../db/database.ts";
 import type { KeyRole } from "../db/schema.ts";
+import type { RunAnswerCache } from "../routes/runs/answer-cache.ts";
 import type { RunCeilings } from "./core/run-cost.ts";
 import type { RunControl } from "./dispatch/control.ts";
 import type { EventSink } from "./events/sink.ts";
@@ -162,6 +163,8 @@ export interface Services {
   readonly runCeilings?: RunCeilings;
   /** How the queue shares trainers among projects; absent: no quota. */
   readonly queuePolicy?: QueuePolicy;
+  /** GET /v1/runs/{id}'s answers kept until their run changes (Node: AUTOPROG_RUN_CACHE_SIZE); absent: every GET reads the run. */
+  readonly runAnswers?: RunAnswerCache;
 }
 
 /** How the queue shares trainers among projects (claims are fair across them either way). */

@@ -4,8 +4,8 @@ import type { AppEnv } from "../../src/services.ts";
 import { MEMBERS } from "../common/access.ts";
 import { IdParamsSchema } from "../common/cursor.ts";
 import { notFound } from "../common/problem.ts";
-import { defineRoute } from "../common/route.ts";
-import { RunSchema, toRun } from "./schema.ts";
+import { defineRoute, jsonText } from "../common/route.ts";
+import { type Run, RunSchema, toRun } from "./schema.ts";
 
 export const getRunRoute = defineRoute({
   method: "get",
@@ -24,8 +24,15 @@ export const getRunRoute = defineRoute({
 export function registerGetRun(app: OpenAPIHono<AppEnv>) {
   app.openapi(getRunRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const row = await getRunViewInProject(c.get("services").db, id, c.get("projectId"));
+    const projectId = c.get("projectId");
+    const { db, runAnswers } = c.get("services");
+    const kept = runAnswers?.get(id, projectId);
+    if (kept !== undefined) return jsonText<Run>(c, kept);
+    const mark = runAnswers?.mark() ?? 0;
+    const row = await getRunViewInProject(db, id, projectId);
     if (!row) throw notFound("run", id);
-    return c.json(toRun(row), 200);
+    const body = JSON.stringify(toRun(row));
+    runAnswers?.keep(id, projectId, body, mark);
+    return jsonText<Run>(c, body);
   });
 }

@@ -234,6 +234,13 @@ export const SETTINGS = {
     description:
       "how long a verified key is remembered in memory; a revocation takes effect at once on the server that made it and within this time on others (0: read the key on every request)",
   }),
+  runCacheSize: setting({
+    env: "AUTOPROG_RUN_CACHE_SIZE",
+    schema: int(0),
+    default: "10000",
+    description:
+      "runs whose `GET /v1/runs/{id}` answer is kept in memory until the run changes (~1 KB each; 0: read the run on every request)",
+  }),
   sseBufferBytes: setting({
     env: "AUTOPROG_SSE_BUFFER_BYTES",
     schema: int(1024),

@@ -5,6 +5,7 @@ import type { Db } from "../../db/database.ts";
 import { claimRun } from "../../db/queue.ts";
 import * as schema from "../../db/schema.ts";
 import { openDatabase } from "../../db/sqlite.ts";
+import { RunAnswerCache } from "../../routes/runs/answer-cache.ts";
 import { type AppDeps, createApp } from "../../src/app.ts";
 import type { AuthOptions } from "../../src/auth/in-memory.ts";
 import { inMemoryAuth } from "../../src/auth/in-memory.ts";
@@ -76,6 +77,8 @@ export function testApp(
     runCeilings?: RunCeilings;
     queuePolicy?: QueuePolicy;
     datasetRoots?: DatasetRootPolicy;
+    /** AUTOPROG_RUN_CACHE_SIZE; absent: the default. */
+    runCacheSize?: number;
   } = {},
 ) {
   const woken = { count: 0 };
@@ -129,6 +132,7 @@ export function testApp(
       },
     ])
     .run();
+  const runAnswers = new RunAnswerCache(options.runCacheSize ?? 10_000, database.runChanges);
   const raw = createApp({
     ...options.app,
     services: {
@@ -154,6 +158,8 @@ export function testApp(
       ...(options.runCeilings ? { runCeilings: options.runCeilings } : {}),
       ...(options.queuePolicy ? { queuePolicy: options.queuePolicy } : {}),
       ...(options.datasetRoots ? { datasetRoots: options.datasetRoots } : {}),
+      // As the Node server: every API test that changes a run and reads it back checks the cache's invalidation.
+      runAnswers,
       workers: {
         leaseMs: 60_000,
         checkpoints,
@@ -191,6 +197,7 @@ export function testApp(
     sink,
     hub,
     dispatcher,
+    runAnswers,
     removedArtifacts,
     /** The pull workers' checkpoint store, and the runs a worker's terminal event ended. */
     checkpoints,
