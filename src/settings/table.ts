@@ -239,7 +239,7 @@ export const SETTINGS = {
     schema: int(0),
     default: "10000",
     description:
-      "runs whose `GET /v1/runs/{id}` answer is kept in memory until the run changes (~1 KB each; 0: read the run on every request)",
+      "runs whose `GET /v1/runs/{id}` answer is kept in memory until the run changes (~1 KB each, more with a long note; 0: read the run on every request)",
   }),
   sseBufferBytes: setting({
     env: "AUTOPROG_SSE_BUFFER_BYTES",
