@@ -98,16 +98,25 @@ export async function followEvents(
   });
   if (response.status !== 200 || !response.body) throw new Error(`events: ${response.status}`);
   const messages: EventSourceMessage[] = [];
-  const parser = createParser({ onEvent: (message) => messages.push(message) });
+  let ended = false;
+  let stopped = false;
+  // `stop` is asked after each message, not each chunk: a finished run's replay can come in one
+  // chunk, and the client must still drop at the message it asked for.
+  const parser = createParser({
+    onEvent: (message) => {
+      if (ended || stopped) return;
+      messages.push(message);
+      if (message.event === "end") ended = true;
+      else stopped = options.stop?.(messages) ?? false;
+    },
+  });
   const decoder = new TextDecoder();
   const reader = response.body.getReader();
-  let ended = false;
   while (!ended) {
     const chunk = await reader.read();
     if (chunk.done) break;
     parser.feed(decoder.decode(chunk.value, { stream: true }));
-    ended = messages.at(-1)?.event === "end";
-    if (!ended && options.stop?.(messages)) {
+    if (stopped) {
       // Disconnect midway, like a client whose network dropped.
       controller.abort();
       await reader.cancel().catch(() => undefined);
