@@ -81,57 +81,49 @@ async function benchGets() {
   }
   const dir = await mkdtemp(join(tmpdir(), "autoprog-bench-"));
   try {
-    const server = await startChild(dir, { AUTOPROG_CONCURRENCY: "0", ...UNLIMITED });
-    let health: LoadResult,
-      run: LoadResult,
-      finishedRun: LoadResult,
-      finishedResultBytes: number,
-      queuedId: string;
-    try {
-      const { runs } = await post(`${server.url}/v1/experiments`, tinySpec({ seeds: [0, 1] }));
+    const kept = await onServer(dir, {}, async (url) => {
+      const { runs } = await post(`${url}/v1/experiments`, tinySpec({ seeds: [0, 1] }));
       const [queued, finished] = runs as { id: string }[];
-      queuedId = queued?.id ?? "";
-      finishedResultBytes = await completeWithResult(dir, finished?.id ?? "");
-      const urls = [
-        `${server.url}/healthz`,
-        `${server.url}/v1/runs/${queuedId}`,
-        `${server.url}/v1/runs/${finished?.id}`,
-      ];
+      const finishedResultBytes = await completeWithResult(dir, finished?.id ?? "");
+      const urls = [`${url}/healthz`, `${url}/v1/runs/${queued?.id}`, `${url}/v1/runs/${finished?.id}`];
       // Each route warmed before any is measured: the first measured once paid for the server's warm-up alone.
-      for (const url of urls)
-        await loadGets(url, { ...load, seconds: load.warmupSeconds, warmupSeconds: 0, headers: AUTH });
-      health = await loadGets(urls[0] as string, load);
-      run = await loadGets(urls[1] as string, { ...load, headers: AUTH });
-      finishedRun = await loadGets(urls[2] as string, { ...load, headers: AUTH });
-    } finally {
-      await server.stop();
-    }
-    // The same data folder, no answers kept: every GET reads the row, as the first GET after a run changes does.
-    const uncached = await startChild(dir, {
-      AUTOPROG_CONCURRENCY: "0",
-      AUTOPROG_RUN_CACHE_SIZE: "0",
-      ...UNLIMITED,
+      for (const get of urls)
+        await loadGets(get, { ...load, seconds: load.warmupSeconds, warmupSeconds: 0, headers: AUTH });
+      return {
+        queuedId: queued?.id ?? "",
+        finishedResultBytes,
+        health: await loadGets(urls[0] as string, load),
+        run: await loadGets(urls[1] as string, { ...load, headers: AUTH }),
+        finishedRun: await loadGets(urls[2] as string, { ...load, headers: AUTH }),
+      };
     });
-    let uncachedRun: LoadResult;
-    try {
-      uncachedRun = await loadGets(`${uncached.url}/v1/runs/${queuedId}`, { ...load, headers: AUTH });
-    } finally {
-      await uncached.stop();
-    }
-    for (const [name, r] of Object.entries({ ...floors, health, run, finishedRun, uncachedRun })) {
+    // The same data folder, no answers kept: every GET reads the row, as the first GET after a run changes does.
+    const uncachedRun = await onServer(dir, { AUTOPROG_RUN_CACHE_SIZE: "0" }, (url) =>
+      loadGets(`${url}/v1/runs/${kept.queuedId}`, { ...load, headers: AUTH }),
+    );
+    const { queuedId: _queuedId, finishedResultBytes, ...loads } = kept;
+    for (const [name, r] of Object.entries({ ...floors, ...loads, uncachedRun })) {
       if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
     }
     return {
       bareNode: floors.node as LoadResult,
       bareHono: floors.hono as LoadResult,
-      health,
-      run,
-      finishedRun,
+      ...loads,
       finishedResultBytes,
       uncachedRun,
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** `measure` against the real server (a child process, no trainer, limits that never bind) on `dir`, stopped after. */
+async function onServer<T>(dir: string, env: Record<string, string>, measure: (url: string) => Promise<T>) {
+  const server = await startChild(dir, { AUTOPROG_CONCURRENCY: "0", ...UNLIMITED, ...env });
+  try {
+    return await measure(server.url);
+  } finally {
+    await server.stop();
   }
 }
 

@@ -13,7 +13,7 @@ export type Db = BaseSQLiteDatabase<"sync" | "async", unknown, typeof schema>;
 /**
  * Which runs' shown columns (db/runs.ts `runViewColumns`) change, as they change: what lets a
  * run's answer be kept in memory (routes/runs/answer-cache.ts). The Node database has one
- * (db/run-changes.ts); D1, where other isolates write unseen, has none.
+ * (db/sqlite.ts `watchRunChanges`); D1, where other isolates write unseen, has none.
  */
 export interface RunChangeFeed {
   /**

@@ -76,7 +76,8 @@ function watchRunChanges(sqlite: Database.Database, file: string): RunChangeFeed
   `);
   // An in-memory database has no other connection to poll for.
   const dataVersion = file === ":memory:" ? null : sqlite.prepare("PRAGMA data_version").pluck();
-  let seen = dataVersion?.get();
+  // Read when the first listener comes: commits before it concern no one.
+  let seen: unknown;
   let poll: ReturnType<typeof setInterval> | undefined;
   return {
     listen(listener) {
